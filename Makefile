@@ -1,0 +1,40 @@
+# Everything a fresh machine with only python3 needs: `make demo`, `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint format bench sample-data clean
+
+# The venv is rebuilt when pyproject.toml changes; the stamp files record which extras it has.
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(BIN)/segeval score sample_data/pred sample_data/gt --class-names sample_data/class_names.txt
+
+test: $(VENV)/.installed-test lint
+	$(BIN)/python -m pytest -q
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(VENV)/.installed-test
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+sample-data: $(VENV)/.installed
+	$(BIN)/python scripts/make_sample_data.py sample_data
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
