@@ -1,0 +1,424 @@
+"""The confusion-matrix accumulator.
+
+:class:`ConfusionMatrix` holds the only state an evaluation needs: a C x C
+``uint64`` matrix (rows = ground truth, columns = prediction) plus a few pixel
+counters. It is updated one mask pair at a time, never keeps per-pixel data, and
+merges with ``+`` (integer sums), so partial matrices from parallel workers,
+chunks or separate runs add up to exactly the whole.
+
+Counting works on row blocks of at most ``chunk_pixels`` pixels, so temporaries
+stay bounded however large the image. Two paths:
+
+* uint8 masks (the common case): a joint histogram of *raw* values over a packed
+  16-bit index ``gt << 8 | pred`` (65536 bins), summed over the blocks of a pair;
+  the label mapping is then applied once to that 256 x 256 histogram instead of
+  to every pixel.
+* anything else (16-bit labels, NPY arrays, many classes): raw values are
+  mapped to codes through :class:`~segeval.labels.LabelMapping` and the codes
+  binned directly.
+
+Ground-truth pixels with an ignore value are dropped. A prediction pixel with an
+ignore value predicts no class: it is a miss (false negative) of the ground-truth
+class, recorded in :attr:`ConfusionMatrix.missed` rather than in a column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Literal
+
+import numpy as np
+
+from segeval.errors import LabelRangeError, ShapeMismatchError, UsageError
+from segeval.labels import LabelMapping
+from segeval.metrics import MetricOptions, MetricResult, compute_metrics, counts_from_matrix
+
+__all__ = ["DEFAULT_CHUNK_PIXELS", "MAX_INFERRED_CLASSES", "ConfusionMatrix", "OutOfRange"]
+
+OutOfRange = Literal["error", "miss"]
+
+#: Pixels per row block: bounds the temporaries of one update to a few tens of MiB.
+DEFAULT_CHUNK_PIXELS = 1 << 21
+
+#: Largest class count segeval infers from label values when none is given.
+MAX_INFERRED_CLASSES = 4096
+
+
+class ConfusionMatrix:
+    """Confusion-matrix accumulator over label masks.
+
+    Parameters
+    ----------
+    num_classes : int, optional
+        Number of classes C. When omitted (and no ``mapping`` is given) it is
+        inferred: the matrix grows to the largest non-ignored label seen + 1.
+    ignore_index : iterable of int, default (255,)
+        Raw values that mark unlabelled pixels. Ignored when ``mapping`` is given.
+    mapping : LabelMapping, optional
+        Full control over how raw values become classes (label maps, several
+        ignore values, unmapped values).
+    out_of_range : {"error", "miss"}, default "error"
+        A prediction value outside the classes raises
+        :class:`~segeval.errors.LabelRangeError`, or counts as a miss of the
+        ground-truth class (mmsegmentation's behaviour).
+    chunk_pixels : int, default DEFAULT_CHUNK_PIXELS
+        Pixels per row block when counting.
+
+    Attributes
+    ----------
+    counts : numpy.ndarray
+        ``(C, C)`` uint64, rows = ground truth, columns = prediction.
+    missed : numpy.ndarray
+        ``(C,)`` uint64: ground-truth pixels of each class whose prediction was no
+        class (an ignore value, an out-of-range value under ``out_of_range="miss"``,
+        or no prediction at all).
+    ignored_pixels : int
+        Ground-truth pixels dropped because they carry an ignore value.
+    pred_ignore_pixels : int
+        Scored pixels whose prediction carried an ignore value (part of ``missed``).
+    out_of_range_pixels : int
+        Scored pixels whose prediction was out of range (part of ``missed``).
+    num_images : int
+        Number of mask pairs added.
+
+    Examples
+    --------
+    >>> gt = np.array([[0, 0, 1], [1, 2, 255]], dtype=np.uint8)
+    >>> pred = np.array([[0, 1, 1], [1, 2, 0]], dtype=np.uint8)
+    >>> cm = ConfusionMatrix(num_classes=3)
+    >>> _ = cm.update(gt, pred)
+    >>> cm.counts
+    array([[1, 1, 0],
+           [0, 2, 0],
+           [0, 0, 1]], dtype=uint64)
+    >>> cm.ignored_pixels
+    1
+    >>> both = cm + cm
+    >>> int(both.counts.sum())
+    10
+    """
+
+    def __init__(
+        self,
+        num_classes: int | None = None,
+        *,
+        ignore_index: Iterable[int] | None = (255,),
+        mapping: LabelMapping | None = None,
+        out_of_range: OutOfRange = "error",
+        chunk_pixels: int = DEFAULT_CHUNK_PIXELS,
+    ) -> None:
+        if out_of_range not in ("error", "miss"):
+            raise UsageError(f"out_of_range must be 'error' or 'miss', got {out_of_range!r}.")
+        if chunk_pixels < 1:
+            raise UsageError(f"chunk_pixels must be positive, got {chunk_pixels}.")
+        ignore_values = frozenset(int(v) for v in ignore_index or ())
+        if mapping is not None:
+            if num_classes is not None and num_classes != mapping.num_classes:
+                raise UsageError(
+                    f"num_classes={num_classes} disagrees with the mapping's "
+                    f"{mapping.num_classes} classes."
+                )
+            ignore_values = mapping.ignore_values
+        elif num_classes is not None:
+            mapping = LabelMapping(num_classes, ignore_values=ignore_values)
+        self._mapping = mapping
+        self._ignore_values = ignore_values
+        self.num_classes_inferred = mapping is None
+        self.out_of_range: OutOfRange = out_of_range
+        self.chunk_pixels = chunk_pixels
+        size = 0 if mapping is None else mapping.num_classes
+        self.counts = np.zeros((size, size), dtype=np.uint64)
+        self.missed = np.zeros(size, dtype=np.uint64)
+        self.ignored_pixels = 0
+        self.pred_ignore_pixels = 0
+        self.out_of_range_pixels = 0
+        self.num_images = 0
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes C (so far, when inferred)."""
+        return int(self.counts.shape[0])
+
+    @property
+    def mapping(self) -> LabelMapping | None:
+        """The label mapping in use (``None`` while inferring with no data yet)."""
+        return self._mapping
+
+    @property
+    def ignore_values(self) -> frozenset[int]:
+        """Raw values treated as unlabelled."""
+        return self._ignore_values
+
+    @property
+    def scored_pixels(self) -> int:
+        """Ground-truth pixels that were scored (everything not ignored)."""
+        return int(self.counts.sum(dtype=np.uint64)) + int(self.missed.sum(dtype=np.uint64))
+
+    def metrics(self, options: MetricOptions | None = None) -> MetricResult:
+        """Per-class and summary metrics of the counts so far.
+
+        Parameters
+        ----------
+        options : MetricOptions, optional
+            Empty-class policy, zero division, beta, excluded classes.
+
+        Returns
+        -------
+        MetricResult
+
+        Examples
+        --------
+        >>> cm = ConfusionMatrix.from_counts(np.array([[3, 1], [0, 4]]))
+        >>> cm.metrics().per_class.iou
+        array([0.75, 0.8 ])
+        """
+        tp, fp, fn = counts_from_matrix(self.counts, self.missed)
+        return compute_metrics(tp, fp, fn, options)
+
+    def copy_empty(self) -> ConfusionMatrix:
+        """A new, empty accumulator with the same settings."""
+        empty = ConfusionMatrix(
+            None if self.num_classes_inferred else self.num_classes,
+            ignore_index=self._ignore_values,
+            mapping=None if self.num_classes_inferred else self._mapping,
+            out_of_range=self.out_of_range,
+            chunk_pixels=self.chunk_pixels,
+        )
+        return empty
+
+    @classmethod
+    def from_counts(
+        cls,
+        counts: np.ndarray,
+        missed: np.ndarray | None = None,
+        *,
+        ignore_index: Iterable[int] | None = (255,),
+    ) -> ConfusionMatrix:
+        """Build an accumulator from an existing count matrix.
+
+        Parameters
+        ----------
+        counts : array-like of shape (C, C)
+            Non-negative integer counts, rows = ground truth.
+        missed : array-like of shape (C,), optional
+            Ground-truth pixels predicted as no class.
+        ignore_index : iterable of int, default (255,)
+            Recorded for merging and reporting.
+
+        Returns
+        -------
+        ConfusionMatrix
+
+        Examples
+        --------
+        >>> cm = ConfusionMatrix.from_counts(np.array([[3, 1], [0, 4]]))
+        >>> cm.scored_pixels
+        8
+        """
+        matrix = np.asarray(counts)
+        if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or matrix.shape[0] < 1:
+            raise UsageError(f"counts must be a square (C, C) matrix, got shape {matrix.shape}.")
+        if np.any(matrix < 0):
+            raise UsageError("counts must be non-negative.")
+        result = cls(matrix.shape[0], ignore_index=ignore_index)
+        result.counts = matrix.astype(np.uint64)
+        if missed is not None:
+            result.missed = np.asarray(missed).astype(np.uint64).reshape(matrix.shape[0])
+        return result
+
+    # ---------------------------------------------------------------- merging
+
+    def __add__(self, other: ConfusionMatrix) -> ConfusionMatrix:
+        total = self.copy_empty()
+        total += self
+        total += other
+        return total
+
+    def __iadd__(self, other: ConfusionMatrix) -> ConfusionMatrix:
+        if not isinstance(other, ConfusionMatrix):
+            return NotImplemented
+        if other._ignore_values != self._ignore_values or other.out_of_range != self.out_of_range:
+            raise UsageError(
+                "cannot merge confusion matrices with different ignore values or "
+                "out-of-range policies."
+            )
+        if self.num_classes_inferred or other.num_classes_inferred:
+            self._grow(other.num_classes)
+            other_counts, other_missed = _padded(other, self.num_classes)
+        elif self.num_classes != other.num_classes or self._mapping != other._mapping:
+            raise UsageError(
+                f"cannot merge a {other.num_classes}-class matrix into a "
+                f"{self.num_classes}-class one with a different label mapping."
+            )
+        else:
+            other_counts, other_missed = other.counts, other.missed
+        self.counts += other_counts
+        self.missed += other_missed
+        self.ignored_pixels += other.ignored_pixels
+        self.pred_ignore_pixels += other.pred_ignore_pixels
+        self.out_of_range_pixels += other.out_of_range_pixels
+        self.num_images += other.num_images
+        return self
+
+    def _grow(self, num_classes: int) -> None:
+        if num_classes <= self.num_classes:
+            return
+        self.counts, self.missed = _padded(self, num_classes)
+        self._mapping = LabelMapping(num_classes, ignore_values=self._ignore_values)
+
+    # --------------------------------------------------------------- counting
+
+    def update(self, gt_mask: np.ndarray, pred_mask: np.ndarray | None) -> ConfusionMatrix:
+        """Add one mask pair and return that pair's own matrix.
+
+        Parameters
+        ----------
+        gt_mask : numpy.ndarray
+            2-D integer array of raw ground-truth labels.
+        pred_mask : numpy.ndarray or None
+            2-D integer array of raw predicted labels, same shape. ``None`` means
+            the prediction is missing and predicts nothing: every scored pixel is
+            a miss.
+
+        Returns
+        -------
+        ConfusionMatrix
+            The counts of this pair alone (for per-image metrics).
+
+        Raises
+        ------
+        ShapeMismatchError
+            The two masks differ in shape.
+        LabelRangeError
+            A label outside the classes (see ``out_of_range``).
+        """
+        pair = self.copy_empty()
+        pair._count(gt_mask, pred_mask)
+        self += pair
+        return pair
+
+    def _count(self, gt_mask: np.ndarray, pred_mask: np.ndarray | None) -> None:
+        if pred_mask is not None and gt_mask.shape != pred_mask.shape:
+            raise ShapeMismatchError(
+                f"ground truth has shape {gt_mask.shape} but prediction has shape "
+                f"{pred_mask.shape}."
+            )
+        if gt_mask.ndim != 2:
+            raise ShapeMismatchError(f"expected 2-D masks, got shape {gt_mask.shape}.")
+        if pred_mask is not None and gt_mask.dtype == np.uint8 and pred_mask.dtype == np.uint8:
+            self._count_uint8(gt_mask, pred_mask)
+        else:
+            self._count_blocks(gt_mask, pred_mask)
+        self.num_images = 1
+
+    def _row_blocks(self, mask: np.ndarray) -> Iterable[slice]:
+        rows_per_block = max(1, self.chunk_pixels // max(1, mask.shape[1]))
+        for start in range(0, mask.shape[0], rows_per_block):
+            yield slice(start, start + rows_per_block)
+
+    def _count_uint8(self, gt_mask: np.ndarray, pred_mask: np.ndarray) -> None:
+        raw = np.zeros(1 << 16, dtype=np.int64)
+        for rows in self._row_blocks(gt_mask):
+            packed = gt_mask[rows].astype(np.uint16) << 8
+            packed |= pred_mask[rows]
+            raw += np.bincount(packed.ravel(), minlength=1 << 16)
+        present = np.flatnonzero(raw)
+        gt_values, pred_values = present >> 8, present & 0xFF
+        if self.num_classes_inferred:
+            self._grow(_inferred_size(self._ignore_values, gt_values, pred_values))
+        mapping = self._require_mapping()
+        lut = mapping.lut(256)
+        codes = np.zeros((mapping.code_count, mapping.code_count), dtype=np.int64)
+        np.add.at(codes, (lut[gt_values], lut[pred_values]), raw[present])
+        self._absorb(codes, gt_mask, pred_mask)
+
+    def _count_blocks(self, gt_mask: np.ndarray, pred_mask: np.ndarray | None) -> None:
+        if self.num_classes_inferred:
+            self._grow(_inferred_size(self._ignore_values, gt_mask, pred_mask))
+        mapping = self._require_mapping()
+        size = mapping.code_count
+        codes = np.zeros((size, size), dtype=np.int64)
+        for rows in self._row_blocks(gt_mask):
+            gt_codes = mapping.encode(gt_mask[rows]).astype(np.intp)
+            if pred_mask is None:
+                pred_codes = np.full_like(gt_codes, mapping.ignore_code)
+            else:
+                pred_codes = mapping.encode(pred_mask[rows])
+            flat = gt_codes.ravel() * size + pred_codes.ravel()
+            codes += np.bincount(flat, minlength=size * size).reshape(size, size)
+        self._absorb(codes, gt_mask, pred_mask)
+
+    def _require_mapping(self) -> LabelMapping:
+        if self._mapping is None:  # inferring and every pixel was ignored
+            self._grow(1)
+        assert self._mapping is not None
+        return self._mapping
+
+    def _absorb(self, codes: np.ndarray, gt_mask: np.ndarray, pred_mask: np.ndarray | None) -> None:
+        """Check a (C+2) x (C+2) code histogram and fold it into the counts."""
+        mapping = self._require_mapping()
+        size = mapping.num_classes
+        ignore, invalid = mapping.ignore_code, mapping.invalid_code
+        if codes[invalid].any():
+            raise _range_error("ground truth", gt_mask, mapping)
+        if pred_mask is not None and codes[:, invalid].any() and self.out_of_range == "error":
+            raise _range_error("prediction", pred_mask, mapping)
+        out_of_range = codes[:size, invalid]
+        pred_ignore = codes[:size, ignore]
+        self.counts = codes[:size, :size].astype(np.uint64)
+        self.missed = (pred_ignore + out_of_range).astype(np.uint64)
+        self.ignored_pixels = int(codes[ignore].sum())
+        self.pred_ignore_pixels = int(pred_ignore.sum()) if pred_mask is not None else 0
+        self.out_of_range_pixels = int(out_of_range.sum())
+
+
+def _padded(matrix: ConfusionMatrix, size: int) -> tuple[np.ndarray, np.ndarray]:
+    counts = np.zeros((size, size), dtype=np.uint64)
+    missed = np.zeros(size, dtype=np.uint64)
+    current = matrix.num_classes
+    counts[:current, :current] = matrix.counts
+    missed[:current] = matrix.missed
+    return counts, missed
+
+
+def _inferred_size(
+    ignore_values: frozenset[int], gt_values: np.ndarray, pred_values: np.ndarray | None
+) -> int:
+    """Largest non-ignored label on either side + 1 (for ``num_classes=None``)."""
+    largest = -1
+    for values in (gt_values, pred_values):
+        if values is None or values.size == 0:
+            continue
+        labelled = values if not ignore_values else values[~np.isin(values, list(ignore_values))]
+        if labelled.size == 0:
+            continue
+        if labelled.min() < 0:
+            raise LabelRangeError(
+                f"negative label {int(labelled.min())} found; class ids start at 0 "
+                "(pass --ignore-index for a negative 'unlabelled' value)."
+            )
+        largest = max(largest, int(labelled.max()))
+    if largest + 1 > MAX_INFERRED_CLASSES:
+        raise LabelRangeError(
+            f"label {largest} would mean {largest + 1} classes, more than the "
+            f"{MAX_INFERRED_CLASSES} segeval infers; pass --num-classes (or class "
+            "names) if that is intended, or --ignore-index if it marks unlabelled pixels."
+        )
+    return max(largest + 1, 1)
+
+
+def _range_error(side: str, mask: np.ndarray, mapping: LabelMapping) -> LabelRangeError:
+    """Describe the first invalid raw value of a mask (the slow path, errors only)."""
+    codes = mapping.encode(mask)
+    values, pixel_counts = np.unique(mask[codes == mapping.invalid_code], return_counts=True)
+    label, pixel_count = int(values[0]), int(pixel_counts[0])
+    others = f" (and {len(values) - 1} other invalid values)" if len(values) > 1 else ""
+    error = LabelRangeError(
+        f"{side} label {label} ({pixel_count} pixels){others} is outside {mapping.describe()}"
+    )
+    error.side = "gt" if side == "ground truth" else "pred"
+    error.label = label
+    error.pixel_count = pixel_count
+    return error

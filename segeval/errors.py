@@ -1,0 +1,127 @@
+"""Exceptions raised by segeval.
+
+Every error segeval raises on bad input is a :class:`SegevalError`. Its message
+is one line that names the file (or option), says what was expected, what was
+found and what to do. The command line prints that line and exits with code 2;
+the library never prints or exits.
+
+Errors cross process boundaries (workers of a parallel run raise them), so every
+class pickles with its message and attributes intact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "ClassDefinitionError",
+    "IncomparableReportsError",
+    "LabelRangeError",
+    "MaskReadError",
+    "PairingError",
+    "SegevalError",
+    "ShapeMismatchError",
+    "ThresholdError",
+    "UnsafeInputError",
+    "UsageError",
+    "format_path_list",
+]
+
+
+class SegevalError(Exception):
+    """Base class of every error segeval raises on bad input or bad options.
+
+    Parameters
+    ----------
+    message : str
+        One line: the file or option, what was expected, what was found, what to do.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuild from the message and restore attributes, so subclasses with extra
+        # fields survive pickling between worker processes.
+        return (self.__class__, (self.message,), self.__dict__)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(SegevalError):
+    """An option or combination of options that cannot work."""
+
+
+class ClassDefinitionError(SegevalError):
+    """A class names file, class definition file or preset that is malformed."""
+
+
+class MaskReadError(SegevalError):
+    """A mask file that cannot be read as a label mask."""
+
+
+class PairingError(SegevalError):
+    """Prediction and ground-truth folders that do not pair up."""
+
+
+class ShapeMismatchError(SegevalError):
+    """A prediction whose size differs from its ground truth."""
+
+
+class LabelRangeError(SegevalError):
+    """A label value outside the classes being scored.
+
+    Attributes
+    ----------
+    side : str
+        ``"gt"`` or ``"pred"``.
+    label : int
+        The first offending raw value.
+    pixel_count : int
+        How many pixels carry that value.
+    """
+
+    side: str = ""
+    label: int = -1
+    pixel_count: int = 0
+
+
+class ThresholdError(SegevalError):
+    """A quality-gate threshold that names an unknown metric or cannot be parsed."""
+
+
+class IncomparableReportsError(SegevalError):
+    """Two reports that cannot be compared (different classes, ignore ids, ...)."""
+
+
+class UnsafeInputError(SegevalError):
+    """Input refused for safety: a hostile archive member, an escaping symlink, a bomb."""
+
+
+def format_path_list(paths: Sequence[Path | str], limit: int = 10) -> str:
+    """Join the first ``limit`` paths and say how many more there are.
+
+    Parameters
+    ----------
+    paths : sequence of path-like
+        The offending paths, in a stable order.
+    limit : int, default 10
+        How many to name.
+
+    Returns
+    -------
+    str
+        ``"a, b, c"`` or ``"a, b, ... and 7 more"``.
+
+    Examples
+    --------
+    >>> format_path_list(["a.png", "b.png", "c.png"], limit=2)
+    'a.png, b.png and 1 more'
+    """
+    shown = ", ".join(str(path) for path in paths[:limit])
+    hidden = len(paths) - limit
+    return f"{shown} and {hidden} more" if hidden > 0 else shown

@@ -1,0 +1,466 @@
+"""Metrics computed from confusion counts, and the registry that names them.
+
+Everything here is a pure function of three per-class count vectors:
+
+* ``tp[c]``: pixels of class c predicted as c (the diagonal),
+* ``fp[c]``: pixels predicted as c whose ground truth is another class,
+* ``fn[c]``: pixels of class c predicted as another class or as no class.
+
+Naming follows the formulas in ``docs/metrics.md``: per-class arrays are
+``iou``, ``dice``, ``precision``, ``recall``, ``fbeta``; summary values have
+stable machine names (``miou``, ``pixel_accuracy``, ...) listed in
+:data:`REGISTRY`, which the docs, the renderers and the quality gate all read.
+
+Undefined values
+----------------
+A ratio whose denominator is 0 is undefined. When the class is absent from both
+ground truth and prediction (``tp + fp + fn == 0``) every metric of that class
+takes the ``empty`` policy value (NaN by default, left out of every mean). Any
+other undefined ratio (precision of a class never predicted, recall of a class
+absent from the ground truth) takes the ``zero_division`` value (NaN by
+default). IoU and Dice of a class predicted but absent from the ground truth are
+0: false positives are never free.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from segeval.errors import UsageError
+
+__all__ = [
+    "REGISTRY",
+    "ClassMetrics",
+    "EmptyPolicy",
+    "MetricOptions",
+    "MetricResult",
+    "MetricSpec",
+    "ZeroDivision",
+    "class_metrics",
+    "compute_metrics",
+    "counts_from_matrix",
+    "included_classes",
+    "normalize_matrix",
+    "summary_metrics",
+]
+
+EmptyPolicy = Literal["nan", "zero", "one"]
+ZeroDivision = Literal["nan", "zero"]
+
+_POLICY_VALUE = {"nan": np.nan, "zero": 0.0, "one": 1.0}
+
+
+@dataclass(frozen=True)
+class MetricOptions:
+    """Choices that change metric values (all recorded in the report).
+
+    Parameters
+    ----------
+    empty : {"nan", "zero", "one"}, default "nan"
+        Score of a class with no ground-truth and no predicted pixels.
+    zero_division : {"nan", "zero"}, default "nan"
+        Value of any other 0/0 ratio (precision of a never-predicted class,
+        recall of a class absent from the ground truth).
+    beta : float, default 1.0
+        Weight of recall in the F-beta score.
+    exclude : frozenset of int, default empty
+        Class indices reported but left out of summary means.
+    """
+
+    empty: EmptyPolicy = "nan"
+    zero_division: ZeroDivision = "nan"
+    beta: float = 1.0
+    exclude: frozenset[int] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        if self.empty not in _POLICY_VALUE:
+            raise UsageError(f"empty must be nan, zero or one, got {self.empty!r}.")
+        if self.zero_division not in ("nan", "zero"):
+            raise UsageError(f"zero_division must be nan or zero, got {self.zero_division!r}.")
+        if not self.beta > 0 or not np.isfinite(self.beta):
+            raise UsageError(f"beta must be a positive number, got {self.beta}.")
+
+
+@dataclass(frozen=True)
+class ClassMetrics:
+    """Per-class counts and metrics (arrays of length C, float64 metrics)."""
+
+    tp: np.ndarray
+    fp: np.ndarray
+    fn: np.ndarray
+    iou: np.ndarray
+    dice: np.ndarray
+    precision: np.ndarray
+    recall: np.ndarray
+    fbeta: np.ndarray
+
+    @property
+    def support(self) -> np.ndarray:
+        """Ground-truth pixels per class (``tp + fn``)."""
+        return np.asarray(self.tp + self.fn)
+
+    @property
+    def predicted(self) -> np.ndarray:
+        """Predicted pixels per class (``tp + fp``)."""
+        return np.asarray(self.tp + self.fp)
+
+    @property
+    def absent(self) -> np.ndarray:
+        """Classes with no ground-truth and no predicted pixels."""
+        return np.asarray((self.tp + self.fp + self.fn) == 0)
+
+
+def counts_from_matrix(
+    counts: np.ndarray, missed: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Split a confusion matrix into per-class TP, FP and FN.
+
+    Parameters
+    ----------
+    counts : numpy.ndarray of shape (C, C)
+        Rows = ground truth, columns = prediction.
+    missed : numpy.ndarray of shape (C,), optional
+        Ground-truth pixels predicted as no class (they add to FN only).
+
+    Returns
+    -------
+    tp, fp, fn : numpy.ndarray
+        uint64 arrays of length C.
+
+    Examples
+    --------
+    >>> tp, fp, fn = counts_from_matrix(np.array([[3, 1], [2, 4]], dtype=np.uint64))
+    >>> tp.tolist(), fp.tolist(), fn.tolist()
+    ([3, 4], [2, 1], [1, 2])
+    """
+    matrix = np.asarray(counts, dtype=np.uint64)
+    tp = np.diagonal(matrix).copy()
+    fn = matrix.sum(axis=1, dtype=np.uint64) - tp
+    fp = matrix.sum(axis=0, dtype=np.uint64) - tp
+    if missed is not None:
+        fn = fn + np.asarray(missed, dtype=np.uint64)
+    return tp, fp, fn
+
+
+def _ratio(
+    numerator: np.ndarray, denominator: np.ndarray, absent: np.ndarray, options: MetricOptions
+) -> np.ndarray:
+    num = numerator.astype(np.float64)
+    den = denominator.astype(np.float64)
+    out = np.full(num.shape, _POLICY_VALUE[options.zero_division])
+    np.divide(num, den, out=out, where=den > 0)
+    out[absent] = _POLICY_VALUE[options.empty]
+    return out
+
+
+def class_metrics(
+    tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, options: MetricOptions | None = None
+) -> ClassMetrics:
+    """Per-class IoU, Dice, precision, recall and F-beta from counts.
+
+    Parameters
+    ----------
+    tp, fp, fn : numpy.ndarray
+        Per-class true positives, false positives, false negatives.
+    options : MetricOptions, optional
+        Empty-class policy, zero division, beta.
+
+    Returns
+    -------
+    ClassMetrics
+
+    Notes
+    -----
+    IoU = TP / (TP + FP + FN); Dice = 2 TP / (2 TP + FP + FN);
+    precision = TP / (TP + FP); recall = TP / (TP + FN);
+    F-beta = (1 + b^2) TP / ((1 + b^2) TP + b^2 FN + FP).
+
+    Examples
+    --------
+    >>> m = class_metrics(np.array([2, 0, 0]), np.array([1, 1, 0]), np.array([1, 0, 0]))
+    >>> m.iou
+    array([0.5, 0. , nan])
+    >>> m.dice
+    array([0.66666667, 0.        ,        nan])
+    """
+    options = options or MetricOptions()
+    tp, fp, fn = (np.asarray(v, dtype=np.uint64) for v in (tp, fp, fn))
+    absent = (tp + fp + fn) == 0
+    beta2 = options.beta**2
+    tp_f, fp_f, fn_f = (v.astype(np.float64) for v in (tp, fp, fn))
+    return ClassMetrics(
+        tp=tp,
+        fp=fp,
+        fn=fn,
+        iou=_ratio(tp_f, tp_f + fp_f + fn_f, absent, options),
+        dice=_ratio(2 * tp_f, 2 * tp_f + fp_f + fn_f, absent, options),
+        precision=_ratio(tp_f, tp_f + fp_f, absent, options),
+        recall=_ratio(tp_f, tp_f + fn_f, absent, options),
+        fbeta=_ratio((1 + beta2) * tp_f, (1 + beta2) * tp_f + beta2 * fn_f + fp_f, absent, options),
+    )
+
+
+def _nanmean(values: np.ndarray) -> float:
+    finite = values[~np.isnan(values)]
+    return float(finite.mean()) if finite.size else float("nan")
+
+
+def _nan_weighted(values: np.ndarray, weights: np.ndarray) -> float:
+    keep = ~np.isnan(values)
+    total = weights[keep].sum()
+    return float((values[keep] * weights[keep]).sum() / total) if total > 0 else float("nan")
+
+
+def _safe_div(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator > 0 else float("nan")
+
+
+def summary_metrics(
+    metrics: ClassMetrics, options: MetricOptions | None = None
+) -> dict[str, float]:
+    """Dataset summary metrics from per-class metrics.
+
+    Parameters
+    ----------
+    metrics : ClassMetrics
+        As returned by :func:`class_metrics`.
+    options : MetricOptions, optional
+        ``exclude`` removes classes from the means (not from pixel accuracy or
+        kappa, which describe the whole matrix).
+
+    Returns
+    -------
+    dict of str to float
+        Every summary metric of :data:`REGISTRY`, NaN where undefined.
+
+    Examples
+    --------
+    >>> m = class_metrics(np.array([2, 3]), np.array([1, 0]), np.array([0, 1]))
+    >>> s = summary_metrics(m)
+    >>> round(s["miou"], 4), round(s["pixel_accuracy"], 4)
+    (0.7083, 0.8333)
+    """
+    options = options or MetricOptions()
+    included = included_classes(metrics.tp.shape[0], options)
+
+    support = metrics.support.astype(np.float64)
+    predicted = metrics.predicted.astype(np.float64)
+    total = float(support.sum())
+    tp_sum = float(metrics.tp.astype(np.float64).sum())
+
+    inc_support = support[included]
+    inc_tp = float(metrics.tp[included].astype(np.float64).sum())
+    inc_fp = float(metrics.fp[included].astype(np.float64).sum())
+    inc_fn = float(metrics.fn[included].astype(np.float64).sum())
+
+    iou = metrics.iou[included]
+    dice = metrics.dice[included]
+    beta2 = options.beta**2
+    micro_precision = _safe_div(inc_tp, inc_tp + inc_fp)
+    micro_recall = _safe_div(inc_tp, inc_tp + inc_fn)
+    expected_agreement = float(((support / total) * (predicted / total)).sum()) if total else 0.0
+    observed_agreement = _safe_div(tp_sum, total)
+
+    summary = {
+        "pixel_accuracy": observed_agreement,
+        "mean_accuracy": _nanmean(metrics.recall[included]),
+        "miou": _nanmean(iou),
+        "mdice": _nanmean(dice),
+        "fwiou": _safe_div(float(np.nansum(inc_support * iou)), float(inc_support.sum())),
+        "kappa": _safe_div(observed_agreement - expected_agreement, 1.0 - expected_agreement)
+        if total
+        else float("nan"),
+        "min_iou": float(np.nanmin(iou)) if np.any(~np.isnan(iou)) else float("nan"),
+        "min_dice": float(np.nanmin(dice)) if np.any(~np.isnan(dice)) else float("nan"),
+        "macro_precision": _nanmean(metrics.precision[included]),
+        "macro_recall": _nanmean(metrics.recall[included]),
+        "macro_f1": _nanmean(dice),
+        "macro_fbeta": _nanmean(metrics.fbeta[included]),
+        "micro_precision": micro_precision,
+        "micro_recall": micro_recall,
+        "micro_f1": _safe_div(2 * inc_tp, 2 * inc_tp + inc_fp + inc_fn),
+        "micro_fbeta": _safe_div(
+            (1 + beta2) * inc_tp, (1 + beta2) * inc_tp + beta2 * inc_fn + inc_fp
+        ),
+        "weighted_precision": _nan_weighted(metrics.precision[included], inc_support),
+        "weighted_recall": _nan_weighted(metrics.recall[included], inc_support),
+        "weighted_f1": _nan_weighted(dice, inc_support),
+        "weighted_fbeta": _nan_weighted(metrics.fbeta[included], inc_support),
+    }
+    return summary
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """Per-class metrics, summary metrics and which classes the means used."""
+
+    per_class: ClassMetrics
+    summary: dict[str, float]
+    included: np.ndarray
+
+    @property
+    def classes_averaged(self) -> int:
+        """Classes that entered the mIoU (included and not NaN)."""
+        return int(np.count_nonzero(self.included & ~np.isnan(self.per_class.iou)))
+
+
+def compute_metrics(
+    tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, options: MetricOptions | None = None
+) -> MetricResult:
+    """Per-class and summary metrics in one call.
+
+    Parameters
+    ----------
+    tp, fp, fn : numpy.ndarray
+        Per-class counts.
+    options : MetricOptions, optional
+        Policies and exclusions.
+
+    Returns
+    -------
+    MetricResult
+
+    Examples
+    --------
+    >>> result = compute_metrics(np.array([2, 3, 0]), np.array([1, 0, 0]), np.array([0, 1, 0]))
+    >>> result.classes_averaged, round(result.summary["miou"], 4)
+    (2, 0.7083)
+    """
+    options = options or MetricOptions()
+    per_class = class_metrics(tp, fp, fn, options)
+    return MetricResult(
+        per_class=per_class,
+        summary=summary_metrics(per_class, options),
+        included=included_classes(per_class.tp.shape[0], options),
+    )
+
+
+def normalize_matrix(
+    counts: np.ndarray, missed: np.ndarray | None = None, how: str = "gt"
+) -> np.ndarray:
+    """Normalise a confusion matrix by ground-truth rows, prediction columns or total.
+
+    Parameters
+    ----------
+    counts : numpy.ndarray of shape (C, C)
+        Rows = ground truth, columns = prediction.
+    missed : numpy.ndarray of shape (C,), optional
+        Pixels predicted as no class; they count in row sums and the total.
+    how : {"gt", "pred", "all"}
+        Divide by each row's support, each column's sum, or the grand total.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 matrix; rows or columns with a zero sum are NaN.
+
+    Examples
+    --------
+    >>> normalize_matrix(np.array([[3, 1], [0, 4]]), how="gt")
+    array([[0.75, 0.25],
+           [0.  , 1.  ]])
+    """
+    matrix = np.asarray(counts, dtype=np.float64)
+    extra = np.zeros(matrix.shape[0]) if missed is None else np.asarray(missed, dtype=np.float64)
+    if how == "gt":
+        denominator = (matrix.sum(axis=1) + extra)[:, None]
+    elif how == "pred":
+        denominator = matrix.sum(axis=0)[None, :]
+    elif how == "all":
+        denominator = np.array(matrix.sum() + extra.sum())
+    else:
+        raise UsageError(f"normalize must be gt, pred or all, got {how!r}.")
+    out = np.full(matrix.shape, np.nan)
+    np.divide(matrix, denominator, out=out, where=np.broadcast_to(denominator > 0, matrix.shape))
+    return out
+
+
+def included_classes(num_classes: int, options: MetricOptions | None = None) -> np.ndarray:
+    """Boolean mask of the classes that enter summary means.
+
+    Examples
+    --------
+    >>> included_classes(3, MetricOptions(exclude=frozenset({0}))).tolist()
+    [False, True, True]
+    """
+    options = options or MetricOptions()
+    included = np.ones(num_classes, dtype=bool)
+    included[[c for c in options.exclude if 0 <= c < num_classes]] = False
+    return included
+
+
+# ----------------------------------------------------------------- registry
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """What a metric is called, how it is computed and which way is better.
+
+    Attributes
+    ----------
+    name : str
+        Stable machine name (``miou``; per-class metrics are addressed as
+        ``iou[CLASS]``).
+    title : str
+        Short display label (``mIoU``).
+    formula : str
+        One line, as in ``docs/metrics.md``.
+    higher_is_better : bool
+        Direction used by the quality gate and by comparisons.
+    per_class : bool
+        True for metrics that exist once per class.
+    """
+
+    name: str
+    title: str
+    formula: str
+    higher_is_better: bool = True
+    per_class: bool = False
+
+
+def _specs(entries: Iterable[tuple[str, str, str, bool]]) -> Mapping[str, MetricSpec]:
+    return {
+        name: MetricSpec(name, title, formula, higher_is_better=True, per_class=per_class)
+        for name, title, formula, per_class in entries
+    }
+
+
+#: Every metric segeval computes, by machine name.
+REGISTRY: Mapping[str, MetricSpec] = _specs(
+    [
+        ("iou", "IoU", "TP / (TP + FP + FN)", True),
+        ("dice", "Dice", "2 TP / (2 TP + FP + FN)  (= F1)", True),
+        ("precision", "Precision", "TP / (TP + FP)", True),
+        ("recall", "Recall", "TP / (TP + FN)  (class accuracy)", True),
+        ("fbeta", "F-beta", "(1 + b^2) TP / ((1 + b^2) TP + b^2 FN + FP)", True),
+        ("pixel_accuracy", "Pixel acc.", "sum TP / scored pixels", False),
+        ("mean_accuracy", "Mean acc.", "mean over classes of recall", False),
+        ("miou", "mIoU", "mean over classes of IoU", False),
+        ("mdice", "mDice", "mean over classes of Dice", False),
+        ("fwiou", "FW IoU", "sum over classes of (support / total support) x IoU", False),
+        ("kappa", "Kappa", "(p_o - p_e) / (1 - p_e) over the whole matrix", False),
+        ("min_iou", "Min IoU", "smallest class IoU", False),
+        ("min_dice", "Min Dice", "smallest class Dice", False),
+        ("macro_precision", "Macro precision", "mean over classes of precision", False),
+        ("macro_recall", "Macro recall", "mean over classes of recall", False),
+        ("macro_f1", "Macro F1", "mean over classes of F1 (= mDice)", False),
+        ("macro_fbeta", "Macro F-beta", "mean over classes of F-beta", False),
+        ("micro_precision", "Micro precision", "sum TP / sum (TP + FP)", False),
+        ("micro_recall", "Micro recall", "sum TP / sum (TP + FN)", False),
+        ("micro_f1", "Micro F1", "2 sum TP / (2 sum TP + sum FP + sum FN)", False),
+        (
+            "micro_fbeta",
+            "Micro F-beta",
+            "(1 + b^2) sum TP / ((1 + b^2) sum TP + b^2 sum FN + sum FP)",
+            False,
+        ),
+        ("weighted_precision", "Weighted precision", "support-weighted mean of precision", False),
+        ("weighted_recall", "Weighted recall", "support-weighted mean of recall", False),
+        ("weighted_f1", "Weighted F1", "support-weighted mean of F1", False),
+        ("weighted_fbeta", "Weighted F-beta", "support-weighted mean of F-beta", False),
+    ]
+)

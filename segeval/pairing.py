@@ -1,0 +1,282 @@
+"""Pair prediction files with ground-truth files.
+
+Both folders are walked recursively in sorted order. A file's *key* is its path
+relative to its folder, in POSIX form, without the extension (or without the
+given suffix), so ``pred/a/b.png`` pairs with ``gt/a/b.png`` or ``gt/a/b.npy``.
+Hidden files and folders (names starting with ``.``) and files whose extension
+is not a mask format are skipped and counted.
+
+:func:`pair_folders` reports what it found (pairs, missing predictions, extra
+predictions, duplicate keys) as data; :func:`check_pairing` turns the findings
+into errors according to the caller's policy.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from segeval.errors import PairingError, format_path_list
+from segeval.io import MASK_SUFFIXES
+
+__all__ = [
+    "MaskPair",
+    "Pairing",
+    "PairingOptions",
+    "check_pairing",
+    "list_masks",
+    "pair_folders",
+]
+
+
+@dataclass(frozen=True)
+class PairingOptions:
+    """How files are found and keyed.
+
+    Parameters
+    ----------
+    pred_suffix, gt_suffix : str, optional
+        Strip this suffix (for instance ``_leftImg8bit.png``) instead of the
+        extension to form the key; files without it are skipped.
+    pred_glob, gt_glob : str, optional
+        Only files whose relative path matches this pattern are considered.
+    flat : bool, default False
+        Key by file name alone, ignoring subfolders.
+    """
+
+    pred_suffix: str | None = None
+    gt_suffix: str | None = None
+    pred_glob: str | None = None
+    gt_glob: str | None = None
+    flat: bool = False
+
+
+@dataclass(frozen=True)
+class MaskPair:
+    """One ground-truth file and its prediction (``None`` when missing)."""
+
+    key: str
+    gt_path: Path
+    pred_path: Path | None
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """What pairing two folders found.
+
+    Attributes
+    ----------
+    pairs : tuple of MaskPair
+        One entry per ground-truth key, sorted by key; ``pred_path`` is ``None``
+        where the prediction is missing.
+    missing : tuple of Path
+        Ground-truth files with no prediction.
+    extra : tuple of Path
+        Prediction files with no ground truth.
+    duplicates : tuple of tuple of Path
+        Groups of files (same folder side) that share one key.
+    skipped_files : int
+        Hidden and non-mask files left out.
+    """
+
+    pairs: tuple[MaskPair, ...]
+    missing: tuple[Path, ...]
+    extra: tuple[Path, ...]
+    duplicates: tuple[tuple[Path, ...], ...]
+    skipped_files: int
+
+
+@dataclass(frozen=True)
+class _Listing:
+    by_key: dict[str, list[Path]]
+    skipped: int
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    for folder, subfolders, files in os.walk(root):
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+        for name in sorted(files):
+            yield Path(folder, name)
+
+
+def list_masks(
+    root: Path, *, suffix: str | None = None, glob: str | None = None, flat: bool = False
+) -> tuple[dict[str, list[Path]], int]:
+    """Find the mask files under ``root`` and key them.
+
+    Parameters
+    ----------
+    root : pathlib.Path
+        Folder to walk recursively.
+    suffix : str, optional
+        Strip this suffix instead of the extension; files without it are skipped.
+    glob : str, optional
+        Only relative paths matching this pattern are kept.
+    flat : bool, default False
+        Key by file name only.
+
+    Returns
+    -------
+    by_key : dict of str to list of Path
+        Key -> files (more than one file means a duplicate key).
+    skipped : int
+        Files left out (hidden, not a mask, not matching suffix or glob).
+
+    Raises
+    ------
+    PairingError
+        ``root`` is not a folder.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> (root / "a").mkdir()
+    >>> for name in ["a/x.png", "y.npy", "notes.txt", ".hidden.png"]:
+    ...     _ = (root / name).write_bytes(b"")
+    >>> by_key, skipped = list_masks(root)
+    >>> sorted(by_key), skipped
+    (['a/x', 'y'], 2)
+    """
+    if not root.is_dir():
+        problem = "does not exist" if not root.exists() else "is not a folder"
+        raise PairingError(f"{root}: {problem}; pass a folder of mask files.")
+    by_key: dict[str, list[Path]] = defaultdict(list)
+    skipped = 0
+    for path in _walk(root):
+        relative = PurePosixPath(path.relative_to(root).as_posix())
+        key = _key_of(relative, suffix=suffix, glob=glob, flat=flat)
+        if key is None:
+            skipped += 1
+        else:
+            by_key[key].append(path)
+    return dict(by_key), skipped
+
+
+def _key_of(
+    relative: PurePosixPath, *, suffix: str | None, glob: str | None, flat: bool
+) -> str | None:
+    name = relative.name
+    if name.startswith("."):
+        return None
+    if glob is not None and not fnmatch.fnmatchcase(str(relative), glob):
+        return None
+    if suffix is not None:
+        if not name.endswith(suffix) or name == suffix:
+            return None
+        stem = name[: -len(suffix)]
+    else:
+        if relative.suffix.lower() not in MASK_SUFFIXES:
+            return None
+        stem = relative.stem
+    if flat or relative.parent == PurePosixPath("."):
+        return stem
+    return f"{relative.parent}/{stem}"
+
+
+def pair_folders(pred_dir: Path, gt_dir: Path, options: PairingOptions | None = None) -> Pairing:
+    """Pair the mask files of two folders by key.
+
+    Parameters
+    ----------
+    pred_dir, gt_dir : pathlib.Path
+        Folders of predicted and ground-truth masks.
+    options : PairingOptions, optional
+        Suffixes, globs, flat keying.
+
+    Returns
+    -------
+    Pairing
+        Pairs sorted by key, plus missing, extra and duplicate files.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> gt, pred = Path(tempfile.mkdtemp()), Path(tempfile.mkdtemp())
+    >>> for name in ["a.png", "b.png"]:
+    ...     _ = (gt / name).write_bytes(b"")
+    >>> _ = (pred / "a.npy").write_bytes(b"")
+    >>> pairing = pair_folders(pred, gt)
+    >>> [pair.key for pair in pairing.pairs], [p.name for p in pairing.missing]
+    (['a', 'b'], ['b.png'])
+    """
+    options = options or PairingOptions()
+    gt_by_key, gt_skipped = list_masks(
+        Path(gt_dir), suffix=options.gt_suffix, glob=options.gt_glob, flat=options.flat
+    )
+    pred_by_key, pred_skipped = list_masks(
+        Path(pred_dir), suffix=options.pred_suffix, glob=options.pred_glob, flat=options.flat
+    )
+    duplicates = tuple(
+        tuple(paths)
+        for by_key in (gt_by_key, pred_by_key)
+        for _, paths in sorted(by_key.items())
+        if len(paths) > 1
+    )
+    pairs = []
+    missing = []
+    for key in sorted(gt_by_key):
+        pred_paths = pred_by_key.get(key)
+        pred_path = pred_paths[0] if pred_paths else None
+        if pred_path is None:
+            missing.append(gt_by_key[key][0])
+        pairs.append(MaskPair(key=key, gt_path=gt_by_key[key][0], pred_path=pred_path))
+    extra = tuple(pred_by_key[key][0] for key in sorted(set(pred_by_key) - set(gt_by_key)))
+    return Pairing(
+        pairs=tuple(pairs),
+        missing=tuple(missing),
+        extra=extra,
+        duplicates=duplicates,
+        skipped_files=gt_skipped + pred_skipped,
+    )
+
+
+def check_pairing(pairing: Pairing, *, gt_dir: Path, pred_dir: Path) -> tuple[MaskPair, ...]:
+    """Raise on anything that stops a clean one-to-one pairing.
+
+    Parameters
+    ----------
+    pairing : Pairing
+        As returned by :func:`pair_folders`.
+    gt_dir, pred_dir : pathlib.Path
+        Named in the messages.
+
+    Returns
+    -------
+    tuple of MaskPair
+        The pairs to score.
+
+    Raises
+    ------
+    PairingError
+        Duplicate keys, missing predictions, extra predictions, or no masks.
+    """
+    if pairing.duplicates:
+        files = [path for group in pairing.duplicates for path in group]
+        raise PairingError(
+            f"{len(pairing.duplicates)} file names are used by more than one mask "
+            f"(same path, different extension): {format_path_list(files)}; "
+            "keep one file per mask."
+        )
+    if not pairing.pairs:
+        raise PairingError(
+            f"{gt_dir}: no ground-truth mask files found (looked for "
+            f"{', '.join(sorted(MASK_SUFFIXES))}); check the folder."
+        )
+    if pairing.missing:
+        raise PairingError(
+            f"{len(pairing.missing)} ground-truth files have no prediction in {pred_dir}: "
+            f"{format_path_list(pairing.missing)}; add the predictions (same relative "
+            "path, any mask extension)."
+        )
+    if pairing.extra:
+        raise PairingError(
+            f"{len(pairing.extra)} predictions have no ground truth in {gt_dir}: "
+            f"{format_path_list(pairing.extra)}; remove them or point at the "
+            "matching ground-truth folder."
+        )
+    return pairing.pairs

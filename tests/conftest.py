@@ -1,0 +1,60 @@
+"""Shared test helpers: tiny masks written under tmp_path in every format."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "sample_data"
+CAMVID = REPO.parent / "shared" / "data" / "camvid"
+
+
+def save_mask(path: Path, labels: np.ndarray, mode: str | None = None) -> Path:
+    """Write a label array as PNG (mode L, P, I;16, I or 1) or NPY, by suffix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    array = np.asarray(labels)
+    if path.suffix == ".npy":
+        np.save(path, array)
+        return path
+    mode = mode or ("I;16" if array.max(initial=0) > 255 else "L")
+    if mode == "L":
+        image = Image.fromarray(array.astype(np.uint8))
+    elif mode == "P":
+        image = Image.fromarray(array.astype(np.uint8))
+        image.putpalette([value for i in range(256) for value in (i, 255 - i, (i * 7) % 256)])
+    elif mode == "I;16":
+        image = Image.fromarray(array.astype(np.uint16))
+    elif mode == "I":
+        image = Image.fromarray(array.astype(np.int32))
+    elif mode == "1":
+        image = Image.fromarray(array.astype(bool))
+    else:
+        image = Image.fromarray(array)
+    image.save(path)
+    return path
+
+
+MaskWriter = Callable[[Mapping[str, np.ndarray], Mapping[str, np.ndarray]], tuple[Path, Path]]
+
+
+@pytest.fixture
+def make_dataset(tmp_path: Path) -> MaskWriter:
+    """Write {relative name: array} dicts as pred/ and gt/ folders of masks."""
+
+    def write(preds: Mapping[str, np.ndarray], gts: Mapping[str, np.ndarray]) -> tuple[Path, Path]:
+        for folder, masks in (("pred", preds), ("gt", gts)):
+            for name, labels in masks.items():
+                target = tmp_path / folder / name
+                if not target.suffix:
+                    target = target.with_suffix(".png")
+                save_mask(target, labels)
+        (tmp_path / "pred").mkdir(exist_ok=True)
+        (tmp_path / "gt").mkdir(exist_ok=True)
+        return tmp_path / "pred", tmp_path / "gt"
+
+    return write

@@ -1,0 +1,252 @@
+"""The accumulator: exact counts against scikit-learn, merging, chunking, label checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from sklearn.metrics import confusion_matrix
+
+from segeval.confusion import ConfusionMatrix
+from segeval.errors import LabelRangeError, ShapeMismatchError, UsageError
+from segeval.labels import LabelMapping
+
+
+def _sklearn_counts(
+    gt: np.ndarray, pred: np.ndarray, num_classes: int, ignore: int | None
+) -> np.ndarray:
+    keep = np.ones(gt.shape, dtype=bool) if ignore is None else gt != ignore
+    if not keep.any():  # scikit-learn refuses empty input
+        return np.zeros((num_classes, num_classes), dtype=np.int64)
+    return confusion_matrix(gt[keep].ravel(), pred[keep].ravel(), labels=list(range(num_classes)))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32, np.int64])
+@pytest.mark.parametrize("num_classes", [2, 7, 19])
+def test_counts_equal_sklearn_on_random_masks(dtype: type, num_classes: int) -> None:
+    rng = np.random.default_rng(num_classes)
+    gt = rng.integers(0, num_classes, size=(61, 83)).astype(dtype)
+    pred = rng.integers(0, num_classes, size=(61, 83)).astype(dtype)
+    gt[rng.random(gt.shape) < 0.1] = 255
+    cm = ConfusionMatrix(num_classes, ignore_index=[255])
+    cm.update(gt, pred)
+    expected = _sklearn_counts(gt, pred, num_classes, 255)
+    np.testing.assert_array_equal(cm.counts, expected)
+    assert cm.counts.dtype == np.uint64
+    assert cm.ignored_pixels == int((gt == 255).sum())
+    assert cm.scored_pixels == int((gt != 255).sum())
+
+
+def test_many_classes_use_the_general_path_and_match_sklearn() -> None:
+    rng = np.random.default_rng(3)
+    gt = rng.integers(0, 1000, size=(50, 40)).astype(np.uint16)
+    pred = rng.integers(0, 1000, size=(50, 40)).astype(np.uint16)
+    cm = ConfusionMatrix(1000, ignore_index=[])
+    cm.update(gt, pred)
+    np.testing.assert_array_equal(
+        cm.counts, confusion_matrix(gt.ravel(), pred.ravel(), labels=range(1000))
+    )
+
+
+def test_rows_are_ground_truth_and_columns_prediction() -> None:
+    cm = ConfusionMatrix(3)
+    cm.update(np.array([[2, 2, 2]], np.uint8), np.array([[0, 0, 1]], np.uint8))
+    assert cm.counts[2].tolist() == [2, 1, 0]
+    assert cm.counts[:, 2].tolist() == [0, 0, 0]
+
+
+def test_prediction_of_an_ignore_value_is_a_miss_of_the_gt_class() -> None:
+    cm = ConfusionMatrix(2, ignore_index=[255])
+    cm.update(np.array([[0, 1, 1]], np.uint8), np.array([[255, 1, 255]], np.uint8))
+    assert cm.counts.tolist() == [[0, 0], [0, 1]]
+    assert cm.missed.tolist() == [1, 1]
+    assert cm.pred_ignore_pixels == 2
+    tp_fn = cm.counts.sum(axis=1) + cm.missed
+    assert tp_fn.tolist() == [1, 2]
+
+
+def test_several_ignore_values_are_all_dropped() -> None:
+    cm = ConfusionMatrix(3, ignore_index=[0, 255])
+    cm.update(np.array([[0, 1, 2, 255]], np.uint8), np.array([[1, 1, 2, 2]], np.uint8))
+    assert cm.counts.tolist() == [[0, 0, 0], [0, 1, 0], [0, 0, 1]]
+    assert cm.ignored_pixels == 2
+
+
+def test_no_ignore_value_counts_every_pixel() -> None:
+    cm = ConfusionMatrix(256, ignore_index=None)
+    cm.update(np.array([[255, 0]], np.uint8), np.array([[255, 0]], np.uint8))
+    assert int(cm.counts[255, 255]) == 1
+    assert cm.ignored_pixels == 0
+
+
+def test_gt_label_out_of_range_names_label_and_pixel_count() -> None:
+    cm = ConfusionMatrix(3)
+    gt = np.array([[0, 7, 7, 9]], np.uint8)
+    with pytest.raises(
+        LabelRangeError, match=r"ground truth label 7 \(2 pixels\) \(and 1 other"
+    ) as info:
+        cm.update(gt, np.zeros_like(gt))
+    assert (info.value.side, info.value.label, info.value.pixel_count) == ("gt", 7, 2)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int64])
+def test_pred_label_out_of_range_is_an_error_by_default(dtype: type) -> None:
+    cm = ConfusionMatrix(3)
+    with pytest.raises(
+        LabelRangeError, match=r"prediction label 5 \(1 pixels\) is outside class ids 0..2"
+    ):
+        cm.update(np.zeros((1, 2), dtype), np.array([[0, 5]], dtype))
+    assert cm.num_images == 0  # nothing was added
+
+
+def test_pred_out_of_range_can_count_as_a_miss() -> None:
+    cm = ConfusionMatrix(3, out_of_range="miss")
+    cm.update(np.array([[1, 1, 255]], np.uint8), np.array([[1, 9, 9]], np.uint8))
+    assert cm.counts[1, 1] == 1
+    assert cm.missed.tolist() == [0, 1, 0]
+    assert cm.out_of_range_pixels == 1
+
+
+def test_negative_labels_in_arrays_are_out_of_range() -> None:
+    cm = ConfusionMatrix(3)
+    with pytest.raises(LabelRangeError, match="ground truth label -1"):
+        cm.update(np.array([[-1, 0]]), np.array([[0, 0]]))
+
+
+def test_negative_ignore_value_and_labels_beyond_16_bits() -> None:
+    cm = ConfusionMatrix(2, ignore_index=[-100])
+    cm.update(np.array([[-100, 1]]), np.array([[0, 1]]))
+    assert cm.counts.tolist() == [[0, 0], [0, 1]]
+    assert cm.ignored_pixels == 1
+    with pytest.raises(LabelRangeError, match=r"prediction label 70000 \(1 pixels\)"):
+        cm.update(np.array([[1, 0]]), np.array([[70000, 0]]))
+
+
+def test_shape_mismatch() -> None:
+    with pytest.raises(ShapeMismatchError, match=r"\(2, 2\) but prediction has shape \(2, 3\)"):
+        ConfusionMatrix(2).update(np.zeros((2, 2), np.uint8), np.zeros((2, 3), np.uint8))
+
+
+def test_missing_prediction_makes_every_scored_pixel_a_miss() -> None:
+    cm = ConfusionMatrix(3)
+    cm.update(np.array([[0, 2, 2, 255]], np.uint8), None)
+    assert cm.counts.sum() == 0
+    assert cm.missed.tolist() == [1, 0, 2]
+    assert cm.scored_pixels == 3
+
+
+def test_inferred_class_count_grows_with_the_labels_seen() -> None:
+    cm = ConfusionMatrix()
+    cm.update(np.array([[0, 1]], np.uint8), np.array([[1, 1]], np.uint8))
+    assert cm.num_classes == 2
+    cm.update(np.array([[4, 255]], np.uint8), np.array([[0, 3]], np.uint8))
+    assert cm.num_classes == 5
+    assert cm.num_classes_inferred
+    expected = np.zeros((5, 5), dtype=np.uint64)
+    expected[0, 1] = expected[1, 1] = expected[4, 0] = 1
+    np.testing.assert_array_equal(cm.counts, expected)
+
+
+def test_inferring_refuses_absurd_labels() -> None:
+    with pytest.raises(LabelRangeError, match=r"label 60000 would mean 60001 classes"):
+        ConfusionMatrix().update(np.array([[60000]], np.uint16), np.array([[0]], np.uint16))
+
+
+def test_mapping_applies_to_both_sides() -> None:
+    mapping = LabelMapping(2, ignore_values=[0, 255], value_to_class={7: 0, 8: 1, 9: 1})
+    cm = ConfusionMatrix(mapping=mapping)
+    cm.update(np.array([[7, 8, 9, 0]], np.uint8), np.array([[7, 9, 8, 8]], np.uint8))
+    assert cm.counts.tolist() == [[1, 0], [0, 2]]
+    with pytest.raises(LabelRangeError, match="outside values listed in the label map"):
+        cm.update(np.array([[3]], np.uint8), np.array([[7]], np.uint8))
+
+
+def test_counts_beyond_2_pow_32_do_not_overflow() -> None:
+    big = 3 * 2**32 + 5
+    part = ConfusionMatrix.from_counts(np.array([[big, 1], [2, big]], dtype=np.uint64))
+    total = part + part + part
+    assert int(total.counts[0, 0]) == 3 * big
+    assert total.counts.dtype == np.uint64
+    assert total.scored_pixels == 6 * big + 9
+    iou = total.metrics().per_class.iou
+    assert iou[0] == pytest.approx(3 * big / (3 * big + 9))
+
+
+def test_merging_incompatible_matrices_is_refused() -> None:
+    with pytest.raises(UsageError, match="different ignore values"):
+        _ = ConfusionMatrix(2, ignore_index=[255]) + ConfusionMatrix(2, ignore_index=[0])
+    with pytest.raises(UsageError, match="3-class matrix into a 2-class"):
+        _ = ConfusionMatrix(2) + ConfusionMatrix(3)
+
+
+masks = st.integers(1, 40).flatmap(
+    lambda width: st.tuples(
+        hnp.arrays(
+            np.uint8,
+            st.tuples(st.integers(1, 12), st.just(width)),
+            elements=st.sampled_from([0, 1, 2, 3, 255]),
+        ),
+        st.integers(0, 2**31),
+    )
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(masks, st.integers(1, 64))
+def test_chunk_size_does_not_matter(case: tuple[np.ndarray, int], chunk_pixels: int) -> None:
+    gt, seed = case
+    rng = np.random.default_rng(seed)
+    pred = rng.integers(0, 4, size=gt.shape).astype(np.uint8)
+    whole = ConfusionMatrix(4)
+    whole.update(gt, pred)
+    chunked = ConfusionMatrix(4, chunk_pixels=chunk_pixels)
+    chunked.update(gt, pred)
+    wide = ConfusionMatrix(4, chunk_pixels=chunk_pixels)
+    wide.update(gt.astype(np.int64), pred.astype(np.int64))
+    np.testing.assert_array_equal(whole.counts, chunked.counts)
+    np.testing.assert_array_equal(whole.counts, wide.counts)
+    assert whole.ignored_pixels == chunked.ignored_pixels == wide.ignored_pixels
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(masks, min_size=1, max_size=6), st.randoms(use_true_random=False))
+def test_merging_parts_in_any_order_equals_the_whole(
+    cases: list[tuple[np.ndarray, int]], shuffle
+) -> None:  # type: ignore[no-untyped-def]
+    pairs = []
+    for gt, seed in cases:
+        pred = np.random.default_rng(seed).integers(0, 4, size=gt.shape).astype(np.uint8)
+        pairs.append((gt, pred))
+    whole = ConfusionMatrix(4)
+    for gt, pred in pairs:
+        whole.update(gt, pred)
+    parts = []
+    for gt, pred in pairs:
+        part = ConfusionMatrix(4)
+        part.update(gt, pred)
+        parts.append(part)
+    shuffle.shuffle(parts)
+    merged = ConfusionMatrix(4)
+    for part in parts:
+        merged += part
+    np.testing.assert_array_equal(merged.counts, whole.counts)
+    assert merged.num_images == whole.num_images == len(pairs)
+    all_gt = np.concatenate([gt.ravel() for gt, _ in pairs])
+    all_pred = np.concatenate([pred.ravel() for _, pred in pairs])
+    np.testing.assert_array_equal(whole.counts, _sklearn_counts(all_gt, all_pred, 4, 255))
+
+
+@settings(max_examples=40, deadline=None)
+@given(masks)
+def test_pixel_order_does_not_matter(case: tuple[np.ndarray, int]) -> None:
+    gt, seed = case
+    rng = np.random.default_rng(seed)
+    pred = rng.integers(0, 4, size=gt.shape).astype(np.uint8)
+    order = rng.permutation(gt.size)
+    original = ConfusionMatrix(4)
+    original.update(gt, pred)
+    shuffled = ConfusionMatrix(4)
+    shuffled.update(gt.ravel()[order].reshape(gt.shape), pred.ravel()[order].reshape(gt.shape))
+    np.testing.assert_array_equal(original.counts, shuffled.counts)

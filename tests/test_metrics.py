@@ -1,0 +1,256 @@
+"""Metrics from counts: hand-computed cases, scikit-learn as oracle, properties."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from sklearn.metrics import (
+    accuracy_score,
+    cohen_kappa_score,
+    f1_score,
+    fbeta_score,
+    jaccard_score,
+    precision_recall_fscore_support,
+)
+
+from segeval.confusion import ConfusionMatrix
+from segeval.errors import UsageError
+from segeval.metrics import (
+    REGISTRY,
+    MetricOptions,
+    class_metrics,
+    compute_metrics,
+    counts_from_matrix,
+    normalize_matrix,
+    summary_metrics,
+)
+
+# A hand-worked 3-class matrix (rows = GT, columns = prediction):
+#         pred0 pred1 pred2
+# gt0       5     1     0      support 6
+# gt1       2     3     1      support 6
+# gt2       0     0     0      support 0 (predicted once: a pure false positive)
+HAND = np.array([[5, 1, 0], [2, 3, 1], [0, 0, 0]], dtype=np.uint64)
+
+
+def test_hand_computed_per_class_values() -> None:
+    m = class_metrics(*counts_from_matrix(HAND))
+    # class 0: TP 5, FP 2, FN 1; class 1: TP 3, FP 1, FN 3; class 2: TP 0, FP 1, FN 0
+    assert m.tp.tolist() == [5, 3, 0]
+    assert m.fp.tolist() == [2, 1, 1]
+    assert m.fn.tolist() == [1, 3, 0]
+    np.testing.assert_allclose(m.iou, [5 / 8, 3 / 7, 0.0])
+    np.testing.assert_allclose(m.dice, [10 / 13, 6 / 10, 0.0])
+    np.testing.assert_allclose(m.precision, [5 / 7, 3 / 4, 0.0])
+    assert m.recall[:2].tolist() == [5 / 6, 3 / 6]
+    assert math.isnan(m.recall[2])  # no ground truth: undefined, not 0
+
+
+def test_hand_computed_summary() -> None:
+    s = summary_metrics(class_metrics(*counts_from_matrix(HAND)))
+    assert s["pixel_accuracy"] == pytest.approx(8 / 12)
+    assert s["miou"] == pytest.approx((5 / 8 + 3 / 7 + 0) / 3)
+    assert s["mdice"] == pytest.approx((10 / 13 + 0.6 + 0) / 3)
+    assert s["mean_accuracy"] == pytest.approx((5 / 6 + 0.5) / 2)
+    assert s["fwiou"] == pytest.approx(0.5 * 5 / 8 + 0.5 * 3 / 7)
+    assert s["min_iou"] == 0.0
+    # kappa: p_o = 8/12, p_e = (6*7 + 6*4 + 0*1) / 144
+    p_e = (6 * 7 + 6 * 4) / 144
+    assert s["kappa"] == pytest.approx((8 / 12 - p_e) / (1 - p_e))
+
+
+def test_class_absent_from_both_sides_is_nan_and_left_out() -> None:
+    counts = np.array([[4, 0], [0, 0]], dtype=np.uint64)
+    result = compute_metrics(*counts_from_matrix(counts))
+    assert math.isnan(result.per_class.iou[1])
+    assert result.summary["miou"] == 1.0
+    assert result.classes_averaged == 1
+
+
+@pytest.mark.parametrize(
+    ("policy", "value", "miou"), [("nan", math.nan, 1.0), ("zero", 0.0, 0.5), ("one", 1.0, 1.0)]
+)
+def test_empty_policy(policy: str, value: float, miou: float) -> None:
+    counts = np.array([[4, 0], [0, 0]], dtype=np.uint64)
+    result = compute_metrics(*counts_from_matrix(counts), MetricOptions(empty=policy))  # type: ignore[arg-type]
+    for name in ("iou", "dice", "precision", "recall", "fbeta"):
+        got = getattr(result.per_class, name)[1]
+        assert (math.isnan(got) and math.isnan(value)) or got == value
+    assert result.summary["miou"] == miou
+
+
+def test_false_positives_on_an_absent_class_always_score_zero() -> None:
+    counts = np.array([[3, 1], [0, 0]], dtype=np.uint64)
+    for policy in ("nan", "zero", "one"):
+        m = class_metrics(*counts_from_matrix(counts), MetricOptions(empty=policy))  # type: ignore[arg-type]
+        assert m.iou[1] == 0.0
+        assert m.dice[1] == 0.0
+
+
+def test_zero_division_zero_fills_one_sided_ratios() -> None:
+    counts = np.array([[3, 1], [0, 0]], dtype=np.uint64)
+    m = class_metrics(*counts_from_matrix(counts), MetricOptions(zero_division="zero"))
+    assert m.recall[1] == 0.0
+
+
+def test_missed_pixels_count_as_false_negatives_only() -> None:
+    tp, fp, fn = counts_from_matrix(np.array([[2, 0], [0, 2]]), missed=np.array([2, 0]))
+    assert fn.tolist() == [2, 0]
+    assert fp.tolist() == [0, 0]
+    s = summary_metrics(class_metrics(tp, fp, fn))
+    assert s["pixel_accuracy"] == pytest.approx(4 / 6)
+
+
+def test_excluded_classes_leave_the_means_but_not_pixel_accuracy() -> None:
+    options = MetricOptions(exclude=frozenset({0}))
+    result = compute_metrics(*counts_from_matrix(HAND), options)
+    assert result.summary["miou"] == pytest.approx((3 / 7 + 0) / 2)
+    assert result.summary["pixel_accuracy"] == pytest.approx(8 / 12)
+    assert result.summary["fwiou"] == pytest.approx(3 / 7)
+    assert result.classes_averaged == 2
+
+
+def test_normalize_matrix_variants() -> None:
+    counts = np.array([[3, 1], [0, 0]])
+    np.testing.assert_allclose(normalize_matrix(counts, how="gt"), [[0.75, 0.25], [np.nan, np.nan]])
+    np.testing.assert_allclose(normalize_matrix(counts, how="pred"), [[1.0, 1.0], [0.0, 0.0]])
+    np.testing.assert_allclose(normalize_matrix(counts, how="all"), [[0.75, 0.25], [0.0, 0.0]])
+    np.testing.assert_allclose(
+        normalize_matrix(counts, np.array([4, 0]), how="gt")[0], [3 / 8, 1 / 8]
+    )
+    with pytest.raises(UsageError):
+        normalize_matrix(counts, how="rows")
+
+
+def test_options_are_validated() -> None:
+    with pytest.raises(UsageError, match="empty must be"):
+        MetricOptions(empty="maybe")  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="beta must be a positive"):
+        MetricOptions(beta=0)
+
+
+def test_registry_names_every_summary_value_and_directions() -> None:
+    summary = summary_metrics(class_metrics(*counts_from_matrix(HAND)))
+    summary_names = {name for name, spec in REGISTRY.items() if not spec.per_class}
+    assert set(summary) == summary_names
+    assert all(spec.formula for spec in REGISTRY.values())
+    assert {name for name, spec in REGISTRY.items() if spec.per_class} == {
+        "iou",
+        "dice",
+        "precision",
+        "recall",
+        "fbeta",
+    }
+
+
+# ------------------------------------------------------------- sklearn oracle
+
+
+def _random_labels(seed: int, num_classes: int, size: int = 4000) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    gt = rng.integers(0, num_classes, size=size)
+    # Predictions agree most of the time, so the metrics are far from trivial.
+    pred = np.where(rng.random(size) < 0.6, gt, rng.integers(0, num_classes, size=size))
+    return gt, pred
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_per_class_and_averages_match_sklearn(seed: int) -> None:
+    num_classes = 6
+    gt, pred = _random_labels(seed, num_classes)
+    # Make one class absent from GT but predicted, another absent from both.
+    pred[pred == 5] = 4
+    gt[gt == 5] = 0
+    gt[gt == 4] = 3
+    labels = list(range(num_classes))
+    cm = ConfusionMatrix(num_classes, ignore_index=None)
+    cm.update(gt.reshape(40, 100).astype(np.uint8), pred.reshape(40, 100).astype(np.uint8))
+    result = cm.metrics()
+    m = result.per_class
+    present = [c for c in labels if c in set(gt) | set(pred)]
+    np.testing.assert_allclose(
+        m.iou[present], jaccard_score(gt, pred, labels=present, average=None)
+    )
+    np.testing.assert_allclose(m.dice[present], f1_score(gt, pred, labels=present, average=None))
+    p, r, f, support = precision_recall_fscore_support(
+        gt, pred, labels=labels, zero_division=np.nan
+    )
+    np.testing.assert_allclose(m.precision, p, equal_nan=True)
+    np.testing.assert_allclose(m.recall, r, equal_nan=True)
+    np.testing.assert_allclose(m.dice, f, equal_nan=True)
+    np.testing.assert_array_equal(m.support, support)
+    s = result.summary
+    assert s["pixel_accuracy"] == pytest.approx(accuracy_score(gt, pred))
+    assert s["kappa"] == pytest.approx(cohen_kappa_score(gt, pred))
+    assert s["miou"] == pytest.approx(jaccard_score(gt, pred, labels=present, average="macro"))
+    for average in ("macro", "micro", "weighted"):
+        p, r, f, _ = precision_recall_fscore_support(
+            gt, pred, labels=present, average=average, zero_division=np.nan
+        )
+        assert s[f"{average}_precision"] == pytest.approx(p), average
+        assert s[f"{average}_recall"] == pytest.approx(r), average
+        assert s[f"{average}_f1"] == pytest.approx(f), average
+
+
+@pytest.mark.parametrize("beta", [0.5, 2.0])
+def test_fbeta_matches_sklearn(beta: float) -> None:
+    gt, pred = _random_labels(11, 4)
+    cm = ConfusionMatrix(4, ignore_index=None)
+    cm.update(gt.reshape(40, 100).astype(np.uint8), pred.reshape(40, 100).astype(np.uint8))
+    result = cm.metrics(MetricOptions(beta=beta))
+    np.testing.assert_allclose(
+        result.per_class.fbeta, fbeta_score(gt, pred, beta=beta, average=None)
+    )
+    assert result.summary["macro_fbeta"] == pytest.approx(
+        fbeta_score(gt, pred, beta=beta, average="macro")
+    )
+    assert result.summary["weighted_fbeta"] == pytest.approx(
+        fbeta_score(gt, pred, beta=beta, average="weighted")
+    )
+    assert result.summary["micro_fbeta"] == pytest.approx(
+        fbeta_score(gt, pred, beta=beta, average="micro")
+    )
+
+
+# ------------------------------------------------------------------ properties
+
+matrices = hnp.arrays(
+    np.uint64, st.integers(1, 8).map(lambda c: (c, c)), elements=st.integers(0, 10**12)
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(matrices)
+def test_every_metric_lies_in_unit_interval(counts: np.ndarray) -> None:
+    result = compute_metrics(*counts_from_matrix(counts))
+    for name in ("iou", "dice", "precision", "recall", "fbeta"):
+        values = getattr(result.per_class, name)
+        finite = values[~np.isnan(values)]
+        assert np.all((finite >= 0) & (finite <= 1)), name
+    for name, value in result.summary.items():
+        if name != "kappa" and not math.isnan(value):
+            assert 0 <= value <= 1 + 1e-12, name
+
+
+@settings(max_examples=200, deadline=None)
+@given(matrices)
+def test_dice_equals_2iou_over_1_plus_iou(counts: np.ndarray) -> None:
+    m = class_metrics(*counts_from_matrix(counts))
+    np.testing.assert_allclose(m.dice, 2 * m.iou / (1 + m.iou), rtol=1e-12, equal_nan=True)
+
+
+@settings(max_examples=100, deadline=None)
+@given(hnp.arrays(np.uint64, st.integers(1, 8), elements=st.integers(0, 10**9)))
+def test_perfect_prediction_scores_one(diagonal: np.ndarray) -> None:
+    result = compute_metrics(*counts_from_matrix(np.diag(diagonal)))
+    present = diagonal > 0
+    for name in ("iou", "dice", "precision", "recall"):
+        assert np.all(getattr(result.per_class, name)[present] == 1.0)
+    if present.any():
+        for name in ("miou", "mdice", "pixel_accuracy", "mean_accuracy", "fwiou", "min_iou"):
+            assert result.summary[name] == 1.0, name

@@ -1,0 +1,105 @@
+"""Pairing two folders: keys, order, skipped files, and the errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from segeval.errors import PairingError
+from segeval.pairing import check_pairing, list_masks, pair_folders
+
+
+def _touch(root: Path, *names: str) -> None:
+    for name in names:
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+
+
+def test_pairs_by_relative_path_without_extension(tmp_path: Path) -> None:
+    _touch(tmp_path / "gt", "a/b.png", "c.png", "z/y/x.png")
+    _touch(tmp_path / "pred", "a/b.npy", "c.png", "z/y/x.png")
+    pairing = pair_folders(tmp_path / "pred", tmp_path / "gt")
+    assert [pair.key for pair in pairing.pairs] == ["a/b", "c", "z/y/x"]
+    assert pairing.pairs[0].pred_path == tmp_path / "pred" / "a" / "b.npy"
+    assert pairing.pairs[0].gt_path == tmp_path / "gt" / "a" / "b.png"
+    assert (
+        check_pairing(pairing, gt_dir=tmp_path / "gt", pred_dir=tmp_path / "pred") == pairing.pairs
+    )
+
+
+def test_same_name_in_different_subfolders_does_not_pair(tmp_path: Path) -> None:
+    _touch(tmp_path / "gt", "a/x.png")
+    _touch(tmp_path / "pred", "b/x.png")
+    pairing = pair_folders(tmp_path / "pred", tmp_path / "gt")
+    assert [p.name for p in pairing.missing] == ["x.png"]
+    assert [p.parent.name for p in pairing.extra] == ["b"]
+
+
+def test_order_is_sorted_and_deterministic(tmp_path: Path) -> None:
+    names = [f"{name}.png" for name in ("b", "a", "c/d", "B", "a0")]
+    _touch(tmp_path / "gt", *names)
+    _touch(tmp_path / "pred", *reversed(names))
+    keys = [pair.key for pair in pair_folders(tmp_path / "pred", tmp_path / "gt").pairs]
+    assert keys == sorted(keys) == ["B", "a", "a0", "b", "c/d"]
+
+
+def test_hidden_and_non_mask_files_are_skipped_and_counted(tmp_path: Path) -> None:
+    _touch(tmp_path, "x.png", ".y.png", ".cache/z.png", "notes.txt", "meta.json", "X.PNG")
+    by_key, skipped = list_masks(tmp_path)
+    assert sorted(by_key) == ["X", "x"]
+    assert skipped == 3  # .y.png, notes.txt, meta.json (hidden folders are not walked)
+
+
+def test_missing_prediction_is_an_error_listing_the_files(tmp_path: Path) -> None:
+    _touch(tmp_path / "gt", *[f"m{index:02d}.png" for index in range(13)])
+    _touch(tmp_path / "pred", "m00.png")
+    pairing = pair_folders(tmp_path / "pred", tmp_path / "gt")
+    with pytest.raises(PairingError) as info:
+        check_pairing(pairing, gt_dir=tmp_path / "gt", pred_dir=tmp_path / "pred")
+    message = str(info.value)
+    assert message.startswith("12 ground-truth files have no prediction in ")
+    assert "m01.png" in message
+    assert "m10.png" in message
+    assert "m11.png" not in message
+    assert "and 2 more" in message
+    assert "\n" not in message
+
+
+def test_extra_prediction_is_an_error(tmp_path: Path) -> None:
+    _touch(tmp_path / "gt", "a.png")
+    _touch(tmp_path / "pred", "a.png", "b.png")
+    with pytest.raises(PairingError, match=r"1 predictions have no ground truth in .*b\.png"):
+        check_pairing(
+            pair_folders(tmp_path / "pred", tmp_path / "gt"),
+            gt_dir=tmp_path / "gt",
+            pred_dir=tmp_path / "pred",
+        )
+
+
+def test_two_files_with_one_key_are_an_error(tmp_path: Path) -> None:
+    _touch(tmp_path / "gt", "x.png")
+    _touch(tmp_path / "pred", "x.png", "x.npy")
+    pairing = pair_folders(tmp_path / "pred", tmp_path / "gt")
+    with pytest.raises(PairingError, match=r"used by more than one mask.*x\.npy, .*x\.png"):
+        check_pairing(pairing, gt_dir=tmp_path / "gt", pred_dir=tmp_path / "pred")
+
+
+def test_empty_ground_truth_folder_is_an_error(tmp_path: Path) -> None:
+    _touch(tmp_path / "gt", "readme.txt")
+    (tmp_path / "pred").mkdir()
+    with pytest.raises(PairingError, match="no ground-truth mask files found"):
+        check_pairing(
+            pair_folders(tmp_path / "pred", tmp_path / "gt"),
+            gt_dir=tmp_path / "gt",
+            pred_dir=tmp_path / "pred",
+        )
+
+
+def test_missing_folder_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(PairingError, match=r"nope: does not exist"):
+        pair_folders(tmp_path / "nope", tmp_path)
+    _touch(tmp_path, "file.png")
+    with pytest.raises(PairingError, match=r"file\.png: is not a folder"):
+        pair_folders(tmp_path, tmp_path / "file.png")
