@@ -1,0 +1,78 @@
+"""CSV output in long form: one row per number.
+
+Columns: ``metric, class_id, class, pred_id, value``.
+
+* summary metrics: ``metric`` is the registry name (``miou``), class columns empty;
+* per-class values: ``metric`` is ``iou``, ``dice``, ``support``, ...; the class
+  columns name the class;
+* with the confusion matrix: ``metric`` is ``confusion`` (or
+  ``confusion_normalized``), ``class_id`` is the ground-truth class and
+  ``pred_id`` the predicted class (``none`` for pixels predicted as no class).
+
+Undefined values are empty cells. A long table pivots easily
+(``pandas.pivot``) and keeps every metric addressable by name.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+
+from segeval.render.layout import RenderOptions
+from segeval.report import Report
+
+__all__ = ["CSV_COLUMNS", "render_csv"]
+
+CSV_COLUMNS = ("metric", "class_id", "class", "pred_id", "value")
+_PER_CLASS = (
+    "iou",
+    "dice",
+    "precision",
+    "recall",
+    "fbeta",
+    "support",
+    "predicted",
+    "tp",
+    "fp",
+    "fn",
+)
+
+
+def _cell(value: float | int) -> str:
+    if isinstance(value, float):
+        return "" if math.isnan(value) else repr(value)
+    return str(value)
+
+
+def render_csv(report: Report, options: RenderOptions) -> str:
+    """The report as a long CSV table (see the module docstring)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for name, value in report.summary.items():
+        writer.writerow([name, "", "", "", _cell(value)])
+    for result in report.classes:
+        for name in _PER_CLASS:
+            writer.writerow([name, result.id, result.name, "", _cell(getattr(result, name))])
+    if options.confusion_matrix:
+        names = report.config.class_names
+        matrix = report.confusion_matrix
+        normalized = (
+            None if options.normalize == "none" else report.normalized_matrix(options.normalize)
+        )
+        for gt_id, gt_name in enumerate(names):
+            for pred_id in range(len(names)):
+                writer.writerow(["confusion", gt_id, gt_name, pred_id, int(matrix[gt_id, pred_id])])
+                if normalized is not None:
+                    writer.writerow(
+                        [
+                            "confusion_normalized",
+                            gt_id,
+                            gt_name,
+                            pred_id,
+                            _cell(float(normalized[gt_id, pred_id])),
+                        ]
+                    )
+            writer.writerow(["confusion", gt_id, gt_name, "none", int(report.missed[gt_id])])
+    return buffer.getvalue()

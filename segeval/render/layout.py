@@ -1,0 +1,205 @@
+"""What a human-readable report shows, independent of how it is drawn.
+
+The plain-text, terminal and Markdown renderers all draw the same
+:class:`Section` list built here, so they never disagree on content.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from segeval.metrics import REGISTRY
+from segeval.report import Report
+
+__all__ = [
+    "HEADLINE_METRICS",
+    "RenderOptions",
+    "Section",
+    "format_count",
+    "format_value",
+    "report_header",
+    "report_notes",
+    "report_sections",
+]
+
+#: Summary metrics shown in tables (JSON and CSV carry every metric).
+HEADLINE_METRICS = ("pixel_accuracy", "mean_accuracy", "miou", "mdice", "fwiou", "kappa")
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """Choices about what a rendered report includes.
+
+    Parameters
+    ----------
+    confusion_matrix : bool, default False
+        Add the confusion matrix to table and Markdown output (JSON always
+        carries it; CSV carries it when this is set).
+    normalize : {"none", "gt", "pred", "all"}, default "none"
+        Show the matrix normalised by ground-truth rows, prediction columns or
+        the total.
+    digits : int, default 4
+        Decimals shown for metrics in tables (JSON keeps full precision).
+    """
+
+    confusion_matrix: bool = False
+    normalize: str = "none"
+    digits: int = 4
+
+
+@dataclass(frozen=True)
+class Section:
+    """One table: a title, column headers, rows of strings, and alignment."""
+
+    title: str
+    headers: list[str]
+    rows: list[list[str]]
+    numeric: list[bool] = field(default_factory=list)
+
+
+def format_value(value: float, digits: int = 4) -> str:
+    """A metric for display: fixed decimals, ``-`` when undefined.
+
+    Examples
+    --------
+    >>> format_value(0.123456), format_value(float("nan"))
+    ('0.1235', '-')
+    """
+    return "-" if math.isnan(value) else f"{value:.{digits}f}"
+
+
+def format_count(value: int) -> str:
+    """A pixel count with thousands separators.
+
+    Examples
+    --------
+    >>> format_count(1234567)
+    '1,234,567'
+    """
+    return f"{value:,}"
+
+
+def report_header(report: Report) -> list[str]:
+    """Lines that say what was scored and under which convention."""
+    config = report.config
+    ignore = ", ".join(str(v) for v in config.ignore_index) or "none"
+    if config.num_classes_inferred:
+        classes = (
+            f"{config.num_classes} classes, inferred from the largest label seen "
+            "(pass --num-classes or --class-names to fix it)"
+        )
+    else:
+        classes = f"{config.num_classes} classes"
+    options = config.metric_options
+    empty = {
+        "nan": "undefined, left out of means",
+        "zero": "scored 0",
+        "one": "scored 1",
+    }[options.empty]
+    return [
+        f"segeval {report.segeval_version}: {report.num_images} images, "
+        f"{format_count(report.scored_pixels)} pixels scored, "
+        f"{format_count(report.ignored_pixels)} ignored (ignore index {ignore})",
+        f"Aggregation: {config.aggregation} (one confusion matrix over all pixels); {classes}",
+        f"Classes absent from ground truth and prediction: {empty}; "
+        f"{report.classes_averaged} of {config.num_classes} classes averaged",
+    ]
+
+
+def report_notes(report: Report) -> list[str]:
+    """Footnotes about pixels that were counted in a special way."""
+    notes = []
+    if report.pred_ignore_pixels:
+        notes.append(
+            f"{format_count(report.pred_ignore_pixels)} scored pixels were predicted with an "
+            "ignore value; they count as misses of their ground-truth class."
+        )
+    if report.out_of_range_pixels:
+        notes.append(
+            f"{format_count(report.out_of_range_pixels)} scored pixels were predicted with an "
+            "out-of-range label; they count as misses of their ground-truth class."
+        )
+    excluded = [result.name for result in report.classes if not result.included]
+    if excluded:
+        notes.append(f"Left out of the means: {', '.join(excluded)}.")
+    return notes
+
+
+def report_sections(report: Report, options: RenderOptions) -> list[Section]:
+    """The summary, per-class and (optionally) confusion-matrix tables."""
+    digits = options.digits
+    summary_rows = [
+        [REGISTRY[name].title, format_value(report.summary[name], digits)]
+        for name in HEADLINE_METRICS
+    ]
+    sections = [
+        Section("Summary (dataset level)", ["Metric", "Value"], summary_rows, [False, True])
+    ]
+    class_rows = [
+        [
+            str(result.id),
+            result.name if result.included else f"{result.name} (excluded)",
+            format_value(result.iou, digits),
+            format_value(result.dice, digits),
+            format_value(result.precision, digits),
+            format_value(result.recall, digits),
+            format_count(result.support),
+            format_count(result.predicted),
+        ]
+        for result in report.classes
+    ]
+    sections.append(
+        Section(
+            "Per class",
+            ["ID", "Class", "IoU", "Dice", "Precision", "Recall", "GT pixels", "Pred pixels"],
+            class_rows,
+            [True, False, True, True, True, True, True, True],
+        )
+    )
+    if options.confusion_matrix:
+        sections.append(_confusion_section(report, options))
+    return sections
+
+
+_NORMALIZED_BY = {"gt": "ground-truth row", "pred": "prediction column", "all": "total"}
+
+
+def _confusion_section(report: Report, options: RenderOptions) -> Section:
+    names = list(report.config.class_names)
+    show_missed = bool(report.missed.any())
+    if options.normalize == "none":
+        values: np.ndarray = report.confusion_matrix
+        cells = [[format_count(int(v)) for v in row] for row in values]
+        missed = [format_count(int(v)) for v in report.missed]
+        title = "Confusion matrix (rows: ground truth, columns: prediction; pixel counts)"
+    else:
+        values = report.normalized_matrix(options.normalize)
+        cells = [[format_value(float(v), options.digits) for v in row] for row in values]
+        scale = _missed_scale(report, options.normalize)
+        missed = [format_value(float(v), options.digits) for v in scale]
+        title = (
+            "Confusion matrix (rows: ground truth, columns: prediction; normalised by "
+            f"{_NORMALIZED_BY[options.normalize]})"
+        )
+    headers = ["GT \\ Pred", *names] + (["(missed)"] if show_missed else [])
+    rows = [
+        [names[index], *cells[index]] + ([missed[index]] if show_missed else [])
+        for index in range(len(names))
+    ]
+    return Section(title, headers, rows, [False] + [True] * (len(headers) - 1))
+
+
+def _missed_scale(report: Report, how: str) -> np.ndarray:
+    missed = report.missed.astype(np.float64)
+    if how == "gt":
+        support = report.confusion_matrix.sum(axis=1).astype(np.float64) + missed
+        return np.asarray(
+            np.divide(missed, support, out=np.full_like(missed, np.nan), where=support > 0)
+        )
+    if how == "all":
+        total = float(report.confusion_matrix.sum()) + float(missed.sum())
+        return missed / total if total > 0 else np.full_like(missed, np.nan)
+    return np.full_like(missed, np.nan)

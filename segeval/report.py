@@ -1,0 +1,340 @@
+"""The result of a scoring run, and its JSON form.
+
+A :class:`Report` is an immutable record of everything a run produced: the
+configuration that shaped the numbers, per-class results, summary metrics, the
+raw confusion matrix and pixel counters. :meth:`Report.to_dict` gives the JSON
+document (schema ``segeval/score/v1``) and :meth:`Report.from_dict` reads it
+back, so saved reports can be compared later.
+
+In the JSON form undefined values (NaN) are ``null`` and floats keep full
+precision; counts are exact integers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from segeval._version import __version__
+from segeval.classes import default_class_names
+from segeval.confusion import ConfusionMatrix
+from segeval.errors import IncomparableReportsError
+from segeval.metrics import MetricOptions, normalize_matrix
+
+__all__ = ["SCHEMA", "ClassResult", "Report", "ScoreConfig", "build_report"]
+
+#: Schema name carried by every score report.
+SCHEMA = "segeval/score/v1"
+
+
+def _json_float(value: float) -> float | None:
+    return None if math.isnan(value) else float(value)
+
+
+def _from_json_float(value: float | None) -> float:
+    return float("nan") if value is None else float(value)
+
+
+@dataclass(frozen=True)
+class ScoreConfig:
+    """The settings that shaped a report's numbers.
+
+    Attributes
+    ----------
+    num_classes : int
+        Number of classes scored.
+    num_classes_inferred : bool
+        True when the class count came from the largest label seen.
+    class_names : tuple of str
+        One name per class.
+    ignore_index : tuple of int
+        Raw values treated as unlabelled.
+    aggregation : str
+        ``"dataset"``: one matrix over all pixels of all images.
+    metric_options : MetricOptions
+        Empty-class policy, zero division, beta, excluded classes.
+    out_of_range : str
+        ``"error"`` or ``"miss"``.
+    """
+
+    num_classes: int
+    num_classes_inferred: bool
+    class_names: tuple[str, ...]
+    ignore_index: tuple[int, ...]
+    aggregation: str = "dataset"
+    metric_options: MetricOptions = field(default_factory=MetricOptions)
+    out_of_range: str = "error"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        options = self.metric_options
+        return {
+            "num_classes": self.num_classes,
+            "num_classes_inferred": self.num_classes_inferred,
+            "class_names": list(self.class_names),
+            "ignore_index": list(self.ignore_index),
+            "aggregation": self.aggregation,
+            "empty": options.empty,
+            "zero_division": options.zero_division,
+            "beta": options.beta,
+            "exclude_classes": sorted(options.exclude),
+            "out_of_range": self.out_of_range,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ScoreConfig:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            num_classes=int(data["num_classes"]),
+            num_classes_inferred=bool(data["num_classes_inferred"]),
+            class_names=tuple(data["class_names"]),
+            ignore_index=tuple(int(v) for v in data["ignore_index"]),
+            aggregation=str(data["aggregation"]),
+            metric_options=MetricOptions(
+                empty=data["empty"],
+                zero_division=data["zero_division"],
+                beta=float(data["beta"]),
+                exclude=frozenset(int(v) for v in data["exclude_classes"]),
+            ),
+            out_of_range=str(data["out_of_range"]),
+        )
+
+
+@dataclass(frozen=True)
+class ClassResult:
+    """Metrics and counts of one class."""
+
+    id: int
+    name: str
+    included: bool
+    iou: float
+    dice: float
+    precision: float
+    recall: float
+    fbeta: float
+    support: int
+    predicted: int
+    tp: int
+    fp: int
+    fn: int
+
+    _METRICS = ("iou", "dice", "precision", "recall", "fbeta")
+    _COUNTS = ("support", "predicted", "tp", "fp", "fn")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        result: dict[str, Any] = {"id": self.id, "name": self.name, "included": self.included}
+        result.update({name: _json_float(getattr(self, name)) for name in self._METRICS})
+        result.update({name: getattr(self, name) for name in self._COUNTS})
+        return result
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ClassResult:
+        """Inverse of :meth:`to_dict`."""
+        metrics = {name: _from_json_float(data[name]) for name in cls._METRICS}
+        counts = {name: int(data[name]) for name in cls._COUNTS}
+        return cls(
+            id=int(data["id"]),
+            name=str(data["name"]),
+            included=bool(data["included"]),
+            **metrics,  # type: ignore[arg-type]
+            **counts,
+        )
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything one scoring run produced.
+
+    Attributes
+    ----------
+    config : ScoreConfig
+    classes : tuple of ClassResult
+        One per class, in class-index order.
+    summary : dict of str to float
+        Dataset-level summary metrics by registry name (NaN when undefined).
+    classes_averaged : int
+        Classes that entered the means.
+    confusion_matrix : numpy.ndarray
+        ``(C, C)`` uint64, rows = ground truth, columns = prediction.
+    missed : numpy.ndarray
+        ``(C,)`` uint64: scored pixels predicted as no class.
+    num_images : int
+    scored_pixels, ignored_pixels, pred_ignore_pixels, out_of_range_pixels : int
+    elapsed_seconds : float
+    segeval_version : str
+    """
+
+    config: ScoreConfig
+    classes: tuple[ClassResult, ...]
+    summary: dict[str, float]
+    classes_averaged: int
+    confusion_matrix: np.ndarray
+    missed: np.ndarray
+    num_images: int
+    scored_pixels: int
+    ignored_pixels: int
+    pred_ignore_pixels: int
+    out_of_range_pixels: int
+    elapsed_seconds: float
+    segeval_version: str
+
+    def normalized_matrix(self, how: str) -> np.ndarray:
+        """The confusion matrix divided by GT rows (``"gt"``), columns (``"pred"``) or total."""
+        return normalize_matrix(self.confusion_matrix, self.missed, how)
+
+    def to_dict(self, *, normalize: str = "none") -> dict[str, Any]:
+        """The JSON document (schema ``segeval/score/v1``).
+
+        Parameters
+        ----------
+        normalize : {"none", "gt", "pred", "all"}, default "none"
+            Also include the normalised matrix.
+        """
+        matrix: dict[str, Any] = {
+            "rows": "ground truth",
+            "columns": "prediction",
+            "counts": self.confusion_matrix.astype(np.uint64).tolist(),
+            "missed": self.missed.astype(np.uint64).tolist(),
+        }
+        if normalize != "none":
+            matrix["normalize"] = normalize
+            matrix["normalized"] = [
+                [_json_float(v) for v in row] for row in self.normalized_matrix(normalize).tolist()
+            ]
+        return {
+            "schema": SCHEMA,
+            "segeval_version": self.segeval_version,
+            "config": self.config.to_dict(),
+            "num_images": self.num_images,
+            "pixels": {
+                "scored": self.scored_pixels,
+                "ignored": self.ignored_pixels,
+                "pred_ignore": self.pred_ignore_pixels,
+                "out_of_range": self.out_of_range_pixels,
+            },
+            "classes_averaged": self.classes_averaged,
+            "summary": {name: _json_float(value) for name, value in self.summary.items()},
+            "classes": [result.to_dict() for result in self.classes],
+            "confusion_matrix": matrix,
+            "elapsed_seconds": self.elapsed_seconds,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Report:
+        """Read a report back from its JSON document.
+
+        Raises
+        ------
+        IncomparableReportsError
+            The document is not a ``segeval/score/v1`` report.
+        """
+        if not isinstance(data, Mapping) or data.get("schema") != SCHEMA:
+            found = data.get("schema") if isinstance(data, Mapping) else type(data).__name__
+            raise IncomparableReportsError(
+                f"expected a {SCHEMA} report, found schema {found!r}; pass the JSON "
+                "written by 'segeval score --format json'."
+            )
+        pixels = data["pixels"]
+        matrix = data["confusion_matrix"]
+        return cls(
+            config=ScoreConfig.from_dict(data["config"]),
+            classes=tuple(ClassResult.from_dict(entry) for entry in data["classes"]),
+            summary={name: _from_json_float(value) for name, value in data["summary"].items()},
+            classes_averaged=int(data["classes_averaged"]),
+            confusion_matrix=np.array(matrix["counts"], dtype=np.uint64),
+            missed=np.array(matrix["missed"], dtype=np.uint64),
+            num_images=int(data["num_images"]),
+            scored_pixels=int(pixels["scored"]),
+            ignored_pixels=int(pixels["ignored"]),
+            pred_ignore_pixels=int(pixels["pred_ignore"]),
+            out_of_range_pixels=int(pixels["out_of_range"]),
+            elapsed_seconds=float(data["elapsed_seconds"]),
+            segeval_version=str(data["segeval_version"]),
+        )
+
+
+def build_report(
+    matrix: ConfusionMatrix,
+    *,
+    class_names: Sequence[str] | None = None,
+    metric_options: MetricOptions | None = None,
+    elapsed_seconds: float = 0.0,
+) -> Report:
+    """Compute every metric of an accumulated matrix and wrap it in a Report.
+
+    Parameters
+    ----------
+    matrix : ConfusionMatrix
+        The accumulated counts.
+    class_names : sequence of str, optional
+        One per class; defaults to ``class_0, class_1, ...``.
+    metric_options : MetricOptions, optional
+        Policies, beta, excluded classes.
+    elapsed_seconds : float, default 0.0
+        Wall time of the run.
+
+    Returns
+    -------
+    Report
+
+    Examples
+    --------
+    >>> cm = ConfusionMatrix.from_counts(np.array([[3, 1], [0, 4]]))
+    >>> report = build_report(cm, class_names=["road", "car"])
+    >>> report.classes[1].name, report.classes[1].iou
+    ('car', 0.8)
+    >>> report.to_dict()["schema"]
+    'segeval/score/v1'
+    """
+    options = metric_options or MetricOptions()
+    result = matrix.metrics(options)
+    per_class = result.per_class
+    names = (
+        tuple(class_names) if class_names is not None else default_class_names(matrix.num_classes)
+    )
+    classes = tuple(
+        ClassResult(
+            id=index,
+            name=names[index],
+            included=bool(result.included[index]),
+            iou=float(per_class.iou[index]),
+            dice=float(per_class.dice[index]),
+            precision=float(per_class.precision[index]),
+            recall=float(per_class.recall[index]),
+            fbeta=float(per_class.fbeta[index]),
+            support=int(per_class.support[index]),
+            predicted=int(per_class.predicted[index]),
+            tp=int(per_class.tp[index]),
+            fp=int(per_class.fp[index]),
+            fn=int(per_class.fn[index]),
+        )
+        for index in range(matrix.num_classes)
+    )
+    config = ScoreConfig(
+        num_classes=matrix.num_classes,
+        num_classes_inferred=matrix.num_classes_inferred,
+        class_names=names,
+        ignore_index=tuple(sorted(matrix.ignore_values)),
+        metric_options=options,
+        out_of_range=matrix.out_of_range,
+    )
+    return Report(
+        config=config,
+        classes=classes,
+        summary=result.summary,
+        classes_averaged=result.classes_averaged,
+        confusion_matrix=matrix.counts.copy(),
+        missed=matrix.missed.copy(),
+        num_images=matrix.num_images,
+        scored_pixels=matrix.scored_pixels,
+        ignored_pixels=matrix.ignored_pixels,
+        pred_ignore_pixels=matrix.pred_ignore_pixels,
+        out_of_range_pixels=matrix.out_of_range_pixels,
+        elapsed_seconds=elapsed_seconds,
+        segeval_version=__version__,
+    )

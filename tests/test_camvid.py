@@ -1,0 +1,71 @@
+"""Real data: the CamVid test set (../shared/data/camvid) scored against scikit-learn."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from sklearn.metrics import accuracy_score, confusion_matrix, jaccard_score
+
+from segeval.cli import cli
+from segeval.io import read_mask
+from tests.conftest import CAMVID
+
+pytestmark = pytest.mark.skipif(
+    not CAMVID.is_dir(), reason="CamVid data not present beside the repo"
+)
+
+
+def _sklearn_reference(pred_name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every distinct (gt, pred) pair with its pixel count, as scikit-learn samples.
+
+    39 million pixels collapse to at most 121 weighted samples, so scikit-learn
+    computes on exactly the same population in milliseconds.
+    """
+    pair_codes = []
+    for gt_path in sorted((CAMVID / "testannot").glob("*.png")):
+        gt = read_mask(gt_path).ravel().astype(np.int64)
+        pred = read_mask(CAMVID / pred_name / gt_path.name).ravel().astype(np.int64)
+        keep = gt != 11
+        pair_codes.append(gt[keep] * 11 + pred[keep])
+    codes, weights = np.unique(np.concatenate(pair_codes), return_counts=True)
+    return codes // 11, codes % 11, weights
+
+
+@pytest.mark.parametrize("pred_name", ["pred_hgb", "pred_weak"])
+def test_camvid_matches_sklearn(pred_name: str) -> None:
+    result = CliRunner().invoke(
+        cli,
+        [
+            "score",
+            str(CAMVID / pred_name),
+            str(CAMVID / "testannot"),
+            "--num-classes",
+            "11",
+            "--ignore-index",
+            "11",
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    gt, pred, weights = _sklearn_reference(pred_name)
+    labels = list(range(11))
+    np.testing.assert_array_equal(
+        np.array(document["confusion_matrix"]["counts"]),
+        confusion_matrix(gt, pred, labels=labels, sample_weight=weights),
+    )
+    iou = jaccard_score(
+        gt, pred, labels=labels, average=None, zero_division=0, sample_weight=weights
+    )
+    present = [c for c in labels if (gt == c).any() or (pred == c).any()]
+    for c in present:
+        assert document["classes"][c]["iou"] == pytest.approx(iou[c], rel=1e-12)
+    assert document["summary"]["miou"] == pytest.approx(iou[present].mean(), rel=1e-12)
+    assert document["summary"]["pixel_accuracy"] == pytest.approx(
+        accuracy_score(gt, pred, sample_weight=weights), rel=1e-12
+    )
+    assert document["num_images"] == 233

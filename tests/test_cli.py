@@ -1,0 +1,322 @@
+"""The command line: exit codes, one-line errors, every format parsed back, golden JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner, Result
+from PIL import Image
+
+from segeval import __version__
+from segeval.cli import cli
+from tests.conftest import SAMPLE, MaskWriter, save_mask
+
+GOLDEN = Path(__file__).parent / "golden"
+SAMPLE_ARGS = [
+    str(SAMPLE / "pred"),
+    str(SAMPLE / "gt"),
+    "--class-names",
+    str(SAMPLE / "class_names.txt"),
+]
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args))
+
+
+def assert_one_line_error(result: Result, *fragments: str) -> None:
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("segeval: error: ")
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+
+
+def _stable(document: dict) -> dict:  # type: ignore[type-arg]
+    document = dict(document)
+    document["elapsed_seconds"] = 0.0
+    document["segeval_version"] = "X"
+    return document
+
+
+def test_version() -> None:
+    result = run("--version")
+    assert result.exit_code == 0
+    assert result.stdout == f"segeval {__version__}\n"
+
+
+def test_score_sample_data_table() -> None:
+    result = run("score", *SAMPLE_ARGS)
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("segeval ")
+    assert "12 images" in lines[0]
+    assert "5 of 6 classes averaged" in result.stdout
+    water = next(line for line in lines if " water " in line)
+    assert water.split()[2:6] == ["-", "-", "-", "-"]
+
+
+def test_sample_json_equals_golden_file() -> None:
+    result = run("score", *SAMPLE_ARGS, "--format", "json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    golden = json.loads((GOLDEN / "sample_score.json").read_text())
+    assert _stable(document) == golden
+
+
+def test_sample_json_agrees_with_sklearn() -> None:
+    from sklearn.metrics import accuracy_score, jaccard_score, precision_recall_fscore_support
+
+    from segeval.io import read_mask
+    from segeval.pairing import pair_folders
+
+    document = json.loads(run("score", *SAMPLE_ARGS, "--format", "json").stdout)
+    gts, preds = [], []
+    for pair in pair_folders(SAMPLE / "pred", SAMPLE / "gt").pairs:
+        assert pair.pred_path is not None
+        gt, pred = read_mask(pair.gt_path).ravel(), read_mask(pair.pred_path).ravel()
+        gts.append(gt[gt != 255])
+        preds.append(pred[gt != 255])
+    gt_all, pred_all = np.concatenate(gts), np.concatenate(preds)
+    present = [0, 1, 2, 3, 4]
+    iou = jaccard_score(gt_all, pred_all, labels=present, average=None)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        gt_all, pred_all, labels=present
+    )
+    classes = document["classes"]
+    for index in present:
+        assert classes[index]["iou"] == pytest.approx(iou[index], rel=1e-12)
+        assert classes[index]["dice"] == pytest.approx(f1[index], rel=1e-12)
+        assert classes[index]["precision"] == pytest.approx(precision[index], rel=1e-12)
+        assert classes[index]["recall"] == pytest.approx(recall[index], rel=1e-12)
+        assert classes[index]["support"] == support[index]
+    assert classes[5]["iou"] is None
+    assert document["summary"]["miou"] == pytest.approx(iou.mean(), rel=1e-12)
+    assert document["summary"]["pixel_accuracy"] == pytest.approx(
+        accuracy_score(gt_all, pred_all), rel=1e-12
+    )
+    assert document["pixels"]["scored"] == gt_all.size
+
+
+def test_csv_parses_and_carries_every_number() -> None:
+    result = run("score", *SAMPLE_ARGS, "--format", "csv", "--confusion-matrix")
+    assert result.exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    document = json.loads(run("score", *SAMPLE_ARGS, "--format", "json").stdout)
+    by_name = {row["metric"]: row for row in rows if row["class_id"] == ""}
+    assert float(by_name["miou"]["value"]) == document["summary"]["miou"]
+    road_iou = next(r for r in rows if r["metric"] == "iou" and r["class"] == "road")
+    assert float(road_iou["value"]) == document["classes"][1]["iou"]
+    water_iou = next(r for r in rows if r["metric"] == "iou" and r["class"] == "water")
+    assert water_iou["value"] == ""
+    confusion = [r for r in rows if r["metric"] == "confusion"]
+    assert len(confusion) == 6 * 7
+    cell = next(r for r in confusion if r["class_id"] == "1" and r["pred_id"] == "0")
+    assert int(cell["value"]) == document["confusion_matrix"]["counts"][1][0]
+
+
+def test_markdown_has_tables() -> None:
+    result = run(
+        "score", *SAMPLE_ARGS, "--format", "markdown", "--confusion-matrix", "--normalize", "gt"
+    )
+    assert result.exit_code == 0
+    assert "| ID | Class | IoU |" in result.stdout
+    assert "normalised by ground-truth row" in result.stdout
+    assert "| background |" in result.stdout
+
+
+def test_json_with_normalized_matrix_rows_sum_to_one() -> None:
+    result = run("score", *SAMPLE_ARGS, "--format", "json", "--normalize", "gt")
+    matrix = json.loads(result.stdout)["confusion_matrix"]
+    assert matrix["normalize"] == "gt"
+    for index, row in enumerate(matrix["normalized"][:5]):
+        assert sum(row) == pytest.approx(1.0), index
+    assert matrix["normalized"][5] == [None] * 6
+
+
+def test_table_with_confusion_matrix() -> None:
+    result = run("score", *SAMPLE_ARGS, "--confusion-matrix")
+    assert (
+        "Confusion matrix (rows: ground truth, columns: prediction; pixel counts)" in result.stdout
+    )
+
+
+def test_output_file_is_written_and_stdout_stays_empty(tmp_path: Path) -> None:
+    target = tmp_path / "report.json"
+    result = run("score", *SAMPLE_ARGS, "--format", "json", "--output", str(target))
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    assert json.loads(target.read_text())["schema"] == "segeval/score/v1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
+
+
+def test_output_is_not_written_when_scoring_fails(tmp_path: Path, make_dataset: MaskWriter) -> None:
+    pred, gt = make_dataset({"a": np.zeros((2, 2))}, {"a": np.zeros((2, 3))})
+    target = tmp_path / "out" / "report.json"
+    target.parent.mkdir()
+    result = run("score", str(pred), str(gt), "--output", str(target))
+    assert result.exit_code == 2
+    assert list(target.parent.iterdir()) == []
+
+
+def test_output_inside_an_input_folder_is_refused(make_dataset: MaskWriter) -> None:
+    pred, gt = make_dataset({"a": np.zeros((2, 2))}, {"a": np.zeros((2, 2))})
+    result = run("score", str(pred), str(gt), "--output", str(gt / "report.json"))
+    assert_one_line_error(result, "is inside the input folder", "report.json")
+    assert not (gt / "report.json").exists()
+
+
+def test_inferred_class_count_is_reported(make_dataset: MaskWriter) -> None:
+    pred, gt = make_dataset({"a": np.array([[0, 1], [2, 2]])}, {"a": np.array([[0, 1], [2, 1]])})
+    document = json.loads(run("score", str(pred), str(gt), "--format", "json").stdout)
+    assert document["config"]["num_classes"] == 3
+    assert document["config"]["num_classes_inferred"] is True
+    table = run("score", str(pred), str(gt)).stdout
+    assert "inferred from the largest label seen" in table
+
+
+def test_ignore_index_options(make_dataset: MaskWriter) -> None:
+    pred, gt = make_dataset({"a": np.array([[0, 1, 1, 1]])}, {"a": np.array([[0, 1, 255, 2]])})
+    default = json.loads(
+        run("score", str(pred), str(gt), "--format", "json", "--num-classes", "3").stdout
+    )
+    assert default["pixels"] == {"scored": 3, "ignored": 1, "pred_ignore": 0, "out_of_range": 0}
+    several = json.loads(
+        run(
+            "score",
+            str(pred),
+            str(gt),
+            "--format",
+            "json",
+            "--num-classes",
+            "3",
+            "--ignore-index",
+            "255",
+            "--ignore-index",
+            "2",
+        ).stdout
+    )
+    assert several["pixels"]["ignored"] == 2
+    assert several["config"]["ignore_index"] == [2, 255]
+    none = run("score", str(pred), str(gt), "--ignore-index", "none", "--num-classes", "3")
+    assert_one_line_error(none, "gt/a.png", "ground truth label 255 (1 pixels)")
+
+
+def test_debug_shows_the_exception(make_dataset: MaskWriter) -> None:
+    pred, gt = make_dataset({"a": np.zeros((2, 2))}, {"a": np.zeros((2, 3))})
+    result = run("score", str(pred), str(gt), "--debug")
+    assert result.exit_code != 0
+    assert type(result.exception).__name__ == "ShapeMismatchError"
+
+
+# ---------------------------------------------------------------- error paths
+
+
+def test_error_missing_prediction(make_dataset: MaskWriter) -> None:
+    pred, gt = make_dataset(
+        {"a": np.zeros((2, 2))}, {"a": np.zeros((2, 2)), "sub/b": np.zeros((2, 2))}
+    )
+    assert_one_line_error(
+        run("score", str(pred), str(gt)), "1 ground-truth files have no prediction", "b.png"
+    )
+
+
+def test_error_extra_prediction(make_dataset: MaskWriter) -> None:
+    pred, gt = make_dataset({"a": np.zeros((2, 2)), "c": np.zeros((2, 2))}, {"a": np.zeros((2, 2))})
+    assert_one_line_error(
+        run("score", str(pred), str(gt)), "1 predictions have no ground truth", "c.png"
+    )
+
+
+def test_error_duplicate_key(make_dataset: MaskWriter) -> None:
+    pred, gt = make_dataset(
+        {"a": np.zeros((2, 2)), "a.npy": np.zeros((2, 2), np.uint8)}, {"a": np.zeros((2, 2))}
+    )
+    assert_one_line_error(run("score", str(pred), str(gt)), "a.npy", "a.png", "more than one mask")
+
+
+def test_error_rgb_mask(make_dataset: MaskWriter) -> None:
+    pred, gt = make_dataset({}, {"a": np.zeros((2, 2))})
+    Image.new("RGB", (2, 2)).save(pred / "a.png")
+    assert_one_line_error(
+        run("score", str(pred), str(gt)), "pred/a.png", "colour image (mode 'RGB')"
+    )
+
+
+def test_error_float_array(make_dataset: MaskWriter) -> None:
+    pred, gt = make_dataset({}, {"a": np.zeros((2, 2))})
+    save_mask(pred / "a.npy", np.zeros((2, 2), dtype=np.float32))
+    assert_one_line_error(run("score", str(pred), str(gt)), "pred/a.npy", "got dtype float32")
+
+
+def test_error_shape_mismatch_names_both_files(make_dataset: MaskWriter) -> None:
+    pred, gt = make_dataset({"a": np.zeros((4, 6))}, {"a": np.zeros((4, 5))})
+    assert_one_line_error(
+        run("score", str(pred), str(gt)),
+        "pred/a.png: prediction is 6x4 (width x height)",
+        "gt/a.png is 5x4",
+    )
+
+
+def test_error_prediction_label_out_of_range(make_dataset: MaskWriter) -> None:
+    pred, gt = make_dataset({"a": np.array([[0, 9, 9]])}, {"a": np.array([[0, 1, 1]])})
+    assert_one_line_error(
+        run("score", str(pred), str(gt), "--num-classes", "3"),
+        "pred/a.png: prediction label 9 (2 pixels) is outside class ids 0..2",
+    )
+
+
+def test_error_gt_label_out_of_range(make_dataset: MaskWriter) -> None:
+    pred, gt = make_dataset({"a": np.array([[0, 1]])}, {"a": np.array([[0, 4]])})
+    assert_one_line_error(
+        run("score", str(pred), str(gt), "--num-classes", "3"),
+        "gt/a.png: ground truth label 4 (1 pixels)",
+        "--num-classes",
+    )
+
+
+def test_error_truncated_png(make_dataset: MaskWriter) -> None:
+    pred, gt = make_dataset({"a": np.arange(400).reshape(20, 20) % 3}, {"a": np.zeros((20, 20))})
+    data = (pred / "a.png").read_bytes()
+    (pred / "a.png").write_bytes(data[: len(data) // 2])
+    assert_one_line_error(run("score", str(pred), str(gt)), "pred/a.png: cannot decode the image")
+
+
+def test_error_missing_folder(tmp_path: Path) -> None:
+    (tmp_path / "gt").mkdir()
+    assert_one_line_error(
+        run("score", str(tmp_path / "nope"), str(tmp_path / "gt")), "nope: does not exist"
+    )
+
+
+def test_error_class_names_disagree_with_num_classes(tmp_path: Path) -> None:
+    result = run("score", *SAMPLE_ARGS, "--num-classes", "4")
+    assert_one_line_error(result, "--num-classes 4 disagrees with the 6 class names")
+
+
+def test_error_bad_class_names_file(tmp_path: Path) -> None:
+    names = tmp_path / "names.json"
+    names.write_text('["road", "road"]')
+    result = run("score", str(SAMPLE / "pred"), str(SAMPLE / "gt"), "--class-names", str(names))
+    assert_one_line_error(result, "names.json: class name 'road' appears twice")
+
+
+def test_error_bad_ignore_index() -> None:
+    assert_one_line_error(
+        run("score", *SAMPLE_ARGS, "--ignore-index", "void"), "--ignore-index 'void'"
+    )
+
+
+def test_click_usage_errors_exit_2() -> None:
+    result = run("score", str(SAMPLE / "pred"))
+    assert result.exit_code == 2
+    assert "Missing argument" in result.stderr

@@ -1,0 +1,82 @@
+"""Packaging promises: imports, entry points, documented commands, sample data."""
+
+from __future__ import annotations
+
+import filecmp
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from segeval import __version__
+from segeval.cli import cli
+from tests.conftest import REPO, SAMPLE
+
+
+def test_library_import_does_not_load_the_cli_stack() -> None:
+    code = (
+        "import sys, segeval, segeval.render, segeval.evaluate;"
+        "import numpy as np;"
+        "mask = np.zeros((2, 2), np.uint8);"
+        "segeval.ConfusionMatrix(2).update(mask, mask);"
+        "loaded = sorted(m for m in ('click', 'rich', 'tqdm') if m in sys.modules);"
+        "print(','.join(loaded))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""
+
+
+def test_python_dash_m_segeval() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "segeval", "--version"], capture_output=True, text=True, check=True
+    )
+    assert result.stdout == f"segeval {__version__}\n"
+
+
+def test_console_script_is_installed() -> None:
+    script = shutil.which("segeval", path=str(Path(sys.executable).parent))
+    assert script is not None
+    result = subprocess.run([script, "--version"], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == f"segeval {__version__}"
+
+
+def test_every_command_is_documented_with_an_example() -> None:
+    assert isinstance(cli, click.Group)
+    for name, command in cli.commands.items():
+        assert command.help, name
+        assert "Example" in command.help, name
+        for param in command.params:
+            if isinstance(param, click.Option):
+                assert param.help, f"{name} {param.opts}"
+
+
+def test_sample_data_regenerates_byte_for_byte(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "make_sample_data.py"), str(tmp_path)], check=True
+    )
+    comparison = filecmp.dircmp(SAMPLE, tmp_path)
+    _assert_same_tree(comparison)
+
+
+def _assert_same_tree(comparison: filecmp.dircmp[str]) -> None:
+    assert not comparison.left_only, comparison.left_only
+    assert not comparison.right_only, comparison.right_only
+    _, mismatch, errors = filecmp.cmpfiles(
+        comparison.left, comparison.right, comparison.common_files, shallow=False
+    )
+    assert not mismatch, mismatch
+    assert not errors, errors
+    for sub in comparison.subdirs.values():
+        _assert_same_tree(sub)
+
+
+def test_readme_starts_with_the_two_setup_commands() -> None:
+    readme = (REPO / "README.md").read_text()
+    head = readme[: readme.index("\n## ")]
+    assert "make demo" in head
+    assert "make test" in head
+    assert (REPO / ".ci" / "run").read_text().count("make test") == 1

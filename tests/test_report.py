@@ -1,0 +1,57 @@
+"""Report: JSON round trip, strict JSON, schema checks."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from segeval.confusion import ConfusionMatrix
+from segeval.errors import IncomparableReportsError
+from segeval.metrics import MetricOptions
+from segeval.render import render
+from segeval.report import Report, build_report
+
+
+def _report() -> Report:
+    cm = ConfusionMatrix.from_counts(
+        np.array([[5, 1, 0], [2, 3, 0], [0, 0, 0]]), missed=np.array([1, 0, 0])
+    )
+    return build_report(cm, class_names=["a", "b", "c"], metric_options=MetricOptions(beta=2.0))
+
+
+def test_round_trip_through_json() -> None:
+    report = _report()
+    document = json.loads(json.dumps(report.to_dict()))
+    again = Report.from_dict(document)
+    assert again.to_dict() == report.to_dict()
+    assert math.isnan(again.classes[2].iou)
+    assert again.config.metric_options.beta == 2.0
+    np.testing.assert_array_equal(again.confusion_matrix, report.confusion_matrix)
+
+
+def test_json_is_strict_and_full_precision() -> None:
+    text = render(_report(), "json")
+    document = json.loads(text, parse_constant=lambda name: pytest.fail(f"bare {name} in JSON"))
+    assert document["classes"][2]["iou"] is None
+    assert document["classes"][0]["iou"] == 5 / 9  # no rounding
+    assert document["confusion_matrix"]["missed"] == [1, 0, 0]
+
+
+def test_counts_beyond_2_pow_53_stay_exact_in_json() -> None:
+    big = 2**60 + 1
+    report = build_report(
+        ConfusionMatrix.from_counts(np.array([[big, 0], [0, 1]], dtype=np.uint64))
+    )
+    document = json.loads(render(report, "json"))
+    assert document["confusion_matrix"]["counts"][0][0] == big
+    assert document["classes"][0]["support"] == big
+
+
+def test_from_dict_refuses_other_documents() -> None:
+    with pytest.raises(
+        IncomparableReportsError, match="expected a segeval/score/v1 report, found schema 'other'"
+    ):
+        Report.from_dict({"schema": "other"})
