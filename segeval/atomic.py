@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import IO
 
-__all__ = ["write_text_atomic"]
+__all__ = ["AtomicWriter", "write_text_atomic"]
 
 
-def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename.
+class AtomicWriter:
+    """A text file written beside its destination and renamed into place.
 
     A reader never sees a half-written file, and a failure leaves any previous
     file untouched.
@@ -19,8 +20,49 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     ----------
     path : str or path-like
         Destination; its folder must exist.
-    text : str
-        UTF-8 content.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "rows.csv"
+    >>> writer = AtomicWriter(target)
+    >>> _ = writer.stream.write("a,b\\n")
+    >>> target.exists()
+    False
+    >>> writer.commit()
+    >>> target.read_text()
+    'a,b\\n'
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        handle, temporary = tempfile.mkstemp(
+            dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
+        )
+        self._temporary = Path(temporary)
+        self.stream: IO[str] = os.fdopen(handle, "w", encoding="utf-8", newline="")
+
+    def commit(self) -> None:
+        """Flush to disk and rename into place."""
+        try:
+            self.stream.flush()
+            os.fsync(self.stream.fileno())
+            self.stream.close()
+            # mkstemp creates the file 0600; give it the permissions open() would.
+            os.chmod(self._temporary, 0o666 & ~_current_umask())
+            os.replace(self._temporary, self.path)
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        """Discard what was written."""
+        self.stream.close()
+        self._temporary.unlink(missing_ok=True)
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to ``path`` atomically (see :class:`AtomicWriter`).
 
     Examples
     --------
@@ -30,21 +72,13 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     >>> target.read_text()
     '{}\\n'
     """
-    target = Path(path)
-    handle, temporary = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-    )
+    writer = AtomicWriter(path)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        # mkstemp creates the file 0600; give it the permissions a plain open() would.
-        os.chmod(temporary, 0o666 & ~_current_umask())
-        os.replace(temporary, target)
+        writer.stream.write(text)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        writer.abort()
         raise
+    writer.commit()
 
 
 def _current_umask() -> int:

@@ -11,17 +11,23 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from segeval._version import __version__
 from segeval.atomic import write_text_atomic
 from segeval.classes import load_class_names
+from segeval.conventions import CONVENTIONS, apply_convention
 from segeval.errors import SegevalError, UsageError
 from segeval.evaluate import ScoreOptions, evaluate
+from segeval.metrics import MetricOptions
 from segeval.render import FORMATS, RenderOptions, render
+from segeval.render.listings import render_convention_list, render_metric_list
+from segeval.render.per_image import PerImageWriter
 from segeval.report import Report
 
 __all__ = ["cli", "main"]
@@ -164,26 +170,119 @@ def _emit(report: Report, output_format: str, options: RenderOptions, output: Pa
     click.echo(render(report, output_format, options), nl=False)
 
 
+def scoring_options(function: F) -> F:
+    """The options that shape how masks are scored (shared by score and batch)."""
+    decorators = [
+        click.option(
+            "--num-classes",
+            type=click.IntRange(min=1),
+            help="Number of classes (default: from --class-names, else largest label + 1).",
+        ),
+        click.option(
+            "--class-names",
+            "class_names_file",
+            type=click.Path(path_type=Path),
+            help="File with one class name per line, or a JSON list.",
+        ),
+        click.option(
+            "--ignore-index",
+            "ignore_index",
+            multiple=True,
+            metavar="ID|none",
+            help="Ground-truth label to ignore (default 255); repeat for several; 'none' disables.",
+        ),
+        click.option(
+            "--convention",
+            type=click.Choice(list(CONVENTIONS)),
+            help="Reproduce a reference evaluator's conventions (options given explicitly win).",
+        ),
+        click.option(
+            "--per-image",
+            is_flag=True,
+            default=None,
+            help="Also score each image on its own and report means over images.",
+        ),
+        click.option(
+            "--empty",
+            type=click.Choice(["nan", "zero", "one"]),
+            help="Score of a class absent from both GT and prediction "
+            "(default nan: left out of means).",
+        ),
+        click.option(
+            "--zero-division",
+            type=click.Choice(["nan", "zero"]),
+            help="Value of other 0/0 ratios: precision of a never-predicted class, "
+            "recall of a class absent from GT (default nan).",
+        ),
+        click.option(
+            "--beta",
+            type=click.FloatRange(min=0, min_open=True),
+            help="Beta of the F-beta score (default 1).",
+        ),
+        click.option(
+            "--exclude-class",
+            "exclude_classes",
+            multiple=True,
+            metavar="NAME|ID",
+            help="Report this class but leave it out of summary means; repeatable.",
+        ),
+        click.option(
+            "--reduce-zero-label",
+            is_flag=True,
+            default=None,
+            help="ADE20K convention on GT and prediction: 0 is ignored, other labels minus 1.",
+        ),
+        click.option(
+            "--out-of-range",
+            type=click.Choice(["error", "miss"]),
+            help="A predicted label outside the classes: stop with an error (default) or "
+            "count it as a miss of the GT class.",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
+
+
+def build_score_options(ctx: click.Context) -> ScoreOptions:
+    """ScoreOptions from the parsed scoring options (convention applied last)."""
+    params = ctx.params
+    given = {
+        name
+        for name in params
+        if params[name] not in (None, ())
+        and ctx.get_parameter_source(name) is not ParameterSource.DEFAULT
+    }
+    metric_options = MetricOptions(
+        empty=params["empty"] or "nan",
+        zero_division=params["zero_division"] or "nan",
+        beta=params["beta"] if params["beta"] is not None else 1.0,
+    )
+    options = ScoreOptions(
+        num_classes=params["num_classes"],
+        class_names=None
+        if params["class_names_file"] is None
+        else load_class_names(params["class_names_file"]),
+        ignore_index=_parse_ignore_index(params["ignore_index"]),
+        metric_options=metric_options,
+        exclude_classes=tuple(params["exclude_classes"]),
+        out_of_range=params["out_of_range"] or "error",
+        reduce_zero_label=bool(params["reduce_zero_label"]),
+        per_image=bool(params["per_image"]),
+    )
+    if params["convention"]:
+        options = apply_convention(options, params["convention"], explicit=given)
+    return options
+
+
 @cli.command()
 @click.argument("pred_dir", type=click.Path(path_type=Path))
 @click.argument("gt_dir", type=click.Path(path_type=Path))
+@scoring_options
 @click.option(
-    "--num-classes",
-    type=click.IntRange(min=1),
-    help="Number of classes (default: from --class-names, else the largest label seen + 1).",
-)
-@click.option(
-    "--class-names",
-    "class_names_file",
-    type=click.Path(path_type=Path),
-    help="File with one class name per line, or a JSON list.",
-)
-@click.option(
-    "--ignore-index",
-    "ignore_index",
-    multiple=True,
-    metavar="ID|none",
-    help="Ground-truth label to ignore (default 255); repeat for several; 'none' disables.",
+    "--per-image-output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write one row per image to this .csv or .jsonl file (implies --per-image).",
 )
 @click.option(
     "--format",
@@ -212,43 +311,99 @@ def _emit(report: Report, output_format: str, options: RenderOptions, output: Pa
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @debug_option
+@click.pass_context
 def score(
+    ctx: click.Context,
+    /,
     pred_dir: Path,
     gt_dir: Path,
-    num_classes: int | None,
-    class_names_file: Path | None,
-    ignore_index: tuple[str, ...],
+    per_image_output: Path | None,
     output_format: str,
     output: Path | None,
     confusion_matrix: bool,
     normalize: str,
     quiet: bool,
+    **_scoring: Any,
 ) -> None:
     """Score the masks in PRED_DIR against those in GT_DIR.
 
     Files pair by relative path without extension (pred/a/b.png with
     gt/a/b.png or gt/a/b.npy). Prints per-class IoU, Dice, precision, recall
-    and the dataset-level summary (one confusion matrix over all pixels).
+    and the dataset-level summary (one confusion matrix over all pixels); with
+    --per-image, also the means over images. Metric names and formulas:
+    'segeval metrics'.
 
     \b
     Example:
         segeval score preds/ gt/ --num-classes 19 --ignore-index 255
         segeval score preds/ gt/ --class-names names.txt --format json | jq .summary
+        segeval score preds/ gt/ --convention nnunet --per-image-output cases.csv
     """
-    if output is not None:
-        _refuse_output_inside(output, [pred_dir, gt_dir])
-    options = ScoreOptions(
-        num_classes=num_classes,
-        class_names=None if class_names_file is None else load_class_names(class_names_file),
-        ignore_index=_parse_ignore_index(ignore_index),
-    )
+    for target in (output, per_image_output):
+        if target is not None:
+            _refuse_output_inside(target, [pred_dir, gt_dir])
+    options = build_score_options(ctx)
+    if per_image_output is not None:
+        options = replace(options, per_image=True)
+    image_writer = None if per_image_output is None else PerImageWriter(per_image_output)
     progress = _Progress(not quiet, "scoring")
     try:
-        report = evaluate(pred_dir, gt_dir, options, on_progress=progress)
+        report = evaluate(pred_dir, gt_dir, options, on_progress=progress, image_sink=image_writer)
+    except BaseException:
+        if image_writer is not None:
+            image_writer.abort()
+        raise
     finally:
         progress.close()
+    if image_writer is not None:
+        image_writer.commit()
     render_options = RenderOptions(confusion_matrix=confusion_matrix, normalize=normalize)
     _emit(report, output_format, render_options, output)
+
+
+@cli.command()
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json", "markdown"]),
+    default="table",
+    show_default=True,
+    help="Listing format.",
+)
+@debug_option
+def metrics(output_format: str) -> None:
+    """List every metric name the reports and the quality gate use.
+
+    Per-class metrics are addressed as NAME[CLASS], with a class name or id
+    (iou[road], dice[3]); image_* metrics need --per-image.
+
+    \b
+    Example:
+        segeval metrics
+        segeval metrics --format json | jq 'keys'
+    """
+    click.echo(render_metric_list(output_format), nl=False)
+
+
+@cli.command()
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json", "markdown"]),
+    default="table",
+    show_default=True,
+    help="Listing format.",
+)
+@debug_option
+def conventions(output_format: str) -> None:
+    """List the --convention presets: the tool each reproduces and its settings.
+
+    \b
+    Example:
+        segeval conventions
+        segeval score preds/ gt/ --convention mmseg
+    """
+    click.echo(render_convention_list(output_format), nl=False)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

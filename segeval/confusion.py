@@ -104,6 +104,8 @@ class ConfusionMatrix:
         *,
         ignore_index: Iterable[int] | None = (255,),
         mapping: LabelMapping | None = None,
+        pred_mapping: LabelMapping | None = None,
+        infer_num_classes: bool | None = None,
         out_of_range: OutOfRange = "error",
         chunk_pixels: int = DEFAULT_CHUNK_PIXELS,
     ) -> None:
@@ -111,22 +113,28 @@ class ConfusionMatrix:
             raise UsageError(f"out_of_range must be 'error' or 'miss', got {out_of_range!r}.")
         if chunk_pixels < 1:
             raise UsageError(f"chunk_pixels must be positive, got {chunk_pixels}.")
-        ignore_values = frozenset(int(v) for v in ignore_index or ())
-        if mapping is not None:
-            if num_classes is not None and num_classes != mapping.num_classes:
-                raise UsageError(
-                    f"num_classes={num_classes} disagrees with the mapping's "
-                    f"{mapping.num_classes} classes."
-                )
-            ignore_values = mapping.ignore_values
-        elif num_classes is not None:
-            mapping = LabelMapping(num_classes, ignore_values=ignore_values)
-        self._mapping = mapping
-        self._ignore_values = ignore_values
-        self.num_classes_inferred = mapping is None
+        if mapping is None:
+            mapping = LabelMapping(num_classes or 1, ignore_values=ignore_index or ())
+        elif num_classes is not None and num_classes != mapping.num_classes:
+            raise UsageError(
+                f"num_classes={num_classes} disagrees with the mapping's "
+                f"{mapping.num_classes} classes."
+            )
+        pred_mapping = pred_mapping or mapping
+        if pred_mapping.num_classes != mapping.num_classes:
+            raise UsageError("the ground-truth and prediction mappings differ in class count.")
+        if infer_num_classes is None:
+            infer_num_classes = (
+                num_classes is None and mapping.num_classes == 1 and mapping.is_shift
+            )
+        if infer_num_classes and not (mapping.is_shift and pred_mapping.is_shift):
+            raise UsageError("the class count can only be inferred without a label map.")
+        self._gt_mapping = mapping
+        self._pred_mapping = pred_mapping
+        self.num_classes_inferred = bool(infer_num_classes)
         self.out_of_range: OutOfRange = out_of_range
         self.chunk_pixels = chunk_pixels
-        size = 0 if mapping is None else mapping.num_classes
+        size = 0 if self.num_classes_inferred else mapping.num_classes
         self.counts = np.zeros((size, size), dtype=np.uint64)
         self.missed = np.zeros(size, dtype=np.uint64)
         self.ignored_pixels = 0
@@ -142,14 +150,19 @@ class ConfusionMatrix:
         return int(self.counts.shape[0])
 
     @property
-    def mapping(self) -> LabelMapping | None:
-        """The label mapping in use (``None`` while inferring with no data yet)."""
-        return self._mapping
+    def mapping(self) -> LabelMapping:
+        """How ground-truth raw values become classes."""
+        return self._gt_mapping
+
+    @property
+    def pred_mapping(self) -> LabelMapping:
+        """How predicted raw values become classes."""
+        return self._pred_mapping
 
     @property
     def ignore_values(self) -> frozenset[int]:
-        """Raw values treated as unlabelled."""
-        return self._ignore_values
+        """Raw ground-truth values treated as unlabelled."""
+        return self._gt_mapping.ignore_values
 
     @property
     def scored_pixels(self) -> int:
@@ -179,14 +192,13 @@ class ConfusionMatrix:
 
     def copy_empty(self) -> ConfusionMatrix:
         """A new, empty accumulator with the same settings."""
-        empty = ConfusionMatrix(
-            None if self.num_classes_inferred else self.num_classes,
-            ignore_index=self._ignore_values,
-            mapping=None if self.num_classes_inferred else self._mapping,
+        return ConfusionMatrix(
+            mapping=self._gt_mapping,
+            pred_mapping=self._pred_mapping,
+            infer_num_classes=self.num_classes_inferred,
             out_of_range=self.out_of_range,
             chunk_pixels=self.chunk_pixels,
         )
-        return empty
 
     @classmethod
     def from_counts(
@@ -239,18 +251,18 @@ class ConfusionMatrix:
     def __iadd__(self, other: ConfusionMatrix) -> ConfusionMatrix:
         if not isinstance(other, ConfusionMatrix):
             return NotImplemented
-        if other._ignore_values != self._ignore_values or other.out_of_range != self.out_of_range:
+        if self.out_of_range != other.out_of_range or not self._same_rule(other):
             raise UsageError(
-                "cannot merge confusion matrices with different ignore values or "
-                "out-of-range policies."
+                "cannot merge confusion matrices with different ignore values, label "
+                "mappings or out-of-range policies."
             )
         if self.num_classes_inferred or other.num_classes_inferred:
             self._grow(other.num_classes)
             other_counts, other_missed = _padded(other, self.num_classes)
-        elif self.num_classes != other.num_classes or self._mapping != other._mapping:
+        elif self.num_classes != other.num_classes:
             raise UsageError(
                 f"cannot merge a {other.num_classes}-class matrix into a "
-                f"{self.num_classes}-class one with a different label mapping."
+                f"{self.num_classes}-class one."
             )
         else:
             other_counts, other_missed = other.counts, other.missed
@@ -262,11 +274,22 @@ class ConfusionMatrix:
         self.num_images += other.num_images
         return self
 
+    def _same_rule(self, other: ConfusionMatrix) -> bool:
+        size = max(self._gt_mapping.num_classes, other._gt_mapping.num_classes)
+        return all(
+            mine.with_num_classes(size) == theirs.with_num_classes(size)
+            for mine, theirs in (
+                (self._gt_mapping, other._gt_mapping),
+                (self._pred_mapping, other._pred_mapping),
+            )
+        )
+
     def _grow(self, num_classes: int) -> None:
         if num_classes <= self.num_classes:
             return
         self.counts, self.missed = _padded(self, num_classes)
-        self._mapping = LabelMapping(num_classes, ignore_values=self._ignore_values)
+        self._gt_mapping = self._gt_mapping.with_num_classes(num_classes)
+        self._pred_mapping = self._pred_mapping.with_num_classes(num_classes)
 
     # --------------------------------------------------------------- counting
 
@@ -327,44 +350,61 @@ class ConfusionMatrix:
         present = np.flatnonzero(raw)
         gt_values, pred_values = present >> 8, present & 0xFF
         if self.num_classes_inferred:
-            self._grow(_inferred_size(self._ignore_values, gt_values, pred_values))
-        mapping = self._require_mapping()
-        lut = mapping.lut(256)
-        codes = np.zeros((mapping.code_count, mapping.code_count), dtype=np.int64)
-        np.add.at(codes, (lut[gt_values], lut[pred_values]), raw[present])
+            self._grow(self._inferred_size(gt_values, pred_values))
+        gt_lut, pred_lut = self._gt_mapping.lut(256), self._pred_mapping.lut(256)
+        size = self._gt_mapping.code_count
+        codes = np.zeros((size, size), dtype=np.int64)
+        np.add.at(codes, (gt_lut[gt_values], pred_lut[pred_values]), raw[present])
         self._absorb(codes, gt_mask, pred_mask)
 
     def _count_blocks(self, gt_mask: np.ndarray, pred_mask: np.ndarray | None) -> None:
         if self.num_classes_inferred:
-            self._grow(_inferred_size(self._ignore_values, gt_mask, pred_mask))
-        mapping = self._require_mapping()
-        size = mapping.code_count
+            self._grow(self._inferred_size(gt_mask, pred_mask))
+        size = self._gt_mapping.code_count
         codes = np.zeros((size, size), dtype=np.int64)
         for rows in self._row_blocks(gt_mask):
-            gt_codes = mapping.encode(gt_mask[rows]).astype(np.intp)
+            gt_codes = self._gt_mapping.encode(gt_mask[rows]).astype(np.intp)
             if pred_mask is None:
-                pred_codes = np.full_like(gt_codes, mapping.ignore_code)
+                pred_codes = np.full_like(gt_codes, self._pred_mapping.ignore_code)
             else:
-                pred_codes = mapping.encode(pred_mask[rows])
+                pred_codes = self._pred_mapping.encode(pred_mask[rows])
             flat = gt_codes.ravel() * size + pred_codes.ravel()
             codes += np.bincount(flat, minlength=size * size).reshape(size, size)
         self._absorb(codes, gt_mask, pred_mask)
 
-    def _require_mapping(self) -> LabelMapping:
-        if self._mapping is None:  # inferring and every pixel was ignored
-            self._grow(1)
-        assert self._mapping is not None
-        return self._mapping
+    def _inferred_size(self, gt_values: np.ndarray, pred_values: np.ndarray | None) -> int:
+        """Classes needed for the labels seen (for an inferred class count)."""
+        needed = max(1, self.num_classes)
+        for values, mapping in ((gt_values, self._gt_mapping), (pred_values, self._pred_mapping)):
+            if values is None or values.size == 0:
+                continue
+            ignored = list(mapping.ignore_values)
+            labelled = values[~np.isin(values, ignored)] if ignored else values
+            if labelled.size == 0:
+                continue
+            if labelled.min() < mapping.offset:
+                raise LabelRangeError(
+                    f"label {int(labelled.min())} found, below the first class id "
+                    f"{mapping.offset}; pass --ignore-index if it marks unlabelled pixels."
+                )
+            needed = max(needed, int(labelled.max()) - mapping.offset + 1)
+        if needed > MAX_INFERRED_CLASSES:
+            raise LabelRangeError(
+                f"label {needed - 1 + self._gt_mapping.offset} would mean {needed} classes, "
+                f"more than the {MAX_INFERRED_CLASSES} segeval infers; pass --num-classes "
+                "(or class names) if that is intended, or --ignore-index if it marks "
+                "unlabelled pixels."
+            )
+        return needed
 
     def _absorb(self, codes: np.ndarray, gt_mask: np.ndarray, pred_mask: np.ndarray | None) -> None:
         """Check a (C+2) x (C+2) code histogram and fold it into the counts."""
-        mapping = self._require_mapping()
-        size = mapping.num_classes
-        ignore, invalid = mapping.ignore_code, mapping.invalid_code
+        size = self._gt_mapping.num_classes
+        ignore, invalid = self._gt_mapping.ignore_code, self._gt_mapping.invalid_code
         if codes[invalid].any():
-            raise _range_error("ground truth", gt_mask, mapping)
+            raise _range_error("ground truth", gt_mask, self._gt_mapping)
         if pred_mask is not None and codes[:, invalid].any() and self.out_of_range == "error":
-            raise _range_error("prediction", pred_mask, mapping)
+            raise _range_error("prediction", pred_mask, self._pred_mapping)
         out_of_range = codes[:size, invalid]
         pred_ignore = codes[:size, ignore]
         self.counts = codes[:size, :size].astype(np.uint64)
@@ -381,32 +421,6 @@ def _padded(matrix: ConfusionMatrix, size: int) -> tuple[np.ndarray, np.ndarray]
     counts[:current, :current] = matrix.counts
     missed[:current] = matrix.missed
     return counts, missed
-
-
-def _inferred_size(
-    ignore_values: frozenset[int], gt_values: np.ndarray, pred_values: np.ndarray | None
-) -> int:
-    """Largest non-ignored label on either side + 1 (for ``num_classes=None``)."""
-    largest = -1
-    for values in (gt_values, pred_values):
-        if values is None or values.size == 0:
-            continue
-        labelled = values if not ignore_values else values[~np.isin(values, list(ignore_values))]
-        if labelled.size == 0:
-            continue
-        if labelled.min() < 0:
-            raise LabelRangeError(
-                f"negative label {int(labelled.min())} found; class ids start at 0 "
-                "(pass --ignore-index for a negative 'unlabelled' value)."
-            )
-        largest = max(largest, int(labelled.max()))
-    if largest + 1 > MAX_INFERRED_CLASSES:
-        raise LabelRangeError(
-            f"label {largest} would mean {largest + 1} classes, more than the "
-            f"{MAX_INFERRED_CLASSES} segeval infers; pass --num-classes (or class "
-            "names) if that is intended, or --ignore-index if it marks unlabelled pixels."
-        )
-    return max(largest + 1, 1)
 
 
 def _range_error(side: str, mask: np.ndarray, mapping: LabelMapping) -> LabelRangeError:

@@ -47,18 +47,20 @@ class LabelMapping:
         Raw values that mean "not labelled" (dropped on the ground-truth side,
         a miss on the prediction side). They win over ``value_to_class``.
     value_to_class : mapping of int to int, optional
-        Raw value -> class index (many-to-one allowed). ``None`` means identity:
-        raw value ``v`` is class ``v``.
+        Raw value -> class index (many-to-one allowed). ``None`` means a shift:
+        raw value ``v`` is class ``v - offset``.
     unmapped : {"error", "ignore"}, default "error"
         What a raw value outside the classes is: an error, or an ignore value.
+    offset : int, default 0
+        With no ``value_to_class``, the raw value of class 0. ADE20K's
+        ``reduce_zero_label`` is ``offset=1`` with 0 among the ignore values.
 
     Examples
     --------
     >>> mapping = LabelMapping(3, ignore_values=[255])
     >>> mapping.encode(np.array([0, 2, 255, 7]))
     array([0, 2, 3, 4], dtype=uint8)
-    >>> reduce_zero = LabelMapping(2, ignore_values=[0, 255],
-    ...                            value_to_class={1: 0, 2: 1})
+    >>> reduce_zero = LabelMapping(2, ignore_values=[0, 255], offset=1)
     >>> reduce_zero.encode(np.array([0, 1, 2, 3]))
     array([2, 0, 1, 3], dtype=uint8)
     """
@@ -67,6 +69,7 @@ class LabelMapping:
     ignore_values: frozenset[int] = field(default_factory=frozenset)
     value_to_class: Mapping[int, int] | None = None
     unmapped: Unmapped = "error"
+    offset: int = 0
 
     def __init__(
         self,
@@ -75,6 +78,7 @@ class LabelMapping:
         ignore_values: Iterable[int] = (),
         value_to_class: Mapping[int, int] | None = None,
         unmapped: Unmapped = "error",
+        offset: int = 0,
     ) -> None:
         if num_classes < 1:
             raise UsageError(f"num_classes must be at least 1, got {num_classes}.")
@@ -91,6 +95,28 @@ class LabelMapping:
         object.__setattr__(self, "ignore_values", frozenset(int(v) for v in ignore_values))
         object.__setattr__(self, "value_to_class", table)
         object.__setattr__(self, "unmapped", unmapped)
+        object.__setattr__(self, "offset", int(offset))
+
+    def with_num_classes(self, num_classes: int) -> LabelMapping:
+        """The same rule for a different class count (used when inferring C).
+
+        Examples
+        --------
+        >>> LabelMapping(2, ignore_values=[255]).with_num_classes(5).num_classes
+        5
+        """
+        return LabelMapping(
+            num_classes,
+            ignore_values=self.ignore_values,
+            value_to_class=self.value_to_class,
+            unmapped=self.unmapped,
+            offset=self.offset,
+        )
+
+    @property
+    def is_shift(self) -> bool:
+        """True when classes are raw values minus ``offset`` (no label map)."""
+        return self.value_to_class is None
 
     @property
     def ignore_code(self) -> int:
@@ -142,8 +168,8 @@ class LabelMapping:
         unmapped_code = self.invalid_code if self.unmapped == "error" else self.ignore_code
         table = np.full(size, unmapped_code, dtype=self._code_dtype)
         if self.value_to_class is None:
-            span = min(size, self.num_classes)
-            table[:span] = np.arange(span, dtype=self._code_dtype)
+            start, stop = min(size, self.offset), min(size, self.offset + self.num_classes)
+            table[start:stop] = np.arange(stop - start, dtype=self._code_dtype)
         else:
             for value, cls in self.value_to_class.items():
                 if 0 <= value < size:
@@ -179,8 +205,8 @@ class LabelMapping:
         unmapped_code = self.invalid_code if self.unmapped == "error" else self.ignore_code
         codes = np.full(values.shape, unmapped_code, dtype=self._code_dtype)
         if self.value_to_class is None:
-            in_range = (values >= 0) & (values < self.num_classes)
-            codes[in_range] = values[in_range]
+            in_range = (values >= self.offset) & (values < self.offset + self.num_classes)
+            codes[in_range] = values[in_range] - self.offset
         else:
             for value, cls in self.value_to_class.items():
                 codes[values == value] = cls
@@ -197,7 +223,8 @@ class LabelMapping:
         'class ids 0..18 or ignore values 255'
         """
         if self.value_to_class is None:
-            valid = f"class ids 0..{self.num_classes - 1}"
+            first = self.offset
+            valid = f"class ids {first}..{first + self.num_classes - 1}"
         else:
             valid = "values listed in the label map"
         if self.ignore_values:

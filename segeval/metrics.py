@@ -280,6 +280,7 @@ def summary_metrics(
         "macro_recall": _nanmean(metrics.recall[included]),
         "macro_f1": _nanmean(dice),
         "macro_fbeta": _nanmean(metrics.fbeta[included]),
+        "micro_iou": _safe_div(inc_tp, inc_tp + inc_fp + inc_fn),
         "micro_precision": micro_precision,
         "micro_recall": micro_recall,
         "micro_f1": _safe_div(2 * inc_tp, 2 * inc_tp + inc_fp + inc_fn),
@@ -413,6 +414,8 @@ class MetricSpec:
         Direction used by the quality gate and by comparisons.
     per_class : bool
         True for metrics that exist once per class.
+    per_image : bool
+        True for means over images (present only with per-image aggregation).
     """
 
     name: str
@@ -420,11 +423,21 @@ class MetricSpec:
     formula: str
     higher_is_better: bool = True
     per_class: bool = False
+    per_image: bool = False
 
 
 def _specs(entries: Iterable[tuple[str, str, str, bool]]) -> Mapping[str, MetricSpec]:
+    # Every metric segeval computes today is better when higher; a lower-is-better
+    # metric (a distance, a loss) sets higher_is_better=False here.
     return {
-        name: MetricSpec(name, title, formula, higher_is_better=True, per_class=per_class)
+        name: MetricSpec(
+            name,
+            title,
+            formula,
+            higher_is_better=True,
+            per_class=per_class,
+            per_image=name.startswith("image_"),
+        )
         for name, title, formula, per_class in entries
     }
 
@@ -449,6 +462,7 @@ REGISTRY: Mapping[str, MetricSpec] = _specs(
         ("macro_recall", "Macro recall", "mean over classes of recall", False),
         ("macro_f1", "Macro F1", "mean over classes of F1 (= mDice)", False),
         ("macro_fbeta", "Macro F-beta", "mean over classes of F-beta", False),
+        ("micro_iou", "Micro IoU", "sum TP / sum (TP + FP + FN)", False),
         ("micro_precision", "Micro precision", "sum TP / sum (TP + FP)", False),
         ("micro_recall", "Micro recall", "sum TP / sum (TP + FN)", False),
         ("micro_f1", "Micro F1", "2 sum TP / (2 sum TP + sum FP + sum FN)", False),
@@ -462,5 +476,20 @@ REGISTRY: Mapping[str, MetricSpec] = _specs(
         ("weighted_recall", "Weighted recall", "support-weighted mean of recall", False),
         ("weighted_f1", "Weighted F1", "support-weighted mean of F1", False),
         ("weighted_fbeta", "Weighted F-beta", "support-weighted mean of F-beta", False),
+        (
+            "image_iou",
+            "IoU (img)",
+            "mean over images of the class IoU, undefined images skipped",
+            True,
+        ),
+        (
+            "image_dice",
+            "Dice (img)",
+            "mean over images of the class Dice, undefined images skipped",
+            True,
+        ),
+        ("image_pixel_accuracy", "Pixel acc. (img)", "mean over images of pixel accuracy", False),
+        ("image_miou", "mIoU (img)", "mean over classes of image_iou", False),
+        ("image_mdice", "mDice (img)", "mean over classes of image_dice", False),
     ]
 )

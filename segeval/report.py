@@ -24,6 +24,7 @@ from segeval.classes import default_class_names
 from segeval.confusion import ConfusionMatrix
 from segeval.errors import IncomparableReportsError
 from segeval.metrics import MetricOptions, normalize_matrix
+from segeval.per_image import ImageMeans
 
 __all__ = ["SCHEMA", "ClassResult", "Report", "ScoreConfig", "build_report"]
 
@@ -52,13 +53,18 @@ class ScoreConfig:
     class_names : tuple of str
         One name per class.
     ignore_index : tuple of int
-        Raw values treated as unlabelled.
+        Raw ground-truth values treated as unlabelled.
     aggregation : str
-        ``"dataset"``: one matrix over all pixels of all images.
+        ``"dataset"`` (one matrix over all pixels of all images) or
+        ``"dataset+image"`` (also every image on its own, then means over images).
     metric_options : MetricOptions
         Empty-class policy, zero division, beta, excluded classes.
     out_of_range : str
         ``"error"`` or ``"miss"``.
+    reduce_zero_label : bool
+        Whether label 0 was ignored and every other label lowered by 1.
+    convention : str or None
+        The ``--convention`` preset these settings came from, if any.
     """
 
     num_classes: int
@@ -68,6 +74,13 @@ class ScoreConfig:
     aggregation: str = "dataset"
     metric_options: MetricOptions = field(default_factory=MetricOptions)
     out_of_range: str = "error"
+    reduce_zero_label: bool = False
+    convention: str | None = None
+
+    @property
+    def per_image(self) -> bool:
+        """True when the report carries per-image means."""
+        return self.aggregation == "dataset+image"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -78,11 +91,13 @@ class ScoreConfig:
             "class_names": list(self.class_names),
             "ignore_index": list(self.ignore_index),
             "aggregation": self.aggregation,
+            "convention": self.convention,
             "empty": options.empty,
             "zero_division": options.zero_division,
             "beta": options.beta,
             "exclude_classes": sorted(options.exclude),
             "out_of_range": self.out_of_range,
+            "reduce_zero_label": self.reduce_zero_label,
         }
 
     @classmethod
@@ -101,12 +116,19 @@ class ScoreConfig:
                 exclude=frozenset(int(v) for v in data["exclude_classes"]),
             ),
             out_of_range=str(data["out_of_range"]),
+            reduce_zero_label=bool(data.get("reduce_zero_label", False)),
+            convention=data.get("convention"),
         )
 
 
 @dataclass(frozen=True)
 class ClassResult:
-    """Metrics and counts of one class."""
+    """Metrics and counts of one class.
+
+    The ``image_*`` fields are set only with per-image aggregation: the mean
+    over images of this class's IoU and Dice, and how many images counted (those
+    where the value was defined).
+    """
 
     id: int
     name: str
@@ -121,6 +143,10 @@ class ClassResult:
     tp: int
     fp: int
     fn: int
+    image_iou: float | None = None
+    image_dice: float | None = None
+    image_iou_images: int | None = None
+    image_dice_images: int | None = None
 
     _METRICS = ("iou", "dice", "precision", "recall", "fbeta")
     _COUNTS = ("support", "predicted", "tp", "fp", "fn")
@@ -130,6 +156,11 @@ class ClassResult:
         result: dict[str, Any] = {"id": self.id, "name": self.name, "included": self.included}
         result.update({name: _json_float(getattr(self, name)) for name in self._METRICS})
         result.update({name: getattr(self, name) for name in self._COUNTS})
+        if self.image_iou is not None and self.image_dice is not None:
+            result["image_iou"] = _json_float(self.image_iou)
+            result["image_dice"] = _json_float(self.image_dice)
+            result["image_iou_images"] = self.image_iou_images
+            result["image_dice_images"] = self.image_dice_images
         return result
 
     @classmethod
@@ -137,12 +168,21 @@ class ClassResult:
         """Inverse of :meth:`to_dict`."""
         metrics = {name: _from_json_float(data[name]) for name in cls._METRICS}
         counts = {name: int(data[name]) for name in cls._COUNTS}
+        per_image: dict[str, Any] = {}
+        if "image_iou" in data:
+            per_image = {
+                "image_iou": _from_json_float(data["image_iou"]),
+                "image_dice": _from_json_float(data["image_dice"]),
+                "image_iou_images": int(data["image_iou_images"]),
+                "image_dice_images": int(data["image_dice_images"]),
+            }
         return cls(
             id=int(data["id"]),
             name=str(data["name"]),
             included=bool(data["included"]),
             **metrics,  # type: ignore[arg-type]
             **counts,
+            **per_image,
         )
 
 
@@ -263,6 +303,9 @@ def build_report(
     *,
     class_names: Sequence[str] | None = None,
     metric_options: MetricOptions | None = None,
+    image_means: ImageMeans | None = None,
+    reduce_zero_label: bool = False,
+    convention: str | None = None,
     elapsed_seconds: float = 0.0,
 ) -> Report:
     """Compute every metric of an accumulated matrix and wrap it in a Report.
@@ -275,6 +318,12 @@ def build_report(
         One per class; defaults to ``class_0, class_1, ...``.
     metric_options : MetricOptions, optional
         Policies, beta, excluded classes.
+    image_means : ImageMeans, optional
+        Per-image means, when images were also scored one by one.
+    reduce_zero_label : bool, default False
+        Recorded in the configuration.
+    convention : str, optional
+        Name of the convention preset used, recorded in the configuration.
     elapsed_seconds : float, default 0.0
         Wall time of the run.
 
@@ -297,6 +346,17 @@ def build_report(
     names = (
         tuple(class_names) if class_names is not None else default_class_names(matrix.num_classes)
     )
+    summary = dict(result.summary)
+    per_image: list[dict[str, Any]] = [{} for _ in range(matrix.num_classes)]
+    if image_means is not None:
+        summary.update(image_means.summary(result.included))
+        for index in range(matrix.num_classes):
+            per_image[index] = {
+                "image_iou": float(image_means.iou[index]),
+                "image_dice": float(image_means.dice[index]),
+                "image_iou_images": int(image_means.iou_images[index]),
+                "image_dice_images": int(image_means.dice_images[index]),
+            }
     classes = tuple(
         ClassResult(
             id=index,
@@ -312,6 +372,7 @@ def build_report(
             tp=int(per_class.tp[index]),
             fp=int(per_class.fp[index]),
             fn=int(per_class.fn[index]),
+            **per_image[index],
         )
         for index in range(matrix.num_classes)
     )
@@ -320,13 +381,16 @@ def build_report(
         num_classes_inferred=matrix.num_classes_inferred,
         class_names=names,
         ignore_index=tuple(sorted(matrix.ignore_values)),
+        aggregation="dataset" if image_means is None else "dataset+image",
         metric_options=options,
         out_of_range=matrix.out_of_range,
+        reduce_zero_label=reduce_zero_label,
+        convention=convention,
     )
     return Report(
         config=config,
         classes=classes,
-        summary=result.summary,
+        summary=summary,
         classes_averaged=result.classes_averaged,
         confusion_matrix=matrix.counts.copy(),
         missed=matrix.missed.copy(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -11,7 +12,8 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_data"
-CAMVID = REPO.parent / "shared" / "data" / "camvid"
+SHARED_DATA = Path(os.environ.get("SEGEVAL_SHARED_DATA", REPO.parent / "shared" / "data"))
+CAMVID = SHARED_DATA / "camvid"
 
 
 def save_mask(path: Path, labels: np.ndarray, mode: str | None = None) -> Path:

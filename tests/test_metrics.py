@@ -136,16 +136,13 @@ def test_options_are_validated() -> None:
 
 def test_registry_names_every_summary_value_and_directions() -> None:
     summary = summary_metrics(class_metrics(*counts_from_matrix(HAND)))
-    summary_names = {name for name, spec in REGISTRY.items() if not spec.per_class}
+    summary_names = {
+        name for name, spec in REGISTRY.items() if not spec.per_class and not spec.per_image
+    }
     assert set(summary) == summary_names
     assert all(spec.formula for spec in REGISTRY.values())
-    assert {name for name, spec in REGISTRY.items() if spec.per_class} == {
-        "iou",
-        "dice",
-        "precision",
-        "recall",
-        "fbeta",
-    }
+    per_class = {name for name, spec in REGISTRY.items() if spec.per_class}
+    assert per_class == {"iou", "dice", "precision", "recall", "fbeta", "image_iou", "image_dice"}
 
 
 # ------------------------------------------------------------- sklearn oracle
@@ -185,6 +182,10 @@ def test_per_class_and_averages_match_sklearn(seed: int) -> None:
     np.testing.assert_allclose(m.dice, f, equal_nan=True)
     np.testing.assert_array_equal(m.support, support)
     s = result.summary
+    iou_average = {"macro": "miou", "micro": "micro_iou", "weighted": "fwiou"}
+    for average, name in iou_average.items():
+        expected = jaccard_score(gt, pred, labels=present, average=average)
+        assert s[name] == pytest.approx(expected), average
     assert s["pixel_accuracy"] == pytest.approx(accuracy_score(gt, pred))
     assert s["kappa"] == pytest.approx(cohen_kappa_score(gt, pred))
     assert s["miou"] == pytest.approx(jaccard_score(gt, pred, labels=present, average="macro"))

@@ -99,14 +99,31 @@ def report_header(report: Report) -> list[str]:
         "zero": "scored 0",
         "one": "scored 1",
     }[options.empty]
-    return [
+    aggregation = "dataset level (one confusion matrix over all pixels)"
+    if config.per_image:
+        aggregation += " and per image (each image scored alone, then averaged over images)"
+    lines = [
         f"segeval {report.segeval_version}: {report.num_images} images, "
         f"{format_count(report.scored_pixels)} pixels scored, "
         f"{format_count(report.ignored_pixels)} ignored (ignore index {ignore})",
-        f"Aggregation: {config.aggregation} (one confusion matrix over all pixels); {classes}",
+        f"Aggregation: {aggregation}; {classes}",
         f"Classes absent from ground truth and prediction: {empty}; "
         f"{report.classes_averaged} of {config.num_classes} classes averaged",
     ]
+    settings = []
+    if config.convention:
+        settings.append(f"convention {config.convention}")
+    if config.reduce_zero_label:
+        settings.append("reduce-zero-label (0 ignored, other labels minus 1)")
+    if config.out_of_range == "miss":
+        settings.append("out-of-range predictions count as misses")
+    if options.zero_division == "zero":
+        settings.append("other undefined ratios scored 0")
+    if options.beta != 1.0:
+        settings.append(f"F-beta with beta = {options.beta:g}")
+    if settings:
+        lines.append("Settings: " + "; ".join(settings))
+    return lines
 
 
 def report_notes(report: Report) -> list[str]:
@@ -130,38 +147,69 @@ def report_notes(report: Report) -> list[str]:
 
 def report_sections(report: Report, options: RenderOptions) -> list[Section]:
     """The summary, per-class and (optionally) confusion-matrix tables."""
+    sections = [_summary_section(report, options), _class_section(report, options)]
+    if options.confusion_matrix:
+        sections.append(_confusion_section(report, options))
+    return sections
+
+
+def _summary_section(report: Report, options: RenderOptions) -> Section:
     digits = options.digits
-    summary_rows = [
-        [REGISTRY[name].title, format_value(report.summary[name], digits)]
-        for name in HEADLINE_METRICS
-    ]
-    sections = [
-        Section("Summary (dataset level)", ["Metric", "Value"], summary_rows, [False, True])
-    ]
-    class_rows = [
-        [
+    if not report.config.per_image:
+        rows = [
+            [REGISTRY[name].title, format_value(report.summary[name], digits)]
+            for name in HEADLINE_METRICS
+        ]
+        return Section("Summary (dataset level)", ["Metric", "Value"], rows, [False, True])
+    rows = []
+    for name in HEADLINE_METRICS:
+        image_value = report.summary.get(f"image_{name}")
+        rows.append(
+            [
+                REGISTRY[name].title,
+                format_value(report.summary[name], digits),
+                "" if image_value is None else format_value(image_value, digits),
+            ]
+        )
+    return Section(
+        "Summary", ["Metric", "Dataset level", "Per-image mean"], rows, [False, True, True]
+    )
+
+
+def _class_section(report: Report, options: RenderOptions) -> Section:
+    digits = options.digits
+    beta = report.config.metric_options.beta
+    headers = ["ID", "Class", "IoU", "Dice", "Precision", "Recall"]
+    if beta != 1.0:
+        headers.append(f"F{beta:g}")
+    if report.config.per_image:
+        headers += ["IoU (img)", "Dice (img)", "Images"]
+    headers += ["GT pixels", "Pred pixels"]
+    rows = []
+    for result in report.classes:
+        row = [
             str(result.id),
             result.name if result.included else f"{result.name} (excluded)",
             format_value(result.iou, digits),
             format_value(result.dice, digits),
             format_value(result.precision, digits),
             format_value(result.recall, digits),
-            format_count(result.support),
-            format_count(result.predicted),
         ]
-        for result in report.classes
-    ]
-    sections.append(
-        Section(
-            "Per class",
-            ["ID", "Class", "IoU", "Dice", "Precision", "Recall", "GT pixels", "Pred pixels"],
-            class_rows,
-            [True, False, True, True, True, True, True, True],
-        )
-    )
-    if options.confusion_matrix:
-        sections.append(_confusion_section(report, options))
-    return sections
+        if beta != 1.0:
+            row.append(format_value(result.fbeta, digits))
+        if report.config.per_image:
+            row += [
+                format_value(_or_nan(result.image_iou), digits),
+                format_value(_or_nan(result.image_dice), digits),
+                str(result.image_iou_images),
+            ]
+        row += [format_count(result.support), format_count(result.predicted)]
+        rows.append(row)
+    return Section("Per class", headers, rows, [header != "Class" for header in headers])
+
+
+def _or_nan(value: float | None) -> float:
+    return float("nan") if value is None else value
 
 
 _NORMALIZED_BY = {"gt": "ground-truth row", "pred": "prediction column", "all": "total"}

@@ -1,0 +1,194 @@
+"""Convention presets: the option settings that reproduce a reference evaluator.
+
+A convention is a named set of :class:`~segeval.evaluate.ScoreOptions` values.
+Applying one changes only the options the user did not set explicitly, and the
+report records the convention's name next to the effective settings. Where a
+reference tool has a known defect (false positives that cost nothing, memory
+corruption on bad labels) the preset does *not* reproduce it; ``differences``
+says what segeval does instead. ``docs/metrics.md`` documents every mapping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from segeval.errors import UsageError
+from segeval.evaluate import ScoreOptions
+from segeval.metrics import MetricOptions
+
+__all__ = ["CONVENTIONS", "Convention", "apply_convention"]
+
+
+@dataclass(frozen=True)
+class Convention:
+    """One reference evaluator's way of computing its numbers.
+
+    Attributes
+    ----------
+    name : str
+        ``--convention`` value.
+    tool : str
+        The reference implementation reproduced.
+    settings : mapping
+        ScoreOptions field -> value (``empty``, ``zero_division`` and ``beta``
+        go into ``metric_options``).
+    headline : tuple of str
+        The registry names of the numbers that tool reports.
+    differences : str
+        Where segeval deliberately differs from the tool.
+    """
+
+    name: str
+    tool: str
+    settings: Mapping[str, Any]
+    headline: tuple[str, ...]
+    differences: str
+
+
+_METRIC_FIELDS = frozenset({"empty", "zero_division", "beta"})
+
+#: Every convention preset, by name.
+CONVENTIONS: Mapping[str, Convention] = {
+    convention.name: convention
+    for convention in (
+        Convention(
+            name="cityscapes",
+            tool="cityscapesScripts evalPixelLevelSemanticLabeling (class IoU)",
+            settings={
+                "per_image": False,
+                "empty": "nan",
+                "zero_division": "nan",
+                "out_of_range": "error",
+                "reduce_zero_label": False,
+            },
+            headline=("miou", "iou"),
+            differences=(
+                "The official C fast path does no bounds check (a label above 33 corrupts "
+                "memory); segeval stops with an error naming the file. Masks in labelIds "
+                "need the cityscapes class preset (label map to the 19 trainIds)."
+            ),
+        ),
+        Convention(
+            name="mmseg",
+            tool="mmsegmentation IoUMetric (aAcc, mIoU, mAcc, mDice, mFscore)",
+            settings={
+                "per_image": False,
+                "empty": "nan",
+                "zero_division": "nan",
+                "out_of_range": "miss",
+                "reduce_zero_label": False,
+            },
+            headline=(
+                "pixel_accuracy",
+                "miou",
+                "mean_accuracy",
+                "mdice",
+                "macro_precision",
+                "macro_recall",
+            ),
+            differences=(
+                "mmsegmentation prints percentages rounded to 2 decimals; segeval keeps "
+                "fractions at full precision (multiply by 100 to compare)."
+            ),
+        ),
+        Convention(
+            name="ade20k",
+            tool="ADE20K scene-parsing benchmark (sceneparsing utils_eval.py)",
+            settings={
+                "per_image": False,
+                "empty": "zero",
+                "zero_division": "nan",
+                "out_of_range": "miss",
+                "reduce_zero_label": True,
+            },
+            headline=("pixel_accuracy", "miou"),
+            differences=(
+                "The official code divides by (eps + union), so an absent class scores 0 "
+                "and the mean runs over all classes; segeval's empty=zero gives the same "
+                "numbers without the epsilon."
+            ),
+        ),
+        Convention(
+            name="nnunet",
+            tool="nnU-Net v2 evaluate_folder (per-case Dice and IoU, foreground mean)",
+            settings={
+                "per_image": True,
+                "empty": "nan",
+                "zero_division": "nan",
+                "out_of_range": "error",
+                "reduce_zero_label": False,
+                "exclude_classes": ("0",),
+            },
+            headline=("image_mdice", "image_miou", "image_dice", "image_iou"),
+            differences=(
+                "None in the numbers. nnU-Net's region-based evaluation (overlapping "
+                "label groups) is not reproduced."
+            ),
+        ),
+        Convention(
+            name="torchmetrics",
+            tool="torchmetrics MulticlassJaccardIndex / MulticlassF1Score (average='macro')",
+            settings={
+                "per_image": False,
+                "empty": "nan",
+                "zero_division": "zero",
+                "out_of_range": "error",
+                "reduce_zero_label": False,
+            },
+            headline=("miou", "macro_f1", "macro_precision", "macro_recall", "pixel_accuracy"),
+            differences=(
+                "With average=None torchmetrics reports 0 for a class absent from both "
+                "sides; segeval reports it as undefined (-) and, like torchmetrics' "
+                "macro average, leaves it out of the mean."
+            ),
+        ),
+    )
+}
+
+
+def apply_convention(
+    options: ScoreOptions, name: str, explicit: Collection[str] = ()
+) -> ScoreOptions:
+    """Set the convention's values on every option not set explicitly.
+
+    Parameters
+    ----------
+    options : ScoreOptions
+        The options as given.
+    name : str
+        A key of :data:`CONVENTIONS`.
+    explicit : collection of str
+        Option fields the user set; the convention leaves them alone.
+
+    Returns
+    -------
+    ScoreOptions
+        With ``convention`` recording the name.
+
+    Examples
+    --------
+    >>> options = apply_convention(ScoreOptions(), "ade20k")
+    >>> options.reduce_zero_label, options.metric_options.empty, options.convention
+    (True, 'zero', 'ade20k')
+    >>> apply_convention(ScoreOptions(), "ade20k", explicit={"empty"}).metric_options.empty
+    'nan'
+    """
+    try:
+        convention = CONVENTIONS[name]
+    except KeyError:
+        raise UsageError(
+            f"unknown convention {name!r}; choose one of {', '.join(CONVENTIONS)}."
+        ) from None
+    option_changes: dict[str, Any] = {}
+    metric_changes: dict[str, Any] = {}
+    for field_name, value in convention.settings.items():
+        if field_name in explicit:
+            continue
+        if field_name in _METRIC_FIELDS:
+            metric_changes[field_name] = value
+        else:
+            option_changes[field_name] = value
+    metric_options: MetricOptions = replace(options.metric_options, **metric_changes)
+    return replace(options, **option_changes, metric_options=metric_options, convention=name)

@@ -1,0 +1,210 @@
+"""Per-image aggregation: each image scored on its own, then averaged over images.
+
+Scoring a dataset image by image (the medical convention of nnU-Net and MONAI)
+needs each image's TP / FP / FN per class. Those counts are appended to a
+:class:`ImageCountSpool`, a temporary file, as the images are scored, so memory
+does not grow with the dataset; when the run ends the spool is read back once to
+produce the per-image rows (:class:`ImageResult`, streamed to a sink) and the
+per-image means (:class:`ImageMeans`). Reading back at the end lets every row use
+the final class count even when it was inferred while scoring.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import IO
+
+import numpy as np
+
+from segeval.metrics import MetricOptions, compute_metrics
+
+__all__ = ["ImageCountSpool", "ImageMeans", "ImageResult", "score_images"]
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    """Metrics of one image, scored on its own.
+
+    Attributes
+    ----------
+    key : str
+        The pairing key (relative path without extension).
+    iou, dice : numpy.ndarray
+        Per-class values for this image (NaN where undefined under the policy).
+    pixel_accuracy, miou, mdice : float
+        This image's summary (means over included classes, NaN skipped).
+    scored_pixels : int
+        Ground-truth pixels scored in this image.
+    """
+
+    key: str
+    iou: np.ndarray
+    dice: np.ndarray
+    pixel_accuracy: float
+    miou: float
+    mdice: float
+    scored_pixels: int
+
+
+class ImageCountSpool:
+    """Per-image TP / FP / FN counts written to a temporary file, read back once.
+
+    Examples
+    --------
+    >>> with ImageCountSpool() as spool:
+    ...     spool.append("a", np.array([2, 0]), np.array([1, 0]), np.array([0, 0]))
+    ...     [(key, tp.tolist()) for key, tp, fp, fn in spool.read(num_classes=3)]
+    [('a', [2, 0, 0])]
+    """
+
+    def __init__(self) -> None:
+        # Lives until close(): the spool is written during the run and read after it.
+        self._stream: IO[bytes] = tempfile.TemporaryFile(prefix="segeval-per-image-")  # noqa: SIM115
+        self.count = 0
+
+    def append(self, key: str, tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> None:
+        """Add one image's counts."""
+        pickle.dump((key, tp, fp, fn), self._stream, protocol=pickle.HIGHEST_PROTOCOL)
+        self.count += 1
+
+    def read(self, num_classes: int) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+        """Yield ``(key, tp, fp, fn)`` per image, padded to ``num_classes``."""
+        self._stream.flush()
+        self._stream.seek(0)
+        for _ in range(self.count):
+            key, *counts = pickle.load(self._stream)
+            padded = []
+            for values in counts:
+                full = np.zeros(num_classes, dtype=np.uint64)
+                full[: values.shape[0]] = values
+                padded.append(full)
+            yield key, padded[0], padded[1], padded[2]
+
+    def close(self) -> None:
+        """Delete the temporary file."""
+        self._stream.close()
+
+    def __enter__(self) -> ImageCountSpool:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class ImageMeans:
+    """Running means over images of each class's IoU and Dice (NaN skipped).
+
+    Parameters
+    ----------
+    num_classes : int
+        Number of classes.
+
+    Examples
+    --------
+    >>> means = ImageMeans(2)
+    >>> means.add(np.array([1.0, np.nan]), np.array([1.0, np.nan]), 1.0)
+    >>> means.add(np.array([0.5, 0.0]), np.array([2 / 3, 0.0]), 0.5)
+    >>> means.iou.tolist(), means.iou_images.tolist()
+    ([0.75, 0.0], [2, 1])
+    """
+
+    def __init__(self, num_classes: int) -> None:
+        self._iou_sum = np.zeros(num_classes)
+        self._dice_sum = np.zeros(num_classes)
+        self.iou_images = np.zeros(num_classes, dtype=np.int64)
+        self.dice_images = np.zeros(num_classes, dtype=np.int64)
+        self._accuracy_sum = 0.0
+        self.accuracy_images = 0
+
+    def add(self, iou: np.ndarray, dice: np.ndarray, pixel_accuracy: float) -> None:
+        """Add one image's per-class IoU and Dice and its pixel accuracy."""
+        for values, total, images in (
+            (iou, self._iou_sum, self.iou_images),
+            (dice, self._dice_sum, self.dice_images),
+        ):
+            defined = ~np.isnan(values)
+            total[defined] += values[defined]
+            images[defined] += 1
+        if not math.isnan(pixel_accuracy):
+            self._accuracy_sum += pixel_accuracy
+            self.accuracy_images += 1
+
+    @property
+    def iou(self) -> np.ndarray:
+        """Mean over images of each class's IoU (NaN for a class no image scored)."""
+        return _mean(self._iou_sum, self.iou_images)
+
+    @property
+    def dice(self) -> np.ndarray:
+        """Mean over images of each class's Dice."""
+        return _mean(self._dice_sum, self.dice_images)
+
+    @property
+    def pixel_accuracy(self) -> float:
+        """Mean over images of pixel accuracy."""
+        return self._accuracy_sum / self.accuracy_images if self.accuracy_images else math.nan
+
+    def summary(self, included: np.ndarray) -> dict[str, float]:
+        """Image-level summary metrics, by registry name.
+
+        ``image_miou`` and ``image_mdice`` are means over the included classes of
+        the per-class means over images (NaN skipped).
+        """
+        iou, dice = self.iou[included], self.dice[included]
+        return {
+            "image_pixel_accuracy": self.pixel_accuracy,
+            "image_miou": _nanmean(iou),
+            "image_mdice": _nanmean(dice),
+        }
+
+
+def _mean(total: np.ndarray, images: np.ndarray) -> np.ndarray:
+    out = np.full(total.shape, np.nan)
+    np.divide(total, images, out=out, where=images > 0)
+    return out
+
+
+def _nanmean(values: np.ndarray) -> float:
+    defined = values[~np.isnan(values)]
+    return float(defined.mean()) if defined.size else math.nan
+
+
+def score_images(
+    spool: ImageCountSpool, num_classes: int, options: MetricOptions
+) -> Iterator[ImageResult]:
+    """Score every spooled image on its own, in the order they were added.
+
+    Parameters
+    ----------
+    spool : ImageCountSpool
+    num_classes : int
+        The final class count (counts of earlier images are zero-padded).
+    options : MetricOptions
+        The empty-class policy applies per image: a class absent from both the
+        ground truth and the prediction of one image takes the policy value there.
+
+    Yields
+    ------
+    ImageResult
+    """
+    for key, tp, fp, fn in spool.read(num_classes):
+        result = compute_metrics(tp, fp, fn, options)
+        yield ImageResult(
+            key=key,
+            iou=result.per_class.iou,
+            dice=result.per_class.dice,
+            pixel_accuracy=result.summary["pixel_accuracy"],
+            miou=result.summary["miou"],
+            mdice=result.summary["mdice"],
+            scored_pixels=int((tp + fn).sum()),
+        )

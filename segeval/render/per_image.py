@@ -1,0 +1,113 @@
+"""The per-image table as a file: CSV or JSON lines, streamed and atomic.
+
+Rows are written one by one as they arrive (nothing is held for the whole
+dataset) into a temporary file beside the destination; :meth:`commit` renames
+it into place once the run has succeeded, :meth:`abort` removes it otherwise.
+
+* CSV columns: ``image, scored_pixels, pixel_accuracy, miou, mdice``, then
+  ``iou[NAME]`` and ``dice[NAME]`` per class; undefined values are empty cells.
+* JSON lines: one object per image with the same scalars and ``iou`` / ``dice``
+  objects keyed by class name; undefined values are ``null``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+from segeval.atomic import AtomicWriter
+from segeval.errors import UsageError
+from segeval.per_image import ImageResult
+
+__all__ = ["PER_IMAGE_SUFFIXES", "PerImageWriter"]
+
+#: File suffix -> format of the per-image table.
+PER_IMAGE_SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+
+def _number(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+class PerImageWriter:
+    """Write per-image rows to ``path`` (format from its suffix).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        Destination ``.csv``, ``.jsonl`` or ``.ndjson`` file; its folder must exist.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "images.csv"
+    >>> writer = PerImageWriter(target)
+    >>> writer.begin(["road", "car"])
+    >>> writer.write(ImageResult("a", np.array([1.0, np.nan]), np.array([1.0, np.nan]),
+    ...                          1.0, 1.0, 1.0, 4))
+    >>> writer.commit()
+    >>> print(target.read_text())
+    image,scored_pixels,pixel_accuracy,miou,mdice,iou[road],iou[car],dice[road],dice[car]
+    a,4,1.0,1.0,1.0,1.0,,1.0,
+    <BLANKLINE>
+    """
+
+    def __init__(self, path: Path) -> None:
+        try:
+            self.format = PER_IMAGE_SUFFIXES[path.suffix.lower()]
+        except KeyError:
+            raise UsageError(
+                f"--per-image-output {path}: unknown suffix {path.suffix!r}; use .csv or .jsonl."
+            ) from None
+        if not path.parent.is_dir():
+            raise UsageError(f"--per-image-output {path}: the folder {path.parent} does not exist.")
+        self.path = path
+        self._file = AtomicWriter(path)
+        self._csv = csv.writer(self._file.stream, lineterminator="\n")
+        self._names: Sequence[str] = ()
+
+    def begin(self, class_names: Sequence[str]) -> None:
+        """Record the class names and write the CSV header."""
+        self._names = list(class_names)
+        if self.format == "csv":
+            self._csv.writerow(
+                ["image", "scored_pixels", "pixel_accuracy", "miou", "mdice"]
+                + [f"iou[{name}]" for name in self._names]
+                + [f"dice[{name}]" for name in self._names]
+            )
+
+    def write(self, result: ImageResult) -> None:
+        """Append one image's row."""
+        scalars = [result.pixel_accuracy, result.miou, result.mdice]
+        if self.format == "csv":
+            values = [*scalars, *result.iou.tolist(), *result.dice.tolist()]
+            self._csv.writerow(
+                [result.key, result.scored_pixels]
+                + ["" if math.isnan(value) else repr(value) for value in values]
+            )
+            return
+        row = {
+            "image": result.key,
+            "scored_pixels": result.scored_pixels,
+            "pixel_accuracy": _number(result.pixel_accuracy),
+            "miou": _number(result.miou),
+            "mdice": _number(result.mdice),
+            "iou": {
+                name: _number(v) for name, v in zip(self._names, result.iou.tolist(), strict=True)
+            },
+            "dice": {
+                name: _number(v) for name, v in zip(self._names, result.dice.tolist(), strict=True)
+            },
+        }
+        self._file.stream.write(json.dumps(row, allow_nan=False) + "\n")
+
+    def commit(self) -> None:
+        """Move the finished file into place."""
+        self._file.commit()
+
+    def abort(self) -> None:
+        """Discard the partial file."""
+        self._file.abort()
