@@ -65,9 +65,9 @@ CONVENTIONS: Mapping[str, Convention] = {
             },
             headline=("miou", "iou"),
             differences=(
-                "The official C fast path does no bounds check (a label above 33 corrupts "
-                "memory); segeval stops with an error naming the file. Masks in labelIds "
-                "need the cityscapes class preset (label map to the 19 trainIds)."
+                "A label above 33 crashes the official Python path and corrupts memory in "
+                "its C path; segeval stops with an error naming the file. Category IoU and "
+                "iIoU are not computed. Masks in labelIds need --preset cityscapes."
             ),
         ),
         Convention(
@@ -89,8 +89,11 @@ CONVENTIONS: Mapping[str, Convention] = {
                 "macro_recall",
             ),
             differences=(
-                "mmsegmentation prints percentages rounded to 2 decimals; segeval keeps "
-                "fractions at full precision (multiply by 100 to compare)."
+                "mmsegmentation prints percentages rounded to 2 decimals and sums its totals "
+                "in float32; segeval keeps exact counts and full-precision fractions. "
+                "mmsegmentation's F-score is undefined (skipped) when precision and recall "
+                "are both 0, which inflates mFscore; segeval scores it 0. A ground-truth value "
+                "outside the classes is silently dropped there and an error here."
             ),
         ),
         Convention(
@@ -105,9 +108,10 @@ CONVENTIONS: Mapping[str, Convention] = {
             },
             headline=("pixel_accuracy", "miou"),
             differences=(
-                "The official code divides by (eps + union), so an absent class scores 0 "
-                "and the mean runs over all classes; segeval's empty=zero gives the same "
-                "numbers without the epsilon."
+                "The official code divides by (union + eps), eps added once per image, so an "
+                "absent class scores 0 and the mean runs over all classes; segeval's "
+                "empty=zero gives the same numbers without the epsilon (differences below "
+                "1e-10)."
             ),
         ),
         Convention(
@@ -123,25 +127,38 @@ CONVENTIONS: Mapping[str, Convention] = {
             },
             headline=("image_mdice", "image_miou", "image_dice", "image_iou"),
             differences=(
-                "None in the numbers. nnU-Net's region-based evaluation (overlapping "
-                "label groups) is not reproduced."
+                "nnU-Net's foreground_mean becomes NaN when one label is absent from every "
+                "case; segeval leaves that label out of the mean. Region-based evaluation "
+                "(overlapping label groups) is not reproduced."
             ),
         ),
         Convention(
             name="torchmetrics",
-            tool="torchmetrics MulticlassJaccardIndex / MulticlassF1Score (average='macro')",
+            tool=(
+                "torchmetrics MulticlassJaccardIndex / Precision / Recall / F1Score "
+                "(average='macro'), segmentation.DiceScore and MeanIoU"
+            ),
             settings={
-                "per_image": False,
+                "per_image": True,
                 "empty": "nan",
                 "zero_division": "zero",
                 "out_of_range": "error",
                 "reduce_zero_label": False,
             },
-            headline=("miou", "macro_f1", "macro_precision", "macro_recall", "pixel_accuracy"),
+            headline=(
+                "miou",
+                "macro_f1",
+                "macro_precision",
+                "macro_recall",
+                "samplewise_mdice",
+                "pooled_miou",
+            ),
             differences=(
                 "With average=None torchmetrics reports 0 for a class absent from both "
-                "sides; segeval reports it as undefined (-) and, like torchmetrics' "
-                "macro average, leaves it out of the mean."
+                "sides; segeval reports it as undefined (-) and, like torchmetrics' macro "
+                "average, leaves it out of the mean. torchmetrics does not range-check "
+                "predictions (an out-of-range label lands in a wrong cell); segeval stops "
+                "with an error."
             ),
         ),
     )

@@ -19,7 +19,7 @@ from segeval.confusion import DEFAULT_CHUNK_PIXELS, ConfusionMatrix, OutOfRange
 from segeval.errors import LabelRangeError, ShapeMismatchError, UsageError
 from segeval.io import read_mask
 from segeval.labels import LabelMapping
-from segeval.metrics import MetricOptions, counts_from_matrix
+from segeval.metrics import MetricOptions, counts_from_matrix, included_classes
 from segeval.pairing import MaskPair, PairingOptions, check_pairing, pair_folders
 from segeval.per_image import ImageCountSpool, ImageMeans, ImageResult, score_images
 from segeval.report import Report, build_report
@@ -263,11 +263,11 @@ def _score_images(
     metric_options: MetricOptions,
     image_sink: ImageSink | None,
 ) -> ImageMeans:
-    means = ImageMeans(len(class_names))
+    means = ImageMeans(included_classes(len(class_names), metric_options))
     if image_sink is not None:
         image_sink.begin(class_names)
     for result in score_images(spool, len(class_names), metric_options):
-        means.add(result.iou, result.dice, result.pixel_accuracy)
+        means.add(result)
         if image_sink is not None:
             image_sink.write(result)
     return means

@@ -426,6 +426,9 @@ class MetricSpec:
     per_image: bool = False
 
 
+_PER_IMAGE_PREFIXES = ("image_", "samplewise_", "pooled_")
+
+
 def _specs(entries: Iterable[tuple[str, str, str, bool]]) -> Mapping[str, MetricSpec]:
     # Every metric segeval computes today is better when higher; a lower-is-better
     # metric (a distance, a loss) sets higher_is_better=False here.
@@ -436,7 +439,7 @@ def _specs(entries: Iterable[tuple[str, str, str, bool]]) -> Mapping[str, Metric
             formula,
             higher_is_better=True,
             per_class=per_class,
-            per_image=name.startswith("image_"),
+            per_image=name.startswith(_PER_IMAGE_PREFIXES),
         )
         for name, title, formula, per_class in entries
     }
@@ -489,7 +492,31 @@ REGISTRY: Mapping[str, MetricSpec] = _specs(
             True,
         ),
         ("image_pixel_accuracy", "Pixel acc. (img)", "mean over images of pixel accuracy", False),
-        ("image_miou", "mIoU (img)", "mean over classes of image_iou", False),
-        ("image_mdice", "mDice (img)", "mean over classes of image_dice", False),
+        ("image_miou", "mIoU (img)", "mean over classes of image_iou (nnU-Net)", False),
+        ("image_mdice", "mDice (img)", "mean over classes of image_dice (nnU-Net)", False),
+        (
+            "samplewise_miou",
+            "mIoU (samplewise)",
+            "mean over images of each image's mIoU (torchmetrics DiceScore-style)",
+            False,
+        ),
+        (
+            "samplewise_mdice",
+            "mDice (samplewise)",
+            "mean over images of each image's mDice (torchmetrics DiceScore)",
+            False,
+        ),
+        (
+            "pooled_miou",
+            "mIoU (pooled)",
+            "mean over all defined (image, class) IoUs (MONAI mean, torchmetrics MeanIoU)",
+            False,
+        ),
+        (
+            "pooled_mdice",
+            "mDice (pooled)",
+            "mean over all defined (image, class) Dice values (MONAI DiceMetric mean)",
+            False,
+        ),
     ]
 )

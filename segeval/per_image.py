@@ -102,69 +102,91 @@ class ImageCountSpool:
 
 
 class ImageMeans:
-    """Running means over images of each class's IoU and Dice (NaN skipped).
+    """Running means over images (NaN skipped), in the three ways tools average them.
+
+    * per class: the mean over images of each class's IoU and Dice, with the
+      number of images that counted (``image_iou``; nnU-Net's per-label mean,
+      MONAI's ``mean_batch``),
+    * ``samplewise``: the mean over images of each image's mean over classes
+      (torchmetrics ``DiceScore``),
+    * ``pooled``: the mean over every defined (image, class) value (MONAI's
+      ``reduction="mean"``, torchmetrics ``segmentation.MeanIoU``).
 
     Parameters
     ----------
-    num_classes : int
-        Number of classes.
+    included : numpy.ndarray of bool
+        Classes that enter means (excluded classes still get per-class means).
 
     Examples
     --------
-    >>> means = ImageMeans(2)
-    >>> means.add(np.array([1.0, np.nan]), np.array([1.0, np.nan]), 1.0)
-    >>> means.add(np.array([0.5, 0.0]), np.array([2 / 3, 0.0]), 0.5)
+    >>> means = ImageMeans(np.array([True, True]))
+    >>> nan = np.nan
+    >>> means.add(ImageResult("a", np.array([1.0, nan]), np.array([1.0, nan]), 1.0, 1.0, 1.0, 4))
+    >>> means.add(ImageResult("b", np.array([0.5, 0.0]), np.array([0.6, 0.0]), 0.5, 0.25, 0.3, 4))
     >>> means.iou.tolist(), means.iou_images.tolist()
     ([0.75, 0.0], [2, 1])
+    >>> round(means.summary()["image_miou"], 4), round(means.summary()["pooled_miou"], 4)
+    (0.375, 0.5)
     """
 
-    def __init__(self, num_classes: int) -> None:
-        self._iou_sum = np.zeros(num_classes)
-        self._dice_sum = np.zeros(num_classes)
-        self.iou_images = np.zeros(num_classes, dtype=np.int64)
-        self.dice_images = np.zeros(num_classes, dtype=np.int64)
-        self._accuracy_sum = 0.0
-        self.accuracy_images = 0
+    def __init__(self, included: np.ndarray) -> None:
+        self._included = included
+        num_classes = included.shape[0]
+        self._sums = {name: np.zeros(num_classes) for name in ("iou", "dice")}
+        self._images = {name: np.zeros(num_classes, dtype=np.int64) for name in ("iou", "dice")}
+        self._scalar_sums = dict.fromkeys(("pixel_accuracy", "miou", "mdice"), 0.0)
+        self._scalar_images = dict.fromkeys(("pixel_accuracy", "miou", "mdice"), 0)
 
-    def add(self, iou: np.ndarray, dice: np.ndarray, pixel_accuracy: float) -> None:
-        """Add one image's per-class IoU and Dice and its pixel accuracy."""
-        for values, total, images in (
-            (iou, self._iou_sum, self.iou_images),
-            (dice, self._dice_sum, self.dice_images),
-        ):
+    def add(self, result: ImageResult) -> None:
+        """Add one image's scores."""
+        for name, values in (("iou", result.iou), ("dice", result.dice)):
             defined = ~np.isnan(values)
-            total[defined] += values[defined]
-            images[defined] += 1
-        if not math.isnan(pixel_accuracy):
-            self._accuracy_sum += pixel_accuracy
-            self.accuracy_images += 1
+            self._sums[name][defined] += values[defined]
+            self._images[name][defined] += 1
+        for name in self._scalar_sums:
+            value = float(getattr(result, name))
+            if not math.isnan(value):
+                self._scalar_sums[name] += value
+                self._scalar_images[name] += 1
 
     @property
     def iou(self) -> np.ndarray:
         """Mean over images of each class's IoU (NaN for a class no image scored)."""
-        return _mean(self._iou_sum, self.iou_images)
+        return _mean(self._sums["iou"], self._images["iou"])
 
     @property
     def dice(self) -> np.ndarray:
         """Mean over images of each class's Dice."""
-        return _mean(self._dice_sum, self.dice_images)
+        return _mean(self._sums["dice"], self._images["dice"])
 
     @property
-    def pixel_accuracy(self) -> float:
-        """Mean over images of pixel accuracy."""
-        return self._accuracy_sum / self.accuracy_images if self.accuracy_images else math.nan
+    def iou_images(self) -> np.ndarray:
+        """Images whose IoU of each class was defined (and so counted)."""
+        return self._images["iou"]
 
-    def summary(self, included: np.ndarray) -> dict[str, float]:
-        """Image-level summary metrics, by registry name.
+    @property
+    def dice_images(self) -> np.ndarray:
+        """Images whose Dice of each class was defined."""
+        return self._images["dice"]
 
-        ``image_miou`` and ``image_mdice`` are means over the included classes of
-        the per-class means over images (NaN skipped).
-        """
-        iou, dice = self.iou[included], self.dice[included]
+    def _scalar_mean(self, name: str) -> float:
+        images = self._scalar_images[name]
+        return self._scalar_sums[name] / images if images else math.nan
+
+    def _pooled(self, name: str) -> float:
+        images = self._images[name][self._included].sum()
+        return float(self._sums[name][self._included].sum() / images) if images else math.nan
+
+    def summary(self) -> dict[str, float]:
+        """Image-level summary metrics, by registry name."""
         return {
-            "image_pixel_accuracy": self.pixel_accuracy,
-            "image_miou": _nanmean(iou),
-            "image_mdice": _nanmean(dice),
+            "image_pixel_accuracy": self._scalar_mean("pixel_accuracy"),
+            "image_miou": _nanmean(self.iou[self._included]),
+            "image_mdice": _nanmean(self.dice[self._included]),
+            "samplewise_miou": self._scalar_mean("miou"),
+            "samplewise_mdice": self._scalar_mean("mdice"),
+            "pooled_miou": self._pooled("iou"),
+            "pooled_mdice": self._pooled("dice"),
         }
 
 

@@ -349,7 +349,7 @@ def build_report(
     summary = dict(result.summary)
     per_image: list[dict[str, Any]] = [{} for _ in range(matrix.num_classes)]
     if image_means is not None:
-        summary.update(image_means.summary(result.included))
+        summary.update(image_means.summary())
         for index in range(matrix.num_classes):
             per_image[index] = {
                 "image_iou": float(image_means.iou[index]),

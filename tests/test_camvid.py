@@ -69,3 +69,47 @@ def test_camvid_matches_sklearn(pred_name: str) -> None:
         accuracy_score(gt, pred, sample_weight=weights), rel=1e-12
     )
     assert document["num_images"] == 233
+
+
+def test_camvid_per_image_means_match_a_direct_computation() -> None:
+    result = CliRunner().invoke(
+        cli,
+        [
+            "score",
+            str(CAMVID / "pred_hgb"),
+            str(CAMVID / "testannot"),
+            "--num-classes",
+            "11",
+            "--ignore-index",
+            "11",
+            "--per-image",
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    # Direct computation with boolean masks, one image and one class at a time.
+    per_image_iou: list[list[float]] = [[] for _ in range(11)]
+    per_image_miou = []
+    for gt_path in sorted((CAMVID / "testannot").glob("*.png")):
+        gt = read_mask(gt_path)
+        pred = read_mask(CAMVID / "pred_hgb" / gt_path.name)
+        valid = gt != 11
+        image_ious = []
+        for c in range(11):
+            intersection = np.count_nonzero((gt == c) & (pred == c) & valid)
+            union = np.count_nonzero(((gt == c) | (pred == c)) & valid)
+            if union:
+                per_image_iou[c].append(intersection / union)
+                image_ious.append(intersection / union)
+        per_image_miou.append(np.mean(image_ious))
+    class_means = [np.mean(values) for values in per_image_iou]
+    for c in range(11):
+        assert document["classes"][c]["image_iou"] == pytest.approx(class_means[c], rel=1e-12)
+        assert document["classes"][c]["image_iou_images"] == len(per_image_iou[c])
+    summary = document["summary"]
+    assert summary["image_miou"] == pytest.approx(np.mean(class_means), rel=1e-12)
+    assert summary["samplewise_miou"] == pytest.approx(np.mean(per_image_miou), rel=1e-12)
+    pooled = np.mean([v for values in per_image_iou for v in values])
+    assert summary["pooled_miou"] == pytest.approx(pooled, rel=1e-12)

@@ -49,6 +49,10 @@ def test_empty_nan_skips_absent_classes_per_image(make_dataset: MaskWriter) -> N
     assert two.image_iou_images == 0
     assert report.summary["image_miou"] == pytest.approx(((1 + 2 / 3) / 2 + 0.5) / 2)
     assert report.summary["image_pixel_accuracy"] == pytest.approx((1.0 + 0.75) / 2)
+    # image a: mIoU 1 (class 0 only); image b: mIoU (2/3 + 1/2) / 2 = 7/12
+    assert report.summary["samplewise_miou"] == pytest.approx((1 + 7 / 12) / 2)
+    # pooled over the three defined (image, class) IoUs: 1, 2/3, 1/2
+    assert report.summary["pooled_miou"] == pytest.approx((1 + 2 / 3 + 1 / 2) / 3)
     # dataset level for contrast: class 0 TP 6, FP 1, FN 0; class 1 TP 1, FN 1
     assert report.summary["miou"] == pytest.approx((6 / 7 + 0.5) / 2)
 

@@ -171,6 +171,9 @@ def _summary_section(report: Report, options: RenderOptions) -> Section:
                 "" if image_value is None else format_value(image_value, digits),
             ]
         )
+    # The other two ways tools average over images, labelled with how.
+    for name in ("samplewise_miou", "pooled_miou", "samplewise_mdice", "pooled_mdice"):
+        rows.append([REGISTRY[name].title, "", format_value(report.summary[name], digits)])
     return Section(
         "Summary", ["Metric", "Dataset level", "Per-image mean"], rows, [False, True, True]
     )
