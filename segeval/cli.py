@@ -9,6 +9,7 @@ input error.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -20,13 +21,16 @@ from click.core import ParameterSource
 
 from segeval._version import __version__
 from segeval.atomic import write_text_atomic
-from segeval.classes import load_class_names
+from segeval.classes import PRESET_NAMES, load_class_definition, load_class_names, load_preset
 from segeval.conventions import CONVENTIONS, apply_convention
 from segeval.errors import SegevalError, UsageError
 from segeval.evaluate import ScoreOptions, evaluate
+from segeval.inspection import inspect_folder
 from segeval.metrics import MetricOptions
+from segeval.pairing import PairingOptions
 from segeval.render import FORMATS, RenderOptions, render
-from segeval.render.listings import render_convention_list, render_metric_list
+from segeval.render.inspection import render_inspection
+from segeval.render.listings import render_convention_list, render_metric_list, render_preset_list
 from segeval.render.per_image import PerImageWriter
 from segeval.report import Report
 
@@ -96,9 +100,9 @@ def cli() -> None:
     """
 
 
-def _parse_ignore_index(values: Sequence[str]) -> tuple[int, ...]:
+def _parse_ignore_index(values: Sequence[str]) -> tuple[int, ...] | None:
     if not values:
-        return (255,)
+        return None
     if len(values) == 1 and values[0].strip().lower() == "none":
         return ()
     parsed = []
@@ -185,11 +189,29 @@ def scoring_options(function: F) -> F:
             help="File with one class name per line, or a JSON list.",
         ),
         click.option(
+            "--classes",
+            "classes_file",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="Class definition file (JSON or TOML): names, colours, ignore values, label map.",
+        ),
+        click.option(
+            "--preset",
+            type=click.Choice(list(PRESET_NAMES)),
+            help="Built-in class definition ('segeval presets' lists them).",
+        ),
+        click.option(
+            "--class-ids",
+            type=click.Choice(["gt", "pred", "both"]),
+            help="These masks already hold class ids (e.g. Cityscapes trainIds), so the "
+            "label map of --classes/--preset is not applied to them.",
+        ),
+        click.option(
             "--ignore-index",
             "ignore_index",
             multiple=True,
             metavar="ID|none",
-            help="Ground-truth label to ignore (default 255); repeat for several; 'none' disables.",
+            help="Label to ignore (default 255, or the class definition's); repeat for "
+            "several; 'none' disables.",
         ),
         click.option(
             "--convention",
@@ -238,6 +260,53 @@ def scoring_options(function: F) -> F:
             help="A predicted label outside the classes: stop with an error (default) or "
             "count it as a miss of the GT class.",
         ),
+        click.option(
+            "--pred-suffix",
+            help="Strip this suffix (e.g. _leftImg8bit.png) from prediction names to pair them.",
+        ),
+        click.option(
+            "--gt-suffix",
+            help="Strip this suffix (e.g. _gtFine_labelIds.png) from ground-truth names.",
+        ),
+        click.option("--pred-glob", help="Only prediction files whose relative path matches."),
+        click.option("--gt-glob", help="Only ground-truth files whose relative path matches."),
+        click.option("--flat", is_flag=True, help="Pair by file name alone, ignoring subfolders."),
+        click.option(
+            "--missing",
+            type=click.Choice(["error", "skip", "empty"]),
+            default="error",
+            show_default=True,
+            help="A ground-truth file without prediction: an error, skipped (reported), or "
+            "scored as predicting nothing.",
+        ),
+        click.option(
+            "--strict",
+            is_flag=True,
+            help="Predictions without ground truth are an error (default: a warning).",
+        ),
+        click.option(
+            "--resize-pred",
+            type=click.Choice(["nearest"]),
+            help="Resize predictions of another size to their ground truth (nearest neighbour).",
+        ),
+        click.option(
+            "--unknown-color",
+            type=click.Choice(["error", "ignore"]),
+            default="error",
+            show_default=True,
+            help="A colour missing from the class colours: an error, or unlabelled.",
+        ),
+        click.option(
+            "--allow-lossy",
+            is_flag=True,
+            help="Read JPEG masks, mapping colours to the nearest class colour.",
+        ),
+        click.option("--npz-key", help="Array to read from NPZ files that hold several."),
+        click.option(
+            "--max-pixels",
+            type=click.IntRange(min=1),
+            help="Refuse images with more pixels than this (read from the header).",
+        ),
     ]
     for decorator in reversed(decorators):
         function = decorator(function)
@@ -258,17 +327,40 @@ def build_score_options(ctx: click.Context) -> ScoreOptions:
         zero_division=params["zero_division"] or "nan",
         beta=params["beta"] if params["beta"] is not None else 1.0,
     )
+    if params["classes_file"] is not None and params["preset"] is not None:
+        raise UsageError("give either --classes or --preset, not both.")
+    classes = None
+    if params["classes_file"] is not None:
+        classes = load_class_definition(params["classes_file"])
+    elif params["preset"] is not None:
+        classes = load_preset(params["preset"])
     options = ScoreOptions(
         num_classes=params["num_classes"],
         class_names=None
         if params["class_names_file"] is None
         else load_class_names(params["class_names_file"]),
+        classes=classes,
+        class_ids=params["class_ids"] or "none",
         ignore_index=_parse_ignore_index(params["ignore_index"]),
         metric_options=metric_options,
         exclude_classes=tuple(params["exclude_classes"]),
         out_of_range=params["out_of_range"] or "error",
         reduce_zero_label=bool(params["reduce_zero_label"]),
         per_image=bool(params["per_image"]),
+        pairing=PairingOptions(
+            pred_suffix=params["pred_suffix"],
+            gt_suffix=params["gt_suffix"],
+            pred_glob=params["pred_glob"],
+            gt_glob=params["gt_glob"],
+            flat=params["flat"],
+        ),
+        missing=params["missing"],
+        strict=params["strict"],
+        resize_pred=params["resize_pred"] == "nearest",
+        unknown_color=params["unknown_color"],
+        allow_lossy=params["allow_lossy"],
+        npz_key=params["npz_key"],
+        max_pixels=params["max_pixels"],
     )
     if params["convention"]:
         options = apply_convention(options, params["convention"], explicit=given)
@@ -359,6 +451,12 @@ def score(
         image_writer.commit()
     render_options = RenderOptions(confusion_matrix=confusion_matrix, normalize=normalize)
     _emit(report, output_format, render_options, output)
+    _warn(report.warnings)
+
+
+def _warn(warnings: Sequence[str]) -> None:
+    for warning in warnings:
+        click.echo(f"segeval: warning: {warning}", err=True)
 
 
 @cli.command()
@@ -404,6 +502,90 @@ def conventions(output_format: str) -> None:
         segeval score preds/ gt/ --convention mmseg
     """
     click.echo(render_convention_list(output_format), nl=False)
+
+
+@cli.command()
+@click.argument("name", required=False)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json", "markdown"]),
+    default="table",
+    show_default=True,
+    help="Listing format (a preset's definition is always JSON).",
+)
+@debug_option
+def presets(name: str | None, output_format: str) -> None:
+    """List the built-in class definitions, or print one (NAME) as JSON.
+
+    A printed definition is a valid --classes file: copy it to start your own.
+
+    \b
+    Example:
+        segeval presets
+        segeval presets cityscapes > my-classes.json
+    """
+    if name is not None:
+        click.echo(json.dumps(load_preset(name).to_dict(), indent=2))
+        return
+    click.echo(render_preset_list(output_format), nl=False)
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option(
+    "--classes",
+    "classes_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Check values and colours against this class definition.",
+)
+@click.option(
+    "--preset",
+    type=click.Choice(list(PRESET_NAMES)),
+    help="Check values and colours against a built-in class definition.",
+)
+@click.option("--class-ids", is_flag=True, help="The masks hold class ids, not label-map values.")
+@click.option("--npz-key", help="Array to read from NPZ files that hold several.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json", "markdown"]),
+    default="table",
+    show_default=True,
+    help="Report format.",
+)
+@debug_option
+def inspect(
+    folder: Path,
+    classes_file: Path | None,
+    preset: str | None,
+    class_ids: bool,
+    npz_key: str | None,
+    output_format: str,
+) -> None:
+    """Show what a folder of masks holds, and what looks wrong.
+
+    File formats and modes, sizes, label values with pixel counts (colours for
+    RGB masks), files that cannot be read, and hints: colour masks, JPEG masks,
+    Cityscapes labelIds versus trainIds, 0/255 binary masks. Run it first when a
+    score looks wrong.
+
+    \b
+    Example:
+        segeval inspect gt/
+        segeval inspect preds/ --preset cityscapes
+    """
+    if classes_file is not None and preset is not None:
+        raise UsageError("give either --classes or --preset, not both.")
+    classes = None
+    if classes_file is not None:
+        classes = load_class_definition(classes_file)
+    elif preset is not None:
+        classes = load_preset(preset)
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: not a folder; pass a folder of mask files.")
+    found = inspect_folder(folder, classes=classes, class_ids=class_ids, npz_key=npz_key)
+    click.echo(render_inspection(found, output_format, classes, class_ids), nl=False)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

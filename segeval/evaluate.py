@@ -1,7 +1,8 @@
 """Orchestration: pair two folders, read every pair, accumulate, report.
 
 :func:`evaluate` is the library entry point behind ``segeval score``. It never
-prints; progress goes to an optional ``on_progress(done, total)`` callback.
+prints; progress goes to an optional ``on_progress(done, total)`` callback and
+per-image rows to an optional :class:`ImageSink`.
 """
 
 from __future__ import annotations
@@ -10,23 +11,30 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
-import numpy as np
-
-from segeval.classes import default_class_names, resolve_class
+from segeval.classes import ClassDefinition, default_class_names, resolve_class
 from segeval.confusion import DEFAULT_CHUNK_PIXELS, ConfusionMatrix, OutOfRange
-from segeval.errors import LabelRangeError, ShapeMismatchError, UsageError
-from segeval.io import read_mask
+from segeval.errors import UsageError
+from segeval.io import ReadOptions
 from segeval.labels import LabelMapping
 from segeval.metrics import MetricOptions, counts_from_matrix, included_classes
-from segeval.pairing import MaskPair, PairingOptions, check_pairing, pair_folders
+from segeval.pairing import MaskPair, MissingPolicy, PairingOptions, check_pairing, pair_folders
 from segeval.per_image import ImageCountSpool, ImageMeans, ImageResult, score_images
-from segeval.report import Report, build_report
+from segeval.report import PairingSummary, Report, build_report
+from segeval.scoring import PairScorer
 
-__all__ = ["ImageSink", "ProgressCallback", "ScoreOptions", "evaluate", "score_pair"]
+__all__ = [
+    "ClassIds",
+    "ImageSink",
+    "ProgressCallback",
+    "ScoreOptions",
+    "evaluate",
+    "score_pair",
+]
 
 ProgressCallback = Callable[[int, int], None]
+ClassIds = Literal["none", "gt", "pred", "both"]
 
 
 class ImageSink(Protocol):
@@ -46,12 +54,18 @@ class ScoreOptions:
     Parameters
     ----------
     num_classes : int, optional
-        Number of classes. Defaults to the number of ``class_names``, else it is
-        inferred from the largest label seen.
+        Number of classes. Defaults to the class definition or the number of
+        ``class_names``, else it is inferred from the largest label seen.
     class_names : sequence of str, optional
-        One name per class.
-    ignore_index : sequence of int, default (255,)
-        Raw values marking unlabelled ground-truth pixels (dropped).
+        One name per class (labels are class ids).
+    classes : ClassDefinition, optional
+        Names, label map, ignore values and colours (``--classes``, ``--preset``).
+    class_ids : {"none", "gt", "pred", "both"}, default "none"
+        Sides whose masks already hold class ids, so the definition's label map
+        is not applied to them (Cityscapes trainIds, ADE20K 0..149).
+    ignore_index : sequence of int, optional
+        Raw values marking unlabelled pixels; default 255, or the class
+        definition's own ignore values.
     metric_options : MetricOptions
         Empty-class policy, zero division, beta (its ``exclude`` is set from
         ``exclude_classes``).
@@ -67,13 +81,30 @@ class ScoreOptions:
         Name of the convention preset these options came from (recorded only).
     pairing : PairingOptions
         How files are found and keyed.
+    missing : {"error", "skip", "empty"}, default "error"
+        A ground-truth file without prediction: an error, left out, or scored as
+        predicting nothing.
+    strict : bool, default False
+        Predictions without ground truth are an error, not a warning.
+    resize_pred : bool, default False
+        Resize predictions of another size to the ground truth (nearest neighbour).
+    unknown_color : {"error", "ignore"}, default "error"
+        A colour missing from the colour table: an error, or unlabelled.
+    allow_lossy : bool, default False
+        Read JPEG masks (nearest colour).
+    npz_key : str, optional
+        Array to read from NPZ files holding several.
+    max_pixels : int, optional
+        Refuse images with more pixels (checked from the header).
     chunk_pixels : int
         Pixels per row block in the accumulator.
     """
 
     num_classes: int | None = None
     class_names: Sequence[str] | None = None
-    ignore_index: Sequence[int] = (255,)
+    classes: ClassDefinition | None = None
+    class_ids: ClassIds = "none"
+    ignore_index: Sequence[int] | None = None
     metric_options: MetricOptions = field(default_factory=MetricOptions)
     exclude_classes: Sequence[str] = ()
     out_of_range: OutOfRange = "error"
@@ -81,33 +112,110 @@ class ScoreOptions:
     per_image: bool = False
     convention: str | None = None
     pairing: PairingOptions = field(default_factory=PairingOptions)
+    missing: MissingPolicy = "error"
+    strict: bool = False
+    resize_pred: bool = False
+    unknown_color: Literal["error", "ignore"] = "error"
+    allow_lossy: bool = False
+    npz_key: str | None = None
+    max_pixels: int | None = None
     chunk_pixels: int = DEFAULT_CHUNK_PIXELS
 
-    def resolved_num_classes(self) -> int | None:
-        """The class count implied by ``num_classes`` and ``class_names``."""
-        if self.class_names is None:
-            return self.num_classes
-        if self.num_classes is not None and self.num_classes != len(self.class_names):
+    def validate(self) -> None:
+        """Raise UsageError for options that contradict each other."""
+        if self.classes is not None:
+            if self.class_names is not None:
+                raise UsageError(
+                    "--class-names cannot be combined with --classes or --preset, which "
+                    "name the classes themselves."
+                )
+            if self.num_classes is not None and self.num_classes != self.classes.num_classes:
+                raise UsageError(
+                    f"--num-classes {self.num_classes} disagrees with the "
+                    f"{self.classes.num_classes} classes of {self.classes.source}."
+                )
+            if self.reduce_zero_label and self.classes.offset != 1:
+                raise UsageError(
+                    f"--reduce-zero-label cannot be combined with {self.classes.source}, "
+                    "whose label map decides the values (the ade20k preset already reduces)."
+                )
+        elif self.class_ids != "none":
+            raise UsageError(
+                "--class-ids only applies with --classes or --preset (a label map to skip)."
+            )
+        elif (
+            self.class_names is not None
+            and self.num_classes is not None
+            and self.num_classes != len(self.class_names)
+        ):
             raise UsageError(
                 f"--num-classes {self.num_classes} disagrees with the "
                 f"{len(self.class_names)} class names given; drop one or fix the other."
             )
-        return len(self.class_names)
+
+    def resolved_num_classes(self) -> int | None:
+        """The class count, when known before scoring."""
+        if self.classes is not None:
+            return self.classes.num_classes
+        if self.class_names is not None:
+            return len(self.class_names)
+        return self.num_classes
+
+    def class_names_for(self, num_classes: int) -> tuple[str, ...]:
+        """The class names (defaults for an inferred count)."""
+        if self.classes is not None:
+            return self.classes.names
+        if self.class_names is not None:
+            return tuple(self.class_names)
+        return default_class_names(num_classes)
+
+    def _holds_class_ids(self, side: str) -> bool:
+        return self.class_ids in (side, "both")
+
+    def mapping(self, side: Literal["gt", "pred"]) -> LabelMapping:
+        """How raw values of one side become classes."""
+        ignore = None if self.ignore_index is None else tuple(self.ignore_index)
+        if self.classes is not None:
+            return self.classes.mapping(class_ids=self._holds_class_ids(side), ignore=ignore)
+        ignore_values = set((255,) if ignore is None else ignore)
+        if self.reduce_zero_label:
+            ignore_values.add(0)
+        return LabelMapping(
+            self.resolved_num_classes() or 1,
+            ignore_values=ignore_values,
+            offset=int(self.reduce_zero_label),
+        )
 
     def new_accumulator(self) -> ConfusionMatrix:
         """An empty accumulator configured by these options."""
-        num_classes = self.resolved_num_classes()
-        ignore_values = set(self.ignore_index)
-        if self.reduce_zero_label:
-            ignore_values.add(0)
-        mapping = LabelMapping(
-            num_classes or 1, ignore_values=ignore_values, offset=int(self.reduce_zero_label)
-        )
+        self.validate()
         return ConfusionMatrix(
-            mapping=mapping,
-            infer_num_classes=num_classes is None,
+            mapping=self.mapping("gt"),
+            pred_mapping=self.mapping("pred"),
+            infer_num_classes=self.resolved_num_classes() is None,
             out_of_range=self.out_of_range,
             chunk_pixels=self.chunk_pixels,
+        )
+
+    def _read_options(self, side: Literal["gt", "pred"]) -> ReadOptions:
+        colors = None
+        if self.classes is not None:
+            colors = self.classes.color_table(class_ids=self._holds_class_ids(side))
+        return ReadOptions(
+            colors=colors,
+            unknown_color=self.unknown_color,
+            unknown_value=min(self.mapping(side).ignore_values, default=255),
+            allow_lossy=self.allow_lossy,
+            npz_key=self.npz_key,
+            max_pixels=self.max_pixels,
+        )
+
+    def pair_scorer(self) -> PairScorer:
+        """How each pair is read and aligned."""
+        return PairScorer(
+            gt_read=self._read_options("gt"),
+            pred_read=self._read_options("pred"),
+            resize_pred=self.resize_pred,
         )
 
     def final_metric_options(self, class_names: Sequence[str]) -> MetricOptions:
@@ -116,7 +224,9 @@ class ScoreOptions:
         return replace(self.metric_options, exclude=excluded)
 
 
-def score_pair(pair: MaskPair, accumulator: ConfusionMatrix) -> ConfusionMatrix:
+def score_pair(
+    pair: MaskPair, accumulator: ConfusionMatrix, scorer: PairScorer | None = None
+) -> ConfusionMatrix:
     """Read one pair of masks and add it to the accumulator.
 
     Parameters
@@ -125,51 +235,15 @@ def score_pair(pair: MaskPair, accumulator: ConfusionMatrix) -> ConfusionMatrix:
         Ground-truth path and prediction path (``None``: predicts nothing).
     accumulator : ConfusionMatrix
         Updated in place.
+    scorer : PairScorer, optional
+        How the masks are read (default: plain label masks).
 
     Returns
     -------
     ConfusionMatrix
         The pair's own counts.
-
-    Raises
-    ------
-    MaskReadError, ShapeMismatchError, LabelRangeError
-        With both file names where relevant.
     """
-    gt_mask = read_mask(pair.gt_path)
-    pred_mask = None if pair.pred_path is None else read_mask(pair.pred_path)
-    if pred_mask is not None and pred_mask.shape != gt_mask.shape:
-        raise ShapeMismatchError(
-            f"{pair.pred_path}: prediction is {_size(pred_mask)} but its ground truth "
-            f"{pair.gt_path} is {_size(gt_mask)}; predict at the ground-truth resolution."
-        )
-    try:
-        return accumulator.update(gt_mask, pred_mask)
-    except LabelRangeError as err:
-        raise _locate(err, pair) from err
-
-
-def _size(mask: np.ndarray) -> str:
-    height, width = mask.shape[:2]
-    return f"{width}x{height} (width x height)"
-
-
-def _locate(err: LabelRangeError, pair: MaskPair) -> LabelRangeError:
-    """Prefix a label error with the offending file and say what to do."""
-    if err.side == "pred":
-        path, hint = (
-            pair.pred_path,
-            "check --num-classes, or pass --out-of-range miss to count such pixels as "
-            "misses of their ground-truth class",
-        )
-    else:
-        path, hint = (
-            pair.gt_path,
-            "pass --num-classes larger than it, or --ignore-index for an 'unlabelled' value",
-        )
-    located = LabelRangeError(f"{path}: {err.message}; {hint}.")
-    located.side, located.label, located.pixel_count = err.side, err.label, err.pixel_count
-    return located
+    return (scorer or PairScorer()).score(pair, accumulator).counts
 
 
 def evaluate(
@@ -222,39 +296,57 @@ def evaluate(
     started = time.perf_counter()
     pred_dir, gt_dir = Path(pred_dir), Path(gt_dir)
     accumulator = options.new_accumulator()
-    if options.class_names is not None or options.num_classes is not None:
+    known = options.resolved_num_classes()
+    if known is not None:
         # Known classes: check --exclude-class names now rather than after the run.
-        options.final_metric_options(_class_names(options, accumulator.mapping.num_classes))
-    pairs = check_pairing(
-        pair_folders(pred_dir, gt_dir, options.pairing), gt_dir=gt_dir, pred_dir=pred_dir
+        options.final_metric_options(options.class_names_for(known))
+    checked = check_pairing(
+        pair_folders(pred_dir, gt_dir, options.pairing),
+        gt_dir=gt_dir,
+        pred_dir=pred_dir,
+        missing=options.missing,
+        strict=options.strict,
     )
+    scorer = options.pair_scorer()
+    resized = 0
     with ImageCountSpool() as spool:
-        for done, pair in enumerate(pairs, start=1):
-            pair_counts = score_pair(pair, accumulator)
+        for done, pair in enumerate(checked.pairs, start=1):
+            scored = scorer.score(pair, accumulator)
+            resized += scored.resized
             if options.per_image:
-                spool.append(pair.key, *counts_from_matrix(pair_counts.counts, pair_counts.missed))
+                spool.append(
+                    pair.key, *counts_from_matrix(scored.counts.counts, scored.counts.missed)
+                )
             if on_progress is not None:
-                on_progress(done, len(pairs))
-        class_names = _class_names(options, accumulator.num_classes)
+                on_progress(done, len(checked.pairs))
+        class_names = options.class_names_for(accumulator.num_classes)
         metric_options = options.final_metric_options(class_names)
         image_means = None
         if options.per_image:
             image_means = _score_images(spool, class_names, metric_options, image_sink)
+    warnings = list(checked.warnings)
+    if resized:
+        warnings.append(f"{resized} predictions were resized to their ground truth's size.")
     return build_report(
         accumulator,
         class_names=class_names,
         metric_options=metric_options,
         image_means=image_means,
-        reduce_zero_label=options.reduce_zero_label,
+        reduce_zero_label=options.reduce_zero_label
+        or (options.classes is not None and options.classes.offset == 1),
         convention=options.convention,
+        classes_source=None if options.classes is None else options.classes.source,
+        class_ids=options.class_ids,
+        pairing=PairingSummary(
+            missing_policy=options.missing,
+            missing=len(checked.missing),
+            extra=len(checked.extra),
+            skipped_files=checked.skipped_files,
+            resized=resized,
+        ),
+        warnings=warnings,
         elapsed_seconds=time.perf_counter() - started,
     )
-
-
-def _class_names(options: ScoreOptions, num_classes: int) -> tuple[str, ...]:
-    if options.class_names is not None:
-        return tuple(options.class_names)
-    return default_class_names(num_classes)
 
 
 def _score_images(

@@ -19,12 +19,15 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Literal
 
 from segeval.errors import PairingError, format_path_list
 from segeval.io import MASK_SUFFIXES
 
 __all__ = [
+    "CheckedPairing",
     "MaskPair",
+    "MissingPolicy",
     "Pairing",
     "PairingOptions",
     "check_pairing",
@@ -235,8 +238,44 @@ def pair_folders(pred_dir: Path, gt_dir: Path, options: PairingOptions | None = 
     )
 
 
-def check_pairing(pairing: Pairing, *, gt_dir: Path, pred_dir: Path) -> tuple[MaskPair, ...]:
-    """Raise on anything that stops a clean one-to-one pairing.
+MissingPolicy = Literal["error", "skip", "empty"]
+
+
+@dataclass(frozen=True)
+class CheckedPairing:
+    """The pairs to score and what was set aside.
+
+    Attributes
+    ----------
+    pairs : tuple of MaskPair
+        To score, sorted by key; ``pred_path`` is ``None`` for a missing
+        prediction scored as empty (``missing="empty"``).
+    missing : tuple of Path
+        Ground-truth files with no prediction (skipped or scored as empty).
+    extra : tuple of Path
+        Predictions with no ground truth (not scored).
+    skipped_files : int
+        Hidden and non-mask files left out.
+    warnings : tuple of str
+        One line each, for stderr.
+    """
+
+    pairs: tuple[MaskPair, ...]
+    missing: tuple[Path, ...]
+    extra: tuple[Path, ...]
+    skipped_files: int
+    warnings: tuple[str, ...]
+
+
+def check_pairing(
+    pairing: Pairing,
+    *,
+    gt_dir: Path,
+    pred_dir: Path,
+    missing: MissingPolicy = "error",
+    strict: bool = False,
+) -> CheckedPairing:
+    """Apply the missing / extra policies and raise on what cannot be scored.
 
     Parameters
     ----------
@@ -244,39 +283,72 @@ def check_pairing(pairing: Pairing, *, gt_dir: Path, pred_dir: Path) -> tuple[Ma
         As returned by :func:`pair_folders`.
     gt_dir, pred_dir : pathlib.Path
         Named in the messages.
+    missing : {"error", "skip", "empty"}, default "error"
+        A ground-truth file with no prediction: an error; left out (reported);
+        or scored as a prediction of nothing (every ground-truth pixel a miss,
+        the competition convention).
+    strict : bool, default False
+        Predictions with no ground truth are an error instead of a warning.
 
     Returns
     -------
-    tuple of MaskPair
-        The pairs to score.
+    CheckedPairing
 
     Raises
     ------
     PairingError
-        Duplicate keys, missing predictions, extra predictions, or no masks.
+        Duplicate keys, no ground truth, missing predictions under
+        ``missing="error"``, extra predictions under ``strict``.
     """
     if pairing.duplicates:
         files = [path for group in pairing.duplicates for path in group]
         raise PairingError(
-            f"{len(pairing.duplicates)} file names are used by more than one mask "
-            f"(same path, different extension): {format_path_list(files)}; "
-            "keep one file per mask."
+            f"{len(pairing.duplicates)} pairing keys are shared by more than one file "
+            f"(same relative path or, with --flat, same name; different extension or "
+            f"suffix): {format_path_list(files)}; keep one file per mask."
         )
     if not pairing.pairs:
         raise PairingError(
             f"{gt_dir}: no ground-truth mask files found (looked for "
-            f"{', '.join(sorted(MASK_SUFFIXES))}); check the folder."
+            f"{', '.join(sorted(MASK_SUFFIXES))}, and the --gt-suffix / --gt-glob given); "
+            "check the folder."
         )
-    if pairing.missing:
+    warnings = []
+    if pairing.missing and missing == "error":
         raise PairingError(
             f"{len(pairing.missing)} ground-truth files have no prediction in {pred_dir}: "
             f"{format_path_list(pairing.missing)}; add the predictions (same relative "
-            "path, any mask extension)."
+            "path, any mask extension), or pass --missing skip or --missing empty."
         )
-    if pairing.extra:
+    if pairing.extra and strict:
         raise PairingError(
             f"{len(pairing.extra)} predictions have no ground truth in {gt_dir}: "
-            f"{format_path_list(pairing.extra)}; remove them or point at the "
-            "matching ground-truth folder."
+            f"{format_path_list(pairing.extra)}; remove them or point at the matching "
+            "ground-truth folder."
         )
-    return pairing.pairs
+    if pairing.extra:
+        warnings.append(
+            f"{len(pairing.extra)} predictions have no ground truth and were not scored: "
+            f"{format_path_list(pairing.extra)} (--strict makes this an error)."
+        )
+    pairs = pairing.pairs
+    if pairing.missing and missing == "skip":
+        pairs = tuple(pair for pair in pairs if pair.pred_path is not None)
+        warnings.append(
+            f"{len(pairing.missing)} ground-truth files have no prediction and were skipped: "
+            f"{format_path_list(pairing.missing)}."
+        )
+        if not pairs:
+            raise PairingError(f"{pred_dir}: no prediction matches any ground-truth file.")
+    elif pairing.missing:
+        warnings.append(
+            f"{len(pairing.missing)} ground-truth files have no prediction and were scored "
+            f"as predicting nothing: {format_path_list(pairing.missing)}."
+        )
+    return CheckedPairing(
+        pairs=pairs,
+        missing=pairing.missing,
+        extra=pairing.extra,
+        skipped_files=pairing.skipped_files,
+        warnings=tuple(warnings),
+    )

@@ -26,7 +26,7 @@ from segeval.errors import IncomparableReportsError
 from segeval.metrics import MetricOptions, normalize_matrix
 from segeval.per_image import ImageMeans
 
-__all__ = ["SCHEMA", "ClassResult", "Report", "ScoreConfig", "build_report"]
+__all__ = ["SCHEMA", "ClassResult", "PairingSummary", "Report", "ScoreConfig", "build_report"]
 
 #: Schema name carried by every score report.
 SCHEMA = "segeval/score/v1"
@@ -65,6 +65,10 @@ class ScoreConfig:
         Whether label 0 was ignored and every other label lowered by 1.
     convention : str or None
         The ``--convention`` preset these settings came from, if any.
+    classes : str or None
+        Where the class definition came from (``preset cityscapes``, a file).
+    class_ids : str
+        Sides whose masks held class ids rather than label-map values.
     """
 
     num_classes: int
@@ -76,6 +80,8 @@ class ScoreConfig:
     out_of_range: str = "error"
     reduce_zero_label: bool = False
     convention: str | None = None
+    classes: str | None = None
+    class_ids: str = "none"
 
     @property
     def per_image(self) -> bool:
@@ -98,6 +104,8 @@ class ScoreConfig:
             "exclude_classes": sorted(options.exclude),
             "out_of_range": self.out_of_range,
             "reduce_zero_label": self.reduce_zero_label,
+            "classes": self.classes,
+            "class_ids": self.class_ids,
         }
 
     @classmethod
@@ -118,7 +126,43 @@ class ScoreConfig:
             out_of_range=str(data["out_of_range"]),
             reduce_zero_label=bool(data.get("reduce_zero_label", False)),
             convention=data.get("convention"),
+            classes=data.get("classes"),
+            class_ids=str(data.get("class_ids", "none")),
         )
+
+
+@dataclass(frozen=True)
+class PairingSummary:
+    """What pairing and reading set aside or changed.
+
+    Attributes
+    ----------
+    missing_policy : str
+        ``error``, ``skip`` or ``empty``.
+    missing : int
+        Ground-truth files without prediction (skipped, or scored as empty).
+    extra : int
+        Predictions without ground truth (not scored).
+    skipped_files : int
+        Hidden and non-mask files in the two folders.
+    resized : int
+        Predictions resized to their ground truth's size.
+    """
+
+    missing_policy: str = "error"
+    missing: int = 0
+    extra: int = 0
+    skipped_files: int = 0
+    resized: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PairingSummary:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})
 
 
 @dataclass(frozen=True)
@@ -222,6 +266,8 @@ class Report:
     out_of_range_pixels: int
     elapsed_seconds: float
     segeval_version: str
+    pairing: PairingSummary = field(default_factory=PairingSummary)
+    warnings: tuple[str, ...] = ()
 
     def normalized_matrix(self, how: str) -> np.ndarray:
         """The confusion matrix divided by GT rows (``"gt"``), columns (``"pred"``) or total."""
@@ -257,6 +303,8 @@ class Report:
                 "pred_ignore": self.pred_ignore_pixels,
                 "out_of_range": self.out_of_range_pixels,
             },
+            "pairing": self.pairing.to_dict(),
+            "warnings": list(self.warnings),
             "classes_averaged": self.classes_averaged,
             "summary": {name: _json_float(value) for name, value in self.summary.items()},
             "classes": [result.to_dict() for result in self.classes],
@@ -295,6 +343,8 @@ class Report:
             out_of_range_pixels=int(pixels["out_of_range"]),
             elapsed_seconds=float(data["elapsed_seconds"]),
             segeval_version=str(data["segeval_version"]),
+            pairing=PairingSummary.from_dict(data.get("pairing", {})),
+            warnings=tuple(data.get("warnings", ())),
         )
 
 
@@ -306,6 +356,10 @@ def build_report(
     image_means: ImageMeans | None = None,
     reduce_zero_label: bool = False,
     convention: str | None = None,
+    classes_source: str | None = None,
+    class_ids: str = "none",
+    pairing: PairingSummary | None = None,
+    warnings: Sequence[str] = (),
     elapsed_seconds: float = 0.0,
 ) -> Report:
     """Compute every metric of an accumulated matrix and wrap it in a Report.
@@ -324,6 +378,14 @@ def build_report(
         Recorded in the configuration.
     convention : str, optional
         Name of the convention preset used, recorded in the configuration.
+    classes_source : str, optional
+        Where the class definition came from, recorded in the configuration.
+    class_ids : str, default "none"
+        Sides whose masks held class ids, recorded in the configuration.
+    pairing : PairingSummary, optional
+        What pairing set aside.
+    warnings : sequence of str
+        Lines the caller should show (extra predictions, skipped images).
     elapsed_seconds : float, default 0.0
         Wall time of the run.
 
@@ -386,6 +448,8 @@ def build_report(
         out_of_range=matrix.out_of_range,
         reduce_zero_label=reduce_zero_label,
         convention=convention,
+        classes=classes_source,
+        class_ids=class_ids,
     )
     return Report(
         config=config,
@@ -401,4 +465,6 @@ def build_report(
         out_of_range_pixels=matrix.out_of_range_pixels,
         elapsed_seconds=elapsed_seconds,
         segeval_version=__version__,
+        pairing=pairing or PairingSummary(),
+        warnings=tuple(warnings),
     )

@@ -230,10 +230,17 @@ def test_error_missing_prediction(make_dataset: MaskWriter) -> None:
     )
 
 
-def test_error_extra_prediction(make_dataset: MaskWriter) -> None:
+def test_extra_prediction_is_a_warning_and_an_error_with_strict(make_dataset: MaskWriter) -> None:
     pred, gt = make_dataset({"a": np.zeros((2, 2)), "c": np.zeros((2, 2))}, {"a": np.zeros((2, 2))})
+    lenient = run("score", str(pred), str(gt), "--format", "json")
+    assert lenient.exit_code == 0
+    assert lenient.stderr.startswith("segeval: warning: 1 predictions have no ground truth")
+    assert "c.png" in lenient.stderr
+    document = json.loads(lenient.stdout)
+    assert document["pairing"]["extra"] == 1
+    assert document["num_images"] == 1
     assert_one_line_error(
-        run("score", str(pred), str(gt)), "1 predictions have no ground truth", "c.png"
+        run("score", str(pred), str(gt), "--strict"), "1 predictions have no ground truth", "c.png"
     )
 
 
@@ -241,7 +248,9 @@ def test_error_duplicate_key(make_dataset: MaskWriter) -> None:
     pred, gt = make_dataset(
         {"a": np.zeros((2, 2)), "a.npy": np.zeros((2, 2), np.uint8)}, {"a": np.zeros((2, 2))}
     )
-    assert_one_line_error(run("score", str(pred), str(gt)), "a.npy", "a.png", "more than one mask")
+    assert_one_line_error(
+        run("score", str(pred), str(gt)), "a.npy", "a.png", "shared by more than one file"
+    )
 
 
 def test_error_rgb_mask(make_dataset: MaskWriter) -> None:

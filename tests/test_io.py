@@ -6,11 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, TiffImagePlugin
+from PIL import Image
 
-import segeval.io.image
 from segeval.errors import MaskReadError
-from segeval.io import read_mask, sniff_format
+from segeval.io import ColorTable, ReadOptions, read_mask, sniff_format
 from tests.conftest import save_mask
 
 LABELS = np.array([[0, 1, 2], [3, 4, 255]], dtype=np.uint8)
@@ -42,18 +41,120 @@ def test_16bit_png_keeps_values_above_255(tmp_path: Path) -> None:
     np.testing.assert_array_equal(result, labels)
 
 
-def test_32bit_integer_image_mode_i(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Pillow 13 opens 16-bit PNGs as I;16; older releases gave mode I. The reader's
-    # handling of mode I is exercised through a TIFF opened by the same code path.
-    labels = np.array([[0, 70000], [5, 2]], dtype=np.int32)
+@pytest.mark.parametrize(("dtype", "mode"), [(np.uint8, "L"), (np.uint16, "I;16"), (np.int32, "I")])
+def test_tiff_integer_masks(tmp_path: Path, dtype: type, mode: str) -> None:
+    labels = np.array([[0, 1], [2, 200 if dtype == np.uint8 else 70000 % 65536]], dtype=dtype)
+    if dtype == np.int32:
+        labels[1, 1] = 70000  # beyond 16 bits: Pillow's mode I
     path = tmp_path / "m.tif"
     Image.fromarray(labels).save(path)
-    monkeypatch.setattr(
-        segeval.io.image.PngImagePlugin, "PngImageFile", TiffImagePlugin.TiffImageFile
-    )
-    result = segeval.io.image.read_image(path)
-    assert result.dtype == np.int32
+    with Image.open(path) as image:
+        assert image.mode == mode
+    result = read_mask(path)
     np.testing.assert_array_equal(result, labels)
+
+
+def test_multi_page_tiff_is_refused(tmp_path: Path) -> None:
+    pages = [Image.fromarray(np.zeros((2, 2), np.uint8)) for _ in range(3)]
+    pages[0].save(tmp_path / "m.tif", save_all=True, append_images=pages[1:])
+    with pytest.raises(MaskReadError, match=r"m\.tif: the TIFF holds 3 pages"):
+        read_mask(tmp_path / "m.tif")
+
+
+def test_bmp_mask(tmp_path: Path) -> None:
+    Image.fromarray(LABELS).save(tmp_path / "m.bmp")
+    np.testing.assert_array_equal(read_mask(tmp_path / "m.bmp"), LABELS)
+
+
+def test_npz_single_array_and_key(tmp_path: Path) -> None:
+    np.savez(tmp_path / "one.npz", mask=LABELS)
+    np.testing.assert_array_equal(read_mask(tmp_path / "one.npz"), LABELS)
+    np.savez_compressed(tmp_path / "two.npz", pred=LABELS, prob=np.zeros((2, 3)))
+    with pytest.raises(MaskReadError, match=r"holds 2 arrays \(pred, prob\); pass --npz-key"):
+        read_mask(tmp_path / "two.npz")
+    np.testing.assert_array_equal(
+        read_mask(tmp_path / "two.npz", ReadOptions(npz_key="pred")), LABELS
+    )
+    with pytest.raises(MaskReadError, match=r"no array named 'label'"):
+        read_mask(tmp_path / "two.npz", ReadOptions(npz_key="label"))
+    with pytest.raises(MaskReadError, match=r"two\.npz\[prob\]: expected integer class ids"):
+        read_mask(tmp_path / "two.npz", ReadOptions(npz_key="prob"))
+
+
+TABLE = ColorTable({(0, 0, 0): 255, (128, 64, 128): 0, (70, 70, 70): 1, (0, 0, 142): 2})
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_colour_mask_maps_exactly(tmp_path: Path, mode: str) -> None:
+    rgb = np.array([[[128, 64, 128], [70, 70, 70]], [[0, 0, 142], [0, 0, 0]]], dtype=np.uint8)
+    pixels = rgb if mode == "RGB" else np.concatenate([rgb, np.full((2, 2, 1), 255, np.uint8)], -1)
+    Image.fromarray(pixels).save(tmp_path / "m.png")
+    result = read_mask(tmp_path / "m.png", ReadOptions(colors=TABLE))
+    assert result.tolist() == [[0, 1], [2, 255]]
+    assert result.dtype == np.uint8
+
+
+def test_unknown_colours_are_listed_with_pixel_counts(tmp_path: Path) -> None:
+    rgb = np.zeros((3, 4, 3), dtype=np.uint8)
+    rgb[0, :] = (1, 2, 3)
+    rgb[1, :3] = (9, 9, 9)
+    Image.fromarray(rgb).save(tmp_path / "m.png")
+    with pytest.raises(MaskReadError) as info:
+        read_mask(tmp_path / "m.png", ReadOptions(colors=TABLE))
+    message = str(info.value)
+    assert message.startswith(f"{tmp_path / 'm.png'}: 2 colours are not in the colour table: ")
+    assert "[1, 2, 3] (4 px), [9, 9, 9] (3 px)" in message
+    assert "--unknown-color ignore" in message
+    ignored = read_mask(tmp_path / "m.png", ReadOptions(colors=TABLE, unknown_color="ignore"))
+    assert ignored.tolist() == [[255] * 4, [255] * 4, [255] * 4]
+
+
+def test_more_than_ten_unknown_colours_are_counted(tmp_path: Path) -> None:
+    rgb = np.zeros((1, 12, 3), dtype=np.uint8)
+    rgb[0, :, 0] = np.arange(1, 13)
+    Image.fromarray(rgb).save(tmp_path / "m.png")
+    with pytest.raises(
+        MaskReadError, match=r"12 colours are not in the colour table: .* and 2 more"
+    ):
+        read_mask(tmp_path / "m.png", ReadOptions(colors=TABLE))
+
+
+def test_jpeg_is_refused_unless_lossy_is_allowed(tmp_path: Path) -> None:
+    rgb = np.zeros((16, 16, 3), dtype=np.uint8)
+    rgb[:, :8] = (128, 64, 128)
+    rgb[:, 8:] = (70, 70, 70)
+    Image.fromarray(rgb).save(tmp_path / "m.jpg", quality=70)
+    with pytest.raises(MaskReadError, match=r"this is a JPEG file; lossy compression corrupts"):
+        read_mask(tmp_path / "m.jpg", ReadOptions(colors=TABLE))
+    result = read_mask(tmp_path / "m.jpg", ReadOptions(colors=TABLE, allow_lossy=True))
+    assert (result[:, :6] == 0).all()
+    assert (result[:, 10:] == 1).all()
+
+
+def test_pixel_limit_is_checked_from_the_header(tmp_path: Path) -> None:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + payload))
+        return struct.pack(">I", len(payload)) + kind + payload + crc
+
+    header = struct.pack(">IIBBBBB", 50000, 50000, 8, 0, 0, 0, 0)
+    data = zlib.compress(b"\x00" * 100)
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+    (tmp_path / "bomb.png").write_bytes(png)
+    with pytest.raises(MaskReadError, match=r"declares 50000x50000 pixels \(2500.0 megapixels\)"):
+        read_mask(tmp_path / "bomb.png", ReadOptions(max_pixels=100_000_000))
+    np.save(tmp_path / "big.npy", np.zeros((300, 400), np.uint8))
+    with pytest.raises(MaskReadError, match=r"declares shape \(300, 400\)"):
+        read_mask(tmp_path / "big.npy", ReadOptions(max_pixels=100_000))
+    assert read_mask(tmp_path / "big.npy", ReadOptions(max_pixels=120_000)).shape == (300, 400)
+
+
+def test_gif_is_unsupported(tmp_path: Path) -> None:
+    Image.fromarray(LABELS).save(tmp_path / "m.png", format="GIF")
+    with pytest.raises(MaskReadError, match=r"m\.png: unsupported mask format \(gif\)"):
+        read_mask(tmp_path / "m.png")
 
 
 def test_1bit_png_gives_zeros_and_ones(tmp_path: Path) -> None:
@@ -105,14 +206,11 @@ def test_float_npy_is_refused(tmp_path: Path) -> None:
         read_mask(path)
 
 
-def test_float_image_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_float_image_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "m.tif"
     Image.fromarray(np.array([[0.5, 1.0]], dtype=np.float32)).save(path)
-    monkeypatch.setattr(
-        segeval.io.image.PngImagePlugin, "PngImageFile", TiffImagePlugin.TiffImageFile
-    )
     with pytest.raises(MaskReadError, match=r"got floating-point pixels \(mode 'F'\)"):
-        segeval.io.image.read_image(path)
+        read_mask(path)
 
 
 def test_3d_npy_is_refused(tmp_path: Path) -> None:

@@ -255,3 +255,11 @@ def test_perfect_prediction_scores_one(diagonal: np.ndarray) -> None:
     if present.any():
         for name in ("miou", "mdice", "pixel_accuracy", "mean_accuracy", "fwiou", "min_iou"):
             assert result.summary[name] == 1.0, name
+
+
+def test_every_registry_metric_is_documented() -> None:
+    from tests.conftest import REPO
+
+    docs = (REPO / "docs" / "metrics.md").read_text()
+    for name in REGISTRY:
+        assert f"`{name}" in docs, name

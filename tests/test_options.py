@@ -129,3 +129,56 @@ def test_metrics_command_lists_registry_names() -> None:
     assert names["miou"]["higher_is_better"] is True
     table = run("metrics").stdout
     assert "iou[CLASS]" in table
+
+
+def test_resize_pred_nearest_and_report(make_dataset: MaskWriter) -> None:
+    # A half-resolution prediction: each pixel covers a 2 x 2 block of the ground truth.
+    pred, gt = make_dataset(
+        {"a": np.array([[0, 1], [1, 1]]), "b": np.zeros((4, 4))},
+        {
+            "a": np.array([[0, 0, 1, 1], [0, 0, 1, 1], [1, 1, 1, 1], [1, 1, 1, 0]]),
+            "b": np.zeros((4, 4)),
+        },
+    )
+    refused = run("score", str(pred), str(gt))
+    assert refused.exit_code == 2
+    assert "prediction is 2x2 (width x height) but its ground truth" in refused.stderr
+    assert "--resize-pred nearest" in refused.stderr
+    result = run("score", str(pred), str(gt), "--resize-pred", "nearest", "--format", "json")
+    assert result.exit_code == 0
+    document = json.loads(result.stdout)
+    assert document["pairing"]["resized"] == 1
+    assert document["confusion_matrix"]["counts"] == [[20, 1], [0, 11]]
+    assert "1 predictions were resized" in result.stderr
+
+
+def test_missing_empty_counts_every_gt_pixel_as_a_miss(make_dataset: MaskWriter) -> None:
+    pred, gt = make_dataset(
+        {"a": np.array([[0, 1]])}, {"a": np.array([[0, 1]]), "b": np.array([[1, 1]])}
+    )
+    document = score_json(str(pred), str(gt), "--missing", "empty")
+    assert document["num_images"] == 2
+    assert document["confusion_matrix"]["missed"] == [0, 2]
+    assert document["classes"][1]["iou"] == pytest.approx(1 / 3)
+    assert document["pairing"] == {
+        "missing_policy": "empty",
+        "missing": 1,
+        "extra": 0,
+        "skipped_files": 0,
+        "resized": 0,
+    }
+    skipped = score_json(str(pred), str(gt), "--missing", "skip")
+    assert skipped["num_images"] == 1
+    assert skipped["classes"][1]["iou"] == 1.0
+
+
+def test_glob_and_flat_through_the_cli(make_dataset: MaskWriter) -> None:
+    pred, gt = make_dataset(
+        {"a": np.array([[1, 1]]), "b": np.array([[0, 0]])},
+        {"x/a": np.array([[1, 1]]), "y/b": np.array([[0, 1]])},
+    )
+    flat = score_json(str(pred), str(gt), "--flat")
+    assert flat["num_images"] == 2
+    only_a = score_json(str(pred), str(gt), "--flat", "--gt-glob", "x/*", "--pred-glob", "a.*")
+    assert only_a["num_images"] == 1
+    assert only_a["summary"]["pixel_accuracy"] == 1.0

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from segeval.errors import PairingError
-from segeval.pairing import check_pairing, list_masks, pair_folders
+from segeval.pairing import PairingOptions, check_pairing, list_masks, pair_folders
 
 
 def _touch(root: Path, *names: str) -> None:
@@ -24,9 +24,9 @@ def test_pairs_by_relative_path_without_extension(tmp_path: Path) -> None:
     assert [pair.key for pair in pairing.pairs] == ["a/b", "c", "z/y/x"]
     assert pairing.pairs[0].pred_path == tmp_path / "pred" / "a" / "b.npy"
     assert pairing.pairs[0].gt_path == tmp_path / "gt" / "a" / "b.png"
-    assert (
-        check_pairing(pairing, gt_dir=tmp_path / "gt", pred_dir=tmp_path / "pred") == pairing.pairs
-    )
+    checked = check_pairing(pairing, gt_dir=tmp_path / "gt", pred_dir=tmp_path / "pred")
+    assert checked.pairs == pairing.pairs
+    assert checked.warnings == ()
 
 
 def test_same_name_in_different_subfolders_does_not_pair(tmp_path: Path) -> None:
@@ -67,22 +67,92 @@ def test_missing_prediction_is_an_error_listing_the_files(tmp_path: Path) -> Non
     assert "\n" not in message
 
 
-def test_extra_prediction_is_an_error(tmp_path: Path) -> None:
+def _check(tmp_path: Path, **policy: object):  # type: ignore[no-untyped-def]
+    return check_pairing(
+        pair_folders(tmp_path / "pred", tmp_path / "gt"),
+        gt_dir=tmp_path / "gt",
+        pred_dir=tmp_path / "pred",
+        **policy,  # type: ignore[arg-type]
+    )
+
+
+def test_extra_prediction_is_a_warning_or_with_strict_an_error(tmp_path: Path) -> None:
     _touch(tmp_path / "gt", "a.png")
     _touch(tmp_path / "pred", "a.png", "b.png")
+    checked = _check(tmp_path)
+    assert [pair.key for pair in checked.pairs] == ["a"]
+    assert [path.name for path in checked.extra] == ["b.png"]
+    assert checked.warnings[0].startswith("1 predictions have no ground truth and were not scored")
     with pytest.raises(PairingError, match=r"1 predictions have no ground truth in .*b\.png"):
-        check_pairing(
-            pair_folders(tmp_path / "pred", tmp_path / "gt"),
-            gt_dir=tmp_path / "gt",
-            pred_dir=tmp_path / "pred",
-        )
+        _check(tmp_path, strict=True)
+
+
+def test_missing_policies(tmp_path: Path) -> None:
+    _touch(tmp_path / "gt", "a.png", "b.png", "c.png")
+    _touch(tmp_path / "pred", "b.png")
+    with pytest.raises(PairingError, match="--missing skip or --missing empty"):
+        _check(tmp_path)
+    skipped = _check(tmp_path, missing="skip")
+    assert [pair.key for pair in skipped.pairs] == ["b"]
+    assert "2 ground-truth files have no prediction and were skipped" in skipped.warnings[0]
+    empty = _check(tmp_path, missing="empty")
+    assert [(pair.key, pair.pred_path is None) for pair in empty.pairs] == [
+        ("a", True),
+        ("b", False),
+        ("c", True),
+    ]
+    assert "scored as predicting nothing" in empty.warnings[0]
+
+
+def test_skip_with_no_prediction_at_all_is_an_error(tmp_path: Path) -> None:
+    _touch(tmp_path / "gt", "a.png")
+    (tmp_path / "pred").mkdir()
+    with pytest.raises(PairingError, match="no prediction matches any ground-truth file"):
+        _check(tmp_path, missing="skip")
 
 
 def test_two_files_with_one_key_are_an_error(tmp_path: Path) -> None:
     _touch(tmp_path / "gt", "x.png")
     _touch(tmp_path / "pred", "x.png", "x.npy")
-    pairing = pair_folders(tmp_path / "pred", tmp_path / "gt")
-    with pytest.raises(PairingError, match=r"used by more than one mask.*x\.npy, .*x\.png"):
+    with pytest.raises(PairingError, match=r"shared by more than one file.*x\.npy, .*x\.png"):
+        _check(tmp_path)
+
+
+def test_suffixes_pair_cityscapes_names(tmp_path: Path) -> None:
+    _touch(
+        tmp_path / "gt",
+        "aachen/aachen_000000_000019_gtFine_labelIds.png",
+        "aachen/aachen_000000_000019_gtFine_color.png",
+        "aachen/aachen_000000_000019_gtFine_instanceIds.png",
+        "aachen/aachen_000000_000019_gtFine_polygons.json",
+    )
+    _touch(tmp_path / "pred", "aachen/aachen_000000_000019_leftImg8bit.png")
+    options = PairingOptions(pred_suffix="_leftImg8bit.png", gt_suffix="_gtFine_labelIds.png")
+    pairing = pair_folders(tmp_path / "pred", tmp_path / "gt", options)
+    assert [pair.key for pair in pairing.pairs] == ["aachen/aachen_000000_000019"]
+    assert pairing.pairs[0].gt_path.name.endswith("_gtFine_labelIds.png")
+    assert pairing.skipped_files == 3
+    assert not pairing.missing
+    assert not pairing.extra
+
+
+def test_globs_restrict_files(tmp_path: Path) -> None:
+    _touch(tmp_path / "gt", "val/a.png", "train/b.png")
+    _touch(tmp_path / "pred", "val/a.png", "val/a_vis.png")
+    options = PairingOptions(gt_glob="val/*", pred_glob="*/?.png")
+    pairing = pair_folders(tmp_path / "pred", tmp_path / "gt", options)
+    assert [pair.key for pair in pairing.pairs] == ["val/a"]
+    assert not pairing.extra
+
+
+def test_flat_pairs_by_name_and_refuses_duplicate_names(tmp_path: Path) -> None:
+    _touch(tmp_path / "gt", "city1/a.png", "city2/b.png")
+    _touch(tmp_path / "pred", "a.png", "b.png")
+    pairing = pair_folders(tmp_path / "pred", tmp_path / "gt", PairingOptions(flat=True))
+    assert [pair.key for pair in pairing.pairs] == ["a", "b"]
+    _touch(tmp_path / "gt", "city3/a.png")
+    pairing = pair_folders(tmp_path / "pred", tmp_path / "gt", PairingOptions(flat=True))
+    with pytest.raises(PairingError, match=r"with --flat, same name.*city1/a\.png, .*city3/a\.png"):
         check_pairing(pairing, gt_dir=tmp_path / "gt", pred_dir=tmp_path / "pred")
 
 
@@ -90,11 +160,7 @@ def test_empty_ground_truth_folder_is_an_error(tmp_path: Path) -> None:
     _touch(tmp_path / "gt", "readme.txt")
     (tmp_path / "pred").mkdir()
     with pytest.raises(PairingError, match="no ground-truth mask files found"):
-        check_pairing(
-            pair_folders(tmp_path / "pred", tmp_path / "gt"),
-            gt_dir=tmp_path / "gt",
-            pred_dir=tmp_path / "pred",
-        )
+        _check(tmp_path)
 
 
 def test_missing_folder_is_an_error(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ The format is chosen from the file's first bytes, not from its extension, so a
 
 from __future__ import annotations
 
-from segeval.io.reader import MASK_SUFFIXES, read_mask, sniff_format
+from segeval.io.colors import ColorTable
+from segeval.io.reader import MASK_SUFFIXES, ReadOptions, read_mask, sniff_format
 
-__all__ = ["MASK_SUFFIXES", "read_mask", "sniff_format"]
+__all__ = ["MASK_SUFFIXES", "ColorTable", "ReadOptions", "read_mask", "sniff_format"]

@@ -1,23 +1,48 @@
-"""Read label masks stored as NumPy arrays (``.npy``)."""
+"""Read label masks stored as NumPy arrays (``.npy`` and ``.npz``)."""
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
 from segeval.errors import MaskReadError
 
-__all__ = ["as_label_array", "read_npy"]
+__all__ = ["as_label_array", "read_npy", "read_npz"]
 
 
-def read_npy(path: Path) -> np.ndarray:
+def _check_header(stream: IO[bytes], source: str, max_pixels: int | None) -> None:
+    """Read an NPY header (shape only) and refuse too many elements before loading."""
+    if max_pixels is None:
+        return
+    try:
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            shape, _, _ = np.lib.format.read_array_header_1_0(stream)
+        else:
+            shape, _, _ = np.lib.format.read_array_header_2_0(stream)
+    except (ValueError, OSError) as err:
+        raise MaskReadError(f"{source}: cannot read the NPY header ({err}).") from err
+    elements = int(np.prod(shape, dtype=np.int64))
+    if elements > max_pixels:
+        raise MaskReadError(
+            f"{source}: the array declares shape {tuple(shape)} ({elements / 1e6:.1f} million "
+            f"values), more than the limit of {max_pixels / 1e6:.1f} megapixels; pass a larger "
+            "--max-pixels if it is genuine."
+        )
+
+
+def read_npy(path: Path, max_pixels: int | None = None) -> np.ndarray:
     """Load a 2-D integer array from an NPY file (pickles are refused).
 
     Parameters
     ----------
     path : pathlib.Path
         An ``.npy`` file.
+    max_pixels : int, optional
+        Refuse arrays with more elements, from the header, before loading.
 
     Returns
     -------
@@ -30,13 +55,62 @@ def read_npy(path: Path) -> np.ndarray:
         Object arrays, truncated files, float or complex arrays, other shapes.
     """
     try:
+        with path.open("rb") as stream:
+            _check_header(stream, str(path), max_pixels)
         labels = np.load(path, allow_pickle=False)
+    except MaskReadError:
+        raise
     except (OSError, ValueError, EOFError) as err:
         raise MaskReadError(
             f"{path}: cannot load the NPY array ({err}); save it with numpy.save "
             "as a plain integer array."
         ) from err
     return as_label_array(labels, source=str(path))
+
+
+def read_npz(path: Path, key: str | None = None, max_pixels: int | None = None) -> np.ndarray:
+    """Load one 2-D integer array from an NPZ file.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        An ``.npz`` file.
+    key : str, optional
+        Which array; required when the file holds more than one.
+    max_pixels : int, optional
+        Refuse arrays with more elements, from the header, before loading.
+
+    Raises
+    ------
+    MaskReadError
+        Missing key, several arrays and no key, bad arrays.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [name.removesuffix(".npy") for name in archive.namelist()]
+            if key is None:
+                if len(names) != 1:
+                    raise MaskReadError(
+                        f"{path}: the NPZ file holds {len(names)} arrays "
+                        f"({', '.join(sorted(names)[:10])}); pass --npz-key to choose one."
+                    )
+                key = names[0]
+            if key not in names:
+                raise MaskReadError(
+                    f"{path}: no array named {key!r} in the NPZ file; it holds "
+                    f"{', '.join(sorted(names)[:10])}."
+                )
+            with archive.open(f"{key}.npy") as member:
+                _check_header(member, f"{path}[{key}]", max_pixels)
+            with archive.open(f"{key}.npy") as member:
+                labels = np.lib.format.read_array(member, allow_pickle=False)
+    except MaskReadError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        raise MaskReadError(
+            f"{path}: cannot load the NPZ file ({err}); save it with numpy.savez."
+        ) from err
+    return as_label_array(labels, source=f"{path}[{key}]")
 
 
 def as_label_array(labels: np.ndarray, source: str) -> np.ndarray:

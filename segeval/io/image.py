@@ -1,15 +1,27 @@
-"""Read label masks stored as images, with Pillow."""
+"""Read label masks stored as images (PNG, TIFF, BMP, JPEG), with Pillow."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image, PngImagePlugin
+from PIL import (
+    BmpImagePlugin,
+    Image,
+    ImageFile,
+    JpegImagePlugin,
+    PngImagePlugin,
+    TiffImagePlugin,
+)
 
 from segeval.errors import MaskReadError
 
-__all__ = ["read_image"]
+if TYPE_CHECKING:
+    from segeval.io.reader import ReadOptions
+
+__all__ = ["check_pixel_limit", "read_image"]
 
 # Pillow mode -> dtype of the label array it holds.
 _LABEL_MODES = {
@@ -22,58 +34,105 @@ _LABEL_MODES = {
     "I;16N": np.uint16,
     "I": np.int32,
 }
+_COLOR_MODES = frozenset({"RGB", "RGBA"})
+
+# The plugin classes are opened directly rather than through Image.open, which
+# would apply Pillow's global decompression-bomb limit (and refuse the large
+# aerial tiles segeval reads in row blocks); segeval applies its own limit,
+# max_pixels, from the header before decoding.
+_OPENERS: dict[str, Callable[[Path], ImageFile.ImageFile]] = {
+    "png": PngImagePlugin.PngImageFile,
+    "tiff": TiffImagePlugin.TiffImageFile,
+    "bmp": BmpImagePlugin.BmpImageFile,
+    "jpeg": JpegImagePlugin.JpegImageFile,
+}
 
 
-def read_image(path: Path) -> np.ndarray:
-    """Decode a PNG label mask with Pillow.
+def check_pixel_limit(path: Path, width: int, height: int, max_pixels: int | None) -> None:
+    """Refuse an image whose header declares more than ``max_pixels`` pixels.
+
+    Examples
+    --------
+    >>> check_pixel_limit(Path("m.png"), 100, 100, 20000)
+    >>> check_pixel_limit(Path("m.png"), 50000, 50000, 10**8)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    segeval.errors.MaskReadError: m.png: the image declares 50000x50000 pixels (2500.0 ...
+    """
+    if max_pixels is not None and width * height > max_pixels:
+        raise MaskReadError(
+            f"{path}: the image declares {width}x{height} pixels "
+            f"({width * height / 1e6:.1f} megapixels), more than the limit of "
+            f"{max_pixels / 1e6:.1f} megapixels; pass a larger --max-pixels if it is genuine."
+        )
+
+
+def read_image(path: Path, file_format: str, options: ReadOptions) -> np.ndarray:
+    """Decode an image mask into raw label values.
 
     Palette images yield their palette indices (the labels); they are never
-    converted to colours.
+    converted to colours. Colour images are mapped through ``options.colors``.
 
     Parameters
     ----------
     path : pathlib.Path
-        A PNG file.
+    file_format : {"png", "tiff", "bmp", "jpeg"}
+        As sniffed from the content.
+    options : ReadOptions
 
     Returns
     -------
     numpy.ndarray
-        2-D ``uint8``, ``uint16`` or ``int32`` array of raw labels.
+        2-D integer array of raw labels.
 
     Raises
     ------
     MaskReadError
-        Colour or floating-point images, and files Pillow cannot decode.
+        Unsupported modes, colour images without colours, multi-page TIFFs,
+        too many pixels, and files Pillow cannot decode.
     """
     try:
-        # The plugin class is opened directly rather than through Image.open, which
-        # would apply Pillow's global decompression-bomb limit and refuse the large
-        # aerial tiles that segeval is meant to read in row blocks.
-        with PngImagePlugin.PngImageFile(path) as image:
-            _check_label_mode(path, image)
+        with _OPENERS[file_format](path) as image:
+            check_pixel_limit(path, image.width, image.height, options.max_pixels)
+            _check_mode(path, image, options)
+            frames = int(getattr(image, "n_frames", 1))
+            if frames > 1:
+                raise MaskReadError(
+                    f"{path}: the TIFF holds {frames} pages; save one mask per file."
+                )
             image.load()
-            labels = np.asarray(image)
+            pixels = np.asarray(image)
+            mode = image.mode
     except MaskReadError:
         raise
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as err:
         raise MaskReadError(
             f"{path}: cannot decode the image ({err}); the file may be truncated or "
             "corrupt, so write it again."
         ) from err
-    if labels.dtype == np.bool_:
-        return labels.astype(np.uint8)
-    return labels.astype(_LABEL_MODES[image.mode], copy=False)
+    if mode in _COLOR_MODES:
+        assert options.colors is not None  # checked by _check_mode
+        if file_format == "jpeg":
+            return options.colors.apply_nearest(pixels)
+        return options.colors.apply(
+            pixels, str(path), unknown=options.unknown_color, unknown_value=options.unknown_value
+        )
+    if pixels.dtype == np.bool_:
+        return pixels.astype(np.uint8)
+    return pixels.astype(_LABEL_MODES[mode], copy=False)
 
 
-def _check_label_mode(path: Path, image: Image.Image) -> None:
+def _check_mode(path: Path, image: Image.Image, options: ReadOptions) -> None:
     mode = image.mode
     if mode in _LABEL_MODES:
         return
-    if mode in {"RGB", "RGBA"}:
+    if mode in _COLOR_MODES:
+        if options.colors is not None:
+            return
         raise MaskReadError(
             f"{path}: expected a single-channel label mask, got a colour image "
-            f"(mode {mode!r}); save masks as 8-bit grayscale or palette PNGs "
-            "whose pixel values are class ids."
+            f"(mode {mode!r}); pass --preset or --classes with class colours to map "
+            "colours to classes, or save masks whose pixel values are class ids."
         )
     if mode == "F":
         raise MaskReadError(
@@ -82,5 +141,5 @@ def _check_label_mode(path: Path, image: Image.Image) -> None:
         )
     raise MaskReadError(
         f"{path}: expected a single-channel label mask, got mode {mode!r}; "
-        "save masks as 8-bit grayscale (L), palette (P) or 16-bit PNGs."
+        "save masks as 8-bit grayscale (L), palette (P) or 16-bit images."
     )

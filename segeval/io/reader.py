@@ -3,30 +3,67 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 from segeval.errors import MaskReadError
-from segeval.io.arrays import read_npy
+from segeval.io.arrays import read_npy, read_npz
+from segeval.io.colors import ColorTable
 from segeval.io.image import read_image
 
-__all__ = ["MASK_SUFFIXES", "read_mask", "sniff_format"]
+__all__ = ["MASK_SUFFIXES", "ReadOptions", "read_mask", "sniff_format"]
 
 #: File name suffixes (lower case) that pairing treats as masks; anything else is skipped.
-MASK_SUFFIXES = frozenset({".png", ".npy"})
+MASK_SUFFIXES = frozenset({".png", ".npy", ".npz", ".tif", ".tiff", ".bmp", ".jpg", ".jpeg"})
 
 _SIGNATURES = (
     (b"\x89PNG\r\n\x1a\n", "png"),
     (b"\x93NUMPY", "npy"),
     (b"\xff\xd8\xff", "jpeg"),
     (b"PK\x03\x04", "npz"),
+    (b"PK\x05\x06", "npz"),
     (b"II*\x00", "tiff"),
     (b"MM\x00*", "tiff"),
     (b"BM", "bmp"),
     (b"GIF8", "gif"),
     (b"RIFF", "webp"),
 )
+
+_IMAGE_FORMATS = frozenset({"png", "tiff", "bmp", "jpeg"})
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How mask files are read.
+
+    Parameters
+    ----------
+    colors : ColorTable, optional
+        Colour -> label value, for RGB/RGBA masks. Without it colour masks are
+        refused.
+    unknown_color : {"error", "ignore"}, default "error"
+        A colour not in the table: an error listing the unknown colours, or
+        ``unknown_value``.
+    unknown_value : int, default 255
+        The label given to unknown colours under ``unknown_color="ignore"`` (an
+        ignore value).
+    allow_lossy : bool, default False
+        Read JPEG masks (colours mapped to the nearest table colour).
+    npz_key : str, optional
+        The array to use from an NPZ file holding several.
+    max_pixels : int, optional
+        Refuse images larger than this, from the header, before decoding.
+    """
+
+    colors: ColorTable | None = None
+    unknown_color: Literal["error", "ignore"] = "error"
+    unknown_value: int = 255
+    allow_lossy: bool = False
+    npz_key: str | None = None
+    max_pixels: int | None = None
 
 
 def sniff_format(head: bytes) -> str:
@@ -58,32 +95,37 @@ def sniff_format(head: bytes) -> str:
     return "unknown"
 
 
-def read_mask(path: str | os.PathLike[str]) -> np.ndarray:
+def read_mask(path: str | os.PathLike[str], options: ReadOptions | None = None) -> np.ndarray:
     """Read one label mask as a 2-D integer array of raw label values.
+
+    The format comes from the file's content; a ``.png`` holding a JPEG is
+    reported as a JPEG.
 
     Parameters
     ----------
     path : str or path-like
-        A PNG (modes ``1``, ``L``, ``P``, ``I;16``, ``I``) or NPY (2-D integer
-        array) file.
+        PNG (modes ``1``, ``L``, ``P``, ``I;16``, ``I``, and ``RGB``/``RGBA`` with
+        a colour table), TIFF (8/16/32-bit integer, single page), BMP, NPY (2-D
+        integer array), NPZ (one array, or ``options.npz_key``).
+    options : ReadOptions, optional
+        Colour table, lossy input, NPZ key, pixel limit.
 
     Returns
     -------
     numpy.ndarray
-        Shape ``(height, width)``; dtype ``uint8`` for 1-bit, 8-bit and palette
-        PNGs (palette indices, never colours), ``uint16`` for 16-bit PNGs, the
-        stored integer dtype for NPY.
+        Shape ``(height, width)``; ``uint8`` for 1-bit, 8-bit and palette images
+        (palette indices, never colours), ``uint16`` for 16-bit images, the
+        stored integer dtype for arrays, label values for colour masks.
 
     Raises
     ------
     MaskReadError
-        The file is missing, truncated, of an unsupported format, holds colour
-        or floating-point data, or is not 2-D.
+        Missing, empty, truncated or unsupported files, colour masks without a
+        colour table, unknown colours, floating-point data, too many pixels.
 
     Examples
     --------
     >>> import tempfile, pathlib
-    >>> import numpy as np
     >>> from PIL import Image
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> Image.fromarray(np.array([[0, 1], [2, 255]], dtype=np.uint8)).save(folder / "m.png")
@@ -92,24 +134,28 @@ def read_mask(path: str | os.PathLike[str]) -> np.ndarray:
            [  2, 255]], dtype=uint8)
     """
     path = Path(path)
+    options = options or ReadOptions()
     try:
         with path.open("rb") as stream:
             head = stream.read(16)
     except OSError as err:
         raise MaskReadError(f"{path}: cannot open the file ({err.strerror or err}).") from err
     file_format = sniff_format(head)
-    if file_format == "png":
-        return read_image(path)
+    if file_format == "jpeg" and not options.allow_lossy:
+        raise MaskReadError(
+            f"{path}: this is a JPEG file; lossy compression corrupts label values at "
+            "every edge, so save label masks as PNG (or pass --allow-lossy to map "
+            "colours to the nearest known colour)."
+        )
+    if file_format in _IMAGE_FORMATS:
+        return read_image(path, file_format, options)
     if file_format == "npy":
-        return read_npy(path)
+        return read_npy(path, options.max_pixels)
+    if file_format == "npz":
+        return read_npz(path, options.npz_key, options.max_pixels)
     if file_format == "empty":
         raise MaskReadError(f"{path}: the file is empty; write the mask again.")
-    if file_format == "jpeg":
-        raise MaskReadError(
-            f"{path}: this is a JPEG file; lossy compression corrupts label values, "
-            "so save label masks as PNG."
-        )
     raise MaskReadError(
-        f"{path}: unsupported mask format ({file_format}); "
-        "save label masks as PNG or as a 2-D integer NPY array."
+        f"{path}: unsupported mask format ({file_format}); save label masks as PNG, "
+        "TIFF, BMP, or a 2-D integer NPY/NPZ array."
     )

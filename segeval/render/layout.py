@@ -91,6 +91,10 @@ def report_header(report: Report) -> list[str]:
             f"{config.num_classes} classes, inferred from the largest label seen "
             "(pass --num-classes or --class-names to fix it)"
         )
+    elif config.classes:
+        classes = f"{config.num_classes} classes from {config.classes}"
+        if config.class_ids != "none":
+            classes += f" ({config.class_ids} masks hold class ids)"
     else:
         classes = f"{config.num_classes} classes"
     options = config.metric_options
@@ -142,6 +146,17 @@ def report_notes(report: Report) -> list[str]:
     excluded = [result.name for result in report.classes if not result.included]
     if excluded:
         notes.append(f"Left out of the means: {', '.join(excluded)}.")
+    pairing = report.pairing
+    if pairing.missing and pairing.missing_policy == "empty":
+        notes.append(
+            f"{pairing.missing} images had no prediction and were scored as predicting nothing."
+        )
+    elif pairing.missing:
+        notes.append(f"{pairing.missing} images had no prediction and were not scored.")
+    if pairing.extra:
+        notes.append(f"{pairing.extra} predictions had no ground truth and were not scored.")
+    if pairing.resized:
+        notes.append(f"{pairing.resized} predictions were resized to their ground truth's size.")
     return notes
 
 

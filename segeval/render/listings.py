@@ -7,13 +7,14 @@ from typing import Any
 
 from tabulate import tabulate
 
+from segeval.classes import PRESET_NAMES, load_preset
 from segeval.conventions import CONVENTIONS
 from segeval.errors import UsageError
 from segeval.metrics import REGISTRY
 from segeval.render.layout import Section
 from segeval.render.markdown import markdown_table
 
-__all__ = ["render_convention_list", "render_metric_list"]
+__all__ = ["render_convention_list", "render_metric_list", "render_preset_list"]
 
 
 def _metric_section() -> Section:
@@ -97,3 +98,51 @@ def render_convention_list(output_format: str = "table") -> str:
         for convention in CONVENTIONS.values()
     }
     return _render(_convention_section(), document, output_format)
+
+
+def render_preset_list(output_format: str = "table") -> str:
+    """Every built-in class definition: name, classes, ignore values, description.
+
+    Examples
+    --------
+    >>> "pascal-voc" in render_preset_list("table")
+    True
+    """
+    definitions = {name: load_preset(name) for name in PRESET_NAMES}
+    rows = [
+        [
+            name,
+            str(definition.num_classes),
+            ", ".join(str(v) for v in sorted(definition.ignore_values)),
+            "yes" if definition.value_colors else "no",
+            definition.description,
+        ]
+        for name, definition in definitions.items()
+    ]
+    section = Section(
+        "Presets",
+        ["Name", "Classes", "Ignored values", "Colours", "Description"],
+        rows,
+        [False] * 5,
+    )
+    document = {
+        name: {
+            "classes": list(definition.names),
+            "ignore": sorted(definition.ignore_values),
+            "colors": bool(definition.value_colors),
+            "description": definition.description,
+            "source": definition.source,
+        }
+        for name, definition in definitions.items()
+    }
+    if output_format == "table":
+        # Descriptions are long: list them below the table instead of in a column.
+        short = Section(section.title, section.headers[:4], [row[:4] for row in rows], [False] * 4)
+        notes = "\n".join(f"{row[0]}: {row[4]}" for row in rows)
+        return (
+            tabulate(short.rows, headers=short.headers, disable_numparse=True)
+            + "\n\n"
+            + notes
+            + "\n"
+        )
+    return _render(section, document, output_format)

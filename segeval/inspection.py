@@ -1,0 +1,273 @@
+"""What is in a folder of masks: formats, sizes, label values or colours, problems.
+
+:func:`inspect_folder` is what ``segeval inspect`` runs first when a score looks
+wrong. It reads every mask once, tallies what it finds, and turns recognisable
+mistakes into hints: colour masks read without colours, JPEG masks, Cityscapes
+labelIds scored as trainIds (or the reverse), 0/255 binary masks whose 255
+would be ignored.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from segeval.classes import PRESET_NAMES, ClassDefinition, load_preset
+from segeval.errors import MaskReadError, SegevalError
+from segeval.io import ReadOptions, read_mask, sniff_format
+from segeval.io.colors import RGB
+from segeval.pairing import list_masks
+
+__all__ = ["FolderInspection", "inspect_folder"]
+
+#: Beyond this many distinct colours a folder is not a set of colour masks.
+MAX_COLORS = 4096
+
+
+@dataclass
+class FolderInspection:
+    """The tallies of one folder of masks.
+
+    Attributes
+    ----------
+    root : pathlib.Path
+    files : int
+        Mask files found (by extension).
+    skipped_files : int
+        Hidden and non-mask files.
+    kinds : Counter
+        ``"png L"``, ``"png RGB"``, ``"npy int64"``, ... -> number of files.
+    sizes : Counter
+        ``(width, height)`` -> number of files.
+    values : Counter
+        Label value -> pixel count, over the single-channel masks.
+    colors : Counter
+        ``(r, g, b)`` -> pixel count, over the colour masks.
+    too_many_colors : bool
+        More than :data:`MAX_COLORS` distinct colours were seen (counting stopped).
+    unreadable : list of str
+        One error line per file that cannot be read as a mask.
+    hints : list of str
+        What the findings suggest doing.
+    """
+
+    root: Path
+    files: int = 0
+    skipped_files: int = 0
+    kinds: Counter[str] = field(default_factory=Counter)
+    sizes: Counter[tuple[int, int]] = field(default_factory=Counter)
+    values: Counter[int] = field(default_factory=Counter)
+    colors: Counter[RGB] = field(default_factory=Counter)
+    too_many_colors: bool = False
+    unreadable: list[str] = field(default_factory=list)
+    hints: list[str] = field(default_factory=list)
+
+
+def _kind(path: Path) -> str:
+    with path.open("rb") as stream:
+        file_format = sniff_format(stream.read(16))
+    if file_format in {"png", "tiff", "bmp", "jpeg", "gif", "webp"}:
+        try:
+            with Image.open(path) as image:
+                return f"{file_format} {image.mode}"
+        except (OSError, ValueError, SyntaxError):
+            return f"{file_format} (unreadable)"
+    return file_format
+
+
+def _tally_colors(inspection: FolderInspection, path: Path) -> None:
+    if inspection.too_many_colors:
+        return
+    with Image.open(path) as image:
+        rgb = np.asarray(image.convert("RGB"))
+    packed = (
+        (rgb[..., 0].astype(np.uint32) << 16) | (rgb[..., 1].astype(np.uint32) << 8) | rgb[..., 2]
+    )
+    keys, counts = np.unique(packed, return_counts=True)
+    for key, count in zip(keys.tolist(), counts.tolist(), strict=True):
+        inspection.colors[((key >> 16) & 255, (key >> 8) & 255, key & 255)] += count
+    if len(inspection.colors) > MAX_COLORS:
+        inspection.too_many_colors = True
+
+
+def _tally_values(inspection: FolderInspection, labels: np.ndarray) -> None:
+    if labels.dtype in (np.uint8, np.uint16):
+        counts = np.bincount(labels.ravel())
+        values = np.flatnonzero(counts)
+        inspection.values.update(dict(zip(values.tolist(), counts[values].tolist(), strict=True)))
+        return
+    values, counts = np.unique(labels, return_counts=True)
+    inspection.values.update(dict(zip(values.tolist(), counts.tolist(), strict=True)))
+
+
+def inspect_folder(
+    root: str | Path,
+    *,
+    classes: ClassDefinition | None = None,
+    class_ids: bool = False,
+    npz_key: str | None = None,
+) -> FolderInspection:
+    """Read every mask under ``root`` and report what it holds.
+
+    Parameters
+    ----------
+    root : str or path-like
+        A folder of masks (walked recursively, like ``score``).
+    classes : ClassDefinition, optional
+        Check values and colours against this definition.
+    class_ids : bool, default False
+        With ``classes``: the masks hold class ids, not label-map values.
+    npz_key : str, optional
+        Array to read from NPZ files holding several.
+
+    Returns
+    -------
+    FolderInspection
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> Image.fromarray(np.array([[0, 255], [0, 255]], dtype=np.uint8)).save(folder / "a.png")
+    >>> found = inspect_folder(folder)
+    >>> found.files, dict(found.values)
+    (1, {0: 2, 255: 2})
+    >>> found.hints[0][:40]
+    'Only values 0 and 255 were found: these '
+    """
+    root = Path(root)
+    by_key, skipped = list_masks(root)
+    inspection = FolderInspection(root=root, skipped_files=skipped)
+    color_table = None if classes is None else classes.color_table(class_ids=class_ids)
+    for paths in by_key.values():
+        for path in paths:
+            inspection.files += 1
+            kind = _kind(path)
+            inspection.kinds[kind] += 1
+            try:
+                if kind.endswith((" RGB", " RGBA")) or kind.startswith("jpeg"):
+                    _tally_colors(inspection, path)
+                    with Image.open(path) as image:
+                        inspection.sizes[image.size] += 1
+                    if color_table is not None:
+                        read_mask(path, ReadOptions(colors=color_table, allow_lossy=True))
+                    continue
+                labels = read_mask(path, ReadOptions(npz_key=npz_key))
+            except MaskReadError as err:
+                inspection.unreadable.append(str(err))
+                continue
+            except (SegevalError, OSError, ValueError, Image.DecompressionBombError) as err:
+                inspection.unreadable.append(f"{path}: {err}")
+                continue
+            inspection.sizes[(labels.shape[1], labels.shape[0])] += 1
+            _tally_values(inspection, labels)
+    inspection.hints = _hints(inspection, classes, class_ids)
+    return inspection
+
+
+def _hints(
+    inspection: FolderInspection, classes: ClassDefinition | None, class_ids: bool
+) -> list[str]:
+    hints = []
+    colour_files = sum(
+        n for kind, n in inspection.kinds.items() if kind.endswith((" RGB", " RGBA"))
+    )
+    jpeg_files = sum(n for kind, n in inspection.kinds.items() if kind.startswith("jpeg"))
+    if jpeg_files:
+        hints.append(
+            f"{jpeg_files} files are JPEG: lossy compression changes label values at every "
+            "edge; export the masks as PNG (segeval refuses JPEG unless --allow-lossy)."
+        )
+    if colour_files:
+        hints.append(_colour_hint(inspection, colour_files, classes))
+    values = set(inspection.values)
+    if values and values <= {0, 255} and 255 in values:
+        hints.append(
+            "Only values 0 and 255 were found: these look like binary masks saved as 0/255. "
+            "255 is the default ignore index, so the foreground would be ignored; use a class "
+            'definition with label_map {"0": 0, "255": 1} and ignore [], or re-save as 0/1.'
+        )
+    if classes is not None and values:
+        hints.extend(_definition_hints(values, classes, class_ids))
+    elif values and not colour_files:
+        hints.extend(_value_hints(values))
+    if len(inspection.sizes) > 1:
+        hints.append(
+            f"{len(inspection.sizes)} different image sizes: predictions must match their "
+            "ground truth's size (or pass --resize-pred nearest)."
+        )
+    return hints
+
+
+def _colour_hint(
+    inspection: FolderInspection, colour_files: int, classes: ClassDefinition | None
+) -> str:
+    if inspection.too_many_colors:
+        return (
+            f"{colour_files} files are colour images with more than {MAX_COLORS} distinct colours: "
+            "these look like photographs or lossy masks, not label masks."
+        )
+    seen = set(inspection.colors)
+    if classes is not None:
+        unknown = seen - set(classes.value_colors)
+        if unknown:
+            return (
+                f"{colour_files} files are colour masks; {len(unknown)} of their colours are not "
+                f"in {classes.source}, e.g. {[list(c) for c in sorted(unknown)[:5]]}."
+            )
+        return f"{colour_files} files are colour masks; every colour is in {classes.source}."
+    matching = [name for name in PRESET_NAMES if seen <= set(load_preset(name).value_colors)]
+    if matching:
+        return (
+            f"{colour_files} files are colour (RGB) masks and every colour belongs to the "
+            f"{matching[0]} preset: score them with --preset {matching[0]}."
+        )
+    return (
+        f"{colour_files} files are colour (RGB) masks: segeval needs each colour's class; pass "
+        "--classes FILE with a 'color' per class (or --preset NAME for a known dataset)."
+    )
+
+
+def _definition_hints(values: set[int], classes: ClassDefinition, class_ids: bool) -> list[str]:
+    mapping = classes.mapping(class_ids=class_ids)
+    other = classes.mapping(class_ids=not class_ids)
+    invalid = sorted(
+        v for v in values if int(mapping.encode(np.array([v]))[0]) == mapping.invalid_code
+    )
+    if not invalid:
+        return []
+    hints = [
+        f"Values {invalid[:20]} are not valid under {classes.source}"
+        f"{' with --class-ids' if class_ids else ''}: scoring would stop with an error."
+    ]
+    fits_other = all(int(other.encode(np.array([v]))[0]) != other.invalid_code for v in values)
+    if classes.has_label_map and fits_other:
+        hints.append(
+            "Every value is valid as a label-map value: drop --class-ids."
+            if class_ids
+            else "Every value is a valid class id: these masks hold class ids (for Cityscapes, "
+            "trainIds rather than labelIds); pass --class-ids."
+        )
+    return hints
+
+
+def _value_hints(values: set[int]) -> list[str]:
+    labelled = values - {255}
+    if not labelled:
+        return []
+    largest = max(labelled)
+    hints = [
+        f"{len(labelled)} distinct label values (largest {largest}, 255 aside); without a class "
+        f"definition segeval would infer {largest + 1} classes."
+    ]
+    cityscapes_label_ids = {7, 8, 11, 21, 23, 26}
+    if labelled <= set(range(34)) and len(labelled & cityscapes_label_ids) >= 4 and largest > 18:
+        hints.append(
+            "These look like Cityscapes labelIds (0..33): score with --preset cityscapes, which "
+            "maps them to the 19 trainIds."
+        )
+    return hints

@@ -1,0 +1,1 @@
+"""Built-in class definitions (``--preset``), one JSON file each."""

@@ -1,0 +1,151 @@
+"""Render a folder inspection (``segeval inspect``) as text, Markdown or JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tabulate import tabulate
+
+from segeval.classes import ClassDefinition
+from segeval.errors import UsageError
+from segeval.inspection import FolderInspection
+from segeval.render.layout import Section, format_count
+from segeval.render.markdown import markdown_table
+
+__all__ = ["render_inspection"]
+
+#: Values or colours listed before the rest is summarised.
+MAX_ROWS = 40
+
+
+def _class_of_value(value: int, classes: ClassDefinition | None, class_ids: bool) -> str:
+    if classes is None:
+        return ""
+    mapping = classes.mapping(class_ids=class_ids)
+    import numpy as np
+
+    code = int(mapping.encode(np.array([value]))[0])
+    if code == mapping.ignore_code:
+        return "(ignored)"
+    if code == mapping.invalid_code:
+        return "(not in the definition)"
+    return classes.names[code]
+
+
+def _sections(
+    found: FolderInspection, classes: ClassDefinition | None, class_ids: bool
+) -> list[Section]:
+    total_values = sum(found.values.values()) or 1
+    total_colors = sum(found.colors.values()) or 1
+    sections = [
+        Section(
+            "Files",
+            ["Format and mode", "Files"],
+            [[kind, format_count(n)] for kind, n in found.kinds.most_common()],
+            [False, True],
+        ),
+        Section(
+            "Sizes (width x height)",
+            ["Size", "Files"],
+            [[f"{w}x{h}", format_count(n)] for (w, h), n in found.sizes.most_common(10)],
+            [False, True],
+        ),
+    ]
+    if found.values:
+        rows = [
+            [
+                str(value),
+                format_count(count),
+                f"{100 * count / total_values:.2f}%",
+                _class_of_value(value, classes, class_ids),
+            ]
+            for value, count in sorted(found.values.items())[:MAX_ROWS]
+        ]
+        sections.append(
+            Section(
+                "Label values",
+                ["Value", "Pixels", "Share", "Class"],
+                rows,
+                [True, True, True, False],
+            )
+        )
+    if found.colors:
+        names = {} if classes is None else classes.value_colors
+        rows = [
+            [
+                str(list(color)),
+                format_count(count),
+                f"{100 * count / total_colors:.2f}%",
+                "" if classes is None else _color_class(color, names, classes, class_ids),
+            ]
+            for color, count in found.colors.most_common(MAX_ROWS)
+        ]
+        sections.append(
+            Section(
+                "Colours", ["RGB", "Pixels", "Share", "Class"], rows, [False, True, True, False]
+            )
+        )
+    return sections
+
+
+def _color_class(
+    color: tuple[int, int, int], value_colors: Any, classes: ClassDefinition, class_ids: bool
+) -> str:
+    if color not in value_colors:
+        return "(unknown colour)"
+    return _class_of_value(int(value_colors[color]), classes, False)
+
+
+def _document(found: FolderInspection) -> dict[str, Any]:
+    return {
+        "folder": str(found.root),
+        "files": found.files,
+        "skipped_files": found.skipped_files,
+        "kinds": dict(found.kinds),
+        "sizes": [{"width": w, "height": h, "files": n} for (w, h), n in found.sizes.most_common()],
+        "values": {str(v): n for v, n in sorted(found.values.items())},
+        "colors": [{"rgb": list(c), "pixels": n} for c, n in found.colors.most_common()],
+        "too_many_colors": found.too_many_colors,
+        "unreadable": found.unreadable,
+        "hints": found.hints,
+    }
+
+
+def render_inspection(
+    found: FolderInspection,
+    output_format: str = "table",
+    classes: ClassDefinition | None = None,
+    class_ids: bool = False,
+) -> str:
+    """The inspection as ``table`` (plain text), ``markdown`` or ``json``."""
+    if output_format == "json":
+        return json.dumps(_document(found), indent=2) + "\n"
+    if output_format not in ("table", "markdown"):
+        raise UsageError(f"unknown format {output_format!r}; choose table, markdown or json.")
+    header = f"{found.root}: {found.files} mask files" + (
+        f", {found.skipped_files} other files skipped" if found.skipped_files else ""
+    )
+    parts = [f"## {header}" if output_format == "markdown" else header]
+    for section in _sections(found, classes, class_ids):
+        if output_format == "markdown":
+            parts.append(f"### {section.title}\n\n{markdown_table(section)}")
+        else:
+            align = ["right" if n else "left" for n in section.numeric]
+            table = tabulate(
+                section.rows, headers=section.headers, colalign=align, disable_numparse=True
+            )
+            parts.append(f"{section.title}\n{table}")
+    if len(found.values) > MAX_ROWS:
+        parts.append(
+            f"... and {len(found.values) - MAX_ROWS} more label values (see --format json)."
+        )
+    if found.unreadable:
+        listed = "\n".join(f"  {line}" for line in found.unreadable[:10])
+        more = (
+            f"\n  ... and {len(found.unreadable) - 10} more" if len(found.unreadable) > 10 else ""
+        )
+        parts.append(f"Files that cannot be read ({len(found.unreadable)}):\n{listed}{more}")
+    if found.hints:
+        parts.append("Hints:\n" + "\n".join(f"- {hint}" for hint in found.hints))
+    return "\n\n".join(parts) + "\n"
