@@ -11,11 +11,11 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e '.[fast]'
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,fast]'
 	touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
@@ -35,6 +35,10 @@ format: $(VENV)/.installed-test
 
 sample-data: $(VENV)/.installed
 	$(BIN)/python scripts/make_sample_data.py sample_data
+
+# Speed lives here, not in the tests: regenerates docs/performance.md from one run.
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m benchmarks.run
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

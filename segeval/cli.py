@@ -23,9 +23,11 @@ from segeval._version import __version__
 from segeval.atomic import write_text_atomic
 from segeval.classes import PRESET_NAMES, load_class_definition, load_class_names, load_preset
 from segeval.conventions import CONVENTIONS, apply_convention
+from segeval.engine import default_jobs, tune_allocator
 from segeval.errors import SegevalError, UsageError
 from segeval.evaluate import ScoreOptions, evaluate
 from segeval.inspection import inspect_folder
+from segeval.io.png import active_decoder
 from segeval.metrics import MetricOptions
 from segeval.pairing import PairingOptions
 from segeval.render import FORMATS, RenderOptions, render
@@ -90,14 +92,43 @@ def debug_option(function: F) -> F:
     )(function)
 
 
-@click.group(cls=_SegevalGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", prog_name="segeval", message="%(prog)s %(version)s")
-def cli() -> None:
+@click.group(
+    cls=_SegevalGroup,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.option("--version", is_flag=True, help="Show the version and exit.")
+@click.option("--verbose", is_flag=True, help="With --version: the decoder, libraries and cores.")
+@click.pass_context
+def cli(ctx: click.Context, version: bool, verbose: bool) -> None:
     """Score semantic-segmentation predictions against ground truth.
 
     \b
     Exit codes: 0 success, 1 a quality gate failed, 2 usage or input error.
     """
+    if version:
+        click.echo(f"segeval {__version__}")
+        if verbose:
+            click.echo(_environment())
+        ctx.exit(EXIT_OK)
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+
+
+def _environment() -> str:
+    import platform
+
+    import numpy
+    import PIL
+
+    return "\n".join(
+        [
+            f"python {platform.python_version()} ({platform.platform()})",
+            f"numpy {numpy.__version__}, pillow {PIL.__version__}",
+            f"PNG decoder: {active_decoder()}",
+            f"cores available: {default_jobs()} (default --jobs)",
+        ]
+    )
 
 
 def _parse_ignore_index(values: Sequence[str]) -> tuple[int, ...] | None:
@@ -142,8 +173,12 @@ class _Progress:
         if not self._enabled:
             return
         if self._bar is None:
+            import tqdm as tqdm_module
             from tqdm import tqdm
 
+            # No monitor thread: worker processes are forked, and forking a
+            # process that runs threads is unsafe.
+            tqdm_module.tqdm.monitor_interval = 0
             self._bar = tqdm(
                 total=total,
                 desc=self._description,
@@ -307,6 +342,12 @@ def scoring_options(function: F) -> F:
             type=click.IntRange(min=1),
             help="Refuse images with more pixels than this (read from the header).",
         ),
+        click.option(
+            "--jobs",
+            "-j",
+            type=click.IntRange(min=1),
+            help="Worker processes (default: all cores; 1 = in this process, no pool).",
+        ),
     ]
     for decorator in reversed(decorators):
         function = decorator(function)
@@ -361,6 +402,7 @@ def build_score_options(ctx: click.Context) -> ScoreOptions:
         allow_lossy=params["allow_lossy"],
         npz_key=params["npz_key"],
         max_pixels=params["max_pixels"],
+        jobs=params["jobs"],
     )
     if params["convention"]:
         options = apply_convention(options, params["convention"], explicit=given)
@@ -434,6 +476,7 @@ def score(
     for target in (output, per_image_output):
         if target is not None:
             _refuse_output_inside(target, [pred_dir, gt_dir])
+    tune_allocator()
     options = build_score_options(ctx)
     if per_image_output is not None:
         options = replace(options, per_image=True)

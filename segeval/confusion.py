@@ -33,12 +33,19 @@ from segeval.errors import LabelRangeError, ShapeMismatchError, UsageError
 from segeval.labels import LabelMapping
 from segeval.metrics import MetricOptions, MetricResult, compute_metrics, counts_from_matrix
 
-__all__ = ["DEFAULT_CHUNK_PIXELS", "MAX_INFERRED_CLASSES", "ConfusionMatrix", "OutOfRange"]
+__all__ = [
+    "DEFAULT_CHUNK_PIXELS",
+    "MAX_INFERRED_CLASSES",
+    "ConfusionMatrix",
+    "OutOfRange",
+    "code_histogram",
+    "pair_histogram",
+]
 
 OutOfRange = Literal["error", "miss"]
 
-#: Pixels per row block: bounds the temporaries of one update to a few tens of MiB.
-DEFAULT_CHUNK_PIXELS = 1 << 21
+#: Pixels per row block: bounds the temporaries of one update to about 20 MiB.
+DEFAULT_CHUNK_PIXELS = 1 << 18
 
 #: Largest class count segeval infers from label values when none is given.
 MAX_INFERRED_CLASSES = 4096
@@ -275,6 +282,8 @@ class ConfusionMatrix:
         return self
 
     def _same_rule(self, other: ConfusionMatrix) -> bool:
+        if other._gt_mapping is self._gt_mapping and other._pred_mapping is self._pred_mapping:
+            return True  # the common case: a pair counted with this accumulator's mappings
         size = max(self._gt_mapping.num_classes, other._gt_mapping.num_classes)
         return all(
             mine.with_num_classes(size) == theirs.with_num_classes(size)
@@ -330,10 +339,14 @@ class ConfusionMatrix:
             )
         if gt_mask.ndim != 2:
             raise ShapeMismatchError(f"expected 2-D masks, got shape {gt_mask.shape}.")
-        if pred_mask is not None and gt_mask.dtype == np.uint8 and pred_mask.dtype == np.uint8:
-            self._count_uint8(gt_mask, pred_mask)
+        both_uint8 = pred_mask is not None and gt_mask.dtype == pred_mask.dtype == np.uint8
+        if self.num_classes_inferred and both_uint8:
+            assert pred_mask is not None
+            self._count_raw_uint8(gt_mask, pred_mask)
         else:
-            self._count_blocks(gt_mask, pred_mask)
+            if self.num_classes_inferred:
+                self._grow(self._inferred_size(gt_mask, pred_mask))
+            self._count_codes(gt_mask, pred_mask)
         self.num_images = 1
 
     def _row_blocks(self, mask: np.ndarray) -> Iterable[slice]:
@@ -341,35 +354,39 @@ class ConfusionMatrix:
         for start in range(0, mask.shape[0], rows_per_block):
             yield slice(start, start + rows_per_block)
 
-    def _count_uint8(self, gt_mask: np.ndarray, pred_mask: np.ndarray) -> None:
+    def _count_codes(self, gt_mask: np.ndarray, pred_mask: np.ndarray | None) -> None:
+        """Count a pair whose class count is known: codes binned block by block."""
+        size = self._gt_mapping.code_count
+        gt_lut = _lut_for(self._gt_mapping, gt_mask)
+        pred_lut = None if pred_mask is None else _lut_for(self._pred_mapping, pred_mask)
+        codes = np.zeros((size, size), dtype=np.int64)
+        for rows in self._row_blocks(gt_mask):
+            gt_block = (
+                gt_mask[rows] if gt_lut is not None else self._gt_mapping.encode(gt_mask[rows])
+            )
+            if pred_mask is None:
+                pred_block = None
+            elif pred_lut is not None:
+                pred_block = pred_mask[rows]
+            else:
+                pred_block = self._pred_mapping.encode(pred_mask[rows])
+            codes += code_histogram(
+                gt_block, pred_block, gt_lut, pred_lut, size, self._pred_mapping.ignore_code
+            )
+        self._absorb(codes, gt_mask, pred_mask)
+
+    def _count_raw_uint8(self, gt_mask: np.ndarray, pred_mask: np.ndarray) -> None:
+        """Count a uint8 pair while inferring the class count from the values seen."""
         raw = np.zeros(1 << 16, dtype=np.int64)
         for rows in self._row_blocks(gt_mask):
-            packed = gt_mask[rows].astype(np.uint16) << 8
-            packed |= pred_mask[rows]
-            raw += np.bincount(packed.ravel(), minlength=1 << 16)
+            raw += pair_histogram(gt_mask[rows], pred_mask[rows])
         present = np.flatnonzero(raw)
         gt_values, pred_values = present >> 8, present & 0xFF
-        if self.num_classes_inferred:
-            self._grow(self._inferred_size(gt_values, pred_values))
+        self._grow(self._inferred_size(gt_values, pred_values))
         gt_lut, pred_lut = self._gt_mapping.lut(256), self._pred_mapping.lut(256)
         size = self._gt_mapping.code_count
         codes = np.zeros((size, size), dtype=np.int64)
         np.add.at(codes, (gt_lut[gt_values], pred_lut[pred_values]), raw[present])
-        self._absorb(codes, gt_mask, pred_mask)
-
-    def _count_blocks(self, gt_mask: np.ndarray, pred_mask: np.ndarray | None) -> None:
-        if self.num_classes_inferred:
-            self._grow(self._inferred_size(gt_mask, pred_mask))
-        size = self._gt_mapping.code_count
-        codes = np.zeros((size, size), dtype=np.int64)
-        for rows in self._row_blocks(gt_mask):
-            gt_codes = self._gt_mapping.encode(gt_mask[rows]).astype(np.intp)
-            if pred_mask is None:
-                pred_codes = np.full_like(gt_codes, self._pred_mapping.ignore_code)
-            else:
-                pred_codes = self._pred_mapping.encode(pred_mask[rows])
-            flat = gt_codes.ravel() * size + pred_codes.ravel()
-            codes += np.bincount(flat, minlength=size * size).reshape(size, size)
         self._absorb(codes, gt_mask, pred_mask)
 
     def _inferred_size(self, gt_values: np.ndarray, pred_values: np.ndarray | None) -> int:
@@ -412,6 +429,153 @@ class ConfusionMatrix:
         self.ignored_pixels = int(codes[ignore].sum())
         self.pred_ignore_pixels = int(pred_ignore.sum()) if pred_mask is not None else 0
         self.out_of_range_pixels = int(out_of_range.sum())
+
+
+#: Above this share of positions where (gt, pred) changes, runs are too short to pay.
+RUN_FALLBACK_SHARE = 0.1
+
+
+def pair_histogram(gt_block: np.ndarray, pred_block: np.ndarray) -> np.ndarray:
+    """Joint histogram of two uint8 label arrays: 65536 counts indexed ``gt << 8 | pred``.
+
+    Label maps are made of regions, so along the flattened pixels the pair
+    ``(gt, pred)`` changes at only 1-3 % of positions. Counting each *run* of
+    equal pairs once (its start's pair, weighted by its length) touches far
+    fewer values than binning every pixel: about 3 x faster on Cityscapes-like
+    maps (measured: benchmarks/). Noise-like maps, where runs are short, fall
+    back to binning a packed 16-bit index of every pixel.
+
+    Parameters
+    ----------
+    gt_block, pred_block : numpy.ndarray
+        uint8 arrays of one shape (a row block of a mask pair).
+
+    Returns
+    -------
+    numpy.ndarray
+        int64, shape (65536,).
+
+    Examples
+    --------
+    >>> gt = np.array([[0, 0, 0, 1]], dtype=np.uint8)
+    >>> pred = np.array([[0, 0, 2, 1]], dtype=np.uint8)
+    >>> histogram = pair_histogram(gt, pred)
+    >>> int(histogram[0 << 8 | 0]), int(histogram[0 << 8 | 2]), int(histogram[1 << 8 | 1])
+    (2, 1, 1)
+    """
+    gt_flat, pred_flat = gt_block.ravel(), pred_block.ravel()
+    size = gt_flat.size
+    if size == 0:
+        return np.zeros(1 << 16, dtype=np.int64)
+    changed = gt_flat[1:] != gt_flat[:-1]
+    changed |= pred_flat[1:] != pred_flat[:-1]
+    runs = int(np.count_nonzero(changed)) + 1
+    if runs > size * RUN_FALLBACK_SHARE:
+        packed = gt_flat.astype(np.uint16) << 8
+        packed |= pred_flat
+        return np.bincount(packed, minlength=1 << 16)
+    starts = np.empty(runs, dtype=np.intp)
+    starts[0] = 0
+    np.add(np.flatnonzero(changed), 1, out=starts[1:])
+    lengths = np.diff(starts, append=size)
+    keys = gt_flat[starts].astype(np.intp) << 8
+    keys |= pred_flat[starts]
+    # float64 weights are exact here: a block holds far fewer than 2**53 pixels.
+    return np.bincount(keys, weights=lengths, minlength=1 << 16).astype(np.int64)
+
+
+def _lut_for(mapping: LabelMapping, mask: np.ndarray) -> np.ndarray | None:
+    """The mapping's lookup table for this mask's dtype (None: encode values first)."""
+    if mask.dtype == np.uint8:
+        return mapping.lut(256)
+    if mask.dtype == np.uint16:
+        return mapping.lut(1 << 16)
+    return None
+
+
+def _run_starts(changed: np.ndarray, runs: int) -> np.ndarray:
+    starts = np.empty(runs, dtype=np.intp)
+    starts[0] = 0
+    np.add(np.flatnonzero(changed), 1, out=starts[1:])
+    return starts
+
+
+def code_histogram(
+    gt_block: np.ndarray,
+    pred_block: np.ndarray | None,
+    gt_lut: np.ndarray | None,
+    pred_lut: np.ndarray | None,
+    size: int,
+    missing_code: int,
+) -> np.ndarray:
+    """Count (gt code, pred code) pairs of one block into a ``size x size`` histogram.
+
+    The run-length idea of :func:`pair_histogram`, with the lookup tables applied
+    to the run starts only: a Cityscapes-size block has a few tens of thousands
+    of runs, so mapping labels to classes costs almost nothing, and the histogram
+    has ``(C + 2)**2`` bins instead of 65536. Blocks whose runs are short fall
+    back to mapping every pixel and binning a packed index.
+
+    Parameters
+    ----------
+    gt_block, pred_block : numpy.ndarray
+        Raw labels (uint8 / uint16, with their lookup tables) or codes (no table).
+        ``pred_block`` None means no prediction: every pixel predicts
+        ``missing_code``.
+    gt_lut, pred_lut : numpy.ndarray or None
+        Raw value -> code tables, or None when the block already holds codes.
+    size : int
+        Number of codes (C + 2).
+    missing_code : int
+        The code of "no prediction".
+
+    Returns
+    -------
+    numpy.ndarray
+        int64, shape (size, size), rows = ground-truth codes.
+
+    Examples
+    --------
+    >>> gt = np.array([[0, 0, 0, 1]], dtype=np.uint8)
+    >>> pred = np.array([[0, 0, 1, 1]], dtype=np.uint8)
+    >>> code_histogram(gt, pred, None, None, 3, 2)
+    array([[2, 1, 0],
+           [0, 1, 0],
+           [0, 0, 0]])
+    """
+    gt_flat = gt_block.ravel()
+    pred_flat = None if pred_block is None else pred_block.ravel()
+    pixels = gt_flat.size
+    if pixels == 0:
+        return np.zeros((size, size), dtype=np.int64)
+    changed = gt_flat[1:] != gt_flat[:-1]
+    if pred_flat is not None:
+        changed |= pred_flat[1:] != pred_flat[:-1]
+    runs = int(np.count_nonzero(changed)) + 1
+    lengths = None
+    if runs <= pixels * RUN_FALLBACK_SHARE:
+        starts = _run_starts(changed, runs)
+        lengths = np.diff(starts, append=pixels)
+        gt_flat = gt_flat[starts]
+        pred_flat = None if pred_flat is None else pred_flat[starts]
+    gt_codes = gt_flat if gt_lut is None else gt_lut[gt_flat]
+    if pred_flat is None:
+        pred_codes: np.ndarray | int = missing_code
+    else:
+        pred_codes = pred_flat if pred_lut is None else pred_lut[pred_flat]
+    if lengths is None and size <= 256 and not isinstance(pred_codes, int):
+        # Every pixel: a packed 16-bit index is the cheapest thing to bin.
+        packed = gt_codes.astype(np.uint16) << 8
+        packed |= pred_codes
+        counts = np.bincount(packed, minlength=1 << 16).reshape(256, 256)
+        return np.ascontiguousarray(counts[:size, :size])
+    keys = gt_codes.astype(np.intp) * size
+    keys += pred_codes
+    if lengths is None:
+        return np.bincount(keys, minlength=size * size).reshape(size, size)
+    # float64 weights are exact here: a block holds far fewer than 2**53 pixels.
+    weighted = np.bincount(keys, weights=lengths, minlength=size * size)
+    return weighted.astype(np.int64).reshape(size, size)
 
 
 def _padded(matrix: ConfusionMatrix, size: int) -> tuple[np.ndarray, np.ndarray]:

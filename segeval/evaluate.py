@@ -15,10 +15,11 @@ from typing import Literal, Protocol
 
 from segeval.classes import ClassDefinition, default_class_names, resolve_class
 from segeval.confusion import DEFAULT_CHUNK_PIXELS, ConfusionMatrix, OutOfRange
+from segeval.engine import Work, default_jobs, run_chunks
 from segeval.errors import UsageError
 from segeval.io import ReadOptions
 from segeval.labels import LabelMapping
-from segeval.metrics import MetricOptions, counts_from_matrix, included_classes
+from segeval.metrics import MetricOptions, included_classes
 from segeval.pairing import MaskPair, MissingPolicy, PairingOptions, check_pairing, pair_folders
 from segeval.per_image import ImageCountSpool, ImageMeans, ImageResult, score_images
 from segeval.report import PairingSummary, Report, build_report
@@ -96,6 +97,9 @@ class ScoreOptions:
         Array to read from NPZ files holding several.
     max_pixels : int, optional
         Refuse images with more pixels (checked from the header).
+    jobs : int, optional
+        Worker processes (default: every core this process may use; 1 scores in
+        this process, without a pool). Results do not depend on it.
     chunk_pixels : int
         Pixels per row block in the accumulator.
     """
@@ -119,6 +123,7 @@ class ScoreOptions:
     allow_lossy: bool = False
     npz_key: str | None = None
     max_pixels: int | None = None
+    jobs: int | None = None
     chunk_pixels: int = DEFAULT_CHUNK_PIXELS
 
     def validate(self) -> None:
@@ -307,16 +312,16 @@ def evaluate(
         missing=options.missing,
         strict=options.strict,
     )
-    scorer = options.pair_scorer()
-    resized = 0
+    work = Work(options.pair_scorer(), accumulator.copy_empty(), options.per_image)
+    jobs = options.jobs or default_jobs()
+    resized = done = 0
     with ImageCountSpool() as spool:
-        for done, pair in enumerate(checked.pairs, start=1):
-            scored = scorer.score(pair, accumulator)
-            resized += scored.resized
-            if options.per_image:
-                spool.append(
-                    pair.key, *counts_from_matrix(scored.counts.counts, scored.counts.missed)
-                )
+        for chunk in run_chunks(work, checked.pairs, jobs):
+            accumulator += chunk.counts
+            resized += chunk.resized
+            for image in chunk.images:
+                spool.append(*image)
+            done += chunk.pairs
             if on_progress is not None:
                 on_progress(done, len(checked.pairs))
         class_names = options.class_names_for(accumulator.num_classes)

@@ -329,3 +329,39 @@ def test_click_usage_errors_exit_2() -> None:
     result = run("score", str(SAMPLE / "pred"))
     assert result.exit_code == 2
     assert "Missing argument" in result.stderr
+
+
+def test_results_do_not_depend_on_jobs_or_chunking(tmp_path: Path) -> None:
+    from segeval.engine import Work, score_chunk
+    from segeval.evaluate import ScoreOptions
+    from segeval.pairing import pair_folders
+
+    args = [*SAMPLE_ARGS, "--format", "json", "--per-image-output"]
+    documents = []
+    for jobs in ("1", "2", "3"):
+        rows = tmp_path / f"rows{jobs}.csv"
+        result = run("score", *args, str(rows), "--jobs", jobs)
+        assert result.exit_code == 0, result.output
+        documents.append(_stable(json.loads(result.stdout)))
+        documents[-1]["rows"] = rows.read_text()
+    assert documents[0] == documents[1] == documents[2]
+    # Chunks merged in any completion order give the same integers.
+    options = ScoreOptions(num_classes=6)
+    pairs = pair_folders(SAMPLE / "pred", SAMPLE / "gt").pairs
+    work = Work(options.pair_scorer(), options.new_accumulator())
+    chunks = [score_chunk(work, pairs[start : start + 5]) for start in range(0, len(pairs), 5)]
+    forward, backward = options.new_accumulator(), options.new_accumulator()
+    for chunk in chunks:
+        forward += chunk.counts
+    for chunk in reversed(chunks):
+        backward += chunk.counts
+    np.testing.assert_array_equal(forward.counts, backward.counts)
+    assert forward.counts.tolist() == documents[0]["confusion_matrix"]["counts"]
+
+
+def test_version_verbose_names_the_decoder() -> None:
+    result = run("--version", "--verbose")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"segeval {__version__}"
+    assert any(line.startswith("PNG decoder: ") for line in lines)

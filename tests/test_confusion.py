@@ -250,3 +250,68 @@ def test_pixel_order_does_not_matter(case: tuple[np.ndarray, int]) -> None:
     shuffled = ConfusionMatrix(4)
     shuffled.update(gt.ravel()[order].reshape(gt.shape), pred.ravel()[order].reshape(gt.shape))
     np.testing.assert_array_equal(original.counts, shuffled.counts)
+
+
+def _blocky(rng: np.random.Generator, shape: tuple[int, int], values: int) -> np.ndarray:
+    """Region-like labels: long runs, as in real label maps."""
+    coarse = rng.integers(0, values, size=(shape[0] // 8 + 1, shape[1] // 16 + 1))
+    return np.repeat(np.repeat(coarse, 8, axis=0), 16, axis=1)[: shape[0], : shape[1]].astype(
+        np.uint8
+    )
+
+
+@pytest.mark.parametrize("share", [0.0, 0.1, 2.0])
+def test_run_length_and_fallback_kernels_agree(
+    monkeypatch: pytest.MonkeyPatch, share: float
+) -> None:
+    import segeval.confusion
+
+    rng = np.random.default_rng(5)
+    gt = _blocky(rng, (100, 203), 6)
+    pred = gt.copy()
+    pred[rng.random(gt.shape) < 0.01] = 3  # some noise, still mostly runs
+    gt[:3, :7] = 255
+    monkeypatch.setattr(segeval.confusion, "RUN_FALLBACK_SHARE", share)
+    cm = ConfusionMatrix(6, chunk_pixels=1000)
+    cm.update(gt, pred)
+    np.testing.assert_array_equal(cm.counts, _sklearn_counts(gt, pred, 6, 255))
+    coded = ConfusionMatrix(6, chunk_pixels=1000)
+    coded.update(gt.astype(np.uint16), pred.astype(np.uint16))  # codes path, same kernel
+    np.testing.assert_array_equal(coded.counts, cm.counts)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**31), st.integers(1, 5000))
+def test_blocky_masks_match_sklearn_for_any_chunk(seed: int, chunk_pixels: int) -> None:
+    rng = np.random.default_rng(seed)
+    gt = _blocky(rng, (37, 61), 5)
+    pred = _blocky(rng, (37, 61), 5)
+    cm = ConfusionMatrix(5, chunk_pixels=chunk_pixels)
+    cm.update(gt, pred)
+    np.testing.assert_array_equal(cm.counts, _sklearn_counts(gt, pred, 5, 255))
+
+
+def test_thousand_classes_on_region_like_masks() -> None:
+    rng = np.random.default_rng(9)
+    coarse_gt = rng.integers(0, 1000, size=(20, 30))
+    coarse_pred = np.where(
+        rng.random(coarse_gt.shape) < 0.7, coarse_gt, rng.integers(0, 1000, coarse_gt.shape)
+    )
+    gt = np.repeat(np.repeat(coarse_gt, 6, 0), 9, 1).astype(np.uint16)
+    pred = np.repeat(np.repeat(coarse_pred, 6, 0), 9, 1).astype(np.uint16)
+    cm = ConfusionMatrix(1000, ignore_index=[], chunk_pixels=2000)
+    cm.update(gt, pred)
+    expected = confusion_matrix(gt.ravel(), pred.ravel(), labels=range(1000))
+    np.testing.assert_array_equal(cm.counts, expected)
+
+
+@pytest.mark.parametrize("noisy", [False, True])
+def test_missing_prediction_on_both_kernels(noisy: bool) -> None:
+    rng = np.random.default_rng(3)
+    gt = _blocky(rng, (40, 64), 4)
+    if noisy:
+        gt = rng.integers(0, 4, size=(40, 64)).astype(np.uint8)
+    cm = ConfusionMatrix(4)
+    cm.update(gt, None)
+    assert cm.counts.sum() == 0
+    np.testing.assert_array_equal(cm.missed, np.bincount(gt.ravel(), minlength=4))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +18,7 @@ from PIL import (
 )
 
 from segeval.errors import MaskReadError
+from segeval.io.png import fast_decode, gray_scale_factor, parse_png_header
 
 if TYPE_CHECKING:
     from segeval.io.reader import ReadOptions
@@ -40,7 +42,7 @@ _COLOR_MODES = frozenset({"RGB", "RGBA"})
 # would apply Pillow's global decompression-bomb limit (and refuse the large
 # aerial tiles segeval reads in row blocks); segeval applies its own limit,
 # max_pixels, from the header before decoding.
-_OPENERS: dict[str, Callable[[Path], ImageFile.ImageFile]] = {
+_OPENERS: dict[str, Callable[[Path | io.BytesIO], ImageFile.ImageFile]] = {
     "png": PngImagePlugin.PngImageFile,
     "tiff": TiffImagePlugin.TiffImageFile,
     "bmp": BmpImagePlugin.BmpImageFile,
@@ -67,11 +69,15 @@ def check_pixel_limit(path: Path, width: int, height: int, max_pixels: int | Non
         )
 
 
-def read_image(path: Path, file_format: str, options: ReadOptions) -> np.ndarray:
+def read_image(
+    path: Path, file_format: str, options: ReadOptions, data: bytes | None = None
+) -> np.ndarray:
     """Decode an image mask into raw label values.
 
     Palette images yield their palette indices (the labels); they are never
     converted to colours. Colour images are mapped through ``options.colors``.
+    PNGs go through the fast decoder where it gives identical labels
+    (:mod:`segeval.io.png`).
 
     Parameters
     ----------
@@ -79,6 +85,8 @@ def read_image(path: Path, file_format: str, options: ReadOptions) -> np.ndarray
     file_format : {"png", "tiff", "bmp", "jpeg"}
         As sniffed from the content.
     options : ReadOptions
+    data : bytes, optional
+        The file's content, when the caller already read it.
 
     Returns
     -------
@@ -91,8 +99,21 @@ def read_image(path: Path, file_format: str, options: ReadOptions) -> np.ndarray
         Unsupported modes, colour images without colours, multi-page TIFFs,
         too many pixels, and files Pillow cannot decode.
     """
+    source: Path | io.BytesIO = path
+    scale = 1
+    if file_format == "png":
+        data = _read_bytes(path) if data is None else data
+        header = parse_png_header(data[:33])
+        if header is not None:
+            check_pixel_limit(path, header.width, header.height, options.max_pixels)
+            pixels = fast_decode(data, header, has_colors=options.colors is not None)
+            if pixels is not None:
+                mode = "RGB" if pixels.ndim == 3 else ("I;16" if pixels.dtype == np.uint16 else "L")
+                return _labels(path, pixels, mode, file_format, options)
+            scale = gray_scale_factor(header)
+        source = io.BytesIO(data)
     try:
-        with _OPENERS[file_format](path) as image:
+        with _OPENERS[file_format](source) as image:
             check_pixel_limit(path, image.width, image.height, options.max_pixels)
             _check_mode(path, image, options)
             frames = int(getattr(image, "n_frames", 1))
@@ -110,8 +131,23 @@ def read_image(path: Path, file_format: str, options: ReadOptions) -> np.ndarray
             f"{path}: cannot decode the image ({err}); the file may be truncated or "
             "corrupt, so write it again."
         ) from err
+    labels = _labels(path, pixels, mode, file_format, options)
+    return labels // scale if scale > 1 else labels
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise MaskReadError(f"{path}: cannot read the file ({err.strerror or err}).") from err
+
+
+def _labels(
+    path: Path, pixels: np.ndarray, mode: str, file_format: str, options: ReadOptions
+) -> np.ndarray:
+    """Turn decoded pixels into raw labels (colours through the colour table)."""
     if mode in _COLOR_MODES:
-        assert options.colors is not None  # checked by _check_mode
+        assert options.colors is not None  # colour images are refused without a table
         if file_format == "jpeg":
             return options.colors.apply_nearest(pixels)
         return options.colors.apply(

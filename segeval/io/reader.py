@@ -138,6 +138,8 @@ def read_mask(path: str | os.PathLike[str], options: ReadOptions | None = None) 
     try:
         with path.open("rb") as stream:
             head = stream.read(16)
+            # PNGs are decoded from memory: read the rest now rather than open twice.
+            data = head + stream.read() if head.startswith(b"\x89PNG") else None
     except OSError as err:
         raise MaskReadError(f"{path}: cannot open the file ({err.strerror or err}).") from err
     file_format = sniff_format(head)
@@ -148,7 +150,7 @@ def read_mask(path: str | os.PathLike[str], options: ReadOptions | None = None) 
             "colours to the nearest known colour)."
         )
     if file_format in _IMAGE_FORMATS:
-        return read_image(path, file_format, options)
+        return read_image(path, file_format, options, data)
     if file_format == "npy":
         return read_npy(path, options.max_pixels)
     if file_format == "npz":

@@ -1,0 +1,393 @@
+"""``make bench``: measure segeval against its decode floor and other evaluators.
+
+Every number comes from this run, on this machine: each measurement runs in a
+fresh process (``benchmarks/worker.py``) while this process samples the
+resident memory of that process and all its children from /proc. segeval and
+its floor alternate over several rounds and the median is kept. The results
+table is printed and written to ``docs/performance.md``.
+
+Usage: python -m benchmarks.run [--pairs 200] [--ade-pairs 2000] [--jobs N]
+       [--rounds 3] [--baseline-pairs 50] [--output docs/performance.md] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.util
+import json
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.datasets import ensure_ade_set, ensure_cityscapes_set
+
+REPO = Path(__file__).resolve().parents[1]
+CACHE = REPO / "benchmarks" / ".cache"
+
+
+@dataclass
+class Measurement:
+    """One worker run: timing from the worker, peak memory of its process tree."""
+
+    seconds: float
+    pairs: int
+    pixels: int
+    peak_rss: int
+
+    @property
+    def ms_per_pair(self) -> float:
+        return 1000 * self.seconds / self.pairs
+
+    @property
+    def pairs_per_second(self) -> float:
+        return self.pairs / self.seconds
+
+    @property
+    def megapixels_per_second(self) -> float:
+        # Each pair is two masks of `pixels / pairs` pixels.
+        return 2 * self.pixels / self.seconds / 1e6
+
+
+def _tree_rss(root: int) -> int:
+    """Resident memory of a process and all its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stream:
+                fields = stream.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, parent = int(entry), int(fields[1])
+        children.setdefault(parent, []).append(pid)
+        rss[pid] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total
+
+
+def measure(
+    mode: str, folder: Path, *, jobs: int = 1, limit: int | None = None, classes: int = 19
+) -> Measurement:
+    """Run one worker and sample its process tree's memory every 10 ms."""
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.worker",
+        mode,
+        str(folder / "pred"),
+        str(folder / "gt"),
+        "--jobs",
+        str(jobs),
+        "--classes",
+        str(classes),
+    ]
+    if limit is not None:
+        command += ["--limit", str(limit)]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_rss(process.pid))
+            time.sleep(0.01)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    output, _ = process.communicate()
+    done.set()
+    sampler.join()
+    if process.returncode:
+        raise RuntimeError(f"{mode} failed with exit code {process.returncode}")
+    result = json.loads(output.strip().splitlines()[-1])
+    return Measurement(result["seconds"], result["pairs"], result["pixels"], peak)
+
+
+def median_of(mode: str, folder: Path, rounds: int, **kwargs: Any) -> Measurement:
+    runs = [measure(mode, folder, **kwargs) for _ in range(rounds)]
+    runs.sort(key=lambda run: run.seconds)
+    return runs[len(runs) // 2]
+
+
+def alternate(
+    folder: Path, rounds: int, jobs: int, classes: int
+) -> tuple[Measurement, Measurement]:
+    """segeval and its floor, interleaved so that drift hits both equally."""
+    floors, segevals = [], []
+    for _ in range(rounds):
+        floors.append(measure("floor", folder, jobs=jobs, classes=classes))
+        segevals.append(measure("segeval", folder, jobs=jobs, classes=classes))
+    pick = lambda runs: sorted(runs, key=lambda run: run.seconds)[len(runs) // 2]  # noqa: E731
+    return pick(floors), pick(segevals)
+
+
+def linked_subset(source: Path, count: int) -> Path:
+    """A folder of `count` pairs made of hard links to the cached set (cycled if needed)."""
+    target = CACHE / f"{source.name}-as-{count}"
+    if (target / ".complete").exists():
+        return target
+    names = sorted(path.name for path in (source / "gt").glob("*.png"))
+    for side in ("gt", "pred"):
+        (target / side).mkdir(parents=True, exist_ok=True)
+        for index in range(count):
+            link = target / side / f"{index:05d}.png"
+            if not link.exists():
+                os.link(source / side / names[index % len(names)], link)
+    (target / ".complete").touch()
+    return target
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    import numpy
+    import PIL
+
+    from segeval.io.png import active_decoder
+
+    return (
+        f"{cpu}; {os.cpu_count()} cores; {memory:.0f} GiB; {platform.platform()}; "
+        f"Python {platform.python_version()}; numpy {numpy.__version__}; Pillow {PIL.__version__}; "
+        f"decoder: {active_decoder()}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--pairs", type=int, default=200)
+    parser.add_argument("--ade-pairs", type=int, default=2000)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--baseline-pairs", type=int, default=50)
+    parser.add_argument("--memory-pairs", type=int, nargs=2, default=(50, 500))
+    parser.add_argument("--output", type=Path, default=REPO / "docs" / "performance.md")
+    parser.add_argument(
+        "--quick", action="store_true", help="Small sets, one round (a smoke test)."
+    )
+    args = parser.parse_args()
+    if args.quick:
+        args.pairs, args.ade_pairs, args.rounds, args.baseline_pairs = 20, 40, 1, 5
+        args.memory_pairs = (10, 40)
+
+    print(f"Generating or reusing cached sets under {CACHE} ...", flush=True)
+    city = ensure_cityscapes_set(CACHE, args.pairs)
+    ade = ensure_ade_set(CACHE, args.ade_pairs)
+
+    print("Cityscapes-like set: floor vs segeval ...", flush=True)
+    city_floor, city_segeval = alternate(city, args.rounds, args.jobs, 19)
+    city_single_floor, city_single = alternate(city, args.rounds, 1, 19)
+    print("ADE20K-like set: floor vs segeval ...", flush=True)
+    ade_floor, ade_segeval = alternate(ade, args.rounds, args.jobs, 150)
+
+    baselines: dict[str, Measurement | None] = {}
+    for mode in ("sklearn", "numpy", "torchmetrics"):
+        if mode == "torchmetrics" and importlib.util.find_spec("torchmetrics") is None:
+            baselines[mode] = None
+            continue
+        print(f"Baseline {mode} on {args.baseline_pairs} pairs ...", flush=True)
+        baselines[mode] = median_of(mode, city, 1, limit=args.baseline_pairs)
+
+    print("Memory at two dataset sizes ...", flush=True)
+    memory = {
+        count: measure("segeval", linked_subset(city, count), jobs=args.jobs, classes=19)
+        for count in args.memory_pairs
+    }
+    cityscapes_official = _cityscapes_baseline(city, args.baseline_pairs)
+
+    report = render(
+        args,
+        city_floor,
+        city_segeval,
+        city_single_floor,
+        city_single,
+        ade_floor,
+        ade_segeval,
+        baselines,
+        memory,
+        cityscapes_official,
+    )
+    print(report)
+    if not args.quick:
+        args.output.write_text(report)
+        print(f"Written to {args.output}")
+
+
+def _cityscapes_baseline(city: Path, limit: int) -> Measurement | None:
+    """The official evaluator, when benchmarks/cityscapes_baseline has set up its venv."""
+    script = REPO / "benchmarks" / "cityscapes_baseline" / "run.py"
+    python = CACHE / "cityscapes-venv" / "bin" / "python"
+    if not (script.exists() and python.exists()):
+        return None
+    output = subprocess.run(
+        [str(python), str(script), str(city), "--limit", str(limit)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    result = json.loads(output.strip().splitlines()[-1])
+    return Measurement(result["seconds"], result["pairs"], result["pixels"], 0)
+
+
+def _check(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+def _row(name: str, m: Measurement, floor: Measurement | None = None) -> str:
+    ratio = f"{m.seconds / floor.seconds:.3f}" if floor else ""
+    rss = f"{m.peak_rss / 2**20:.0f} MiB" if m.peak_rss else ""
+    return (
+        f"| {name} | {m.pairs} | {m.ms_per_pair:.2f} | {m.pairs_per_second:.1f} | "
+        f"{m.megapixels_per_second:.0f} | {ratio} | {rss} |"
+    )
+
+
+BASELINE_TITLES = {
+    "sklearn": "Pillow + sklearn.metrics.confusion_matrix per image",
+    "numpy": "Pillow + masked np.bincount per image (typical hand-written loop)",
+    "torchmetrics": "Pillow + torchmetrics MulticlassConfusionMatrix (default validation)",
+    "official": "cityscapesScripts official evaluator, C extension, no instance scores",
+}
+
+
+def render(
+    args: argparse.Namespace,
+    city_floor: Measurement,
+    city_segeval: Measurement,
+    city_single_floor: Measurement,
+    city_single: Measurement,
+    ade_floor: Measurement,
+    ade_segeval: Measurement,
+    baselines: dict[str, Measurement | None],
+    memory: dict[int, Measurement],
+    official: Measurement | None,
+) -> str:
+    """The Markdown report (docs/performance.md)."""
+    jobs = args.jobs
+    throughput = [
+        "| run | pairs | ms/pair | pairs/s | MPix/s | / floor | peak RSS |",
+        "|---|--:|--:|--:|--:|--:|--:|",
+        _row(f"Cityscapes-like: decode floor, {jobs} processes", city_floor),
+        _row(f"Cityscapes-like: segeval, {jobs} processes", city_segeval, city_floor),
+        _row("Cityscapes-like: decode floor, 1 process", city_single_floor),
+        _row("Cityscapes-like: segeval, --jobs 1", city_single, city_single_floor),
+        _row(f"ADE20K-like (150 classes): decode floor, {jobs} processes", ade_floor),
+        _row(f"ADE20K-like (150 classes): segeval, {jobs} processes", ade_segeval, ade_floor),
+    ]
+    measured = dict(baselines, official=official)
+    speedups = ["| baseline (Cityscapes-like) | ms/pair | segeval is faster by |", "|---|--:|--:|"]
+    for mode, title in BASELINE_TITLES.items():
+        baseline = measured.get(mode)
+        if baseline is None:
+            reason = (
+                "not set up (benchmarks/cityscapes_baseline)"
+                if mode == "official"
+                else ("not installed")
+            )
+            speedups.append(f"| {title} | {reason} | |")
+        else:
+            factor = baseline.ms_per_pair / city_segeval.ms_per_pair
+            speedups.append(f"| {title} | {baseline.ms_per_pair:.1f} | {factor:.1f} x |")
+
+    city_ratio = city_segeval.seconds / city_floor.seconds
+    ade_ratio = ade_segeval.seconds / ade_floor.seconds
+    small, large = (memory[count] for count in sorted(memory))
+    growth = large.peak_rss / small.peak_rss
+    checks = [
+        (
+            "Cityscapes-like end to end within 1.15 x the floor",
+            f"{city_ratio:.3f} x",
+            city_ratio <= 1.15,
+        ),
+        ("ADE20K-like end to end within 1.3 x the floor", f"{ade_ratio:.3f} x", ade_ratio <= 1.3),
+    ]
+    for mode, factor, title in (
+        ("sklearn", 8, "the scikit-learn loop"),
+        ("torchmetrics", 8, "torchmetrics (default validation)"),
+        ("official", 3, "the official Cityscapes evaluator"),
+    ):
+        baseline = measured.get(mode)
+        if baseline is not None:
+            value = baseline.ms_per_pair / city_segeval.ms_per_pair
+            checks.append(
+                (f"at least {factor} x faster than {title}", f"{value:.1f} x", value >= factor)
+            )
+    checks += [
+        (
+            f"peak RSS under 300 MB at {large.pairs} pairs",
+            f"{large.peak_rss / 1e6:.0f} MB",
+            large.peak_rss < 300e6,
+        ),
+        (
+            f"peak RSS at {large.pairs} pairs within 10 % of {small.pairs} pairs",
+            f"{growth:.3f} x",
+            growth <= 1.10,
+        ),
+    ]
+    targets = ["| target | measured | |", "|---|--:|---|"]
+    targets += [f"| {name} | {value} | {_check(ok)} |" for name, value, ok in checks]
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return "\n".join(
+        [
+            "# Performance",
+            "",
+            "Regenerated by `make bench` (`benchmarks/run.py`); every number below was measured",
+            f"in one run, on {stamp}. Do not edit by hand.",
+            "",
+            f"Machine: {machine()}.",
+            "",
+            f"Sets (generated once, cached in `benchmarks/.cache`): Cityscapes-like, {args.pairs} "
+            "pairs of 2048 x 1024 8-bit label PNGs, 19 classes + 255, street-scene regions with "
+            "warped boundaries, predictions with boundary shifts and wrong blobs (32-46 KiB per "
+            f"file); ADE20K-like, {args.ade_pairs} pairs of 512 x 512, 150 classes. Each figure is "
+            f"the median of {args.rounds} runs, each in a fresh process; segeval and its floor "
+            "alternate. The *decode floor* reads both masks of every pair with the same decoder, "
+            "chunks and processes as segeval and does nothing else. Baselines run in one process "
+            f"on the first {args.baseline_pairs} pairs. Peak RSS is the sum over the process and "
+            "its workers, sampled every 10 ms.",
+            "",
+            "## Throughput",
+            "",
+            *throughput,
+            "",
+            "## Against other ways of computing the same matrix",
+            "",
+            *speedups,
+            "",
+            "## Targets",
+            "",
+            *targets,
+            "",
+            "## Memory against dataset size",
+            "",
+            "| pairs | peak RSS (process tree) |",
+            "|--:|--:|",
+            *(f"| {m.pairs} | {m.peak_rss / 2**20:.0f} MiB |" for m in (small, large)),
+            "",
+        ]
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""One timed measurement, run in its own process by ``benchmarks/run.py``.
+
+Usage: python -m benchmarks.worker MODE PRED_DIR GT_DIR [--jobs N] [--limit K]
+       [--classes C]
+
+Modes:
+  floor        decode both masks of every pair, nothing else (same decoder,
+               same chunks and processes as segeval): the floor segeval aims at
+  segeval      segeval.evaluate end to end
+  sklearn      Pillow + sklearn.metrics.confusion_matrix per image (a naive loop)
+  numpy        Pillow + masked np.bincount(gt * C + pred) per image (the usual
+               hand-written loop)
+  torchmetrics Pillow + torchmetrics MulticlassConfusionMatrix.update per image
+               (default argument validation)
+
+Prints one JSON line: {"seconds", "pairs", "pixels"}; imports are not timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from segeval.engine import chunk_size_for, tune_allocator
+from segeval.evaluate import ScoreOptions, evaluate
+from segeval.pairing import MaskPair, pair_folders
+from segeval.scoring import PairScorer
+
+
+def _decode_chunk(pairs: Sequence[MaskPair]) -> int:
+    scorer = PairScorer()
+    pixels = 0
+    for pair in pairs:
+        gt, _, _ = scorer.read(pair)
+        pixels += gt.size
+    return pixels
+
+
+def floor(pairs: Sequence[MaskPair], jobs: int) -> int:
+    """Decode every pair with segeval's reader, chunked like segeval's engine."""
+    size = chunk_size_for(len(pairs), jobs)
+    chunks = [pairs[i : i + size] for i in range(0, len(pairs), size)]
+    if jobs == 1:
+        return sum(_decode_chunk(chunk) for chunk in chunks)
+    with multiprocessing.get_context("fork").Pool(jobs, initializer=tune_allocator) as pool:
+        return sum(pool.imap(_decode_chunk, chunks))
+
+
+def _pillow(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image)
+
+
+def sklearn_loop(pairs: Sequence[MaskPair], classes: int) -> int:
+    from sklearn.metrics import confusion_matrix
+
+    total = np.zeros((classes, classes), dtype=np.int64)
+    pixels = 0
+    for pair in pairs:
+        assert pair.pred_path is not None
+        gt, pred = _pillow(pair.gt_path).ravel(), _pillow(pair.pred_path).ravel()
+        keep = gt != 255
+        total += confusion_matrix(gt[keep], pred[keep], labels=list(range(classes)))
+        pixels += gt.size
+    return pixels
+
+
+def numpy_loop(pairs: Sequence[MaskPair], classes: int) -> int:
+    total = np.zeros(classes * classes, dtype=np.int64)
+    pixels = 0
+    for pair in pairs:
+        assert pair.pred_path is not None
+        gt, pred = _pillow(pair.gt_path).ravel(), _pillow(pair.pred_path).ravel()
+        keep = gt != 255
+        total += np.bincount(gt[keep].astype(np.int64) * classes + pred[keep], minlength=classes**2)
+        pixels += gt.size
+    return pixels
+
+
+def torchmetrics_loop(pairs: Sequence[MaskPair], classes: int) -> int:
+    import torch
+    from torchmetrics.classification import MulticlassConfusionMatrix
+
+    torch.set_num_threads(1)
+    metric = MulticlassConfusionMatrix(num_classes=classes, ignore_index=255)
+    pixels = 0
+    for pair in pairs:
+        assert pair.pred_path is not None
+        gt = torch.from_numpy(_pillow(pair.gt_path).astype(np.int64))
+        pred = torch.from_numpy(_pillow(pair.pred_path).astype(np.int64))
+        metric.update(pred, gt)
+        pixels += gt.numel()
+    metric.compute()
+    return pixels
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["floor", "segeval", "sklearn", "numpy", "torchmetrics"])
+    parser.add_argument("pred", type=Path)
+    parser.add_argument("gt", type=Path)
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--limit", type=int)
+    parser.add_argument("--classes", type=int, default=19)
+    args = parser.parse_args(argv)
+    pairs = pair_folders(args.pred, args.gt).pairs[: args.limit]
+    started = time.perf_counter()
+    if args.mode == "floor":
+        pixels = floor(pairs, args.jobs)
+    elif args.mode == "segeval":
+        if args.limit is not None:
+            parser.error("segeval scores whole folders; build a folder of the size wanted")
+        tune_allocator()
+        report = evaluate(
+            args.pred, args.gt, ScoreOptions(num_classes=args.classes, jobs=args.jobs)
+        )
+        pixels = report.scored_pixels + report.ignored_pixels
+    elif args.mode == "sklearn":
+        pixels = sklearn_loop(pairs, args.classes)
+    elif args.mode == "numpy":
+        pixels = numpy_loop(pairs, args.classes)
+    else:
+        pixels = torchmetrics_loop(pairs, args.classes)
+    seconds = time.perf_counter() - started
+    json.dump({"seconds": seconds, "pairs": len(pairs), "pixels": pixels}, sys.stdout)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
