@@ -10,6 +10,7 @@ input error.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -22,16 +23,26 @@ from click.core import ParameterSource
 from segeval._version import __version__
 from segeval.atomic import write_text_atomic
 from segeval.classes import PRESET_NAMES, load_class_definition, load_class_names, load_preset
+from segeval.compare import compare_reports, load_report
 from segeval.conventions import CONVENTIONS, apply_convention
 from segeval.engine import default_jobs, tune_allocator
 from segeval.errors import SegevalError, UsageError
 from segeval.evaluate import ScoreOptions, evaluate
+from segeval.gate import (
+    GateResult,
+    check_metric_name,
+    check_thresholds,
+    load_thresholds,
+    parse_threshold,
+)
 from segeval.inspection import inspect_folder
 from segeval.io.png import active_decoder
 from segeval.metrics import MetricOptions
 from segeval.pairing import PairingOptions
 from segeval.render import FORMATS, RenderOptions, render
+from segeval.render.compare import render_comparison
 from segeval.render.inspection import render_inspection
+from segeval.render.junit import render_junit
 from segeval.render.listings import render_convention_list, render_metric_list, render_preset_list
 from segeval.render.per_image import PerImageWriter
 from segeval.report import Report
@@ -354,6 +365,20 @@ def scoring_options(function: F) -> F:
     return function
 
 
+def gate_options(function: F) -> F:
+    """--junit and --github-summary (shared by score and compare)."""
+    function = click.option(
+        "--github-summary",
+        is_flag=True,
+        help="Append the Markdown summary to the file named by $GITHUB_STEP_SUMMARY.",
+    )(function)
+    return click.option(
+        "--junit",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Write the gate's checks as JUnit XML (one test case per check).",
+    )(function)
+
+
 def build_score_options(ctx: click.Context) -> ScoreOptions:
     """ScoreOptions from the parsed scoring options (convention applied last)."""
     params = ctx.params
@@ -443,6 +468,25 @@ def build_score_options(ctx: click.Context) -> ScoreOptions:
     show_default=True,
     help="Normalise the shown matrix by ground-truth rows, prediction columns or the total.",
 )
+@gate_options
+@click.option(
+    "--fail-under",
+    multiple=True,
+    metavar="METRIC=VALUE",
+    help="Exit 1 if METRIC < VALUE (e.g. miou=0.72, iou[road]=0.9, min_iou=0.3); repeatable.",
+)
+@click.option(
+    "--fail-over",
+    multiple=True,
+    metavar="METRIC=VALUE",
+    help="Exit 1 if METRIC > VALUE (for lower-is-better metrics); repeatable.",
+)
+@click.option(
+    "--thresholds",
+    "thresholds_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="TOML or JSON file with [fail_under] / [fail_over] tables of METRIC = VALUE.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @debug_option
 @click.pass_context
@@ -456,6 +500,11 @@ def score(
     output: Path | None,
     confusion_matrix: bool,
     normalize: str,
+    junit: Path | None,
+    github_summary: bool,
+    fail_under: tuple[str, ...],
+    fail_over: tuple[str, ...],
+    thresholds_file: Path | None,
     quiet: bool,
     **_scoring: Any,
 ) -> None:
@@ -472,12 +521,24 @@ def score(
         segeval score preds/ gt/ --num-classes 19 --ignore-index 255
         segeval score preds/ gt/ --class-names names.txt --format json | jq .summary
         segeval score preds/ gt/ --convention nnunet --per-image-output cases.csv
+        segeval score preds/ gt/ --num-classes 19 --fail-under miou=0.72 --junit gate.xml
     """
-    for target in (output, per_image_output):
+    for target in (output, per_image_output, junit):
         if target is not None:
             _refuse_output_inside(target, [pred_dir, gt_dir])
+    thresholds = [parse_threshold(spec, "under") for spec in fail_under]
+    thresholds += [parse_threshold(spec, "over") for spec in fail_over]
+    if thresholds_file is not None:
+        thresholds += load_thresholds(thresholds_file)
+    for threshold in thresholds:  # unknown names fail now, not after a long run
+        check_metric_name(threshold.metric)
     tune_allocator()
     options = build_score_options(ctx)
+    known_classes = options.resolved_num_classes()
+    if known_classes is not None:
+        names = options.class_names_for(known_classes)
+        for threshold in thresholds:
+            check_metric_name(threshold.metric, names)
     if per_image_output is not None:
         options = replace(options, per_image=True)
     image_writer = None if per_image_output is None else PerImageWriter(per_image_output)
@@ -492,14 +553,127 @@ def score(
         progress.close()
     if image_writer is not None:
         image_writer.commit()
+    gate = check_thresholds(report, thresholds) if thresholds else None
+    if gate is not None:
+        report = replace(report, gate=gate.to_dict())
     render_options = RenderOptions(confusion_matrix=confusion_matrix, normalize=normalize)
     _emit(report, output_format, render_options, output)
     _warn(report.warnings)
+    markdown = render(report, "markdown", render_options) if github_summary else ""
+    _finish_gate(ctx, gate, junit=junit, github_summary=markdown, suite="segeval.score")
 
 
 def _warn(warnings: Sequence[str]) -> None:
     for warning in warnings:
         click.echo(f"segeval: warning: {warning}", err=True)
+
+
+def _finish_gate(
+    ctx: click.Context,
+    gate: GateResult | None,
+    *,
+    junit: Path | None,
+    github_summary: str,
+    suite: str,
+) -> None:
+    """Report the checks on stderr, write JUnit and the step summary, set the exit code."""
+    if gate is not None:
+        for check in gate.checks:
+            click.echo(f"segeval: gate: {check.describe()}", err=True)
+        verdict = "passed" if gate.passed else f"FAILED ({len(gate.failed)} of {len(gate.checks)})"
+        click.echo(f"segeval: gate {verdict}", err=True)
+    if junit is not None:
+        write_text_atomic(junit, render_junit(gate or GateResult(()), suite))
+    if github_summary:
+        target = os.environ.get("GITHUB_STEP_SUMMARY")
+        if target:
+            with open(target, "a", encoding="utf-8") as stream:
+                stream.write(github_summary + "\n")
+        else:
+            click.echo(
+                "segeval: warning: --github-summary: GITHUB_STEP_SUMMARY is not set; "
+                "nothing appended.",
+                err=True,
+            )
+    if gate is not None and not gate.passed:
+        ctx.exit(EXIT_GATE_FAILED)
+
+
+@cli.command()
+@click.argument("baseline", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("candidate", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--max-drop",
+    multiple=True,
+    metavar="METRIC=DELTA",
+    help="Exit 1 if the candidate is worse by more than DELTA (miou=0.01, iou[road]=0.02, "
+    "any-class-iou=0.02); repeatable.",
+)
+@click.option(
+    "--allow-different-images",
+    is_flag=True,
+    help="Compare reports scored on different image sets.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "markdown", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="Comparison format.",
+)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the comparison to this file (atomically) instead of stdout.",
+)
+@gate_options
+@debug_option
+@click.pass_context
+def compare(
+    ctx: click.Context,
+    /,
+    baseline: Path,
+    candidate: Path,
+    max_drop: tuple[str, ...],
+    allow_different_images: bool,
+    output_format: str,
+    output: Path | None,
+    junit: Path | None,
+    github_summary: bool,
+) -> None:
+    """Compare two score reports (JSON) side by side, and gate on regressions.
+
+    Both files come from 'segeval score --format json'. They must have been
+    scored the same way: same classes, ignore values, aggregation, policies
+    and images (--allow-different-images relaxes the last).
+
+    \b
+    Example:
+        segeval compare release.json candidate.json --max-drop miou=0.01
+        segeval compare old.json new.json --max-drop any-class-iou=0.02 --format markdown
+    """
+    comparison = compare_reports(
+        load_report(baseline),
+        load_report(candidate),
+        max_drops=[parse_threshold(spec) for spec in max_drop],
+        allow_different_images=allow_different_images,
+        baseline_name=baseline.name,
+        candidate_name=candidate.name,
+    )
+    if output is not None:
+        write_text_atomic(output, render_comparison(comparison, output_format))
+    elif output_format == "table" and sys.stdout.isatty():
+        from rich.console import Console
+
+        from segeval.render.terminal import print_comparison
+
+        print_comparison(comparison, Console())
+    else:
+        click.echo(render_comparison(comparison, output_format), nl=False)
+    markdown = render_comparison(comparison, "markdown") if github_summary else ""
+    gate = comparison.gate if max_drop else None
+    _finish_gate(ctx, gate, junit=junit, github_summary=markdown, suite="segeval.compare")
 
 
 @cli.command()

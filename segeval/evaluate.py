@@ -7,8 +7,9 @@ per-image rows to an optional :class:`ImageSink`.
 
 from __future__ import annotations
 
+import hashlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, Protocol
@@ -348,10 +349,18 @@ def evaluate(
             extra=len(checked.extra),
             skipped_files=checked.skipped_files,
             resized=resized,
+            images_digest=_digest(pair.key for pair in checked.pairs),
         ),
         warnings=warnings,
         elapsed_seconds=time.perf_counter() - started,
     )
+
+
+def _digest(keys: Iterable[str]) -> str:
+    digest = hashlib.sha256()
+    for key in keys:
+        digest.update(key.encode("utf-8") + b"\n")
+    return digest.hexdigest()
 
 
 def _score_images(

@@ -147,6 +147,9 @@ class PairingSummary:
         Hidden and non-mask files in the two folders.
     resized : int
         Predictions resized to their ground truth's size.
+    images_digest : str
+        SHA-256 of the scored image keys, one per line in order: two reports
+        scored the same images exactly when their digests are equal.
     """
 
     missing_policy: str = "error"
@@ -154,6 +157,7 @@ class PairingSummary:
     extra: int = 0
     skipped_files: int = 0
     resized: int = 0
+    images_digest: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -268,6 +272,7 @@ class Report:
     segeval_version: str
     pairing: PairingSummary = field(default_factory=PairingSummary)
     warnings: tuple[str, ...] = ()
+    gate: Mapping[str, Any] | None = None
 
     def normalized_matrix(self, how: str) -> np.ndarray:
         """The confusion matrix divided by GT rows (``"gt"``), columns (``"pred"``) or total."""
@@ -309,6 +314,7 @@ class Report:
             "summary": {name: _json_float(value) for name, value in self.summary.items()},
             "classes": [result.to_dict() for result in self.classes],
             "confusion_matrix": matrix,
+            **({} if self.gate is None else {"gate": dict(self.gate)}),
             "elapsed_seconds": self.elapsed_seconds,
         }
 
@@ -345,6 +351,7 @@ class Report:
             segeval_version=str(data["segeval_version"]),
             pairing=PairingSummary.from_dict(data.get("pairing", {})),
             warnings=tuple(data.get("warnings", ())),
+            gate=data.get("gate"),
         )
 
 

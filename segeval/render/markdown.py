@@ -1,17 +1,28 @@
-"""Markdown output (GitHub-flavoured tables)."""
+"""Markdown output, compact for pull requests and CI step summaries.
+
+The headline metrics and the quality gate (failed checks first) come first;
+the summary, per-class and confusion tables and the run details are collapsed
+under ``<details>`` so that a pull-request comment stays short.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from segeval.metrics import REGISTRY
 from segeval.render.layout import (
     RenderOptions,
     Section,
+    format_value,
     report_header,
     report_notes,
     report_sections,
 )
 from segeval.report import Report
 
-__all__ = ["markdown_table", "render_markdown"]
+__all__ = ["details", "gate_markdown", "markdown_table", "render_markdown"]
 
 
 def _cell(text: str) -> str:
@@ -37,14 +48,67 @@ def markdown_table(section: Section) -> str:
     return "\n".join(lines)
 
 
-def render_markdown(report: Report, options: RenderOptions) -> str:
-    """The report as Markdown: header, summary, per-class and optional matrix."""
-    parts = ["## segeval report", "\n".join(f"- {line}" for line in report_header(report))]
-    parts.extend(
-        f"### {section.title}\n\n{markdown_table(section)}"
-        for section in report_sections(report, options)
+def details(summary: str, body: str) -> str:
+    """A collapsed ``<details>`` block (blank lines keep the Markdown inside alive)."""
+    return f"<details><summary>{summary}</summary>\n\n{body}\n\n</details>"
+
+
+def gate_markdown(gate: Mapping[str, Any] | None) -> str:
+    """The quality gate: verdict line and a table of checks, failed ones first."""
+    if not gate or not gate.get("checks"):
+        return ""
+    checks: Sequence[Mapping[str, Any]] = gate["checks"]
+    failed = [check for check in checks if not check["passed"]]
+    verdict = (
+        f"**Quality gate: failed**: {len(failed)} of {len(checks)} checks failed."
+        if failed
+        else f"**Quality gate: passed**: all {len(checks)} checks passed."
     )
-    notes = report_notes(report)
-    if notes:
-        parts.append("\n".join(f"> {note}" for note in notes))
+    rows = [
+        [
+            check["name"],
+            "undefined" if check["value"] is None else f"{check['value']:.4f}",
+            f"{check['comparison']} {check['threshold']:.4f}",
+            "pass" if check["passed"] else "**FAIL**",
+        ]
+        for check in sorted(checks, key=lambda check: bool(check["passed"]))
+    ]
+    table = markdown_table(
+        Section("", ["Check", "Value", "Required", "Result"], rows, [False, True, False, False])
+    )
+    return f"{verdict}\n\n{table}"
+
+
+def _headline(report: Report) -> str:
+    names = ["miou", "mdice", "pixel_accuracy"]
+    if report.config.per_image:
+        names += ["image_miou", "image_mdice"]
+    parts = [
+        f"{REGISTRY[name].title} {format_value(report.summary.get(name, math.nan))}"
+        for name in names
+    ]
+    return "## segeval: " + " · ".join(parts)
+
+
+def render_markdown(report: Report, options: RenderOptions) -> str:
+    """The report as a compact Markdown summary for pull requests."""
+    sections = report_sections(report, options)
+    summary, per_class, *matrix = sections
+    config = report.config
+    averaged = f"{report.classes_averaged} of {config.num_classes} classes averaged"
+    parts = [
+        _headline(report),
+        f"{report.num_images} images · {averaged} · {config.aggregation} aggregation"
+        + (f" · convention {config.convention}" if config.convention else ""),
+    ]
+    gate = gate_markdown(report.gate)
+    if gate:
+        parts.append(gate)
+    parts.append(details(summary.title, markdown_table(summary)))
+    parts.append(
+        details(f"{per_class.title} ({config.num_classes} classes)", markdown_table(per_class))
+    )
+    parts.extend(details("Confusion matrix", f"{m.title}\n\n{markdown_table(m)}") for m in matrix)
+    notes = [*report_header(report), *report_notes(report)]
+    parts.append(details("Run details", "\n".join(f"- {line}" for line in notes)))
     return "\n\n".join(parts) + "\n"

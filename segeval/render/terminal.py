@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from segeval.compare import Comparison
+from segeval.render.compare import comparison_sections, render_comparison
 from segeval.render.layout import (
     RenderOptions,
     Section,
@@ -15,11 +20,16 @@ from segeval.render.layout import (
 )
 from segeval.report import Report
 
-__all__ = ["print_report", "rich_table"]
+__all__ = ["print_comparison", "print_report", "rich_table"]
 
 
-def rich_table(section: Section) -> Table:
-    """A rich Table for one section (numeric columns right-aligned, ``-`` dimmed)."""
+def rich_table(section: Section, styles: Sequence[Sequence[str]] | None = None) -> Table:
+    """A rich Table for one section.
+
+    Numeric columns are right-aligned and never wrapped; ``-`` is dimmed. Cells
+    are plain text (class names with brackets are safe); ``styles``, when
+    given, holds one rich style per cell.
+    """
     table = Table(
         title=section.title,
         title_justify="left",
@@ -38,17 +48,44 @@ def rich_table(section: Section) -> Table:
             overflow="ellipsis" if right else "fold",
             min_width=widest if right else None,
         )
-    for row in section.rows:
-        table.add_row(*(f"[dim]{cell}[/dim]" if cell == "-" else cell for cell in row))
+    for row_index, row in enumerate(section.rows):
+        cells = []
+        for column, cell in enumerate(row):
+            style = styles[row_index][column] if styles else ""
+            cells.append(Text(cell, style=style or ("dim" if cell == "-" else "")))
+        table.add_row(*cells)
     return table
 
 
 def print_report(report: Report, options: RenderOptions, console: Console) -> None:
     """Print the report's header, tables and notes to a rich console."""
     for line in report_header(report):
-        console.print(line, highlight=False, markup=False)
+        console.print(Text(line))
     for section in report_sections(report, options):
         console.print()
         console.print(rich_table(section))
     for note in report_notes(report):
-        console.print(f"Note: {note}", style="yellow", highlight=False, markup=False)
+        console.print(Text(f"Note: {note}", style="yellow"))
+
+
+def _style(improved: bool | None) -> str:
+    return {True: "green", False: "red", None: ""}[improved]
+
+
+def print_comparison(comparison: Comparison, console: Console) -> None:
+    """Print a comparison with improvements in green and drops in red."""
+    summary, per_class = comparison_sections(comparison)
+    summary_styles = [["", "", "", _style(row.improved)] for row in comparison.summary]
+    metrics_per_class = (len(per_class.headers) - 1) // 3
+    class_styles = []
+    for class_index in range(len(per_class.rows)):
+        styles = [""]
+        for metric in range(metrics_per_class):
+            row = comparison.classes[class_index * metrics_per_class + metric]
+            styles += ["", "", _style(row.improved)]
+        class_styles.append(styles)
+    console.print(Text(render_comparison(comparison, "table").splitlines()[0]))
+    console.print()
+    console.print(rich_table(summary, summary_styles))
+    console.print()
+    console.print(rich_table(per_class, class_styles))

@@ -1,0 +1,192 @@
+"""Compare two score reports: are they comparable, and what changed.
+
+:func:`compare_reports` refuses reports that were not scored the same way
+(different classes, ignore values, aggregation, metric policies or image
+sets), then lines up their summary and per-class metrics with deltas, and runs
+the ``--max-drop`` regression checks of :mod:`segeval.gate`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from segeval.errors import IncomparableReportsError
+from segeval.gate import GateResult, Threshold, check_regressions
+from segeval.metrics import REGISTRY
+from segeval.report import Report
+
+__all__ = ["Comparison", "ComparisonRow", "check_comparable", "compare_reports", "load_report"]
+
+#: Summary metrics lined up by compare (per-image ones when both reports have them).
+SUMMARY_ROWS = ("pixel_accuracy", "mean_accuracy", "miou", "mdice", "fwiou", "kappa", "min_iou")
+IMAGE_SUMMARY_ROWS = ("image_miou", "image_mdice", "samplewise_miou", "pooled_miou")
+
+
+@dataclass(frozen=True)
+class ComparisonRow:
+    """One metric in both reports."""
+
+    name: str
+    title: str
+    class_name: str | None
+    baseline: float
+    candidate: float
+    higher_is_better: bool
+
+    @property
+    def delta(self) -> float:
+        """Candidate minus baseline (NaN when either is undefined)."""
+        return self.candidate - self.baseline
+
+    @property
+    def improved(self) -> bool | None:
+        """True if better, False if worse, None if equal or undefined."""
+        if math.isnan(self.delta) or self.delta == 0:
+            return None
+        return (self.delta > 0) == self.higher_is_better
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two reports side by side, and the regression checks."""
+
+    baseline: Report
+    candidate: Report
+    summary: tuple[ComparisonRow, ...]
+    classes: tuple[ComparisonRow, ...]
+    gate: GateResult
+    baseline_name: str = "baseline"
+    candidate_name: str = "candidate"
+
+
+def load_report(path: str | Path) -> Report:
+    """Read a ``segeval score --format json`` report.
+
+    Raises
+    ------
+    IncomparableReportsError
+        Unreadable file, invalid JSON, or not a score report (naming the file).
+    """
+    path = Path(path)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as err:
+        raise IncomparableReportsError(f"{path}: cannot read the report ({err}).") from err
+    except json.JSONDecodeError as err:
+        raise IncomparableReportsError(
+            f"{path}: not JSON ({err.msg} at line {err.lineno}); pass the file written by "
+            "'segeval score --format json --output FILE'."
+        ) from err
+    try:
+        return Report.from_dict(document)
+    except IncomparableReportsError as err:
+        raise IncomparableReportsError(f"{path}: {err}") from err
+    except (KeyError, TypeError, ValueError) as err:
+        raise IncomparableReportsError(
+            f"{path}: an incomplete or damaged score report (missing {err}); score again."
+        ) from err
+
+
+def _settings(report: Report) -> dict[str, object]:
+    config = report.config.to_dict()
+    config.pop("num_classes_inferred")
+    config.pop("convention")  # the effective settings are compared, not their origin
+    return config
+
+
+def check_comparable(
+    baseline: Report, candidate: Report, *, allow_different_images: bool = False
+) -> None:
+    """Raise unless the two reports measured the same thing the same way.
+
+    Raises
+    ------
+    IncomparableReportsError
+        Naming every field that differs.
+    """
+    before, after = _settings(baseline), _settings(candidate)
+    differences = [
+        f"{name} ({before[name]!r} vs {after.get(name)!r})"
+        for name in before
+        if before[name] != after.get(name)
+    ]
+    same_images = (
+        baseline.num_images == candidate.num_images
+        and baseline.pairing.images_digest == candidate.pairing.images_digest
+    )
+    if not same_images and not allow_different_images:
+        differences.append(
+            f"image set ({baseline.num_images} vs {candidate.num_images} images"
+            + (", different files)" if baseline.num_images == candidate.num_images else ")")
+        )
+    if differences:
+        hint = "" if same_images else " (--allow-different-images accepts a different image set)"
+        raise IncomparableReportsError(
+            f"the reports are not comparable: {'; '.join(differences)}; score both the same "
+            f"way{hint}."
+        )
+
+
+def _row(name: str, baseline: Report, candidate: Report, class_index: int | None) -> ComparisonRow:
+    spec = REGISTRY[name]
+    if class_index is None:
+        before = baseline.summary.get(name, math.nan)
+        after = candidate.summary.get(name, math.nan)
+        class_name = None
+    else:
+        before = getattr(baseline.classes[class_index], name)
+        after = getattr(candidate.classes[class_index], name)
+        class_name = candidate.classes[class_index].name
+    return ComparisonRow(
+        name=name if class_name is None else f"{name}[{class_name}]",
+        title=spec.title,
+        class_name=class_name,
+        baseline=math.nan if before is None else float(before),
+        candidate=math.nan if after is None else float(after),
+        higher_is_better=spec.higher_is_better,
+    )
+
+
+def compare_reports(
+    baseline: Report,
+    candidate: Report,
+    *,
+    max_drops: Iterable[Threshold] = (),
+    allow_different_images: bool = False,
+    baseline_name: str = "baseline",
+    candidate_name: str = "candidate",
+) -> Comparison:
+    """Line up two comparable reports and run the regression checks.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from segeval import ConfusionMatrix, build_report
+    >>> old = build_report(ConfusionMatrix.from_counts(np.array([[4, 0], [0, 4]])))
+    >>> new = build_report(ConfusionMatrix.from_counts(np.array([[3, 1], [0, 4]])))
+    >>> comparison = compare_reports(old, new)
+    >>> row = next(row for row in comparison.summary if row.name == "miou")
+    >>> round(row.delta, 4), row.improved
+    (-0.225, False)
+    """
+    check_comparable(baseline, candidate, allow_different_images=allow_different_images)
+    per_image = baseline.config.per_image and candidate.config.per_image
+    names = SUMMARY_ROWS + (IMAGE_SUMMARY_ROWS if per_image else ())
+    class_metrics = ("iou", "dice") + (("image_iou", "image_dice") if per_image else ())
+    return Comparison(
+        baseline=baseline,
+        candidate=candidate,
+        summary=tuple(_row(name, baseline, candidate, None) for name in names),
+        classes=tuple(
+            _row(name, baseline, candidate, index)
+            for index in range(len(candidate.classes))
+            for name in class_metrics
+        ),
+        gate=check_regressions(baseline, candidate, max_drops),
+        baseline_name=baseline_name,
+        candidate_name=candidate_name,
+    )

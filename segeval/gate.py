@@ -1,0 +1,383 @@
+"""Quality gates: thresholds on a report, and regression checks between two reports.
+
+Everything here is a pure function from reports and specs to a
+:class:`GateResult`; the CLI prints it, turns it into an exit code (1 when a
+check failed) and, on request, into JUnit XML.
+
+Metric references use the registry's names (``segeval metrics``): a summary
+metric (``miou``, ``pixel_accuracy``, ``min_iou``, ``image_mdice``) or a
+per-class one with a class name or id in brackets (``iou[road]``, ``dice[3]``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from segeval.classes import resolve_class
+from segeval.errors import ThresholdError, UsageError
+from segeval.metrics import REGISTRY
+from segeval.report import Report
+
+__all__ = [
+    "Check",
+    "GateResult",
+    "MetricRef",
+    "Threshold",
+    "check_metric_name",
+    "check_regressions",
+    "check_thresholds",
+    "load_thresholds",
+    "metric_value",
+    "parse_threshold",
+    "resolve_metric",
+]
+
+Direction = Literal["under", "over"]
+_REFERENCE = re.compile(r"^\s*([a-z_]+)\s*(?:\[\s*(.+?)\s*\])?\s*$")
+
+
+@dataclass(frozen=True)
+class MetricRef:
+    """A metric of a report: a registry name, and a class index for per-class metrics."""
+
+    name: str
+    class_index: int | None = None
+    class_name: str | None = None
+
+    def __str__(self) -> str:
+        return self.name if self.class_name is None else f"{self.name}[{self.class_name}]"
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """``--fail-under METRIC=VALUE`` (direction ``under``) or ``--fail-over``."""
+
+    metric: str
+    value: float
+    direction: Direction = "under"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One gate check and its outcome.
+
+    Attributes
+    ----------
+    name : str
+        What was checked (``miou``, ``iou[road]``, ``max-drop miou``).
+    value : float
+        The measured value (for regressions, the drop from the baseline).
+    threshold : float
+    comparison : str
+        ``">="`` or ``"<="``: how ``value`` must relate to ``threshold`` to pass.
+    passed : bool
+    note : str
+        Why an undefined value failed, or the baseline and candidate values.
+    """
+
+    name: str
+    value: float
+    threshold: float
+    comparison: str
+    passed: bool
+    note: str = ""
+
+    def describe(self) -> str:
+        """One line: name, value, threshold, pass/fail.
+
+        Examples
+        --------
+        >>> Check("miou", 0.81, 0.72, ">=", True).describe()
+        'PASS miou = 0.8100 (required >= 0.7200)'
+        """
+        value = "undefined" if math.isnan(self.value) else f"{self.value:.4f}"
+        text = f"{'PASS' if self.passed else 'FAIL'} {self.name} = {value} "
+        text += f"(required {self.comparison} {self.threshold:.4f})"
+        return f"{text}; {self.note}" if self.note else text
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (undefined values are null)."""
+        return {
+            "name": self.name,
+            "value": None if math.isnan(self.value) else self.value,
+            "threshold": self.threshold,
+            "comparison": self.comparison,
+            "passed": self.passed,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """Every check of a gate, failed ones first."""
+
+    checks: tuple[Check, ...]
+
+    @property
+    def passed(self) -> bool:
+        """True when no check failed (and also when there were no checks)."""
+        return all(check.passed for check in self.checks)
+
+    @property
+    def failed(self) -> tuple[Check, ...]:
+        """The checks that failed."""
+        return tuple(check for check in self.checks if not check.passed)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form: the ``gate`` section of a report."""
+        return {"passed": self.passed, "checks": [check.to_dict() for check in self.checks]}
+
+
+def _valid_names(report: Report) -> str:
+    names = [
+        f"{name}[CLASS]" if spec.per_class else name
+        for name, spec in REGISTRY.items()
+        if not spec.per_image or report.config.per_image
+    ]
+    classes = ", ".join(report.config.class_names[:20])
+    more = ", ..." if len(report.config.class_names) > 20 else ""
+    return f"valid metrics: {', '.join(names)}; CLASS is an id or one of: {classes}{more}"
+
+
+def resolve_metric(reference: str, report: Report) -> MetricRef:
+    """Resolve ``miou`` or ``iou[road]`` against a report's metrics and classes.
+
+    Raises
+    ------
+    ThresholdError
+        Unknown metric or class (the message lists the valid names), a per-class
+        metric without a class, or a per-image metric in a dataset-level report.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from segeval import ConfusionMatrix, build_report
+    >>> report = build_report(ConfusionMatrix.from_counts(np.eye(2)), class_names=["bg", "car"])
+    >>> resolve_metric("iou[car]", report)
+    MetricRef(name='iou', class_index=1, class_name='car')
+    """
+    match = _REFERENCE.match(reference)
+    spec = REGISTRY.get(match.group(1)) if match else None
+    if match is None or spec is None:
+        raise ThresholdError(f"unknown metric {reference.strip()!r}; {_valid_names(report)}.")
+    name, class_ref = match.group(1), match.group(2)
+    if spec.per_image and not report.config.per_image:
+        raise ThresholdError(
+            f"{name} is a per-image metric; score with --per-image (or a convention that "
+            "scores per image) to gate on it."
+        )
+    if spec.per_class != (class_ref is not None):
+        wanted = f"{name}[CLASS]" if spec.per_class else name
+        raise ThresholdError(
+            f"{reference.strip()!r}: write it as {wanted}; {_valid_names(report)}."
+        )
+    if class_ref is None:
+        return MetricRef(name)
+    try:
+        index = resolve_class(class_ref, report.config.class_names)
+    except UsageError as err:
+        raise ThresholdError(f"{reference.strip()!r}: {err}") from None
+    return MetricRef(name, index, report.config.class_names[index])
+
+
+def check_metric_name(reference: str, class_names: Sequence[str] | None = None) -> None:
+    """Raise ThresholdError unless a reference names a registry metric (and a known class).
+
+    Used before a run, so that a typo fails at once; class names are checked
+    when they are known before scoring.
+
+    Examples
+    --------
+    >>> check_metric_name("iou[road]")
+    >>> check_metric_name("mIoU")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    segeval.errors.ThresholdError: unknown metric 'mIoU'; valid metrics: ...
+    """
+    match = _REFERENCE.match(reference)
+    name = match.group(1) if match else ""
+    if name not in REGISTRY:
+        valid = ", ".join(f"{n}[CLASS]" if spec.per_class else n for n, spec in REGISTRY.items())
+        raise ThresholdError(f"unknown metric {reference.strip()!r}; valid metrics: {valid}.")
+    if match and match.group(2) is not None and class_names is not None:
+        try:
+            resolve_class(match.group(2), class_names)
+        except UsageError as err:
+            raise ThresholdError(f"{reference.strip()!r}: {err}") from None
+
+
+def metric_value(ref: MetricRef, report: Report) -> float:
+    """The value of a resolved metric in a report (NaN when undefined)."""
+    if ref.class_index is None:
+        return float(report.summary.get(ref.name, math.nan))
+    value = getattr(report.classes[ref.class_index], ref.name)
+    return math.nan if value is None else float(value)
+
+
+def parse_threshold(spec: str, direction: Direction = "under") -> Threshold:
+    """Parse ``METRIC=VALUE``.
+
+    Examples
+    --------
+    >>> parse_threshold("iou[road]=0.8")
+    Threshold(metric='iou[road]', value=0.8, direction='under')
+    """
+    metric, separator, value = spec.rpartition("=")
+    if not separator or not metric.strip():
+        raise ThresholdError(f"{spec!r}: expected METRIC=VALUE, for example miou=0.72.")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ThresholdError(f"{spec!r}: {value!r} is not a number.") from None
+    if not math.isfinite(number):
+        raise ThresholdError(f"{spec!r}: the threshold must be a finite number.")
+    return Threshold(metric.strip(), number, direction)
+
+
+def load_thresholds(path: str | Path) -> list[Threshold]:
+    """Read thresholds from a TOML or JSON file.
+
+    The file has a ``fail_under`` and/or a ``fail_over`` table of
+    ``METRIC = VALUE``::
+
+        [fail_under]
+        miou = 0.72
+        "iou[road]" = 0.9
+
+    Raises
+    ------
+    ThresholdError
+        Unreadable file, invalid TOML/JSON, unknown sections, non-numbers.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ThresholdError(f"{path}: cannot read the thresholds file ({err}).") from err
+    is_toml = path.suffix.lower() == ".toml"
+    try:
+        document = tomllib.loads(text) if is_toml else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as err:
+        kind = "TOML" if is_toml else "JSON"
+        raise ThresholdError(
+            f"{path}: invalid {kind} ({err}); write [fail_under] / [fail_over] tables of "
+            "METRIC = VALUE."
+        ) from err
+    if not isinstance(document, Mapping) or not document:
+        raise ThresholdError(f"{path}: expected fail_under and/or fail_over tables.")
+    unknown = sorted(set(document) - {"fail_under", "fail_over"})
+    if unknown:
+        raise ThresholdError(
+            f"{path}: unknown section {unknown[0]!r}; use fail_under and/or fail_over."
+        )
+    thresholds = []
+    for section, direction in (("fail_under", "under"), ("fail_over", "over")):
+        table = document.get(section, {})
+        if not isinstance(table, Mapping):
+            raise ThresholdError(f"{path}: {section} must be a table of METRIC = VALUE.")
+        for metric, value in table.items():
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ThresholdError(f"{path}: {section}.{metric} = {value!r} is not a number.")
+            thresholds.append(Threshold(str(metric), float(value), direction))  # type: ignore[arg-type]
+    return thresholds
+
+
+def check_thresholds(report: Report, thresholds: Iterable[Threshold]) -> GateResult:
+    """Check a report against thresholds.
+
+    An undefined value (a class absent from both sides, say) fails its check:
+    the gate cannot confirm it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from segeval import ConfusionMatrix, build_report
+    >>> report = build_report(ConfusionMatrix.from_counts(np.array([[3, 1], [0, 4]])))
+    >>> result = check_thresholds(report, [Threshold("miou", 0.7), Threshold("miou", 0.8)])
+    >>> [check.passed for check in result.checks]
+    [False, True]
+    """
+    checks = []
+    for threshold in thresholds:
+        ref = resolve_metric(threshold.metric, report)
+        value = metric_value(ref, report)
+        comparison = ">=" if threshold.direction == "under" else "<="
+        if math.isnan(value):
+            passed, note = False, "the metric is undefined in this report"
+        elif threshold.direction == "under":
+            passed, note = value >= threshold.value, ""
+        else:
+            passed, note = value <= threshold.value, ""
+        checks.append(Check(str(ref), value, threshold.value, comparison, passed, note))
+    return _ordered(checks)
+
+
+def _ordered(checks: Sequence[Check]) -> GateResult:
+    return GateResult(tuple(sorted(checks, key=lambda check: check.passed)))
+
+
+def check_regressions(
+    baseline: Report, candidate: Report, max_drops: Iterable[Threshold]
+) -> GateResult:
+    """Fail where the candidate is worse than the baseline by more than allowed.
+
+    ``max_drops`` hold ``METRIC=DELTA``; ``any-class-iou`` / ``any-class-dice``
+    (and any ``any-class-NAME`` of a per-class metric) expand to one check per
+    class defined in both reports. "Worse" follows the registry's
+    ``higher_is_better``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from segeval import ConfusionMatrix, build_report
+    >>> old = build_report(ConfusionMatrix.from_counts(np.array([[4, 0], [0, 4]])))
+    >>> new = build_report(ConfusionMatrix.from_counts(np.array([[3, 1], [0, 4]])))
+    >>> result = check_regressions(old, new, [Threshold("miou", 0.1)])
+    >>> result.passed, round(result.checks[0].value, 4)
+    (False, 0.225)
+    """
+    checks: list[Check] = []
+    for drop in max_drops:
+        if drop.value < 0:
+            raise ThresholdError(f"--max-drop {drop.metric}={drop.value}: a drop is >= 0.")
+        if drop.metric.startswith("any-class-"):
+            name = drop.metric.removeprefix("any-class-")
+            spec = REGISTRY.get(name)
+            if spec is None or not spec.per_class:
+                per_class = ", ".join(n for n, s in REGISTRY.items() if s.per_class)
+                raise ThresholdError(
+                    f"unknown per-class metric in {drop.metric!r}; use any-class-NAME with NAME "
+                    f"one of: {per_class}."
+                )
+            refs = [
+                resolve_metric(f"{name}[{index}]", candidate)
+                for index in range(len(candidate.classes))
+            ]
+            refs = [
+                ref for ref in refs
+                if not math.isnan(metric_value(ref, baseline))
+                and not math.isnan(metric_value(ref, candidate))
+            ]  # fmt: skip
+        else:
+            refs = [resolve_metric(drop.metric, candidate)]
+            resolve_metric(drop.metric, baseline)
+        checks.extend(_drop_check(ref, baseline, candidate, drop.value) for ref in refs)
+    return _ordered(checks)
+
+
+def _drop_check(ref: MetricRef, baseline: Report, candidate: Report, allowed: float) -> Check:
+    before, after = metric_value(ref, baseline), metric_value(ref, candidate)
+    higher_is_better = REGISTRY[ref.name].higher_is_better
+    drop = (before - after) if higher_is_better else (after - before)
+    note = f"baseline {before:.4f}, candidate {after:.4f}"
+    if math.isnan(drop):
+        return Check(f"max-drop {ref}", drop, allowed, "<=", False, "undefined in one report")
+    # A tolerance of a few ulps keeps an exact threshold from failing on rounding.
+    return Check(f"max-drop {ref}", drop, allowed, "<=", drop <= allowed + 1e-12, note)
