@@ -79,15 +79,21 @@ def _tree_rss(root: int) -> int:
 
 
 def measure(
-    mode: str, folder: Path, *, jobs: int = 1, limit: int | None = None, classes: int = 19
+    mode: str,
+    folder: Path,
+    *,
+    jobs: int = 1,
+    limit: int | None = None,
+    classes: int = 19,
+    pred: Path | None = None,
 ) -> Measurement:
-    """Run one worker and sample its process tree's memory every 10 ms."""
+    """Run one worker on folder/pred (or `pred`) and folder/gt; sample memory every 10 ms."""
     command = [
         sys.executable,
         "-m",
         "benchmarks.worker",
         mode,
-        str(folder / "pred"),
+        str(pred or folder / "pred"),
         str(folder / "gt"),
         "--jobs",
         str(jobs),
@@ -133,6 +139,22 @@ def alternate(
         segevals.append(measure("segeval", folder, jobs=jobs, classes=classes))
     pick = lambda runs: sorted(runs, key=lambda run: run.seconds)[len(runs) // 2]  # noqa: E731
     return pick(floors), pick(segevals)
+
+
+def submissions_set(source: Path, count: int) -> Path:
+    """`count` submission folders of hard links to the source's predictions, in <set>/subs."""
+    target = CACHE / f"{source.name}-batch{count}"
+    if (target / ".complete").exists():
+        return target
+    names = sorted(path.name for path in (source / "pred").glob("*.png"))
+    for team in range(count):
+        folder = target / "subs" / f"team_{team}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            if not (folder / name).exists():
+                os.link(source / "pred" / name, folder / name)
+    (target / ".complete").touch()
+    return target
 
 
 def linked_subset(source: Path, count: int) -> Path:
@@ -181,6 +203,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--baseline-pairs", type=int, default=50)
     parser.add_argument("--memory-pairs", type=int, nargs=2, default=(50, 500))
+    parser.add_argument("--submissions", type=int, default=5)
     parser.add_argument("--output", type=Path, default=REPO / "docs" / "performance.md")
     parser.add_argument(
         "--quick", action="store_true", help="Small sets, one round (a smoke test)."
@@ -189,6 +212,7 @@ def main() -> None:
     if args.quick:
         args.pairs, args.ade_pairs, args.rounds, args.baseline_pairs = 20, 40, 1, 5
         args.memory_pairs = (10, 40)
+        args.submissions = 3
 
     print(f"Generating or reusing cached sets under {CACHE} ...", flush=True)
     city = ensure_cityscapes_set(CACHE, args.pairs)
@@ -215,6 +239,20 @@ def main() -> None:
     }
     cityscapes_official = _cityscapes_baseline(city, args.baseline_pairs)
 
+    print(f"Batch of {args.submissions} submissions vs separate score runs ...", flush=True)
+    subs = submissions_set(city, args.submissions) / "subs"
+    batch_runs, separate_rounds = [], []
+    for _ in range(args.rounds):
+        batch_runs.append(measure("batch", city, jobs=args.jobs, pred=subs))
+        separate_rounds.append(
+            sum(
+                measure("segeval", city, jobs=args.jobs, pred=subs / name).seconds
+                for name in sorted(os.listdir(subs))
+            )
+        )
+    batch = sorted(batch_runs, key=lambda m: m.seconds)[len(batch_runs) // 2]
+    separate = sorted(separate_rounds)[len(separate_rounds) // 2]
+
     report = render(
         args,
         city_floor,
@@ -226,6 +264,7 @@ def main() -> None:
         baselines,
         memory,
         cityscapes_official,
+        (batch, separate),
     )
     print(report)
     if not args.quick:
@@ -239,15 +278,23 @@ def _cityscapes_baseline(city: Path, limit: int) -> Measurement | None:
     python = CACHE / "cityscapes-venv" / "bin" / "python"
     if not (script.exists() and python.exists()):
         return None
-    output = subprocess.run(
+    print(f"Baseline: official Cityscapes evaluator on {limit} pairs ...", flush=True)
+    completed = subprocess.run(
         [str(python), str(script), str(city), "--limit", str(limit)],
         cwd=REPO,
         capture_output=True,
         text=True,
-        check=True,
-    ).stdout
-    result = json.loads(output.strip().splitlines()[-1])
+    )
+    if completed.returncode:
+        print(f"  skipped: {completed.stderr.strip().splitlines()[-1:]}", flush=True)
+        return None
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    OFFICIAL_BUILD[0] = str(result.get("extension") or "none")
     return Measurement(result["seconds"], result["pairs"], result["pixels"], 0)
+
+
+# Which counting extension the official evaluator ran with ("official" or "compat").
+OFFICIAL_BUILD = ["none"]
 
 
 def _check(ok: bool) -> str:
@@ -267,7 +314,7 @@ BASELINE_TITLES = {
     "sklearn": "Pillow + sklearn.metrics.confusion_matrix per image",
     "numpy": "Pillow + masked np.bincount per image (typical hand-written loop)",
     "torchmetrics": "Pillow + torchmetrics MulticlassConfusionMatrix (default validation)",
-    "official": "cityscapesScripts official evaluator, C extension, no instance scores",
+    "official": "cityscapesScripts 2.3.0 evaluator, compiled extension, no instance scores",
 }
 
 
@@ -282,6 +329,7 @@ def render(
     baselines: dict[str, Measurement | None],
     memory: dict[int, Measurement],
     official: Measurement | None,
+    batch_result: tuple[Measurement, float],
 ) -> str:
     """The Markdown report (docs/performance.md)."""
     jobs = args.jobs
@@ -347,6 +395,20 @@ def render(
     ]
     targets = ["| target | measured | |", "|---|--:|---|"]
     targets += [f"| {name} | {value} | {_check(ok)} |" for name, value, ok in checks]
+    batch, separate = batch_result
+    speedup = separate / batch.seconds
+    batching = [
+        "| run | seconds | |",
+        "|---|--:|--:|",
+        f"| {args.submissions} separate `score` runs, one per submission | {separate:.2f} | |",
+        f"| one `segeval batch` of the {args.submissions} submissions | {batch.seconds:.2f} | "
+        f"{speedup:.2f} x faster |",
+    ]
+    if official is not None:
+        speedups.append(
+            f"\nThe official evaluator ran with its `{OFFICIAL_BUILD[0]}` counting extension "
+            "(benchmarks/cityscapes_baseline/README.md); one process: it has no parallel mode."
+        )
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return "\n".join(
         [
@@ -378,6 +440,14 @@ def render(
             "## Targets",
             "",
             *targets,
+            "",
+            "## Batch scoring: each ground-truth mask decoded once",
+            "",
+            f"{args.submissions} submissions of the Cityscapes-like set against its ground truth, "
+            f"{args.jobs} processes. Separate runs decode every ground-truth mask once per "
+            "submission; `batch` decodes it once for all of them.",
+            "",
+            *batching,
             "",
             "## Memory against dataset size",
             "",

@@ -12,6 +12,7 @@ Modes:
                hand-written loop)
   torchmetrics Pillow + torchmetrics MulticlassConfusionMatrix.update per image
                (default argument validation)
+  batch        segeval batch: PRED_DIR holds one folder per submission
 
 Prints one JSON line: {"seconds", "pairs", "pixels"}; imports are not timed.
 """
@@ -29,6 +30,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from segeval.batch import BatchOptions, run_batch
 from segeval.engine import chunk_size_for, tune_allocator
 from segeval.evaluate import ScoreOptions, evaluate
 from segeval.pairing import MaskPair, pair_folders
@@ -104,13 +106,28 @@ def torchmetrics_loop(pairs: Sequence[MaskPair], classes: int) -> int:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["floor", "segeval", "sklearn", "numpy", "torchmetrics"])
+    parser.add_argument(
+        "mode", choices=["floor", "segeval", "batch", "sklearn", "numpy", "torchmetrics"]
+    )
     parser.add_argument("pred", type=Path)
     parser.add_argument("gt", type=Path)
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--limit", type=int)
     parser.add_argument("--classes", type=int, default=19)
     args = parser.parse_args(argv)
+    if args.mode == "batch":  # PRED_DIR is a folder of submission folders
+        started = time.perf_counter()
+        board = run_batch(
+            args.pred,
+            args.gt,
+            BatchOptions(score=ScoreOptions(num_classes=args.classes, jobs=args.jobs)),
+        )
+        seconds = time.perf_counter() - started
+        assert not board.invalid, board.invalid
+        count = len(board.entries) * board.images
+        json.dump({"seconds": seconds, "pairs": count, "pixels": 0}, sys.stdout)
+        sys.stdout.write("\n")
+        return
     pairs = pair_folders(args.pred, args.gt).pairs[: args.limit]
     started = time.perf_counter()
     if args.mode == "floor":

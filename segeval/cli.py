@@ -22,6 +22,7 @@ from click.core import ParameterSource
 
 from segeval._version import __version__
 from segeval.atomic import write_text_atomic
+from segeval.batch import DEFAULT_MAX_ARCHIVE_BYTES, BatchOptions, run_batch
 from segeval.classes import PRESET_NAMES, load_class_definition, load_class_names, load_preset
 from segeval.compare import compare_reports, load_report
 from segeval.conventions import CONVENTIONS, apply_convention
@@ -43,6 +44,7 @@ from segeval.render import FORMATS, RenderOptions, render
 from segeval.render.compare import render_comparison
 from segeval.render.inspection import render_inspection
 from segeval.render.junit import render_junit
+from segeval.render.leaderboard import render_leaderboard
 from segeval.render.listings import render_convention_list, render_metric_list, render_preset_list
 from segeval.render.per_image import PerImageWriter
 from segeval.report import Report
@@ -175,10 +177,11 @@ def _refuse_output_inside(output: Path, folders: Sequence[Path]) -> None:
 class _Progress:
     """A tqdm bar on stderr, shown only on a terminal and only for runs longer than a moment."""
 
-    def __init__(self, enabled: bool, description: str) -> None:
+    def __init__(self, enabled: bool, description: str, unit: str = "pair") -> None:
         self._bar: Any = None
         self._enabled = enabled and sys.stderr.isatty()
         self._description = description
+        self._unit = unit
 
     def __call__(self, done: int, total: int) -> None:
         if not self._enabled:
@@ -193,7 +196,7 @@ class _Progress:
             self._bar = tqdm(
                 total=total,
                 desc=self._description,
-                unit="pair",
+                unit=self._unit,
                 delay=0.5,
                 file=sys.stderr,
                 leave=False,
@@ -803,6 +806,109 @@ def inspect(
         raise UsageError(f"{folder}: not a folder; pass a folder of mask files.")
     found = inspect_folder(folder, classes=classes, class_ids=class_ids, npz_key=npz_key)
     click.echo(render_inspection(found, output_format, classes, class_ids), nl=False)
+
+
+@cli.command()
+@click.argument("submissions", type=click.Path(path_type=Path))
+@click.argument("gt_dir", type=click.Path(path_type=Path))
+@scoring_options
+@click.option(
+    "--rank-by",
+    default="miou",
+    show_default=True,
+    help="Summary metric that ranks submissions (ties: mIoU, mDice, pixel accuracy, name).",
+)
+@click.option(
+    "--output-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Also write each submission's full score report (JSON) here.",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Skip submissions whose report in --output-dir has the same settings and content.",
+)
+@click.option(
+    "--max-archive-bytes",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_ARCHIVE_BYTES,
+    show_default=True,
+    help="Refuse archives that expand to more bytes than this.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "markdown", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="Leaderboard format.",
+)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the leaderboard to this file (atomically) instead of stdout.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@debug_option
+@click.pass_context
+def batch(
+    ctx: click.Context,
+    /,
+    submissions: Path,
+    gt_dir: Path,
+    rank_by: str,
+    output_dir: Path | None,
+    resume: bool,
+    max_archive_bytes: int,
+    output_format: str,
+    output: Path | None,
+    quiet: bool,
+    **_scoring: Any,
+) -> None:
+    """Score every submission in SUBMISSIONS against GT_DIR and rank them.
+
+    Each child of SUBMISSIONS is one submission: a folder, or a .zip, .tar or
+    .tar.gz archive (named by the child, without extension). Every scoring
+    option applies to each. Each ground-truth mask is decoded once per batch.
+    Submissions are untrusted: archives with absolute or '..' paths, links or
+    devices, folders with links leading outside, images over --max-pixels
+    (default 100 megapixels) and archives over --max-archive-bytes are
+    rejected. A submission that fails is listed as invalid with its first
+    error; the batch goes on. Exit 0, or 1 with --strict when any is invalid.
+
+    \b
+    Example:
+        segeval batch submissions/ gt/ --preset cityscapes --output-dir reports/
+        segeval batch submissions/ gt/ --num-classes 11 --ignore-index 11 --format markdown
+    """
+    if resume and output_dir is None:
+        raise UsageError("--resume needs --output-dir, where the earlier reports are.")
+    if output is not None:
+        _refuse_output_inside(output, [submissions, gt_dir])
+    tune_allocator()
+    score_options = build_score_options(ctx)
+    options = BatchOptions(
+        score=replace(score_options, strict=False),
+        rank_by=rank_by,
+        max_archive_bytes=max_archive_bytes,
+        output_dir=output_dir,
+        resume=resume,
+        strict=score_options.strict,
+    )
+    progress = _Progress(not quiet, "scoring", unit="mask")
+    try:
+        board = run_batch(submissions, gt_dir, options, on_progress=progress)
+    finally:
+        progress.close()
+    text = render_leaderboard(board, output_format)
+    if output is not None:
+        write_text_atomic(output, text)
+    else:
+        click.echo(text, nl=False)
+    for entry in board.invalid:
+        click.echo(f"segeval: invalid submission {entry.name}: {entry.reason}", err=True)
+    if options.strict and board.invalid:
+        ctx.exit(EXIT_GATE_FAILED)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -8,12 +8,14 @@ per-image rows to an optional :class:`ImageSink`.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, Protocol
 
+from segeval._version import __version__
 from segeval.classes import ClassDefinition, default_class_names, resolve_class
 from segeval.confusion import DEFAULT_CHUNK_PIXELS, ConfusionMatrix, OutOfRange
 from segeval.engine import Work, default_jobs, run_chunks
@@ -21,7 +23,14 @@ from segeval.errors import UsageError
 from segeval.io import ReadOptions
 from segeval.labels import LabelMapping
 from segeval.metrics import MetricOptions, included_classes
-from segeval.pairing import MaskPair, MissingPolicy, PairingOptions, check_pairing, pair_folders
+from segeval.pairing import (
+    CheckedPairing,
+    MaskPair,
+    MissingPolicy,
+    PairingOptions,
+    check_pairing,
+    pair_folders,
+)
 from segeval.per_image import ImageCountSpool, ImageMeans, ImageResult, score_images
 from segeval.report import PairingSummary, Report, build_report
 from segeval.scoring import PairScorer
@@ -32,6 +41,7 @@ __all__ = [
     "ProgressCallback",
     "ScoreOptions",
     "evaluate",
+    "finish_report",
     "score_pair",
 ]
 
@@ -224,6 +234,46 @@ class ScoreOptions:
             resize_pred=self.resize_pred,
         )
 
+    def fingerprint(self) -> str:
+        """A digest of every option that can change a report's numbers or contents.
+
+        Two runs with equal fingerprints, on the same files, give the same report
+        (batch scoring uses it to resume).
+        """
+        settings = {
+            "version": __version__,
+            "num_classes": self.num_classes,
+            "class_names": None if self.class_names is None else list(self.class_names),
+            "classes": None if self.classes is None else self.classes.to_dict(),
+            "class_ids": self.class_ids,
+            "ignore_index": None if self.ignore_index is None else list(self.ignore_index),
+            "metric_options": [
+                self.metric_options.empty,
+                self.metric_options.zero_division,
+                self.metric_options.beta,
+            ],
+            "exclude_classes": list(self.exclude_classes),
+            "out_of_range": self.out_of_range,
+            "reduce_zero_label": self.reduce_zero_label,
+            "per_image": self.per_image,
+            "convention": self.convention,
+            "pairing": [
+                self.pairing.pred_suffix,
+                self.pairing.gt_suffix,
+                self.pairing.pred_glob,
+                self.pairing.gt_glob,
+                self.pairing.flat,
+            ],
+            "missing": self.missing,
+            "strict": self.strict,
+            "resize_pred": self.resize_pred,
+            "unknown_color": self.unknown_color,
+            "allow_lossy": self.allow_lossy,
+            "npz_key": self.npz_key,
+            "max_pixels": self.max_pixels,
+        }
+        return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+
     def final_metric_options(self, class_names: Sequence[str]) -> MetricOptions:
         """Metric options with ``exclude_classes`` resolved against the class names."""
         excluded = frozenset(resolve_class(str(ref), class_names) for ref in self.exclude_classes)
@@ -325,11 +375,45 @@ def evaluate(
             done += chunk.pairs
             if on_progress is not None:
                 on_progress(done, len(checked.pairs))
-        class_names = options.class_names_for(accumulator.num_classes)
-        metric_options = options.final_metric_options(class_names)
-        image_means = None
-        if options.per_image:
-            image_means = _score_images(spool, class_names, metric_options, image_sink)
+        return finish_report(
+            options, accumulator, checked, resized=resized, spool=spool,
+            image_sink=image_sink, started=started,
+        )  # fmt: skip
+
+
+def finish_report(
+    options: ScoreOptions,
+    accumulator: ConfusionMatrix,
+    checked: CheckedPairing,
+    *,
+    resized: int,
+    spool: ImageCountSpool,
+    image_sink: ImageSink | None = None,
+    started: float,
+) -> Report:
+    """The report of a scored folder (shared by ``score`` and ``batch``).
+
+    Parameters
+    ----------
+    options : ScoreOptions
+    accumulator : ConfusionMatrix
+        Every pair's counts.
+    checked : CheckedPairing
+        What was paired, skipped and found extra.
+    resized : int
+        Predictions resized.
+    spool : ImageCountSpool
+        Per-image counts (read only with ``options.per_image``).
+    image_sink : ImageSink, optional
+        Receives the per-image rows.
+    started : float
+        ``time.perf_counter()`` when the run began.
+    """
+    class_names = options.class_names_for(accumulator.num_classes)
+    metric_options = options.final_metric_options(class_names)
+    image_means = None
+    if options.per_image:
+        image_means = _score_images(spool, class_names, metric_options, image_sink)
     warnings = list(checked.warnings)
     if resized:
         warnings.append(f"{resized} predictions were resized to their ground truth's size.")

@@ -26,13 +26,16 @@ from segeval.io import MASK_SUFFIXES
 
 __all__ = [
     "CheckedPairing",
+    "GroundTruthListing",
     "MaskPair",
     "MissingPolicy",
     "Pairing",
     "PairingOptions",
     "check_pairing",
+    "list_ground_truth",
     "list_masks",
     "pair_folders",
+    "pair_with_listing",
 ]
 
 
@@ -208,9 +211,32 @@ def pair_folders(pred_dir: Path, gt_dir: Path, options: PairingOptions | None = 
     (['a', 'b'], ['b.png'])
     """
     options = options or PairingOptions()
-    gt_by_key, gt_skipped = list_masks(
+    return pair_with_listing(pred_dir, list_ground_truth(Path(gt_dir), options), options)
+
+
+@dataclass(frozen=True)
+class GroundTruthListing:
+    """The keyed ground-truth files of a folder, listed once (batch scoring reuses it)."""
+
+    by_key: dict[str, list[Path]]
+    skipped: int
+
+
+def list_ground_truth(gt_dir: Path, options: PairingOptions | None = None) -> GroundTruthListing:
+    """List a ground-truth folder with the pairing options' GT suffix, glob and flatness."""
+    options = options or PairingOptions()
+    by_key, skipped = list_masks(
         Path(gt_dir), suffix=options.gt_suffix, glob=options.gt_glob, flat=options.flat
     )
+    return GroundTruthListing(by_key, skipped)
+
+
+def pair_with_listing(
+    pred_dir: Path, ground_truth: GroundTruthListing, options: PairingOptions | None = None
+) -> Pairing:
+    """Pair a prediction folder with an already listed ground truth."""
+    options = options or PairingOptions()
+    gt_by_key, gt_skipped = ground_truth.by_key, ground_truth.skipped
     pred_by_key, pred_skipped = list_masks(
         Path(pred_dir), suffix=options.pred_suffix, glob=options.pred_glob, flat=options.flat
     )

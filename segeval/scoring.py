@@ -57,18 +57,34 @@ class PairScorer:
         MaskReadError, ShapeMismatchError
         """
         gt_mask = read_mask(pair.gt_path, self.gt_read)
+        pred_mask, resized = self.read_prediction(pair, gt_mask)
+        return gt_mask, pred_mask, resized
+
+    def read_prediction(
+        self, pair: MaskPair, gt_mask: np.ndarray
+    ) -> tuple[np.ndarray | None, bool]:
+        """The prediction of a pair at its (already read) ground truth's size.
+
+        Returns
+        -------
+        pred_mask, resized
+
+        Raises
+        ------
+        MaskReadError, ShapeMismatchError
+        """
         if pair.pred_path is None:
-            return gt_mask, None, False
+            return None, False
         pred_mask = read_mask(pair.pred_path, self.pred_read)
         if pred_mask.shape == gt_mask.shape:
-            return gt_mask, pred_mask, False
+            return pred_mask, False
         if not self.resize_pred:
             raise ShapeMismatchError(
                 f"{pair.pred_path}: prediction is {_size(pred_mask)} but its ground truth "
                 f"{pair.gt_path} is {_size(gt_mask)}; predict at the ground-truth resolution "
                 "or pass --resize-pred nearest."
             )
-        return gt_mask, resize_nearest(pred_mask, gt_mask.shape), True
+        return resize_nearest(pred_mask, gt_mask.shape), True
 
     def score(self, pair: MaskPair, accumulator: ConfusionMatrix) -> ScoredPair:
         """Read a pair and add it to ``accumulator``.
@@ -78,7 +94,17 @@ class PairScorer:
         MaskReadError, ShapeMismatchError, LabelRangeError
             Naming the file(s).
         """
-        gt_mask, pred_mask, resized = self.read(pair)
+        return self.score_prediction(pair, read_mask(pair.gt_path, self.gt_read), accumulator)
+
+    def score_prediction(
+        self, pair: MaskPair, gt_mask: np.ndarray, accumulator: ConfusionMatrix
+    ) -> ScoredPair:
+        """Read a pair's prediction and count it against an already read ground truth.
+
+        Batch scoring reads each ground-truth mask once and calls this for every
+        submission.
+        """
+        pred_mask, resized = self.read_prediction(pair, gt_mask)
         try:
             return ScoredPair(accumulator.update(gt_mask, pred_mask), resized)
         except LabelRangeError as err:

@@ -1,0 +1,323 @@
+"""segeval batch: ranking, isolation, and hostile submissions from strangers."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import struct
+import tarfile
+import tempfile
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner, Result
+from PIL import Image
+
+import segeval.scoring
+from segeval.batch import BatchOptions, run_batch
+from segeval.cli import cli
+from segeval.evaluate import ScoreOptions, evaluate
+from tests.conftest import save_mask
+
+RNG = np.random.default_rng(4)
+GT = {f"img{i}": RNG.integers(0, 3, size=(24, 32)) for i in range(4)}
+
+
+def _png_bytes(labels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(labels.astype(np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _prediction(gt: np.ndarray, accuracy: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.where(rng.random(gt.shape) < accuracy, gt, rng.integers(0, 3, gt.shape))
+
+
+def _bomb_png() -> bytes:
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + payload))
+        return struct.pack(">I", len(payload)) + kind + payload + crc
+
+    header = struct.pack(">IIBBBBB", 50000, 50000, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 1000))
+        + chunk(b"IEND", b"")
+    )
+
+
+@pytest.fixture
+def arena(tmp_path: Path) -> Path:
+    """A ground truth, three honest submissions and every hostile case of the issue."""
+    gt = tmp_path / "gt"
+    for name, labels in GT.items():
+        save_mask(gt / f"{name}.png", labels)
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    # Honest: good (90 %) as a folder, fair (60 %) as a zip with a top folder, perfect as tar.gz.
+    for name, labels in GT.items():
+        save_mask(subs / "good" / f"{name}.png", _prediction(labels, 0.9, 1))
+    with zipfile.ZipFile(subs / "fair.zip", "w") as archive:
+        for name, labels in GT.items():
+            archive.writestr(f"fair/{name}.png", _png_bytes(_prediction(labels, 0.6, 2)))
+        archive.writestr("fair/README.txt", "notes")
+    with tarfile.open(subs / "perfect.tar.gz", "w:gz") as archive:
+        for name, labels in GT.items():
+            data = _png_bytes(labels)
+            info = tarfile.TarInfo(f"{name}.png")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    # Hostile archives.
+    with zipfile.ZipFile(subs / "zipslip.zip", "w") as archive:
+        for name, labels in GT.items():
+            archive.writestr(f"{name}.png", _png_bytes(labels))
+        archive.writestr("../../escaped.png", _png_bytes(GT["img0"]))
+    with zipfile.ZipFile(subs / "absolute.zip", "w") as archive:
+        archive.writestr("/tmp/segeval-absolute.png", _png_bytes(GT["img0"]))
+    with tarfile.open(subs / "tarlink.tar", "w") as archive:
+        link = tarfile.TarInfo("img0.png")
+        link.type = tarfile.SYMTYPE
+        link.linkname = str(gt / "img0.png")
+        archive.addfile(link)
+    with zipfile.ZipFile(subs / "expands.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("img0.png", b"\x00" * (8 << 20))  # 8 MiB of zeros, a few KiB compressed
+    # Hostile folders.
+    (subs / "linked").mkdir()
+    for name in GT:
+        (subs / "linked" / f"{name}.png").symlink_to(gt / f"{name}.png")
+    (subs / "bomb").mkdir()
+    for name, labels in GT.items():
+        save_mask(subs / "bomb" / f"{name}.png", labels)
+    (subs / "bomb" / "img1.png").write_bytes(_bomb_png())
+    (subs / "truncated").mkdir()
+    for name, labels in GT.items():
+        save_mask(subs / "truncated" / f"{name}.png", labels)
+    data = (subs / "truncated" / "img2.png").read_bytes()
+    (subs / "truncated" / "img2.png").write_bytes(data[: len(data) // 2])
+    for name in GT:
+        save_mask(subs / "wrongsize" / f"{name}.png", np.zeros((12, 16)))
+    (subs / "notes.txt").write_text("not a submission")
+    return tmp_path
+
+
+def run(*args: object) -> Result:
+    return CliRunner().invoke(cli, ["batch", *[str(a) for a in args]])
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    return {
+        str(path.relative_to(root)): (path.lstat().st_size, path.lstat().st_mtime_ns)
+        for path in root.rglob("*")
+    }
+
+
+def test_hostile_submissions_are_invalid_and_honest_ones_ranked(
+    arena: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scratch = arena / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    before = {side: _snapshot(arena / side) for side in ("gt", "subs")}
+    out = arena / "reports"
+    result = run(
+        arena / "subs", arena / "gt", "--num-classes", "3", "--format", "json",
+        "--output-dir", out, "--max-archive-bytes", str(4 << 20), "--jobs", "2",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    board = json.loads(result.stdout)
+    assert board["schema"] == "segeval/batch/v1"
+    entries = {entry["name"]: entry for entry in board["submissions"]}
+    assert [e["name"] for e in board["submissions"] if e["status"] == "ok"] == [
+        "perfect",
+        "good",
+        "fair",
+    ]
+    assert [entries[name]["rank"] for name in ("perfect", "good", "fair")] == [1, 2, 3]
+    assert entries["perfect"]["metrics"]["miou"] == 1.0
+    reasons = {
+        name: entry["reason"] for name, entry in entries.items() if entry["status"] == "invalid"
+    }
+    assert (
+        "member '../../escaped.png' has an absolute path or a '..' component" in reasons["zipslip"]
+    )
+    assert "member '/tmp/segeval-absolute.png' has an absolute path" in reasons["absolute"]
+    assert "member 'img0.png' is a symbolic link" in reasons["tarlink"]
+    assert (
+        "its members add up to 8 MiB uncompressed, more than the limit of 4 MiB"
+        in (reasons["expands"])
+    )
+    assert reasons["linked"].startswith("linked/img")
+    assert "outside the submission; the submission is rejected" in reasons["linked"]
+    assert "declares 50000x50000 pixels" in reasons["bomb"]
+    assert reasons["bomb"].startswith("bomb/img1.png")
+    assert "truncated/img2.png: cannot decode the image" in reasons["truncated"]
+    assert "prediction is 16x12 (width x height)" in reasons["wrongsize"]
+    assert entries["wrongsize"]["errors"] == 4
+    assert len(reasons) == 8
+    assert board["ignored_children"] == ["notes.txt"]
+    assert entries["fair"]["skipped_files"] == 1  # README.txt, counted and not extracted
+    # The same numbers as score gives each honest submission.
+    for name in ("good",):
+        alone = evaluate(arena / "subs" / name, arena / "gt", ScoreOptions(num_classes=3))
+        stored = json.loads((out / f"{name}.json").read_text())
+        assert stored["summary"] == json.loads(json.dumps(alone.to_dict()["summary"]))
+        assert stored["confusion_matrix"] == alone.to_dict()["confusion_matrix"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [f"{n}.json" for n in ("perfect", "good", "fair")] + [f"{n}.invalid.json" for n in reasons]
+    )
+    # Nothing written into the inputs or outside the output and temporary folders.
+    assert {side: _snapshot(arena / side) for side in ("gt", "subs")} == before
+    assert list(scratch.iterdir()) == []
+    assert not (arena / "escaped.png").exists()
+    assert not Path("/tmp/segeval-absolute.png").exists()
+    assert "segeval: invalid submission zipslip:" in result.stderr
+
+
+def test_strict_exits_1_when_any_submission_is_invalid(arena: Path) -> None:
+    result = run(arena / "subs", arena / "gt", "--num-classes", "3", "--strict", "-q")
+    assert result.exit_code == 1
+    assert "zipslip" in result.stdout
+
+
+def test_rank_by_and_formats(arena: Path) -> None:
+    csv_rows = run(arena / "subs", arena / "gt", "--num-classes", "3", "--format", "csv").stdout
+    assert (
+        csv_rows.splitlines()[0] == "rank,submission,status,miou,mdice,pixel_accuracy,reason,errors"
+    )
+    assert csv_rows.splitlines()[1].startswith("1,perfect,ok,1.0,")
+    markdown = run(
+        arena / "subs", arena / "gt", "--num-classes", "3", "--format", "markdown"
+    ).stdout
+    assert markdown.startswith("## segeval batch: 11 submissions (3 scored, 8 invalid)")
+    by_kappa = json.loads(
+        run(
+            arena / "subs",
+            arena / "gt",
+            "--num-classes",
+            "3",
+            "--rank-by",
+            "kappa",
+            "--format",
+            "json",
+        ).stdout
+    )
+    assert by_kappa["rank_by"] == "kappa"
+    assert by_kappa["metrics"][0] == "kappa"
+    bad = run(arena / "subs", arena / "gt", "--num-classes", "3", "--rank-by", "iou")
+    assert bad.exit_code == 2
+    assert "--rank-by 'iou': use a summary metric" in bad.stderr
+
+
+def test_resume_reuses_reports_with_the_same_settings(arena: Path) -> None:
+    out = arena / "reports"
+    first = run(
+        arena / "subs", arena / "gt", "--num-classes", "3", "--output-dir", out, "--format", "json"
+    )
+    assert first.exit_code == 0
+    second = json.loads(
+        run(
+            arena / "subs",
+            arena / "gt",
+            "--num-classes",
+            "3",
+            "--output-dir",
+            out,
+            "--resume",
+            "--format",
+            "json",
+        ).stdout
+    )
+    assert all(entry["resumed"] for entry in second["submissions"])
+    assert [e["name"] for e in second["submissions"]][:3] == ["perfect", "good", "fair"]
+    changed = json.loads(
+        run(
+            arena / "subs",
+            arena / "gt",
+            "--num-classes",
+            "3",
+            "--output-dir",
+            out,
+            "--resume",
+            "--empty",
+            "zero",
+            "--format",
+            "json",
+        ).stdout
+    )
+    assert not any(entry["resumed"] for entry in changed["submissions"])
+    save_mask(arena / "subs" / "good" / "img0.png", GT["img0"])  # new content for one submission
+    again = json.loads(
+        run(
+            arena / "subs",
+            arena / "gt",
+            "--num-classes",
+            "3",
+            "--output-dir",
+            out,
+            "--resume",
+            "--empty",
+            "zero",
+            "--format",
+            "json",
+        ).stdout
+    )
+    resumed = {entry["name"]: entry["resumed"] for entry in again["submissions"]}
+    assert resumed["good"] is False
+    assert resumed["perfect"] is True
+    assert run(arena / "subs", arena / "gt", "--resume").exit_code == 2
+
+
+def test_a_crashing_worker_only_invalidates_its_submission(
+    arena: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_read = segeval.scoring.read_mask
+
+    def crash_on(path: Path, options: object = None) -> np.ndarray:
+        if "good" in Path(path).parts:
+            os._exit(3)  # a decoder crashing the whole process, as a hostile file might
+        return real_read(path, options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(segeval.scoring, "read_mask", crash_on)
+    board = run_batch(
+        arena / "subs", arena / "gt",
+        BatchOptions(score=ScoreOptions(num_classes=3, jobs=2)),
+    )  # fmt: skip
+    entries = {entry.name: entry for entry in board.entries}
+    assert entries["good"].status == "invalid"
+    assert "the worker process crashed" in entries["good"].reason
+    assert entries["perfect"].status == "ok"
+    assert entries["fair"].status == "ok"
+    assert entries["perfect"].rank == 1
+
+
+def test_duplicate_submission_names_are_refused(tmp_path: Path) -> None:
+    save_mask(tmp_path / "gt" / "a.png", np.zeros((2, 2)))
+    save_mask(tmp_path / "subs" / "team" / "a.png", np.zeros((2, 2)))
+    with zipfile.ZipFile(tmp_path / "subs" / "team.zip", "w") as archive:
+        archive.writestr("a.png", _png_bytes(np.zeros((2, 2))))
+    result = run(tmp_path / "subs", tmp_path / "gt", "--num-classes", "2")
+    assert result.exit_code == 2
+    assert "two submissions are named 'team'" in result.stderr
+
+
+def test_extraction_stops_at_the_byte_budget_even_if_sizes_lie(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import segeval.submissions as submissions
+    from segeval.errors import UnsafeInputError
+
+    with zipfile.ZipFile(tmp_path / "lies.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("a.png", b"\x00" * (3 << 20))
+    monkeypatch.setattr(submissions, "_check_declared", lambda *args: None)  # pretend it lied
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    submission = submissions.Submission("lies", tmp_path / "lies.zip", "zip")
+    with pytest.raises(UnsafeInputError, match="expands beyond the limit"):
+        submissions.prepare_submission(submission, scratch, max_bytes=1 << 20)
+    assert not scratch.exists() or not any(scratch.rglob("*"))
