@@ -37,7 +37,10 @@ sample-data: $(VENV)/.installed
 	$(BIN)/python scripts/make_sample_data.py sample_data
 
 # Speed lives here, not in the tests: regenerates docs/performance.md from one run.
+# Optional baselines: `pip install torch torchmetrics` into .venv, and
+# `bash benchmarks/cityscapes_baseline/setup.sh` for the official Cityscapes evaluator.
 bench: $(VENV)/.installed-test
+	$(BIN)/python -m pip install --quiet -e '.[test,fast,bench]'
 	$(BIN)/python -m benchmarks.run
 
 clean:

@@ -12,6 +12,7 @@ Modes:
                hand-written loop)
   torchmetrics Pillow + torchmetrics MulticlassConfusionMatrix.update per image
                (default argument validation)
+  count        ConfusionMatrix.add alone, on pairs decoded beforehand (use --limit)
   batch        segeval batch: PRED_DIR holds one folder per submission
 
 Prints one JSON line: {"seconds", "pairs", "pixels"}; imports are not timed.
@@ -21,17 +22,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from segeval.batch import BatchOptions, run_batch
-from segeval.engine import chunk_size_for, tune_allocator
+from segeval.engine import chunk_size_for, parallel_map, tune_allocator
 from segeval.evaluate import ScoreOptions, evaluate
 from segeval.pairing import MaskPair, pair_folders
 from segeval.scoring import PairScorer
@@ -47,13 +47,11 @@ def _decode_chunk(pairs: Sequence[MaskPair]) -> int:
 
 
 def floor(pairs: Sequence[MaskPair], jobs: int) -> int:
-    """Decode every pair with segeval's reader, chunked like segeval's engine."""
+    """Decode every pair with segeval's reader, chunked and run by segeval's own engine."""
+    tune_allocator()
     size = chunk_size_for(len(pairs), jobs)
     chunks = [pairs[i : i + size] for i in range(0, len(pairs), size)]
-    if jobs == 1:
-        return sum(_decode_chunk(chunk) for chunk in chunks)
-    with multiprocessing.get_context("fork").Pool(jobs, initializer=tune_allocator) as pool:
-        return sum(pool.imap(_decode_chunk, chunks))
+    return sum(parallel_map(_decode_chunk, chunks, jobs))
 
 
 def _pillow(path: Path) -> np.ndarray:
@@ -104,11 +102,54 @@ def torchmetrics_loop(pairs: Sequence[MaskPair], classes: int) -> int:
     return pixels
 
 
+def _pillow_bytes() -> Callable[[bytes], np.ndarray]:
+    import io
+
+    def decode(blob: bytes) -> np.ndarray:
+        with Image.open(io.BytesIO(blob)) as image:
+            return np.asarray(image)
+
+    return decode
+
+
+def _imagecodecs() -> Callable[[bytes], np.ndarray]:
+    import imagecodecs
+
+    return imagecodecs.png_decode  # type: ignore[no-any-return]
+
+
+def _pyspng() -> Callable[[bytes], np.ndarray]:
+    import pyspng
+
+    return pyspng.load  # type: ignore[no-any-return]
+
+
+def _opencv() -> Callable[[bytes], np.ndarray]:
+    import cv2
+
+    def decode(blob: bytes) -> np.ndarray:
+        return cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_UNCHANGED)  # type: ignore[no-any-return]
+
+    return decode
+
+
+DECODERS: dict[str, Callable[[], Callable[[bytes], np.ndarray]]] = {
+    "pillow": _pillow_bytes,
+    "imagecodecs": _imagecodecs,
+    "pyspng": _pyspng,
+    "opencv": _opencv,
+}
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument(
-        "mode", choices=["floor", "segeval", "batch", "sklearn", "numpy", "torchmetrics"]
-    )
+        "mode",
+        choices=[
+            "floor", "segeval", "count", "batch", "sklearn", "numpy", "torchmetrics",
+            "decode-pillow", "decode-imagecodecs", "decode-pyspng", "decode-opencv",
+        ],
+    )  # fmt: skip
     parser.add_argument("pred", type=Path)
     parser.add_argument("gt", type=Path)
     parser.add_argument("--jobs", type=int, default=1)
@@ -130,7 +171,26 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     pairs = pair_folders(args.pred, args.gt).pairs[: args.limit]
     started = time.perf_counter()
-    if args.mode == "floor":
+    if args.mode.startswith("decode-"):  # one decoder alone, one thread, files in the cache
+        decode = DECODERS[args.mode.removeprefix("decode-")]()
+        files = [pair.gt_path for pair in pairs] + [pair.pred_path for pair in pairs]
+        blobs = [Path(path).read_bytes() for path in files if path is not None]
+        decode(blobs[0])
+        started = time.perf_counter()
+        pixels = sum(decode(blob).size for blob in blobs)
+        seconds = time.perf_counter() - started
+        json.dump({"seconds": seconds, "pairs": len(blobs), "pixels": pixels}, sys.stdout)
+        sys.stdout.write("\n")
+        return
+    if args.mode == "count":  # counting alone, on masks decoded beforehand (not timed)
+        tune_allocator()
+        masks = [PairScorer().read(pair)[:2] for pair in pairs]
+        accumulator = ScoreOptions(num_classes=args.classes).new_accumulator()
+        started = time.perf_counter()
+        for gt, pred in masks:
+            accumulator.add(gt, pred)
+        pixels = sum(gt.size for gt, _ in masks)
+    elif args.mode == "floor":
         pixels = floor(pairs, args.jobs)
     elif args.mode == "segeval":
         if args.limit is not None:

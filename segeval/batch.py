@@ -207,7 +207,9 @@ def _score_task(work: _Work, task: _Task) -> _ChunkResult:
             pair = MaskPair(key, gt_path, pred_path)
             total = result.counts.setdefault(index, work.template.copy_empty())
             try:
-                scored = work.scorer.score_prediction(pair, gt_mask, total)
+                scored = work.scorer.score_prediction(
+                    pair, gt_mask, total, own_counts=work.per_image
+                )
             except Exception as err:  # one submission's failure never stops the others
                 message = (
                     str(err) if isinstance(err, SegevalError) else f"{type(err).__name__}: {err}"
@@ -215,7 +217,7 @@ def _score_task(work: _Work, task: _Task) -> _ChunkResult:
                 result.errors[index].append(message)
                 continue
             result.resized[index] += scored.resized
-            if work.per_image:
+            if scored.counts is not None:
                 counts = counts_from_matrix(scored.counts.counts, scored.counts.missed)
                 result.images[index].append((key, *counts))
     return result

@@ -331,6 +331,23 @@ class ConfusionMatrix:
         self += pair
         return pair
 
+    def add(self, gt_mask: np.ndarray, pred_mask: np.ndarray | None) -> None:
+        """Add one mask pair, like :meth:`update`, without building the pair's own matrix.
+
+        The faster call when per-image results are not needed.
+
+        Examples
+        --------
+        >>> cm = ConfusionMatrix(2)
+        >>> cm.add(np.array([[0, 1]], np.uint8), np.array([[1, 1]], np.uint8))
+        >>> cm.counts.tolist(), cm.num_images
+        ([[0, 1], [0, 1]], 1)
+        """
+        if self.num_classes_inferred:
+            self.update(gt_mask, pred_mask)
+        else:
+            self._count(gt_mask, pred_mask)
+
     def _count(self, gt_mask: np.ndarray, pred_mask: np.ndarray | None) -> None:
         if pred_mask is not None and gt_mask.shape != pred_mask.shape:
             raise ShapeMismatchError(
@@ -347,7 +364,7 @@ class ConfusionMatrix:
             if self.num_classes_inferred:
                 self._grow(self._inferred_size(gt_mask, pred_mask))
             self._count_codes(gt_mask, pred_mask)
-        self.num_images = 1
+        self.num_images += 1
 
     def _row_blocks(self, mask: np.ndarray) -> Iterable[slice]:
         rows_per_block = max(1, self.chunk_pixels // max(1, mask.shape[1]))
@@ -370,9 +387,12 @@ class ConfusionMatrix:
                 pred_block = pred_mask[rows]
             else:
                 pred_block = self._pred_mapping.encode(pred_mask[rows])
-            codes += code_histogram(
+            block = code_histogram(
                 gt_block, pred_block, gt_lut, pred_lut, size, self._pred_mapping.ignore_code
             )
+            codes = block if codes is None else codes + block
+        if codes is None:  # an empty image
+            codes = np.zeros((size, size), dtype=np.int64)
         self._absorb(codes, gt_mask, pred_mask)
 
     def _count_raw_uint8(self, gt_mask: np.ndarray, pred_mask: np.ndarray) -> None:
@@ -415,7 +435,10 @@ class ConfusionMatrix:
         return needed
 
     def _absorb(self, codes: np.ndarray, gt_mask: np.ndarray, pred_mask: np.ndarray | None) -> None:
-        """Check a (C+2) x (C+2) code histogram and fold it into the counts."""
+        """Check a (C+2) x (C+2) code histogram and add it to the counts.
+
+        Nothing is added when a check fails, so a refused pair leaves no trace.
+        """
         size = self._gt_mapping.num_classes
         ignore, invalid = self._gt_mapping.ignore_code, self._gt_mapping.invalid_code
         if codes[invalid].any():
@@ -424,11 +447,12 @@ class ConfusionMatrix:
             raise _range_error("prediction", pred_mask, self._pred_mapping)
         out_of_range = codes[:size, invalid]
         pred_ignore = codes[:size, ignore]
-        self.counts = codes[:size, :size].astype(np.uint64)
-        self.missed = (pred_ignore + out_of_range).astype(np.uint64)
-        self.ignored_pixels = int(codes[ignore].sum())
-        self.pred_ignore_pixels = int(pred_ignore.sum()) if pred_mask is not None else 0
-        self.out_of_range_pixels = int(out_of_range.sum())
+        # Non-negative int64 into uint64: in-place, without a converted copy.
+        np.add(self.counts, codes[:size, :size], out=self.counts, casting="unsafe")
+        np.add(self.missed, pred_ignore + out_of_range, out=self.missed, casting="unsafe")
+        self.ignored_pixels += int(codes[ignore].sum())
+        self.pred_ignore_pixels += int(pred_ignore.sum()) if pred_mask is not None else 0
+        self.out_of_range_pixels += int(out_of_range.sum())
 
 
 #: Above this share of positions where (gt, pred) changes, runs are too short to pay.
@@ -493,13 +517,6 @@ def _lut_for(mapping: LabelMapping, mask: np.ndarray) -> np.ndarray | None:
     return None
 
 
-def _run_starts(changed: np.ndarray, runs: int) -> np.ndarray:
-    starts = np.empty(runs, dtype=np.intp)
-    starts[0] = 0
-    np.add(np.flatnonzero(changed), 1, out=starts[1:])
-    return starts
-
-
 def code_histogram(
     gt_block: np.ndarray,
     pred_block: np.ndarray | None,
@@ -551,18 +568,23 @@ def code_histogram(
     changed = gt_flat[1:] != gt_flat[:-1]
     if pred_flat is not None:
         changed |= pred_flat[1:] != pred_flat[:-1]
-    runs = int(np.count_nonzero(changed)) + 1
+    positions = np.flatnonzero(changed)
+    runs = positions.size + 1
     lengths = None
     if runs <= pixels * RUN_FALLBACK_SHARE:
-        starts = _run_starts(changed, runs)
-        lengths = np.diff(starts, append=pixels)
-        gt_flat = gt_flat[starts]
-        pred_flat = None if pred_flat is None else pred_flat[starts]
-    gt_codes = gt_flat if gt_lut is None else gt_lut[gt_flat]
+        starts = np.empty(runs, dtype=np.intp)
+        starts[0] = 0
+        np.add(positions, 1, out=starts[1:])
+        lengths = np.empty(runs, dtype=np.float64)  # bincount weights are float64 anyway
+        np.subtract(starts[1:], starts[:-1], out=lengths[:-1])
+        lengths[-1] = pixels - starts[-1]
+        gt_flat = np.take(gt_flat, starts)
+        pred_flat = None if pred_flat is None else np.take(pred_flat, starts)
+    gt_codes = gt_flat if gt_lut is None else np.take(gt_lut, gt_flat)
     if pred_flat is None:
         pred_codes: np.ndarray | int = missing_code
     else:
-        pred_codes = pred_flat if pred_lut is None else pred_lut[pred_flat]
+        pred_codes = pred_flat if pred_lut is None else np.take(pred_lut, pred_flat)
     if lengths is None and size <= 256 and not isinstance(pred_codes, int):
         # Every pixel: a packed 16-bit index is the cheapest thing to bin.
         packed = gt_codes.astype(np.uint16) << 8

@@ -299,7 +299,9 @@ def score_pair(
     ConfusionMatrix
         The pair's own counts.
     """
-    return (scorer or PairScorer()).score(pair, accumulator).counts
+    counts = (scorer or PairScorer()).score(pair, accumulator).counts
+    assert counts is not None
+    return counts
 
 
 def evaluate(

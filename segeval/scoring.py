@@ -21,9 +21,9 @@ __all__ = ["PairScorer", "ScoredPair"]
 
 @dataclass(frozen=True)
 class ScoredPair:
-    """The counts of one pair and how it was read."""
+    """How one pair was read, and its own counts when they were asked for."""
 
-    counts: ConfusionMatrix
+    counts: ConfusionMatrix | None
     resized: bool
 
 
@@ -86,18 +86,34 @@ class PairScorer:
             )
         return resize_nearest(pred_mask, gt_mask.shape), True
 
-    def score(self, pair: MaskPair, accumulator: ConfusionMatrix) -> ScoredPair:
+    def score(
+        self, pair: MaskPair, accumulator: ConfusionMatrix, *, own_counts: bool = True
+    ) -> ScoredPair:
         """Read a pair and add it to ``accumulator``.
+
+        Parameters
+        ----------
+        pair : MaskPair
+        accumulator : ConfusionMatrix
+            Updated in place.
+        own_counts : bool, default True
+            Also return the pair's own matrix (for per-image results).
 
         Raises
         ------
         MaskReadError, ShapeMismatchError, LabelRangeError
             Naming the file(s).
         """
-        return self.score_prediction(pair, read_mask(pair.gt_path, self.gt_read), accumulator)
+        gt_mask = read_mask(pair.gt_path, self.gt_read)
+        return self.score_prediction(pair, gt_mask, accumulator, own_counts=own_counts)
 
     def score_prediction(
-        self, pair: MaskPair, gt_mask: np.ndarray, accumulator: ConfusionMatrix
+        self,
+        pair: MaskPair,
+        gt_mask: np.ndarray,
+        accumulator: ConfusionMatrix,
+        *,
+        own_counts: bool = True,
     ) -> ScoredPair:
         """Read a pair's prediction and count it against an already read ground truth.
 
@@ -106,7 +122,10 @@ class PairScorer:
         """
         pred_mask, resized = self.read_prediction(pair, gt_mask)
         try:
-            return ScoredPair(accumulator.update(gt_mask, pred_mask), resized)
+            if own_counts:
+                return ScoredPair(accumulator.update(gt_mask, pred_mask), resized)
+            accumulator.add(gt_mask, pred_mask)
+            return ScoredPair(None, resized)
         except LabelRangeError as err:
             raise _locate(err, pair) from err
 
