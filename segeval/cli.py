@@ -53,7 +53,7 @@ __all__ = ["cli", "main"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-EXIT_OK, EXIT_GATE_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_GATE_FAILED, EXIT_USAGE = 0, 1, 2  # and 130 when interrupted (Ctrl-C)
 _DEBUG_KEY = "segeval.debug"
 
 
@@ -70,6 +70,10 @@ class _SegevalGroup(click.Group):
                 sys.stderr.close()
                 ctx.exit(EXIT_OK)
             _fail(ctx, f"{err.filename or ''}: {err.strerror or err}".lstrip(": "), err)
+        except KeyboardInterrupt:
+            # Not click's "Aborted!" with exit 1: 1 means "a gate failed".
+            click.echo("segeval: interrupted", err=True)
+            ctx.exit(130)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as err:  # a bug: still exit 2, never 1 (1 means "gate failed")
@@ -103,6 +107,35 @@ def debug_option(function: F) -> F:
         callback=_set_debug,
         help="Show the full traceback on errors.",
     )(function)
+
+
+def format_option(choices: Sequence[str], what: str) -> Callable[[F], F]:
+    """``--format`` with the given choices, ``table`` by default."""
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(list(choices)),
+        default="table",
+        show_default=True,
+        help=f"{what} format.",
+    )
+
+
+def output_option(what: str) -> Callable[[F], F]:
+    """``--output FILE``: write atomically instead of to stdout."""
+    return click.option(
+        "--output",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help=f"Write the {what} to this file (atomically) instead of stdout.",
+    )
+
+
+def _write(text: str, output: Path | None) -> None:
+    """The command's result: to --output (atomically), else to stdout."""
+    if output is not None:
+        write_text_atomic(output, text)
+    else:
+        click.echo(text, nl=False)
 
 
 @click.group(
@@ -210,17 +243,14 @@ class _Progress:
 
 def _emit(report: Report, output_format: str, options: RenderOptions, output: Path | None) -> None:
     """Write the report to --output (atomically) or stdout (rich when a terminal)."""
-    if output is not None:
-        write_text_atomic(output, render(report, output_format, options))
-        return
-    if output_format == "table" and sys.stdout.isatty():
+    if output is None and output_format == "table" and sys.stdout.isatty():
         from rich.console import Console
 
         from segeval.render.terminal import print_report
 
         print_report(report, options, Console())
         return
-    click.echo(render(report, output_format, options), nl=False)
+    _write(render(report, output_format, options), output)
 
 
 def scoring_options(function: F) -> F:
@@ -446,19 +476,8 @@ def build_score_options(ctx: click.Context) -> ScoreOptions:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write one row per image to this .csv or .jsonl file (implies --per-image).",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(list(FORMATS)),
-    default="table",
-    show_default=True,
-    help="Report format.",
-)
-@click.option(
-    "--output",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Write the report to this file (atomically) instead of stdout.",
-)
+@format_option(list(FORMATS), "Report")
+@output_option("report")
 @click.option(
     "--confusion-matrix",
     is_flag=True,
@@ -617,19 +636,8 @@ def _finish_gate(
     is_flag=True,
     help="Compare reports scored on different image sets.",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "markdown", "json", "csv"]),
-    default="table",
-    show_default=True,
-    help="Comparison format.",
-)
-@click.option(
-    "--output",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Write the comparison to this file (atomically) instead of stdout.",
-)
+@format_option(["table", "markdown", "json", "csv"], "Comparison")
+@output_option("comparison")
 @gate_options
 @debug_option
 @click.pass_context
@@ -664,30 +672,21 @@ def compare(
         baseline_name=baseline.name,
         candidate_name=candidate.name,
     )
-    if output is not None:
-        write_text_atomic(output, render_comparison(comparison, output_format))
-    elif output_format == "table" and sys.stdout.isatty():
+    if output is None and output_format == "table" and sys.stdout.isatty():
         from rich.console import Console
 
         from segeval.render.terminal import print_comparison
 
         print_comparison(comparison, Console())
     else:
-        click.echo(render_comparison(comparison, output_format), nl=False)
+        _write(render_comparison(comparison, output_format), output)
     markdown = render_comparison(comparison, "markdown") if github_summary else ""
     gate = comparison.gate if max_drop else None
     _finish_gate(ctx, gate, junit=junit, github_summary=markdown, suite="segeval.compare")
 
 
 @cli.command()
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json", "markdown"]),
-    default="table",
-    show_default=True,
-    help="Listing format.",
-)
+@format_option(["table", "json", "markdown"], "Listing")
 @debug_option
 def metrics(output_format: str) -> None:
     """List every metric name the reports and the quality gate use.
@@ -704,14 +703,7 @@ def metrics(output_format: str) -> None:
 
 
 @cli.command()
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json", "markdown"]),
-    default="table",
-    show_default=True,
-    help="Listing format.",
-)
+@format_option(["table", "json", "markdown"], "Listing")
 @debug_option
 def conventions(output_format: str) -> None:
     """List the --convention presets: the tool each reproduces and its settings.
@@ -726,14 +718,7 @@ def conventions(output_format: str) -> None:
 
 @cli.command()
 @click.argument("name", required=False)
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json", "markdown"]),
-    default="table",
-    show_default=True,
-    help="Listing format (a preset's definition is always JSON).",
-)
+@format_option(["table", "json", "markdown"], "Listing (a preset's definition is always JSON)")
 @debug_option
 def presets(name: str | None, output_format: str) -> None:
     """List the built-in class definitions, or print one (NAME) as JSON.
@@ -766,14 +751,7 @@ def presets(name: str | None, output_format: str) -> None:
 )
 @click.option("--class-ids", is_flag=True, help="The masks hold class ids, not label-map values.")
 @click.option("--npz-key", help="Array to read from NPZ files that hold several.")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json", "markdown"]),
-    default="table",
-    show_default=True,
-    help="Report format.",
-)
+@format_option(["table", "json", "markdown"], "Report")
 @debug_option
 def inspect(
     folder: Path,
@@ -835,19 +813,8 @@ def inspect(
     show_default=True,
     help="Refuse archives that expand to more bytes than this.",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "markdown", "json", "csv"]),
-    default="table",
-    show_default=True,
-    help="Leaderboard format.",
-)
-@click.option(
-    "--output",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Write the leaderboard to this file (atomically) instead of stdout.",
-)
+@format_option(["table", "markdown", "json", "csv"], "Leaderboard")
+@output_option("leaderboard")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @debug_option
 @click.pass_context
@@ -900,11 +867,7 @@ def batch(
         board = run_batch(submissions, gt_dir, options, on_progress=progress)
     finally:
         progress.close()
-    text = render_leaderboard(board, output_format)
-    if output is not None:
-        write_text_atomic(output, text)
-    else:
-        click.echo(text, nl=False)
+    _write(render_leaderboard(board, output_format), output)
     for entry in board.invalid:
         click.echo(f"segeval: invalid submission {entry.name}: {entry.reason}", err=True)
     if options.strict and board.invalid:

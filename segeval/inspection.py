@@ -79,11 +79,9 @@ def _kind(path: Path) -> str:
     return file_format
 
 
-def _tally_colors(inspection: FolderInspection, path: Path) -> None:
+def _tally_colors(inspection: FolderInspection, rgb: np.ndarray) -> None:
     if inspection.too_many_colors:
         return
-    with Image.open(path) as image:
-        rgb = np.asarray(image.convert("RGB"))
     packed = (
         (rgb[..., 0].astype(np.uint32) << 16) | (rgb[..., 1].astype(np.uint32) << 8) | rgb[..., 2]
     )
@@ -150,11 +148,12 @@ def inspect_folder(
             inspection.kinds[kind] += 1
             try:
                 if kind.endswith((" RGB", " RGBA")) or kind.startswith("jpeg"):
-                    _tally_colors(inspection, path)
-                    with Image.open(path) as image:
-                        inspection.sizes[image.size] += 1
-                    if color_table is not None:
-                        read_mask(path, ReadOptions(colors=color_table, allow_lossy=True))
+                    with Image.open(path) as image:  # decoded once, here
+                        rgb = np.asarray(image.convert("RGB"))
+                    inspection.sizes[(rgb.shape[1], rgb.shape[0])] += 1
+                    _tally_colors(inspection, rgb)
+                    if color_table is not None and not kind.startswith("jpeg"):
+                        color_table.apply(rgb, str(path))  # unknown colours: unreadable
                     continue
                 labels = read_mask(path, ReadOptions(npz_key=npz_key))
             except MaskReadError as err:
