@@ -80,3 +80,24 @@ def test_readme_starts_with_the_two_setup_commands() -> None:
     assert "make demo" in head
     assert "make test" in head
     assert (REPO / ".ci" / "run").read_text().count("make test") == 1
+
+
+def test_readme_shows_what_make_demo_prints() -> None:
+    from click.testing import CliRunner
+
+    readme = (REPO / "README.md").read_text()
+    start = readme.index("## What `make demo` prints\n\n```text\n") + len(
+        "## What `make demo` prints\n\n```text\n"
+    )
+    shown = readme[start : readme.index("```", start)]
+    result = CliRunner().invoke(
+        cli,
+        [
+            "score",
+            str(SAMPLE / "pred"),
+            str(SAMPLE / "gt"),
+            "--class-names",
+            str(SAMPLE / "class_names.txt"),
+        ],
+    )
+    assert result.stdout == shown
