@@ -418,7 +418,7 @@ def finish_report(
         image_means = _score_images(spool, class_names, metric_options, image_sink)
     warnings = list(checked.warnings)
     if resized:
-        warnings.append(f"{resized} predictions were resized to their ground truth's size.")
+        warnings.append(f"predictions resized to their ground truth's size: {resized}.")
     return build_report(
         accumulator,
         class_names=class_names,

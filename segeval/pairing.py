@@ -266,6 +266,24 @@ def pair_with_listing(
 
 MissingPolicy = Literal["error", "skip", "empty"]
 
+_GT_FILE, _GT_FILES = "ground-truth file has", "ground-truth files have"
+_PREDICTION, _PREDICTIONS = "prediction has", "predictions have"
+
+
+def _count(number: int, singular: str, plural: str) -> str:
+    """``"1 prediction has"`` / ``"3 predictions have"``.
+
+    Examples
+    --------
+    >>> _count(1, "file is", "files are"), _count(2, "file is", "files are")
+    ('1 file is', '2 files are')
+    """
+    return f"{number} {singular if number == 1 else plural}"
+
+
+def _was(number: int) -> str:
+    return "was" if number == 1 else "were"
+
 
 @dataclass(frozen=True)
 class CheckedPairing:
@@ -329,7 +347,8 @@ def check_pairing(
     if pairing.duplicates:
         files = [path for group in pairing.duplicates for path in group]
         raise PairingError(
-            f"{len(pairing.duplicates)} pairing keys are shared by more than one file "
+            f"{_count(len(pairing.duplicates), 'pairing key is', 'pairing keys are')} shared by "
+            "more than one file "
             f"(same relative path or, with --flat, same name; different extension or "
             f"suffix): {format_path_list(files)}; keep one file per mask."
         )
@@ -342,33 +361,36 @@ def check_pairing(
     warnings = []
     if pairing.missing and missing == "error":
         raise PairingError(
-            f"{len(pairing.missing)} ground-truth files have no prediction in {pred_dir}: "
+            f"{_count(len(pairing.missing), _GT_FILE, _GT_FILES)} no prediction in {pred_dir}: "
             f"{format_path_list(pairing.missing)}; add the predictions (same relative "
             "path, any mask extension), or pass --missing skip or --missing empty."
         )
     if pairing.extra and strict:
         raise PairingError(
-            f"{len(pairing.extra)} predictions have no ground truth in {gt_dir}: "
+            f"{_count(len(pairing.extra), _PREDICTION, _PREDICTIONS)} no ground truth in {gt_dir}: "
             f"{format_path_list(pairing.extra)}; remove them or point at the matching "
             "ground-truth folder."
         )
     if pairing.extra:
         warnings.append(
-            f"{len(pairing.extra)} predictions have no ground truth and were not scored: "
+            f"{_count(len(pairing.extra), _PREDICTION, _PREDICTIONS)} no ground truth and "
+            f"{_was(len(pairing.extra))} not scored: "
             f"{format_path_list(pairing.extra)} (--strict makes this an error)."
         )
     pairs = pairing.pairs
     if pairing.missing and missing == "skip":
         pairs = tuple(pair for pair in pairs if pair.pred_path is not None)
         warnings.append(
-            f"{len(pairing.missing)} ground-truth files have no prediction and were skipped: "
+            f"{_count(len(pairing.missing), _GT_FILE, _GT_FILES)} no prediction and "
+            f"{_was(len(pairing.missing))} skipped: "
             f"{format_path_list(pairing.missing)}."
         )
         if not pairs:
             raise PairingError(f"{pred_dir}: no prediction matches any ground-truth file.")
     elif pairing.missing:
         warnings.append(
-            f"{len(pairing.missing)} ground-truth files have no prediction and were scored "
+            f"{_count(len(pairing.missing), _GT_FILE, _GT_FILES)} no prediction and "
+            f"{_was(len(pairing.missing))} scored "
             f"as predicting nothing: {format_path_list(pairing.missing)}."
         )
     return CheckedPairing(

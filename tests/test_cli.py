@@ -226,7 +226,7 @@ def test_error_missing_prediction(make_dataset: MaskWriter) -> None:
         {"a": np.zeros((2, 2))}, {"a": np.zeros((2, 2)), "sub/b": np.zeros((2, 2))}
     )
     assert_one_line_error(
-        run("score", str(pred), str(gt)), "1 ground-truth files have no prediction", "b.png"
+        run("score", str(pred), str(gt)), "1 ground-truth file has no prediction", "b.png"
     )
 
 
@@ -234,13 +234,13 @@ def test_extra_prediction_is_a_warning_and_an_error_with_strict(make_dataset: Ma
     pred, gt = make_dataset({"a": np.zeros((2, 2)), "c": np.zeros((2, 2))}, {"a": np.zeros((2, 2))})
     lenient = run("score", str(pred), str(gt), "--format", "json")
     assert lenient.exit_code == 0
-    assert lenient.stderr.startswith("segeval: warning: 1 predictions have no ground truth")
+    assert lenient.stderr.startswith("segeval: warning: 1 prediction has no ground truth")
     assert "c.png" in lenient.stderr
     document = json.loads(lenient.stdout)
     assert document["pairing"]["extra"] == 1
     assert document["num_images"] == 1
     assert_one_line_error(
-        run("score", str(pred), str(gt), "--strict"), "1 predictions have no ground truth", "c.png"
+        run("score", str(pred), str(gt), "--strict"), "1 prediction has no ground truth", "c.png"
     )
 
 

@@ -83,7 +83,7 @@ def test_out_of_range_miss_counts_and_reports(make_dataset: MaskWriter) -> None:
     assert document["confusion_matrix"]["missed"] == [0, 1]
     assert document["classes"][1]["iou"] == 0.5
     table = run("score", str(pred), str(gt), "--num-classes", "2", "--out-of-range", "miss").stdout
-    assert "1 scored pixels were predicted with an out-of-range label" in table
+    assert "Scored pixels predicted with an out-of-range label" in table
 
 
 def test_beta_changes_fbeta_only(make_dataset: MaskWriter) -> None:
@@ -149,7 +149,7 @@ def test_resize_pred_nearest_and_report(make_dataset: MaskWriter) -> None:
     document = json.loads(result.stdout)
     assert document["pairing"]["resized"] == 1
     assert document["confusion_matrix"]["counts"] == [[20, 1], [0, 11]]
-    assert "1 predictions were resized" in result.stderr
+    assert "predictions resized to their ground truth's size: 1." in result.stderr
 
 
 def test_missing_empty_counts_every_gt_pixel_as_a_miss(make_dataset: MaskWriter) -> None:

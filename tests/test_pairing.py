@@ -82,8 +82,8 @@ def test_extra_prediction_is_a_warning_or_with_strict_an_error(tmp_path: Path) -
     checked = _check(tmp_path)
     assert [pair.key for pair in checked.pairs] == ["a"]
     assert [path.name for path in checked.extra] == ["b.png"]
-    assert checked.warnings[0].startswith("1 predictions have no ground truth and were not scored")
-    with pytest.raises(PairingError, match=r"1 predictions have no ground truth in .*b\.png"):
+    assert checked.warnings[0].startswith("1 prediction has no ground truth and was not scored")
+    with pytest.raises(PairingError, match=r"1 prediction has no ground truth in .*b\.png"):
         _check(tmp_path, strict=True)
 
 

@@ -135,28 +135,26 @@ def report_notes(report: Report) -> list[str]:
     notes = []
     if report.pred_ignore_pixels:
         notes.append(
-            f"{format_count(report.pred_ignore_pixels)} scored pixels were predicted with an "
-            "ignore value; they count as misses of their ground-truth class."
+            "Scored pixels predicted with an ignore value (misses of their ground-truth "
+            f"class): {format_count(report.pred_ignore_pixels)}."
         )
     if report.out_of_range_pixels:
         notes.append(
-            f"{format_count(report.out_of_range_pixels)} scored pixels were predicted with an "
-            "out-of-range label; they count as misses of their ground-truth class."
+            "Scored pixels predicted with an out-of-range label (misses of their ground-truth "
+            f"class): {format_count(report.out_of_range_pixels)}."
         )
     excluded = [result.name for result in report.classes if not result.included]
     if excluded:
         notes.append(f"Left out of the means: {', '.join(excluded)}.")
     pairing = report.pairing
     if pairing.missing and pairing.missing_policy == "empty":
-        notes.append(
-            f"{pairing.missing} images had no prediction and were scored as predicting nothing."
-        )
+        notes.append(f"Images without prediction, scored as predicting nothing: {pairing.missing}.")
     elif pairing.missing:
-        notes.append(f"{pairing.missing} images had no prediction and were not scored.")
+        notes.append(f"Images without prediction, not scored: {pairing.missing}.")
     if pairing.extra:
-        notes.append(f"{pairing.extra} predictions had no ground truth and were not scored.")
+        notes.append(f"Predictions without ground truth, not scored: {pairing.extra}.")
     if pairing.resized:
-        notes.append(f"{pairing.resized} predictions were resized to their ground truth's size.")
+        notes.append(f"Predictions resized to their ground truth's size: {pairing.resized}.")
     return notes
 
 
