@@ -9,11 +9,11 @@ in which chunks finish; chunks are nevertheless yielded in input order so
 per-image rows come out sorted.
 
 Workers are threads, not processes: the PNG decoders (imagecodecs, Pillow) and
-numpy's array operations release the GIL, so threads use every core, and they
-start instantly and share one copy of everything. Measured on the benchmark
-sets (``benchmarks/``), threads were 15-20 % faster end to end than a pool of
-processes on the same 2 cores. Batch scoring of untrusted submissions uses
-processes instead, to isolate crashes (:mod:`segeval.batch`).
+numpy's array operations release the GIL, so threads keep every core busy, and
+they start instantly, share one copy of everything and pickle nothing (a pool of
+processes was slower end to end when this engine was measured, and used twice
+the memory). Batch scoring of untrusted submissions uses processes instead, to
+isolate crashes (:mod:`segeval.batch`).
 
 With ``jobs=1`` everything runs in the calling thread.
 """

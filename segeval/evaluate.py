@@ -25,7 +25,6 @@ from segeval.labels import LabelMapping
 from segeval.metrics import MetricOptions, included_classes
 from segeval.pairing import (
     CheckedPairing,
-    MaskPair,
     MissingPolicy,
     PairingOptions,
     check_pairing,
@@ -42,7 +41,6 @@ __all__ = [
     "ScoreOptions",
     "evaluate",
     "finish_report",
-    "score_pair",
 ]
 
 ProgressCallback = Callable[[int, int], None]
@@ -278,30 +276,6 @@ class ScoreOptions:
         """Metric options with ``exclude_classes`` resolved against the class names."""
         excluded = frozenset(resolve_class(str(ref), class_names) for ref in self.exclude_classes)
         return replace(self.metric_options, exclude=excluded)
-
-
-def score_pair(
-    pair: MaskPair, accumulator: ConfusionMatrix, scorer: PairScorer | None = None
-) -> ConfusionMatrix:
-    """Read one pair of masks and add it to the accumulator.
-
-    Parameters
-    ----------
-    pair : MaskPair
-        Ground-truth path and prediction path (``None``: predicts nothing).
-    accumulator : ConfusionMatrix
-        Updated in place.
-    scorer : PairScorer, optional
-        How the masks are read (default: plain label masks).
-
-    Returns
-    -------
-    ConfusionMatrix
-        The pair's own counts.
-    """
-    counts = (scorer or PairScorer()).score(pair, accumulator).counts
-    assert counts is not None
-    return counts
 
 
 def evaluate(
