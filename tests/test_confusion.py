@@ -315,3 +315,11 @@ def test_missing_prediction_on_both_kernels(noisy: bool) -> None:
     cm.update(gt, None)
     assert cm.counts.sum() == 0
     np.testing.assert_array_equal(cm.missed, np.bincount(gt.ravel(), minlength=4))
+
+
+@settings(max_examples=200, deadline=None)
+@given(hnp.arrays(np.bool_, st.integers(0, 200)))
+def test_sparse_nonzero_equals_flatnonzero(flags: np.ndarray) -> None:
+    from segeval.confusion import _nonzero_sparse
+
+    np.testing.assert_array_equal(_nonzero_sparse(flags), np.flatnonzero(flags))
