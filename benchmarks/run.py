@@ -206,7 +206,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=200)
     parser.add_argument("--ade-pairs", type=int, default=2000)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--baseline-pairs", type=int, default=50)
     parser.add_argument("--memory-pairs", type=int, nargs=2, default=(50, 500))
     parser.add_argument("--submissions", type=int, default=5)

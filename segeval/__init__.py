@@ -15,27 +15,49 @@ Importing segeval never imports click, rich or tqdm; those belong to the CLI.
 """
 
 from segeval._version import __version__
+from segeval.batch import BatchOptions, Leaderboard, run_batch
+from segeval.classes import ClassDefinition, load_class_definition, load_preset
+from segeval.compare import compare_reports, load_report
 from segeval.confusion import ConfusionMatrix
+from segeval.conventions import CONVENTIONS, apply_convention
 from segeval.errors import SegevalError
 from segeval.evaluate import ScoreOptions, evaluate
-from segeval.io import read_mask
+from segeval.gate import GateResult, Threshold, check_regressions, check_thresholds
+from segeval.inspection import inspect_folder
+from segeval.io import ReadOptions, read_mask
 from segeval.labels import LabelMapping
 from segeval.metrics import REGISTRY, MetricOptions
 from segeval.pairing import PairingOptions, pair_folders
 from segeval.report import Report, build_report
 
 __all__ = [
+    "CONVENTIONS",
     "REGISTRY",
+    "BatchOptions",
+    "ClassDefinition",
     "ConfusionMatrix",
+    "GateResult",
     "LabelMapping",
+    "Leaderboard",
     "MetricOptions",
     "PairingOptions",
+    "ReadOptions",
     "Report",
     "ScoreOptions",
     "SegevalError",
+    "Threshold",
     "__version__",
+    "apply_convention",
     "build_report",
+    "check_regressions",
+    "check_thresholds",
+    "compare_reports",
     "evaluate",
+    "inspect_folder",
+    "load_class_definition",
+    "load_preset",
+    "load_report",
     "pair_folders",
     "read_mask",
+    "run_batch",
 ]

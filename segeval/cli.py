@@ -390,7 +390,8 @@ def scoring_options(function: F) -> F:
             "--jobs",
             "-j",
             type=click.IntRange(min=1),
-            help="Worker processes (default: all cores; 1 = in this process, no pool).",
+            help="Parallel workers (default: all cores; 1 = none). score uses threads, "
+            "batch processes.",
         ),
     ]
     for decorator in reversed(decorators):
