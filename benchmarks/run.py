@@ -3,7 +3,8 @@
 Every number comes from this run, on this machine: each measurement runs in a
 fresh process (``benchmarks/worker.py``) while this process samples the
 resident memory of that process and all its children from /proc. segeval and
-its floor alternate over several rounds and the median is kept. The results
+its floor alternate over several rounds and the best run of each is kept
+(interference from the rest of the machine only ever adds time). The results
 table is printed and written to ``docs/performance.md``.
 
 Usage: python -m benchmarks.run [--pairs 200] [--ade-pairs 2000] [--jobs N]
@@ -22,7 +23,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ class Measurement:
     pairs: int
     pixels: int
     peak_rss: int
+    spread: tuple[float, float] | None = None  # slowest and fastest run, ms/pair
 
     @property
     def ms_per_pair(self) -> float:
@@ -129,10 +131,14 @@ def measure(
     return Measurement(result["seconds"], result["pairs"], result["pixels"], peak)
 
 
-def median_of(mode: str, folder: Path, rounds: int, **kwargs: Any) -> Measurement:
-    runs = [measure(mode, folder, **kwargs) for _ in range(rounds)]
-    runs.sort(key=lambda run: run.seconds)
-    return runs[len(runs) // 2]
+def _best(runs: list[Measurement]) -> Measurement:
+    best = min(runs, key=lambda run: run.seconds)
+    times = [run.ms_per_pair for run in runs]
+    return replace(best, spread=(max(times), min(times)))
+
+
+def best_of(mode: str, folder: Path, rounds: int, **kwargs: Any) -> Measurement:
+    return _best([measure(mode, folder, **kwargs) for _ in range(rounds)])
 
 
 def alternate(
@@ -143,8 +149,7 @@ def alternate(
     for _ in range(rounds):
         floors.append(measure("floor", folder, jobs=jobs, classes=classes))
         segevals.append(measure("segeval", folder, jobs=jobs, classes=classes))
-    pick = lambda runs: sorted(runs, key=lambda run: run.seconds)[len(runs) // 2]  # noqa: E731
-    return pick(floors), pick(segevals)
+    return _best(floors), _best(segevals)
 
 
 def submissions_set(source: Path, count: int) -> Path:
@@ -231,8 +236,8 @@ def main() -> None:
             decoders[name] = (None, None)
             continue
         decoders[name] = (
-            median_of(f"decode-{name}", city, args.rounds, limit=25),
-            median_of(f"decode-{name}", ade, args.rounds, limit=250),
+            best_of(f"decode-{name}", city, args.rounds, limit=25),
+            best_of(f"decode-{name}", ade, args.rounds, limit=250),
         )
 
     print("Cityscapes-like set: floor vs segeval ...", flush=True)
@@ -240,10 +245,10 @@ def main() -> None:
     city_single_floor, city_single = alternate(city, args.rounds, 1, 19)
     print("ADE20K-like set: floor vs segeval ...", flush=True)
     ade_floor, ade_segeval = alternate(ade, args.rounds, args.jobs, 150)
-    ade_single_floor = median_of("floor", ade, args.rounds, jobs=1, classes=150)
+    ade_single_floor = best_of("floor", ade, args.rounds, jobs=1, classes=150)
     counting = {
-        "Cityscapes-like": median_of("count", city, args.rounds, limit=40, classes=19),
-        "ADE20K-like": median_of("count", ade, args.rounds, limit=400, classes=150),
+        "Cityscapes-like": best_of("count", city, args.rounds, limit=40, classes=19),
+        "ADE20K-like": best_of("count", ade, args.rounds, limit=400, classes=150),
     }
 
     baselines: dict[str, Measurement | None] = {}
@@ -252,7 +257,7 @@ def main() -> None:
             baselines[mode] = None
             continue
         print(f"Baseline {mode} on {args.baseline_pairs} pairs ...", flush=True)
-        baselines[mode] = median_of(mode, city, 1, limit=args.baseline_pairs)
+        baselines[mode] = best_of(mode, city, 1, limit=args.baseline_pairs)
 
     print("Memory at two dataset sizes ...", flush=True)
     memory = {
@@ -272,8 +277,8 @@ def main() -> None:
                 for name in sorted(os.listdir(subs))
             )
         )
-    batch = sorted(batch_runs, key=lambda m: m.seconds)[len(batch_runs) // 2]
-    separate = sorted(separate_rounds)[len(separate_rounds) // 2]
+    batch = _best(batch_runs)
+    separate = min(separate_rounds)
 
     report = render(
         args,
@@ -329,8 +334,9 @@ def _check(ok: bool) -> str:
 def _row(name: str, m: Measurement, floor: Measurement | None = None) -> str:
     ratio = f"{m.seconds / floor.seconds:.3f}" if floor else ""
     rss = f"{m.peak_rss / 2**20:.0f} MiB" if m.peak_rss else ""
+    spread = f"{m.spread[1]:.2f}-{m.spread[0]:.2f}" if m.spread else ""
     return (
-        f"| {name} | {m.pairs} | {m.ms_per_pair:.2f} | {m.pairs_per_second:.1f} | "
+        f"| {name} | {m.pairs} | {m.ms_per_pair:.2f} | {spread} | {m.pairs_per_second:.1f} | "
         f"{m.megapixels_per_second:.0f} | {ratio} | {rss} |"
     )
 
@@ -362,8 +368,8 @@ def render(
     """The Markdown report (docs/performance.md)."""
     jobs = args.jobs
     throughput = [
-        "| run | pairs | ms/pair | pairs/s | MPix/s | / floor | peak RSS |",
-        "|---|--:|--:|--:|--:|--:|--:|",
+        "| run | pairs | ms/pair | all runs, ms/pair | pairs/s | MPix/s | / floor | peak RSS |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|",
         _row(f"Cityscapes-like: decode floor, {jobs} workers", city_floor),
         _row(f"Cityscapes-like: segeval, {jobs} workers", city_segeval, city_floor),
         _row("Cityscapes-like: decode floor, 1 worker", city_single_floor),
@@ -451,7 +457,8 @@ def render(
             "pairs of 2048 x 1024 8-bit label PNGs, 19 classes + 255, street-scene regions with "
             "warped boundaries, predictions with boundary shifts and wrong blobs (32-46 KiB per "
             f"file); ADE20K-like, {args.ade_pairs} pairs of 512 x 512, 150 classes. Each figure is "
-            f"the median of {args.rounds} runs, each in a fresh process; segeval and its floor "
+            f"the best of {args.rounds} runs, each in a fresh process (interference from the rest "
+            "of the machine only adds time); segeval and its floor "
             "alternate. The *decode floor* reads both masks of every pair with the same decoder, "
             "chunks and worker threads as segeval (its own engine) and does nothing else. "
             "`score` runs its workers as threads; `batch` as processes, to isolate crashes of "
@@ -474,7 +481,7 @@ def render(
             "## PNG decoders on label maps",
             "",
             "Each decoder alone, one thread, decoding files already read into memory (ms per "
-            "image, median of the rounds). segeval uses imagecodecs when installed "
+            "image, best of the rounds). segeval uses imagecodecs when installed "
             "(`segeval[fast]`), else Pillow; pyspng and OpenCV are measured only to choose.",
             "",
             "| decoder | 2048 x 1024 (Cityscapes-like) | 512 x 512 (ADE20K-like) |",
