@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import struct
+import zlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -39,6 +41,25 @@ def save_mask(path: Path, labels: np.ndarray, mode: str | None = None) -> Path:
         image = Image.fromarray(array)
     image.save(path)
     return path
+
+
+def png_chunk(kind: bytes, payload: bytes) -> bytes:
+    """One PNG chunk: length, type, payload, CRC."""
+    crc = struct.pack(">I", zlib.crc32(kind + payload))
+    return struct.pack(">I", len(payload)) + kind + payload + crc
+
+
+def png_declaring(
+    width: int, height: int, bit_depth: int = 8, color_type: int = 0, data: bytes = b"\x00" * 100
+) -> bytes:
+    """A PNG whose header declares any size (its pixel data need not match)."""
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", header)
+        + png_chunk(b"IDAT", zlib.compress(data))
+        + png_chunk(b"IEND", b"")
+    )
 
 
 MaskWriter = Callable[[Mapping[str, np.ndarray], Mapping[str, np.ndarray]], tuple[Path, Path]]

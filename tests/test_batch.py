@@ -5,11 +5,9 @@ from __future__ import annotations
 import io
 import json
 import os
-import struct
 import tarfile
 import tempfile
 import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +19,7 @@ import segeval.scoring
 from segeval.batch import BatchOptions, run_batch
 from segeval.cli import cli
 from segeval.evaluate import ScoreOptions, evaluate
-from tests.conftest import save_mask
+from tests.conftest import png_declaring, save_mask
 
 RNG = np.random.default_rng(4)
 GT = {f"img{i}": RNG.integers(0, 3, size=(24, 32)) for i in range(4)}
@@ -36,20 +34,6 @@ def _png_bytes(labels: np.ndarray) -> bytes:
 def _prediction(gt: np.ndarray, accuracy: float, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return np.where(rng.random(gt.shape) < accuracy, gt, rng.integers(0, 3, gt.shape))
-
-
-def _bomb_png() -> bytes:
-    def chunk(kind: bytes, payload: bytes) -> bytes:
-        crc = struct.pack(">I", zlib.crc32(kind + payload))
-        return struct.pack(">I", len(payload)) + kind + payload + crc
-
-    header = struct.pack(">IIBBBBB", 50000, 50000, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b"\x00" * 1000))
-        + chunk(b"IEND", b"")
-    )
 
 
 @pytest.fixture
@@ -94,7 +78,7 @@ def arena(tmp_path: Path) -> Path:
     (subs / "bomb").mkdir()
     for name, labels in GT.items():
         save_mask(subs / "bomb" / f"{name}.png", labels)
-    (subs / "bomb" / "img1.png").write_bytes(_bomb_png())
+    (subs / "bomb" / "img1.png").write_bytes(png_declaring(50000, 50000, data=b"\x00" * 1000))
     (subs / "truncated").mkdir()
     for name, labels in GT.items():
         save_mask(subs / "truncated" / f"{name}.png", labels)
@@ -216,60 +200,21 @@ def test_rank_by_and_formats(arena: Path) -> None:
 
 def test_resume_reuses_reports_with_the_same_settings(arena: Path) -> None:
     out = arena / "reports"
-    first = run(
-        arena / "subs", arena / "gt", "--num-classes", "3", "--output-dir", out, "--format", "json"
+
+    def resumed(*extra: str) -> dict[str, bool]:
+        args = [arena / "subs", arena / "gt", "--num-classes", "3", "--output-dir", out]
+        board = json.loads(run(*args, "--resume", "--format", "json", *extra).stdout)
+        return {entry["name"]: entry["resumed"] for entry in board["submissions"]}
+
+    assert (
+        run(arena / "subs", arena / "gt", "--num-classes", "3", "--output-dir", out).exit_code == 0
     )
-    assert first.exit_code == 0
-    second = json.loads(
-        run(
-            arena / "subs",
-            arena / "gt",
-            "--num-classes",
-            "3",
-            "--output-dir",
-            out,
-            "--resume",
-            "--format",
-            "json",
-        ).stdout
-    )
-    assert all(entry["resumed"] for entry in second["submissions"])
-    assert [e["name"] for e in second["submissions"]][:3] == ["perfect", "good", "fair"]
-    changed = json.loads(
-        run(
-            arena / "subs",
-            arena / "gt",
-            "--num-classes",
-            "3",
-            "--output-dir",
-            out,
-            "--resume",
-            "--empty",
-            "zero",
-            "--format",
-            "json",
-        ).stdout
-    )
-    assert not any(entry["resumed"] for entry in changed["submissions"])
+    assert all(resumed().values())
+    assert not any(resumed("--empty", "zero").values())  # other settings: scored again
     save_mask(arena / "subs" / "good" / "img0.png", GT["img0"])  # new content for one submission
-    again = json.loads(
-        run(
-            arena / "subs",
-            arena / "gt",
-            "--num-classes",
-            "3",
-            "--output-dir",
-            out,
-            "--resume",
-            "--empty",
-            "zero",
-            "--format",
-            "json",
-        ).stdout
-    )
-    resumed = {entry["name"]: entry["resumed"] for entry in again["submissions"]}
-    assert resumed["good"] is False
-    assert resumed["perfect"] is True
+    again = resumed("--empty", "zero")
+    assert again["good"] is False
+    assert again["perfect"] is True
     assert run(arena / "subs", arena / "gt", "--resume").exit_code == 2
 
 

@@ -13,18 +13,9 @@ from PIL import Image
 import segeval.io.png
 from segeval.io import ColorTable, ReadOptions, read_mask
 from segeval.io.png import active_decoder
-from tests.conftest import save_mask
+from tests.conftest import png_chunk, save_mask
 
 imagecodecs = pytest.importorskip("imagecodecs")
-
-
-def _chunk(kind: bytes, payload: bytes) -> bytes:
-    return (
-        struct.pack(">I", len(payload))
-        + kind
-        + payload
-        + struct.pack(">I", zlib.crc32(kind + payload))
-    )
 
 
 def packed_gray_png(labels: np.ndarray, bit_depth: int) -> bytes:
@@ -41,9 +32,9 @@ def packed_gray_png(labels: np.ndarray, bit_depth: int) -> bytes:
     header = struct.pack(">IIBBBBB", width, height, bit_depth, 0, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n"
-        + _chunk(b"IHDR", header)
-        + _chunk(b"IDAT", zlib.compress(b"".join(rows)))
-        + _chunk(b"IEND", b"")
+        + png_chunk(b"IHDR", header)
+        + png_chunk(b"IDAT", zlib.compress(b"".join(rows)))
+        + png_chunk(b"IEND", b"")
     )
 
 

@@ -10,7 +10,7 @@ from PIL import Image
 
 from segeval.errors import MaskReadError
 from segeval.io import ColorTable, ReadOptions, read_mask, sniff_format
-from tests.conftest import save_mask
+from tests.conftest import png_declaring, save_mask
 
 LABELS = np.array([[0, 1, 2], [3, 4, 255]], dtype=np.uint8)
 
@@ -132,16 +132,7 @@ def test_jpeg_is_refused_unless_lossy_is_allowed(tmp_path: Path) -> None:
 
 
 def test_pixel_limit_is_checked_from_the_header(tmp_path: Path) -> None:
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, payload: bytes) -> bytes:
-        crc = struct.pack(">I", zlib.crc32(kind + payload))
-        return struct.pack(">I", len(payload)) + kind + payload + crc
-
-    header = struct.pack(">IIBBBBB", 50000, 50000, 8, 0, 0, 0, 0)
-    data = zlib.compress(b"\x00" * 100)
-    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+    png = png_declaring(50000, 50000)
     (tmp_path / "bomb.png").write_bytes(png)
     with pytest.raises(MaskReadError, match=r"declares 50000x50000 pixels \(2500.0 megapixels\)"):
         read_mask(tmp_path / "bomb.png", ReadOptions(max_pixels=100_000_000))
