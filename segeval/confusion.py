@@ -455,8 +455,9 @@ class ConfusionMatrix:
         self.out_of_range_pixels += int(out_of_range.sum())
 
 
-#: Above this share of positions where (gt, pred) changes, runs are too short to pay.
-RUN_FALLBACK_SHARE = 0.1
+#: Above this share of positions where (gt, pred) changes, runs are too short to pay
+#: (measured crossover against binning every pixel: 0.28-0.30 changes per pixel).
+RUN_FALLBACK_SHARE = 0.25
 
 
 def pair_histogram(gt_block: np.ndarray, pred_block: np.ndarray) -> np.ndarray:
