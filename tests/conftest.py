@@ -16,6 +16,14 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_data"
 SHARED_DATA = Path(os.environ.get("SEGEVAL_SHARED_DATA", REPO.parent / "shared" / "data"))
 CAMVID = SHARED_DATA / "camvid"
+GOLDEN = Path(__file__).parent / "golden"
+#: score arguments for the sample set with its class names.
+SAMPLE_ARGS = [
+    str(SAMPLE / "pred"),
+    str(SAMPLE / "gt"),
+    "--class-names",
+    str(SAMPLE / "class_names.txt"),
+]
 
 
 def save_mask(path: Path, labels: np.ndarray, mode: str | None = None) -> Path:

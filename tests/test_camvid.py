@@ -18,6 +18,16 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+def _score_json(pred_name: str, *extra: str) -> dict:  # type: ignore[type-arg]
+    """segeval score on CamVid (11 classes, 11 = void) through the CLI, as JSON."""
+    args = [str(CAMVID / pred_name), str(CAMVID / "testannot"), "--num-classes", "11"]
+    result = CliRunner().invoke(
+        cli, ["score", *args, "--ignore-index", "11", *extra, "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
 def _sklearn_reference(pred_name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every distinct (gt, pred) pair with its pixel count, as scikit-learn samples.
 
@@ -36,22 +46,7 @@ def _sklearn_reference(pred_name: str) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 @pytest.mark.parametrize("pred_name", ["pred_hgb", "pred_weak"])
 def test_camvid_matches_sklearn(pred_name: str) -> None:
-    result = CliRunner().invoke(
-        cli,
-        [
-            "score",
-            str(CAMVID / pred_name),
-            str(CAMVID / "testannot"),
-            "--num-classes",
-            "11",
-            "--ignore-index",
-            "11",
-            "--format",
-            "json",
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    document = json.loads(result.stdout)
+    document = _score_json(pred_name)
     gt, pred, weights = _sklearn_reference(pred_name)
     labels = list(range(11))
     np.testing.assert_array_equal(
@@ -72,23 +67,7 @@ def test_camvid_matches_sklearn(pred_name: str) -> None:
 
 
 def test_camvid_per_image_means_match_a_direct_computation() -> None:
-    result = CliRunner().invoke(
-        cli,
-        [
-            "score",
-            str(CAMVID / "pred_hgb"),
-            str(CAMVID / "testannot"),
-            "--num-classes",
-            "11",
-            "--ignore-index",
-            "11",
-            "--per-image",
-            "--format",
-            "json",
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    document = json.loads(result.stdout)
+    document = _score_json("pred_hgb", "--per-image")
     # Direct computation with boolean masks, one image and one class at a time.
     per_image_iou: list[list[float]] = [[] for _ in range(11)]
     per_image_miou = []

@@ -14,15 +14,7 @@ from PIL import Image
 
 from segeval import __version__
 from segeval.cli import cli
-from tests.conftest import SAMPLE, MaskWriter, save_mask
-
-GOLDEN = Path(__file__).parent / "golden"
-SAMPLE_ARGS = [
-    str(SAMPLE / "pred"),
-    str(SAMPLE / "gt"),
-    "--class-names",
-    str(SAMPLE / "class_names.txt"),
-]
+from tests.conftest import GOLDEN, SAMPLE, SAMPLE_ARGS, MaskWriter, save_mask
 
 
 def run(*args: str) -> Result:

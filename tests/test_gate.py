@@ -20,15 +20,7 @@ from segeval.gate import Threshold, check_regressions, check_thresholds, load_th
 from segeval.metrics import MetricOptions
 from segeval.render.compare import render_comparison
 from segeval.report import PairingSummary, Report, build_report
-from tests.conftest import SAMPLE
-
-GOLDEN = Path(__file__).parent / "golden"
-SAMPLE_ARGS = [
-    str(SAMPLE / "pred"),
-    str(SAMPLE / "gt"),
-    "--class-names",
-    str(SAMPLE / "class_names.txt"),
-]
+from tests.conftest import GOLDEN, SAMPLE_ARGS
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> Result:
