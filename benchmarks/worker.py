@@ -188,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         accumulator = ScoreOptions(num_classes=args.classes).new_accumulator()
         started = time.perf_counter()
         for gt, pred in masks:
-            accumulator.add(gt, pred)
+            accumulator.update(pred, gt)
         pixels = sum(gt.size for gt, _ in masks)
     elif args.mode == "floor":
         pixels = floor(pairs, args.jobs)

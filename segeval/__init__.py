@@ -8,7 +8,7 @@ The library under the ``segeval`` command. Typical use::
     report.summary["miou"]
 
     cm = segeval.ConfusionMatrix(num_classes=19)        # numpy arrays
-    cm.update(gt_mask, pred_mask)
+    cm.update(pred_mask, gt_mask)                      # prediction first
     cm.metrics().summary["miou"]
 
 Importing segeval never imports click, rich or tqdm; those belong to the CLI.

@@ -20,15 +20,54 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
-from segeval.errors import UsageError
+from segeval.errors import LabelRangeError, UsageError
+from segeval.histogram import code_histogram
 
-__all__ = ["LabelMapping", "Unmapped"]
+__all__ = [
+    "DEFAULT_IGNORE",
+    "MAX_INFERRED_CLASSES",
+    "CodeCounts",
+    "LabelMapping",
+    "Unmapped",
+]
 
 Unmapped = Literal["error", "ignore"]
+
+#: The raw value that marks unlabelled pixels when nothing else is said.
+DEFAULT_IGNORE = 255
+
+#: Largest class count segeval infers from label values when none is given.
+MAX_INFERRED_CLASSES = 4096
+
+
+@dataclass(frozen=True)
+class CodeCounts:
+    """A (C+2) x (C+2) code histogram split by what its cells mean.
+
+    Attributes
+    ----------
+    classes : numpy.ndarray
+        ``(C, C)`` int64: ground-truth class by predicted class.
+    pred_ignore : numpy.ndarray
+        ``(C,)`` int64: pixels of each ground-truth class predicted as an ignore value.
+    out_of_range : numpy.ndarray
+        ``(C,)`` int64: pixels of each ground-truth class predicted outside the classes.
+    gt_ignored : int
+        Ground-truth pixels carrying an ignore value (dropped).
+    gt_invalid : bool
+        Some ground-truth value is outside the classes.
+    """
+
+    classes: np.ndarray
+    pred_ignore: np.ndarray
+    out_of_range: np.ndarray
+    gt_ignored: int
+    gt_invalid: bool
+
 
 # Largest raw value covered by a lookup table; wider values go through `encode`'s
 # comparison path.
@@ -97,12 +136,12 @@ class LabelMapping:
         object.__setattr__(self, "unmapped", unmapped)
         object.__setattr__(self, "offset", int(offset))
 
-    def with_num_classes(self, num_classes: int) -> LabelMapping:
+    def grown(self, num_classes: int) -> LabelMapping:
         """The same rule for a different class count (used when inferring C).
 
         Examples
         --------
-        >>> LabelMapping(2, ignore_values=[255]).with_num_classes(5).num_classes
+        >>> LabelMapping(2, ignore_values=[255]).grown(5).num_classes
         5
         """
         return LabelMapping(
@@ -136,25 +175,6 @@ class LabelMapping:
     @cached_property
     def _code_dtype(self) -> type[np.unsignedinteger]:
         return np.uint8 if self.code_count <= 256 else np.uint16
-
-    def lut(self, size: int) -> np.ndarray:
-        """Lookup table from raw values ``0 .. size-1`` to codes.
-
-        Parameters
-        ----------
-        size : int
-            256 for uint8 masks, 65536 for uint16 masks.
-
-        Returns
-        -------
-        numpy.ndarray
-            1-D array of codes (``uint8`` when C + 2 <= 256, else ``uint16``).
-        """
-        if size == 256:
-            return self._lut_256
-        if size == _LUT_SIZE:
-            return self._lut_65536
-        return self._build_lut(size)
 
     @cached_property
     def _lut_256(self) -> np.ndarray:
@@ -213,6 +233,166 @@ class LabelMapping:
         for value in self.ignore_values:
             codes[values == value] = self.ignore_code
         return codes
+
+    def table_for(self, dtype: np.dtype[Any]) -> np.ndarray | None:
+        """The lookup table for masks of this dtype, or None (encode values instead).
+
+        Examples
+        --------
+        >>> LabelMapping(2).table_for(np.dtype(np.uint8)).shape
+        (256,)
+        >>> LabelMapping(2).table_for(np.dtype(np.int64)) is None
+        True
+        """
+        if dtype == np.uint8:
+            return self._lut_256
+        if dtype == np.uint16:
+            return self._lut_65536
+        return None
+
+    def _lookup(self, block: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Raw values with their table, or codes when no table covers the dtype."""
+        table = self.table_for(block.dtype)
+        return (block, table) if table is not None else (self.encode(block), None)
+
+    def code_histogram(
+        self, gt_block: np.ndarray, pred_block: np.ndarray | None, pred_rule: LabelMapping
+    ) -> np.ndarray:
+        """Histogram of (ground-truth code, predicted code) over a block pair.
+
+        Parameters
+        ----------
+        gt_block : numpy.ndarray
+            Raw ground-truth values, read with this mapping.
+        pred_block : numpy.ndarray or None
+            Raw predicted values, read with ``pred_rule``; None means no
+            prediction (every pixel predicts the ignore code).
+        pred_rule : LabelMapping
+            The prediction side's rule (same class count).
+
+        Returns
+        -------
+        numpy.ndarray
+            int64 ``(C+2, C+2)``; :meth:`split` tells what its cells mean.
+
+        Examples
+        --------
+        >>> rule = LabelMapping(2, ignore_values=[255])
+        >>> gt, pred = np.array([[0, 1, 255]], np.uint8), np.array([[0, 0, 1]], np.uint8)
+        >>> rule.code_histogram(gt, pred, rule)[:2, :2].tolist()
+        [[1, 0], [1, 0]]
+        """
+        gt_values, gt_table = self._lookup(gt_block)
+        pred_values, pred_table = (
+            (None, None) if pred_block is None else pred_rule._lookup(pred_block)
+        )
+        return code_histogram(
+            gt_values, pred_values, gt_table, pred_table, self.code_count, self.ignore_code
+        )
+
+    def fold_raw_histogram(self, raw: np.ndarray, pred_rule: LabelMapping) -> np.ndarray:
+        """Map a 65536-bin histogram of raw uint8 pairs (``gt << 8 | pred``) to codes.
+
+        Examples
+        --------
+        >>> rule = LabelMapping(2, ignore_values=[255])
+        >>> raw = np.zeros(1 << 16, np.int64)
+        >>> raw[(1 << 8) | 0] = 5
+        >>> rule.fold_raw_histogram(raw, rule)[1, 0]
+        np.int64(5)
+        """
+        present = np.flatnonzero(raw)
+        gt_codes = self._lut_256[present >> 8]
+        pred_codes = pred_rule._lut_256[present & 0xFF]
+        size = self.code_count
+        codes = np.bincount(
+            gt_codes.astype(np.intp) * size + pred_codes,
+            weights=raw[present],
+            minlength=size * size,
+        )
+        # float64 weights are exact: a histogram of fewer than 2**53 pixels.
+        return codes.astype(np.int64).reshape(size, size)
+
+    def split(self, codes: np.ndarray) -> CodeCounts:
+        """Split a code histogram into class counts, misses and ignored pixels.
+
+        Examples
+        --------
+        >>> rule = LabelMapping(1)
+        >>> counts = rule.split(np.array([[4, 1, 2], [3, 0, 0], [0, 0, 0]]))
+        >>> counts.classes.tolist(), counts.pred_ignore.tolist(), counts.gt_ignored
+        ([[4]], [1], 3)
+        """
+        size, ignore, invalid = self.num_classes, self.ignore_code, self.invalid_code
+        return CodeCounts(
+            classes=codes[:size, :size],
+            pred_ignore=codes[:size, ignore],
+            out_of_range=codes[:size, invalid],
+            gt_ignored=int(codes[ignore].sum()),
+            gt_invalid=bool(codes[invalid].any()),
+        )
+
+    def classes_needed(self, values: np.ndarray) -> int:
+        """The class count implied by raw values (for an inferred class count).
+
+        Parameters
+        ----------
+        values : numpy.ndarray
+            Raw label values seen (any shape).
+
+        Returns
+        -------
+        int
+            ``largest labelled value - offset + 1`` (at least 1); ignore
+            values do not count.
+
+        Raises
+        ------
+        LabelRangeError
+            A labelled value below the first class id, or one implying more
+            than :data:`MAX_INFERRED_CLASSES` classes.
+
+        Examples
+        --------
+        >>> LabelMapping(1, ignore_values=[255]).classes_needed(np.array([0, 3, 255]))
+        4
+        """
+        ignored = list(self.ignore_values)
+        labelled = values[~np.isin(values, ignored)] if ignored else values
+        if labelled.size == 0:
+            return 1
+        if labelled.min() < self.offset:
+            raise LabelRangeError(
+                f"label {int(labelled.min())} found, below the first class id "
+                f"{self.offset}; pass --ignore-index if it marks unlabelled pixels."
+            )
+        needed = int(labelled.max()) - self.offset + 1
+        if needed > MAX_INFERRED_CLASSES:
+            raise LabelRangeError(
+                f"label {int(labelled.max())} would mean {needed} classes, more than the "
+                f"{MAX_INFERRED_CLASSES} segeval infers; pass --num-classes (or class names) "
+                "if that is intended, or --ignore-index if it marks unlabelled pixels."
+            )
+        return needed
+
+    def invalid_value_error(self, side: Literal["gt", "pred"], mask: np.ndarray) -> LabelRangeError:
+        """Describe the first raw value of ``mask`` outside this rule (errors only).
+
+        Examples
+        --------
+        >>> LabelMapping(2).invalid_value_error("pred", np.array([[0, 7, 7]])).message
+        'prediction label 7 (2 pixels) is outside class ids 0..1'
+        """
+        codes = self.encode(mask)
+        values, pixel_counts = np.unique(mask[codes == self.invalid_code], return_counts=True)
+        label, pixel_count = int(values[0]), int(pixel_counts[0])
+        others = f" (and {len(values) - 1} other invalid values)" if len(values) > 1 else ""
+        name = "ground truth" if side == "gt" else "prediction"
+        error = LabelRangeError(
+            f"{name} label {label} ({pixel_count} pixels){others} is outside {self.describe()}"
+        )
+        error.side, error.label, error.pixel_count = side, label, pixel_count
+        return error
 
     def describe(self) -> str:
         """One phrase for error messages: which raw values are valid.

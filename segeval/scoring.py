@@ -122,10 +122,13 @@ class PairScorer:
         """
         pred_mask, resized = self.read_prediction(pair, gt_mask)
         try:
-            if own_counts:
-                return ScoredPair(accumulator.update(gt_mask, pred_mask), resized)
-            accumulator.add(gt_mask, pred_mask)
-            return ScoredPair(None, resized)
+            if not own_counts:
+                accumulator.update(pred_mask, gt_mask)
+                return ScoredPair(None, resized)
+            own = accumulator.copy_empty()
+            own.update(pred_mask, gt_mask)
+            accumulator += own
+            return ScoredPair(own, resized)
         except LabelRangeError as err:
             raise _locate(err, pair) from err
 

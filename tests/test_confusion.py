@@ -31,7 +31,7 @@ def test_counts_equal_sklearn_on_random_masks(dtype: type, num_classes: int) -> 
     pred = rng.integers(0, num_classes, size=(61, 83)).astype(dtype)
     gt[rng.random(gt.shape) < 0.1] = 255
     cm = ConfusionMatrix(num_classes, ignore_index=[255])
-    cm.update(gt, pred)
+    cm.update(pred, gt)
     expected = _sklearn_counts(gt, pred, num_classes, 255)
     np.testing.assert_array_equal(cm.counts, expected)
     assert cm.counts.dtype == np.uint64
@@ -44,7 +44,7 @@ def test_many_classes_use_the_general_path_and_match_sklearn() -> None:
     gt = rng.integers(0, 1000, size=(50, 40)).astype(np.uint16)
     pred = rng.integers(0, 1000, size=(50, 40)).astype(np.uint16)
     cm = ConfusionMatrix(1000, ignore_index=[])
-    cm.update(gt, pred)
+    cm.update(pred, gt)
     np.testing.assert_array_equal(
         cm.counts, confusion_matrix(gt.ravel(), pred.ravel(), labels=range(1000))
     )
@@ -52,14 +52,14 @@ def test_many_classes_use_the_general_path_and_match_sklearn() -> None:
 
 def test_rows_are_ground_truth_and_columns_prediction() -> None:
     cm = ConfusionMatrix(3)
-    cm.update(np.array([[2, 2, 2]], np.uint8), np.array([[0, 0, 1]], np.uint8))
+    cm.update(np.array([[0, 0, 1]], np.uint8), np.array([[2, 2, 2]], np.uint8))
     assert cm.counts[2].tolist() == [2, 1, 0]
     assert cm.counts[:, 2].tolist() == [0, 0, 0]
 
 
 def test_prediction_of_an_ignore_value_is_a_miss_of_the_gt_class() -> None:
     cm = ConfusionMatrix(2, ignore_index=[255])
-    cm.update(np.array([[0, 1, 1]], np.uint8), np.array([[255, 1, 255]], np.uint8))
+    cm.update(np.array([[255, 1, 255]], np.uint8), np.array([[0, 1, 1]], np.uint8))
     assert cm.counts.tolist() == [[0, 0], [0, 1]]
     assert cm.missed.tolist() == [1, 1]
     assert cm.pred_ignore_pixels == 2
@@ -69,7 +69,7 @@ def test_prediction_of_an_ignore_value_is_a_miss_of_the_gt_class() -> None:
 
 def test_several_ignore_values_are_all_dropped() -> None:
     cm = ConfusionMatrix(3, ignore_index=[0, 255])
-    cm.update(np.array([[0, 1, 2, 255]], np.uint8), np.array([[1, 1, 2, 2]], np.uint8))
+    cm.update(np.array([[1, 1, 2, 2]], np.uint8), np.array([[0, 1, 2, 255]], np.uint8))
     assert cm.counts.tolist() == [[0, 0, 0], [0, 1, 0], [0, 0, 1]]
     assert cm.ignored_pixels == 2
 
@@ -87,7 +87,7 @@ def test_gt_label_out_of_range_names_label_and_pixel_count() -> None:
     with pytest.raises(
         LabelRangeError, match=r"ground truth label 7 \(2 pixels\) \(and 1 other"
     ) as info:
-        cm.update(gt, np.zeros_like(gt))
+        cm.update(np.zeros_like(gt), gt)
     assert (info.value.side, info.value.label, info.value.pixel_count) == ("gt", 7, 2)
 
 
@@ -97,13 +97,13 @@ def test_pred_label_out_of_range_is_an_error_by_default(dtype: type) -> None:
     with pytest.raises(
         LabelRangeError, match=r"prediction label 5 \(1 pixels\) is outside class ids 0..2"
     ):
-        cm.update(np.zeros((1, 2), dtype), np.array([[0, 5]], dtype))
+        cm.update(np.array([[0, 5]], dtype), np.zeros((1, 2), dtype))
     assert cm.num_images == 0  # nothing was added
 
 
 def test_pred_out_of_range_can_count_as_a_miss() -> None:
     cm = ConfusionMatrix(3, out_of_range="miss")
-    cm.update(np.array([[1, 1, 255]], np.uint8), np.array([[1, 9, 9]], np.uint8))
+    cm.update(np.array([[1, 9, 9]], np.uint8), np.array([[1, 1, 255]], np.uint8))
     assert cm.counts[1, 1] == 1
     assert cm.missed.tolist() == [0, 1, 0]
     assert cm.out_of_range_pixels == 1
@@ -112,26 +112,26 @@ def test_pred_out_of_range_can_count_as_a_miss() -> None:
 def test_negative_labels_in_arrays_are_out_of_range() -> None:
     cm = ConfusionMatrix(3)
     with pytest.raises(LabelRangeError, match="ground truth label -1"):
-        cm.update(np.array([[-1, 0]]), np.array([[0, 0]]))
+        cm.update(np.array([[0, 0]]), np.array([[-1, 0]]))
 
 
 def test_negative_ignore_value_and_labels_beyond_16_bits() -> None:
     cm = ConfusionMatrix(2, ignore_index=[-100])
-    cm.update(np.array([[-100, 1]]), np.array([[0, 1]]))
+    cm.update(np.array([[0, 1]]), np.array([[-100, 1]]))
     assert cm.counts.tolist() == [[0, 0], [0, 1]]
     assert cm.ignored_pixels == 1
     with pytest.raises(LabelRangeError, match=r"prediction label 70000 \(1 pixels\)"):
-        cm.update(np.array([[1, 0]]), np.array([[70000, 0]]))
+        cm.update(np.array([[70000, 0]]), np.array([[1, 0]]))
 
 
 def test_shape_mismatch() -> None:
     with pytest.raises(ShapeMismatchError, match=r"\(2, 2\) but prediction has shape \(2, 3\)"):
-        ConfusionMatrix(2).update(np.zeros((2, 2), np.uint8), np.zeros((2, 3), np.uint8))
+        ConfusionMatrix(2).update(np.zeros((2, 3), np.uint8), np.zeros((2, 2), np.uint8))
 
 
 def test_missing_prediction_makes_every_scored_pixel_a_miss() -> None:
     cm = ConfusionMatrix(3)
-    cm.update(np.array([[0, 2, 2, 255]], np.uint8), None)
+    cm.update(None, np.array([[0, 2, 2, 255]], np.uint8))
     assert cm.counts.sum() == 0
     assert cm.missed.tolist() == [1, 0, 2]
     assert cm.scored_pixels == 3
@@ -139,9 +139,9 @@ def test_missing_prediction_makes_every_scored_pixel_a_miss() -> None:
 
 def test_inferred_class_count_grows_with_the_labels_seen() -> None:
     cm = ConfusionMatrix()
-    cm.update(np.array([[0, 1]], np.uint8), np.array([[1, 1]], np.uint8))
+    cm.update(np.array([[1, 1]], np.uint8), np.array([[0, 1]], np.uint8))
     assert cm.num_classes == 2
-    cm.update(np.array([[4, 255]], np.uint8), np.array([[0, 3]], np.uint8))
+    cm.update(np.array([[0, 3]], np.uint8), np.array([[4, 255]], np.uint8))
     assert cm.num_classes == 5
     assert cm.num_classes_inferred
     expected = np.zeros((5, 5), dtype=np.uint64)
@@ -151,16 +151,16 @@ def test_inferred_class_count_grows_with_the_labels_seen() -> None:
 
 def test_inferring_refuses_absurd_labels() -> None:
     with pytest.raises(LabelRangeError, match=r"label 60000 would mean 60001 classes"):
-        ConfusionMatrix().update(np.array([[60000]], np.uint16), np.array([[0]], np.uint16))
+        ConfusionMatrix().update(np.array([[0]], np.uint16), np.array([[60000]], np.uint16))
 
 
 def test_mapping_applies_to_both_sides() -> None:
     mapping = LabelMapping(2, ignore_values=[0, 255], value_to_class={7: 0, 8: 1, 9: 1})
     cm = ConfusionMatrix(mapping=mapping)
-    cm.update(np.array([[7, 8, 9, 0]], np.uint8), np.array([[7, 9, 8, 8]], np.uint8))
+    cm.update(np.array([[7, 9, 8, 8]], np.uint8), np.array([[7, 8, 9, 0]], np.uint8))
     assert cm.counts.tolist() == [[1, 0], [0, 2]]
     with pytest.raises(LabelRangeError, match="outside values listed in the label map"):
-        cm.update(np.array([[3]], np.uint8), np.array([[7]], np.uint8))
+        cm.update(np.array([[7]], np.uint8), np.array([[3]], np.uint8))
 
 
 def test_counts_beyond_2_pow_32_do_not_overflow() -> None:
@@ -200,11 +200,11 @@ def test_chunk_size_does_not_matter(case: tuple[np.ndarray, int], chunk_pixels: 
     rng = np.random.default_rng(seed)
     pred = rng.integers(0, 4, size=gt.shape).astype(np.uint8)
     whole = ConfusionMatrix(4)
-    whole.update(gt, pred)
+    whole.update(pred, gt)
     chunked = ConfusionMatrix(4, chunk_pixels=chunk_pixels)
-    chunked.update(gt, pred)
+    chunked.update(pred, gt)
     wide = ConfusionMatrix(4, chunk_pixels=chunk_pixels)
-    wide.update(gt.astype(np.int64), pred.astype(np.int64))
+    wide.update(pred.astype(np.int64), gt.astype(np.int64))
     np.testing.assert_array_equal(whole.counts, chunked.counts)
     np.testing.assert_array_equal(whole.counts, wide.counts)
     assert whole.ignored_pixels == chunked.ignored_pixels == wide.ignored_pixels
@@ -221,11 +221,11 @@ def test_merging_parts_in_any_order_equals_the_whole(
         pairs.append((gt, pred))
     whole = ConfusionMatrix(4)
     for gt, pred in pairs:
-        whole.update(gt, pred)
+        whole.update(pred, gt)
     parts = []
     for gt, pred in pairs:
         part = ConfusionMatrix(4)
-        part.update(gt, pred)
+        part.update(pred, gt)
         parts.append(part)
     shuffle.shuffle(parts)
     merged = ConfusionMatrix(4)
@@ -246,9 +246,9 @@ def test_pixel_order_does_not_matter(case: tuple[np.ndarray, int]) -> None:
     pred = rng.integers(0, 4, size=gt.shape).astype(np.uint8)
     order = rng.permutation(gt.size)
     original = ConfusionMatrix(4)
-    original.update(gt, pred)
+    original.update(pred, gt)
     shuffled = ConfusionMatrix(4)
-    shuffled.update(gt.ravel()[order].reshape(gt.shape), pred.ravel()[order].reshape(gt.shape))
+    shuffled.update(pred.ravel()[order].reshape(gt.shape), gt.ravel()[order].reshape(gt.shape))
     np.testing.assert_array_equal(original.counts, shuffled.counts)
 
 
@@ -264,19 +264,19 @@ def _blocky(rng: np.random.Generator, shape: tuple[int, int], values: int) -> np
 def test_run_length_and_fallback_kernels_agree(
     monkeypatch: pytest.MonkeyPatch, share: float
 ) -> None:
-    import segeval.confusion
+    import segeval.histogram
 
     rng = np.random.default_rng(5)
     gt = _blocky(rng, (100, 203), 6)
     pred = gt.copy()
     pred[rng.random(gt.shape) < 0.01] = 3  # some noise, still mostly runs
     gt[:3, :7] = 255
-    monkeypatch.setattr(segeval.confusion, "RUN_FALLBACK_SHARE", share)
+    monkeypatch.setattr(segeval.histogram, "RUN_FALLBACK_SHARE", share)
     cm = ConfusionMatrix(6, chunk_pixels=1000)
-    cm.update(gt, pred)
+    cm.update(pred, gt)
     np.testing.assert_array_equal(cm.counts, _sklearn_counts(gt, pred, 6, 255))
     coded = ConfusionMatrix(6, chunk_pixels=1000)
-    coded.update(gt.astype(np.uint16), pred.astype(np.uint16))  # codes path, same kernel
+    coded.update(pred.astype(np.uint16), gt.astype(np.uint16))  # codes path, same kernel
     np.testing.assert_array_equal(coded.counts, cm.counts)
 
 
@@ -287,7 +287,7 @@ def test_blocky_masks_match_sklearn_for_any_chunk(seed: int, chunk_pixels: int) 
     gt = _blocky(rng, (37, 61), 5)
     pred = _blocky(rng, (37, 61), 5)
     cm = ConfusionMatrix(5, chunk_pixels=chunk_pixels)
-    cm.update(gt, pred)
+    cm.update(pred, gt)
     np.testing.assert_array_equal(cm.counts, _sklearn_counts(gt, pred, 5, 255))
 
 
@@ -300,7 +300,7 @@ def test_thousand_classes_on_region_like_masks() -> None:
     gt = np.repeat(np.repeat(coarse_gt, 6, 0), 9, 1).astype(np.uint16)
     pred = np.repeat(np.repeat(coarse_pred, 6, 0), 9, 1).astype(np.uint16)
     cm = ConfusionMatrix(1000, ignore_index=[], chunk_pixels=2000)
-    cm.update(gt, pred)
+    cm.update(pred, gt)
     expected = confusion_matrix(gt.ravel(), pred.ravel(), labels=range(1000))
     np.testing.assert_array_equal(cm.counts, expected)
 
@@ -312,7 +312,7 @@ def test_missing_prediction_on_both_kernels(noisy: bool) -> None:
     if noisy:
         gt = rng.integers(0, 4, size=(40, 64)).astype(np.uint8)
     cm = ConfusionMatrix(4)
-    cm.update(gt, None)
+    cm.update(None, gt)
     assert cm.counts.sum() == 0
     np.testing.assert_array_equal(cm.missed, np.bincount(gt.ravel(), minlength=4))
 
@@ -320,6 +320,6 @@ def test_missing_prediction_on_both_kernels(noisy: bool) -> None:
 @settings(max_examples=200, deadline=None)
 @given(hnp.arrays(np.bool_, st.integers(0, 200)))
 def test_sparse_nonzero_equals_flatnonzero(flags: np.ndarray) -> None:
-    from segeval.confusion import _nonzero_sparse
+    from segeval.histogram import _nonzero_sparse
 
     np.testing.assert_array_equal(_nonzero_sparse(flags), np.flatnonzero(flags))

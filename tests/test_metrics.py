@@ -166,7 +166,7 @@ def test_per_class_and_averages_match_sklearn(seed: int) -> None:
     gt[gt == 4] = 3
     labels = list(range(num_classes))
     cm = ConfusionMatrix(num_classes, ignore_index=None)
-    cm.update(gt.reshape(40, 100).astype(np.uint8), pred.reshape(40, 100).astype(np.uint8))
+    cm.update(pred.reshape(40, 100).astype(np.uint8), gt.reshape(40, 100).astype(np.uint8))
     result = cm.metrics()
     m = result.per_class
     present = [c for c in labels if c in set(gt) | set(pred)]
@@ -202,7 +202,7 @@ def test_per_class_and_averages_match_sklearn(seed: int) -> None:
 def test_fbeta_matches_sklearn(beta: float) -> None:
     gt, pred = _random_labels(11, 4)
     cm = ConfusionMatrix(4, ignore_index=None)
-    cm.update(gt.reshape(40, 100).astype(np.uint8), pred.reshape(40, 100).astype(np.uint8))
+    cm.update(pred.reshape(40, 100).astype(np.uint8), gt.reshape(40, 100).astype(np.uint8))
     result = cm.metrics(MetricOptions(beta=beta))
     np.testing.assert_allclose(
         result.per_class.fbeta, fbeta_score(gt, pred, beta=beta, average=None)

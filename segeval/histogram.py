@@ -1,0 +1,197 @@
+"""Counting kernels: joint histograms of label arrays, by run-length counting.
+
+Label maps are made of regions, so along the flattened pixels the pair
+``(gt, pred)`` changes at only 1-3 % of positions. Counting each *run* of equal
+pairs once (its start's pair, weighted by its length) touches far fewer values
+than binning every pixel. These functions know nothing about classes or ignore
+values: they count raw values or codes handed to them
+(:class:`~segeval.labels.LabelMapping` decides what the values mean).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["RUN_FALLBACK_SHARE", "code_histogram", "pair_histogram"]
+
+
+#: Above this share of positions where (gt, pred) changes, runs are too short to pay
+#: (measured crossover against binning every pixel: 0.28-0.30 changes per pixel).
+RUN_FALLBACK_SHARE = 0.25
+
+
+def pair_histogram(gt_block: np.ndarray, pred_block: np.ndarray) -> np.ndarray:
+    """Joint histogram of two uint8 label arrays: 65536 counts indexed ``gt << 8 | pred``.
+
+    Label maps are made of regions, so along the flattened pixels the pair
+    ``(gt, pred)`` changes at only 1-3 % of positions. Counting each *run* of
+    equal pairs once (its start's pair, weighted by its length) touches far
+    fewer values than binning every pixel: about 3 x faster on Cityscapes-like
+    maps (measured: benchmarks/). Noise-like maps, where runs are short, fall
+    back to binning a packed 16-bit index of every pixel.
+
+    Parameters
+    ----------
+    gt_block, pred_block : numpy.ndarray
+        uint8 arrays of one shape (a row block of a mask pair).
+
+    Returns
+    -------
+    numpy.ndarray
+        int64, shape (65536,).
+
+    Examples
+    --------
+    >>> gt = np.array([[0, 0, 0, 1]], dtype=np.uint8)
+    >>> pred = np.array([[0, 0, 2, 1]], dtype=np.uint8)
+    >>> histogram = pair_histogram(gt, pred)
+    >>> int(histogram[0 << 8 | 0]), int(histogram[0 << 8 | 2]), int(histogram[1 << 8 | 1])
+    (2, 1, 1)
+    """
+    gt_flat, pred_flat = gt_block.ravel(), pred_block.ravel()
+    if gt_flat.size == 0:
+        return np.zeros(1 << 16, dtype=np.int64)
+    runs = _runs(gt_flat, pred_flat)
+    if runs is None:
+        packed = gt_flat.astype(np.uint16) << 8
+        packed |= pred_flat
+        return np.bincount(packed, minlength=1 << 16)
+    starts, lengths = runs
+    keys = np.take(gt_flat, starts).astype(np.intp) << 8
+    keys |= np.take(pred_flat, starts)
+    # float64 weights are exact here: a block holds far fewer than 2**53 pixels.
+    return np.bincount(keys, weights=lengths, minlength=1 << 16).astype(np.int64)
+
+
+def _nonzero_sparse(flags: np.ndarray) -> np.ndarray:
+    """``np.flatnonzero`` of a mostly-False 1-D bool array, about 1.5 x faster.
+
+    Booleans are bytes of 0 or 1, so eight of them read as one uint64 that is
+    nonzero exactly when one of them is True. Only those words, a small share of
+    a label map's change mask, are expanded back to positions.
+
+    Examples
+    --------
+    >>> flags = np.zeros(21, dtype=bool)
+    >>> flags[[3, 8, 20]] = True
+    >>> _nonzero_sparse(flags)
+    array([ 3,  8, 20])
+    """
+    whole = flags.size - flags.size % 8
+    words = flags[:whole].view(np.uint64)
+    busy = np.flatnonzero(words != 0)
+    inside = np.flatnonzero(np.take(words, busy).view(np.bool_))
+    positions = np.take(busy, inside >> 3)
+    positions <<= 3
+    positions += inside & 7
+    if whole < flags.size:
+        tail = np.flatnonzero(flags[whole:])
+        if tail.size:
+            positions = np.concatenate((positions, tail + whole))
+    return positions
+
+
+def _runs(
+    gt_flat: np.ndarray, pred_flat: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Start and length of every run of equal (gt, pred) along the pixels.
+
+    Returns None when runs are short (noise-like maps), where binning every
+    pixel is cheaper. Lengths are float64, ready to weigh a bincount.
+
+    Examples
+    --------
+    >>> gt = np.repeat(np.array([0, 1], np.uint8), [12, 18])
+    >>> starts, lengths = _runs(gt, np.zeros(30, np.uint8))
+    >>> starts.tolist(), lengths.tolist()
+    ([0, 12], [12.0, 18.0])
+    """
+    pixels = gt_flat.size
+    changed = gt_flat[1:] != gt_flat[:-1]
+    if pred_flat is not None:
+        changed |= pred_flat[1:] != pred_flat[:-1]
+    positions = _nonzero_sparse(changed)
+    runs = positions.size + 1
+    if runs > max(1.0, pixels * RUN_FALLBACK_SHARE):
+        return None
+    starts = np.empty(runs, dtype=np.intp)
+    starts[0] = 0
+    np.add(positions, 1, out=starts[1:])
+    lengths = np.empty(runs, dtype=np.float64)
+    np.subtract(starts[1:], starts[:-1], out=lengths[:-1])
+    lengths[-1] = pixels - starts[-1]
+    return starts, lengths
+
+
+def code_histogram(
+    gt_block: np.ndarray,
+    pred_block: np.ndarray | None,
+    gt_lut: np.ndarray | None,
+    pred_lut: np.ndarray | None,
+    size: int,
+    missing_code: int,
+) -> np.ndarray:
+    """Count (gt code, pred code) pairs of one block into a ``size x size`` histogram.
+
+    The run-length idea of :func:`pair_histogram`, with the lookup tables applied
+    to the run starts only: a Cityscapes-size block has a few tens of thousands
+    of runs, so mapping labels to classes costs almost nothing, and the histogram
+    has ``(C + 2)**2`` bins instead of 65536. Blocks whose runs are short fall
+    back to mapping every pixel and binning a packed index.
+
+    Parameters
+    ----------
+    gt_block, pred_block : numpy.ndarray
+        Raw labels (uint8 / uint16, with their lookup tables) or codes (no table).
+        ``pred_block`` None means no prediction: every pixel predicts
+        ``missing_code``.
+    gt_lut, pred_lut : numpy.ndarray or None
+        Raw value -> code tables, or None when the block already holds codes.
+    size : int
+        Number of codes (C + 2).
+    missing_code : int
+        The code of "no prediction".
+
+    Returns
+    -------
+    numpy.ndarray
+        int64, shape (size, size), rows = ground-truth codes.
+
+    Examples
+    --------
+    >>> gt = np.array([[0, 0, 0, 1]], dtype=np.uint8)
+    >>> pred = np.array([[0, 0, 1, 1]], dtype=np.uint8)
+    >>> code_histogram(gt, pred, None, None, 3, 2)
+    array([[2, 1, 0],
+           [0, 1, 0],
+           [0, 0, 0]])
+    """
+    gt_flat = gt_block.ravel()
+    pred_flat = None if pred_block is None else pred_block.ravel()
+    pixels = gt_flat.size
+    if pixels == 0:
+        return np.zeros((size, size), dtype=np.int64)
+    runs = _runs(gt_flat, pred_flat)
+    lengths = None
+    if runs is not None:
+        starts, lengths = runs
+        gt_flat = np.take(gt_flat, starts)
+        pred_flat = None if pred_flat is None else np.take(pred_flat, starts)
+    gt_codes = gt_flat if gt_lut is None else np.take(gt_lut, gt_flat)
+    if pred_flat is None:
+        pred_codes: np.ndarray | int = missing_code
+    else:
+        pred_codes = pred_flat if pred_lut is None else np.take(pred_lut, pred_flat)
+    if lengths is None and size <= 256 and not isinstance(pred_codes, int):
+        # Every pixel: a packed 16-bit index is the cheapest thing to bin.
+        packed = gt_codes.astype(np.uint16) << 8
+        packed |= pred_codes
+        counts = np.bincount(packed, minlength=1 << 16).reshape(256, 256)
+        return np.ascontiguousarray(counts[:size, :size])
+    keys = gt_codes.astype(np.intp) * size
+    keys += pred_codes
+    if lengths is None:
+        return np.bincount(keys, minlength=size * size).reshape(size, size)
+    # float64 weights are exact here: a block holds far fewer than 2**53 pixels.
+    weighted = np.bincount(keys, weights=lengths, minlength=size * size)
+    return weighted.astype(np.int64).reshape(size, size)
