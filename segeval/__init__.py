@@ -15,18 +15,20 @@ Importing segeval never imports click, rich or tqdm; those belong to the CLI.
 """
 
 from segeval._version import __version__
-from segeval.batch import BatchOptions, Leaderboard, run_batch
+from segeval.batch import BatchOptions, run_batch
 from segeval.classes import ClassDefinition, load_class_definition, load_preset
 from segeval.compare import compare_reports, load_report
 from segeval.confusion import ConfusionMatrix
 from segeval.conventions import CONVENTIONS, apply_convention
 from segeval.errors import SegevalError
-from segeval.evaluate import ScoreOptions, evaluate
+from segeval.evaluate import evaluate
 from segeval.gate import GateResult, Threshold, check_regressions, check_thresholds
 from segeval.inspection import inspect_folder
 from segeval.io import ReadOptions, read_mask
 from segeval.labels import LabelMapping
+from segeval.leaderboard import Leaderboard
 from segeval.metrics import REGISTRY, MetricOptions
+from segeval.options import Execution, ScoreOptions
 from segeval.pairing import PairingOptions, pair_folders
 from segeval.report import Report, build_report
 
@@ -36,6 +38,7 @@ __all__ = [
     "BatchOptions",
     "ClassDefinition",
     "ConfusionMatrix",
+    "Execution",
     "GateResult",
     "LabelMapping",
     "Leaderboard",

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
-__all__ = ["AtomicWriter", "write_text_atomic"]
+from segeval.errors import UsageError
+
+__all__ = ["AtomicWriter", "refuse_inside_inputs", "write_text_atomic"]
 
 
 class AtomicWriter:
@@ -85,3 +88,36 @@ def _current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def refuse_inside_inputs(output: Path, option: str, inputs: Sequence[Path]) -> None:
+    """Refuse an output path inside an input folder (segeval never writes into its inputs).
+
+    Parameters
+    ----------
+    output : pathlib.Path
+        The file or folder an option names.
+    option : str
+        The option, for the message (``--output``).
+    inputs : sequence of pathlib.Path
+        The input folders.
+
+    Raises
+    ------
+    UsageError
+
+    Examples
+    --------
+    >>> refuse_inside_inputs(Path("/data/gt/r.json"), "--output", [Path("/data/gt")])
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    segeval.errors.UsageError: --output /data/gt/r.json is inside the input folder /data/gt; ...
+    """
+    resolved = output.resolve()
+    for folder in inputs:
+        if resolved.is_relative_to(folder.resolve()):
+            raise UsageError(
+                f"{option} {output} is inside the input folder {folder}; segeval never "
+                "writes into its inputs, so write it elsewhere."
+            )

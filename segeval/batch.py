@@ -15,53 +15,33 @@ removed afterwards.
 
 from __future__ import annotations
 
-import json
-import math
-import multiprocessing
-import sys
 import tempfile
 import time
-from collections import defaultdict
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
-from typing import Any, Literal
 
-from segeval.atomic import write_text_atomic
+from segeval.batch_store import load_stored, store_result
 from segeval.confusion import ConfusionMatrix
-from segeval.engine import ImageCounts, default_jobs, tune_allocator
+from segeval.engine import ProcessExecutor, WorkerCrash, chunked, default_jobs
 from segeval.errors import SegevalError, ThresholdError, UsageError
-from segeval.evaluate import ScoreOptions, finish_report
-from segeval.io import read_mask
-from segeval.metrics import REGISTRY, counts_from_matrix
+from segeval.evaluate import finish_report
+from segeval.leaderboard import Leaderboard, SubmissionResult, rank
+from segeval.metrics import REGISTRY
+from segeval.options import Execution, ScoreOptions
 from segeval.pairing import (
     CheckedPairing,
     GroundTruthListing,
-    MaskPair,
     check_pairing,
     list_ground_truth,
     pair_with_listing,
 )
 from segeval.per_image import ImageCountSpool
-from segeval.report import Report
-from segeval.scoring import PairScorer
 from segeval.submissions import Submission, discover_submissions, prepare_submission
+from segeval.work import ImageTask, TaskResult, Work, count_tasks
 
-__all__ = [
-    "BATCH_SCHEMA",
-    "BatchOptions",
-    "Entry",
-    "Leaderboard",
-    "run_batch",
-]
-
-#: Schema name of the leaderboard JSON.
-BATCH_SCHEMA = "segeval/batch/v1"
-
-#: Summary metrics that break ties, in order, after the ranking metric.
-TIE_BREAKERS = ("miou", "mdice", "pixel_accuracy", "mean_accuracy", "fwiou")
+__all__ = ["BatchOptions", "run_batch"]
 
 #: Default limit on pixels per predicted image (decompression bombs).
 DEFAULT_MAX_PIXELS = 100_000_000
@@ -93,6 +73,8 @@ class BatchOptions:
     strict : bool, default False
         Predictions without ground truth make a submission invalid (the CLI
         also exits 1 when any submission is invalid).
+    execution : Execution
+        Worker processes and block size (never changes a number).
     """
 
     score: ScoreOptions = field(default_factory=ScoreOptions)
@@ -101,185 +83,48 @@ class BatchOptions:
     output_dir: Path | None = None
     resume: bool = False
     strict: bool = False
-
-
-@dataclass
-class Entry:
-    """One submission's line of the leaderboard."""
-
-    name: str
-    source: str
-    status: Literal["ok", "invalid"] = "ok"
-    report: Report | None = None
-    reason: str = ""
-    errors: int = 0
-    skipped_files: int = 0
-    resumed: bool = False
-    rank: int | None = None
-
-    def to_dict(self, metrics: Sequence[str]) -> dict[str, Any]:
-        """JSON-ready form (headline metrics, null when invalid or undefined)."""
-        values: dict[str, float | None] = {}
-        for name in metrics:
-            value = math.nan if self.report is None else self.report.summary.get(name, math.nan)
-            values[name] = None if math.isnan(value) else value
-        return {
-            "rank": self.rank,
-            "name": self.name,
-            "source": self.source,
-            "status": self.status,
-            "metrics": values,
-            "reason": self.reason or None,
-            "errors": self.errors,
-            "skipped_files": self.skipped_files,
-            "resumed": self.resumed,
-        }
-
-
-@dataclass(frozen=True)
-class Leaderboard:
-    """The ranked result of a batch."""
-
-    entries: tuple[Entry, ...]
-    rank_by: str
-    gt_dir: str
-    images: int
-    ignored_children: tuple[str, ...]
-    settings_digest: str
-    elapsed_seconds: float
-
-    @property
-    def metrics(self) -> tuple[str, ...]:
-        """The headline metrics shown for every submission."""
-        return tuple(dict.fromkeys((self.rank_by, *TIE_BREAKERS[:3])))
-
-    @property
-    def invalid(self) -> tuple[Entry, ...]:
-        """Submissions that could not be scored."""
-        return tuple(entry for entry in self.entries if entry.status == "invalid")
-
-    def to_dict(self) -> dict[str, Any]:
-        """The leaderboard JSON document (schema ``segeval/batch/v1``)."""
-        from segeval._version import __version__
-
-        return {
-            "schema": BATCH_SCHEMA,
-            "segeval_version": __version__,
-            "gt_dir": self.gt_dir,
-            "images": self.images,
-            "rank_by": self.rank_by,
-            "metrics": list(self.metrics),
-            "settings_digest": self.settings_digest,
-            "submissions": [entry.to_dict(self.metrics) for entry in self.entries],
-            "ignored_children": list(self.ignored_children),
-            "elapsed_seconds": self.elapsed_seconds,
-        }
+    execution: Execution = field(default_factory=Execution)
 
 
 # ----------------------------------------------------------------- workers
 
 
-@dataclass(frozen=True)
-class _Work:
-    scorer: PairScorer
-    template: ConfusionMatrix
-    per_image: bool
-
-
-# One ground-truth image and, for each submission, its prediction of it.
-_Task = list[tuple[str, Path, list[tuple[int, Path | None]]]]
-
-
-@dataclass
-class _ChunkResult:
-    counts: dict[int, ConfusionMatrix] = field(default_factory=dict)
-    images: dict[int, list[ImageCounts]] = field(default_factory=lambda: defaultdict(list))
-    resized: dict[int, int] = field(default_factory=lambda: defaultdict(int))
-    errors: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
-
-
-def _score_task(work: _Work, task: _Task) -> _ChunkResult:
-    """Read each ground-truth mask once and count every submission against it."""
-    result = _ChunkResult()
-    for key, gt_path, predictions in task:
-        gt_mask = read_mask(gt_path, work.scorer.gt_read)  # the ground truth is trusted
-        for index, pred_path in predictions:
-            pair = MaskPair(key, gt_path, pred_path)
-            total = result.counts.setdefault(index, work.template.copy_empty())
-            try:
-                scored = work.scorer.score_prediction(
-                    pair, gt_mask, total, own_counts=work.per_image
-                )
-            except Exception as err:  # one submission's failure never stops the others
-                message = (
-                    str(err) if isinstance(err, SegevalError) else f"{type(err).__name__}: {err}"
-                )
-                result.errors[index].append(message)
-                continue
-            result.resized[index] += scored.resized
-            if scored.counts is not None:
-                counts = counts_from_matrix(scored.counts.counts, scored.counts.missed)
-                result.images[index].append((key, *counts))
-    return result
-
-
-def _executor(jobs: int) -> ProcessPoolExecutor:
-    context = (
-        multiprocessing.get_context("fork")
-        if sys.platform.startswith("linux")
-        else multiprocessing.get_context()
-    )
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=tune_allocator)
-
-
 def _run_tasks(
-    work: _Work, tasks: Sequence[_Task], jobs: int, progress: Callable[[int], None]
-) -> list[_ChunkResult]:
-    """Run every task in worker processes; isolate submissions if a worker dies."""
-    results: list[_ChunkResult | None] = [None] * len(tasks)
-    broken = False
-    with _executor(jobs) as executor:
-        futures: list[Future[_ChunkResult]] = [executor.submit(_score_task, work, t) for t in tasks]
-        for index, future in enumerate(futures):
-            try:
-                results[index] = future.result()
-            except BrokenProcessPool:
-                broken = True
-                break
-            progress(len(tasks[index]))
-    if broken:
-        for index, task in enumerate(tasks):
-            if results[index] is None:
-                results[index] = _isolated(work, task)
-                progress(len(task))
-    return [result for result in results if result is not None]
+    work: Work, tasks: Sequence[Sequence[ImageTask]], jobs: int, progress: Callable[[int], None]
+) -> list[TaskResult]:
+    """Count every task in worker processes; isolate submissions if a worker dies."""
+    results = []
+    outcomes = ProcessExecutor(jobs).run(partial(count_tasks, work), tasks)
+    for chunk, result in zip(tasks, outcomes, strict=True):
+        results.append(_isolated(work, chunk) if isinstance(result, WorkerCrash) else result)
+        progress(sum(len(task.predictions) for task in chunk))
+    return results
 
 
-def _isolated(work: _Work, task: _Task) -> _ChunkResult:
-    """Score a task one submission at a time, each in its own process."""
-    merged = _ChunkResult()
-    submissions = sorted({index for _, _, predictions in task for index, _ in predictions})
+def _isolated(work: Work, chunk: Sequence[ImageTask]) -> TaskResult:
+    """Count a chunk one submission at a time, each in its own process."""
+    merged = TaskResult()
+    submissions = sorted({index for task in chunk for index, _ in task.predictions})
     for submission in submissions:
-        own = [
-            (key, gt, [(i, p) for i, p in predictions if i == submission])
-            for key, gt, predictions in task
-        ]
-        try:
-            with _executor(1) as executor:
-                part = executor.submit(_score_task, work, own).result()
-        except BrokenProcessPool:
+        own = [ImageTask(task.key, task.gt_path, _only(task, submission)) for task in chunk]
+        (part,) = ProcessExecutor(1).run(partial(count_tasks, work), [own])
+        if isinstance(part, WorkerCrash):
+            keys = ", ".join(task.key for task in own[:3])
             merged.errors[submission].append(
                 f"the worker process crashed while reading this submission's masks "
-                f"(among {', '.join(key for key, _, _ in own[:3])}"
-                f"{', ...' if len(own) > 3 else ''})"
+                f"(among {keys}{', ...' if len(own) > 3 else ''})"
             )
             continue
         merged.counts.update(part.counts)
         merged.images.update(part.images)
         merged.resized.update(part.resized)
-        for key, messages in part.errors.items():
-            merged.errors[key].extend(messages)
+        for index, messages in part.errors.items():
+            merged.errors[index].extend(messages)
     return merged
+
+
+def _only(task: ImageTask, submission: int) -> tuple[tuple[int, Path | None], ...]:
+    return tuple(prediction for prediction in task.predictions if prediction[0] == submission)
 
 
 # --------------------------------------------------------------- the batch
@@ -287,7 +132,7 @@ def _isolated(work: _Work, task: _Task) -> _ChunkResult:
 
 @dataclass
 class _Prepared:
-    entry: Entry
+    result: SubmissionResult
     submission: Submission
     folder: Path | None = None
     scratch: Path | None = None
@@ -298,63 +143,8 @@ def _relative(message: str, prepared: _Prepared) -> str:
     """Name files as '<submission>/path' rather than by their temporary location."""
     for root in (prepared.folder, prepared.scratch):
         if root is not None:
-            message = message.replace(f"{root}/", f"{prepared.entry.name}/")
+            message = message.replace(f"{root}/", f"{prepared.result.name}/")
     return message
-
-
-def _record_path(output_dir: Path, name: str, status: str) -> Path:
-    return output_dir / (f"{name}.json" if status == "ok" else f"{name}.invalid.json")
-
-
-def _resume(prepared: _Prepared, options: BatchOptions, digest: str, fingerprint: str) -> bool:
-    """Reuse a stored result made with these settings from this content."""
-    if options.output_dir is None:
-        return False
-    for status in ("ok", "invalid"):
-        path = _record_path(options.output_dir, prepared.entry.name, status)
-        if not path.is_file():
-            continue
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-            batch = document["batch"]
-            if batch["settings_digest"] != digest or batch["submission_digest"] != fingerprint:
-                return False
-            entry = prepared.entry
-            entry.resumed = True
-            if status == "ok":
-                entry.report = Report.from_dict(document)
-            else:
-                entry.status, entry.reason = "invalid", document["reason"]
-                entry.errors = int(document["errors"])
-            entry.skipped_files = int(batch.get("skipped_files", 0))
-            return True
-        except (OSError, ValueError, KeyError, TypeError, SegevalError):
-            return False  # unreadable or older: score it again
-    return False
-
-
-def _store(entry: Entry, options: BatchOptions, digest: str, fingerprint: str) -> None:
-    if options.output_dir is None or entry.resumed:
-        return
-    batch = {
-        "submission": entry.name,
-        "source": entry.source,
-        "settings_digest": digest,
-        "submission_digest": fingerprint,
-        "skipped_files": entry.skipped_files,
-    }
-    if entry.status == "ok":
-        assert entry.report is not None
-        document: dict[str, Any] = entry.report.to_dict()
-    else:
-        document = {"status": "invalid", "reason": entry.reason, "errors": entry.errors}
-    document["batch"] = batch
-    text = json.dumps(document, indent=2, allow_nan=False) + "\n"
-    write_text_atomic(_record_path(options.output_dir, entry.name, entry.status), text)
-    stale = _record_path(
-        options.output_dir, entry.name, "invalid" if entry.status == "ok" else "ok"
-    )
-    stale.unlink(missing_ok=True)
 
 
 def _check_rank_metric(name: str) -> None:
@@ -362,25 +152,6 @@ def _check_rank_metric(name: str) -> None:
     if spec is None or spec.per_class:
         valid = ", ".join(n for n, s in REGISTRY.items() if not s.per_class)
         raise ThresholdError(f"--rank-by {name!r}: use a summary metric: {valid}.")
-
-
-def _rank(entries: list[Entry], rank_by: str) -> list[Entry]:
-    order = (rank_by, *(name for name in TIE_BREAKERS if name != rank_by))
-
-    def key(entry: Entry) -> tuple[Any, ...]:
-        assert entry.report is not None
-        values = []
-        for name in order:
-            value = entry.report.summary.get(name, math.nan)
-            better = REGISTRY[name].higher_is_better
-            values.append(math.inf if math.isnan(value) else (-value if better else value))
-        return (*values, entry.name)
-
-    valid = sorted((e for e in entries if e.status == "ok"), key=key)
-    for rank, entry in enumerate(valid, start=1):
-        entry.rank = rank
-    invalid = sorted((e for e in entries if e.status == "invalid"), key=lambda e: e.name)
-    return valid + invalid
 
 
 def run_batch(
@@ -419,7 +190,6 @@ def run_batch(
     if score.max_pixels is None:
         score = replace(score, max_pixels=DEFAULT_MAX_PIXELS)
     score = replace(score, strict=options.strict or score.strict)
-    score.validate()
     submissions_dir, gt_dir = Path(submissions_dir), Path(gt_dir)
     if not submissions_dir.is_dir():
         raise UsageError(f"{submissions_dir}: not a folder; pass a folder of submissions.")
@@ -435,15 +205,17 @@ def run_batch(
     if not ground_truth.by_key:
         raise UsageError(f"{gt_dir}: no ground-truth mask files found.")
     digest = score.fingerprint() + ":" + str(gt_dir.resolve())
-    scorer = replace(
-        score.pair_scorer(), gt_read=replace(score.pair_scorer().gt_read, max_pixels=None)
-    )
-    work = _Work(scorer, score.new_accumulator(), score.per_image)
+    reader = score.pair_reader()
+    reader = replace(reader, gt_read=replace(reader.gt_read, max_pixels=None))  # trusted
+    template = score.new_accumulator(options.execution.chunk_pixels)
+    work = Work(reader, template, score.per_image, record_errors=True)
+    # At least one worker process: workers isolate crashes.
+    jobs = max(1, options.execution.jobs or default_jobs())
 
     with tempfile.TemporaryDirectory(prefix="segeval-batch-") as temporary:
         prepared = _prepare_all(submissions, Path(temporary), ground_truth, score, options, digest)
-        tasks = _tasks(prepared)
-        total = sum(len(predictions) for task in tasks for _, _, predictions in task)
+        tasks = chunked(_image_tasks(prepared), jobs)
+        total = sum(len(task.predictions) for chunk in tasks for task in chunk)
         done = 0
 
         def progress(items: int) -> None:
@@ -452,14 +224,15 @@ def run_batch(
             if on_progress is not None:
                 on_progress(done, total)
 
-        results = _run_tasks(work, tasks, options_jobs(score), progress) if tasks else []
+        results = _run_tasks(work, tasks, jobs, progress) if tasks else []
         for index, item in enumerate(prepared):
-            if item.entry.status == "ok" and not item.entry.resumed:
-                _finish(index, item, results, work, score, started)
-            _store(item.entry, options, digest, item.submission.fingerprint())
-    entries = _rank([item.entry for item in prepared], options.rank_by)
+            if item.result.status == "ok" and not item.result.resumed:
+                _finish(index, item, results, template, score, started)
+            if options.output_dir is not None:
+                store_result(item.result, options.output_dir, digest, item.submission.fingerprint())
+    ranked = rank([item.result for item in prepared], options.rank_by)
     return Leaderboard(
-        entries=tuple(entries),
+        entries=tuple(ranked),
         rank_by=options.rank_by,
         gt_dir=str(gt_dir),
         images=len(ground_truth.by_key),
@@ -467,11 +240,6 @@ def run_batch(
         settings_digest=digest,
         elapsed_seconds=time.perf_counter() - started,
     )
-
-
-def options_jobs(score: ScoreOptions) -> int:
-    """Worker processes for a batch (at least one: workers isolate crashes)."""
-    return max(1, score.jobs or default_jobs())
 
 
 def _prepare_all(
@@ -484,19 +252,23 @@ def _prepare_all(
 ) -> list[_Prepared]:
     prepared = []
     for number, submission in enumerate(submissions):
-        item = _Prepared(Entry(submission.name, submission.source.name), submission)
+        item = _Prepared(SubmissionResult(submission.name, submission.source.name), submission)
         prepared.append(item)
-        if options.resume and _resume(item, options, digest, submission.fingerprint()):
+        if (
+            options.resume
+            and options.output_dir is not None
+            and load_stored(item.result, options.output_dir, digest, submission.fingerprint())
+        ):
             continue
         item.scratch = temporary / str(number)
         item.scratch.mkdir()
         try:
-            item.folder, item.entry.skipped_files = prepare_submission(
+            item.folder, item.result.skipped_files = prepare_submission(
                 submission, item.scratch, options.max_archive_bytes
             )
             pairing = pair_with_listing(item.folder, ground_truth, score.pairing)
             # Files the pairing left out of the submission (the ground truth's are not its own).
-            item.entry.skipped_files += pairing.skipped_files - ground_truth.skipped
+            item.result.skipped_files += pairing.skipped_files - ground_truth.skipped
             item.checked = check_pairing(
                 pairing,
                 gt_dir=Path("ground truth"),
@@ -505,40 +277,41 @@ def _prepare_all(
                 strict=score.strict,
             )
         except SegevalError as err:
-            item.entry.status, item.entry.reason = "invalid", _relative(str(err), item)
-            item.entry.errors = 1
+            item.result.status, item.result.reason = "invalid", _relative(str(err), item)
+            item.result.errors = 1
     return prepared
 
 
-def _tasks(prepared: Sequence[_Prepared]) -> list[_Task]:
-    """Group the work by ground-truth image, then cut it into chunks."""
+def _image_tasks(prepared: Sequence[_Prepared]) -> list[ImageTask]:
+    """One task per ground-truth image, with every valid submission's prediction of it."""
     by_key: dict[str, tuple[Path, list[tuple[int, Path | None]]]] = {}
     for index, item in enumerate(prepared):
-        if item.entry.status != "ok" or item.checked is None:
+        if item.result.status != "ok" or item.checked is None:
             continue
         for pair in item.checked.pairs:
             by_key.setdefault(pair.key, (pair.gt_path, []))[1].append((index, pair.pred_path))
-    ordered = [(key, gt, predictions) for key, (gt, predictions) in sorted(by_key.items())]
-    size = max(1, min(8, len(ordered) // 8))
-    return [ordered[start : start + size] for start in range(0, len(ordered), size)]
+    return [
+        ImageTask(key, gt_path, tuple(predictions))
+        for key, (gt_path, predictions) in sorted(by_key.items())
+    ]
 
 
 def _finish(
     index: int,
     item: _Prepared,
-    results: Sequence[_ChunkResult],
-    work: _Work,
+    results: Sequence[TaskResult],
+    template: ConfusionMatrix,
     score: ScoreOptions,
     started: float,
 ) -> None:
     errors = [message for result in results for message in result.errors.get(index, [])]
     if errors:
-        item.entry.status = "invalid"
-        item.entry.reason = _relative(errors[0], item)
-        item.entry.errors = len(errors)
+        item.result.status = "invalid"
+        item.result.reason = _relative(errors[0], item)
+        item.result.errors = len(errors)
         return
     assert item.checked is not None
-    accumulator = work.template.copy_empty()
+    accumulator = template.copy_empty()
     with ImageCountSpool() as spool:
         for result in results:
             if index in result.counts:
@@ -546,6 +319,6 @@ def _finish(
             for image in result.images.get(index, []):
                 spool.append(*image)
         resized = sum(result.resized.get(index, 0) for result in results)
-        item.entry.report = finish_report(
+        item.result.report = finish_report(
             score, accumulator, item.checked, resized=resized, spool=spool, started=started
         )

@@ -34,6 +34,7 @@ __all__ = [
     "default_class_names",
     "load_class_definition",
     "load_class_names",
+    "load_definition",
     "load_preset",
     "parse_class_definition",
     "resolve_class",
@@ -316,6 +317,32 @@ def load_preset(name: str) -> ClassDefinition:
         raise UsageError(f"unknown preset {name!r}; choose one of {', '.join(PRESET_NAMES)}.")
     text = resources.files("segeval.presets").joinpath(f"{name}.json").read_text(encoding="utf-8")
     return parse_class_definition(json.loads(text), source=f"preset {name}")
+
+
+def load_definition(
+    path: str | os.PathLike[str] | None = None, preset: str | None = None
+) -> ClassDefinition | None:
+    """The class definition named by ``--classes FILE`` or ``--preset NAME``, if any.
+
+    Raises
+    ------
+    UsageError
+        Both were given.
+
+    Examples
+    --------
+    >>> load_definition(preset="camvid").num_classes
+    11
+    >>> load_definition() is None
+    True
+    """
+    if path is not None and preset is not None:
+        raise UsageError("give either --classes or --preset, not both.")
+    if path is not None:
+        return load_class_definition(path)
+    if preset is not None:
+        return load_preset(preset)
+    return None
 
 
 def _color(value: Any, where: str) -> RGB:

@@ -13,6 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -21,32 +22,36 @@ import click
 from click.core import ParameterSource
 
 from segeval._version import __version__
-from segeval.atomic import write_text_atomic
+from segeval.atomic import refuse_inside_inputs, write_text_atomic
 from segeval.batch import DEFAULT_MAX_ARCHIVE_BYTES, BatchOptions, run_batch
-from segeval.classes import PRESET_NAMES, load_class_definition, load_class_names, load_preset
+from segeval.checks import GateResult
+from segeval.classes import PRESET_NAMES, load_class_names, load_definition, load_preset
 from segeval.compare import compare_reports, load_report
 from segeval.conventions import CONVENTIONS, apply_convention
 from segeval.engine import default_jobs, tune_allocator
 from segeval.errors import SegevalError, UsageError
-from segeval.evaluate import ScoreOptions, evaluate
+from segeval.evaluate import evaluate
 from segeval.gate import (
-    GateResult,
-    check_metric_name,
+    Threshold,
+    check_names,
     check_thresholds,
     load_thresholds,
+    parse_max_drop,
     parse_threshold,
 )
 from segeval.inspection import inspect_folder
 from segeval.io.png import active_decoder
 from segeval.metrics import MetricOptions
+from segeval.options import Execution, ScoreOptions
 from segeval.pairing import PairingOptions
-from segeval.render import FORMATS, RenderOptions, render
-from segeval.render.compare import render_comparison
-from segeval.render.inspection import render_inspection
+from segeval.per_image_file import PerImageWriter
+from segeval.render import RenderOptions, listings
+from segeval.render import compare as compare_formats
+from segeval.render import inspection as inspection_formats
+from segeval.render import leaderboard as leaderboard_formats
+from segeval.render import score as score_formats
 from segeval.render.junit import render_junit
-from segeval.render.leaderboard import render_leaderboard
-from segeval.render.listings import render_convention_list, render_metric_list, render_preset_list
-from segeval.render.per_image import PerImageWriter
+from segeval.render.tables import render_with
 from segeval.report import Report
 
 __all__ = ["cli", "main"]
@@ -195,16 +200,14 @@ def _parse_ignore_index(values: Sequence[str]) -> tuple[int, ...] | None:
     return tuple(dict.fromkeys(parsed))
 
 
-def _refuse_output_inside(output: Path, folders: Sequence[Path]) -> None:
-    resolved = output.resolve()
-    for folder in folders:
-        if resolved.is_relative_to(folder.resolve()):
-            raise UsageError(
-                f"--output {output} is inside the input folder {folder}; segeval never "
-                "writes into its inputs, so write the report elsewhere."
-            )
-    if not resolved.parent.is_dir():
-        raise UsageError(f"--output {output}: the folder {output.parent} does not exist.")
+def _check_outputs(outputs: dict[str, Path | None], inputs: Sequence[Path]) -> None:
+    """Every output option: outside the inputs, in a folder that exists."""
+    for option, output in outputs.items():
+        if output is None:
+            continue
+        refuse_inside_inputs(output, option, inputs)
+        if not output.resolve().parent.is_dir():
+            raise UsageError(f"{option} {output}: the folder {output.parent} does not exist.")
 
 
 class _Progress:
@@ -236,7 +239,10 @@ class _Progress:
             )
         self._bar.update(done - self._bar.n)
 
-    def close(self) -> None:
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
         if self._bar is not None:
             self._bar.close()
 
@@ -250,7 +256,7 @@ def _emit(report: Report, output_format: str, options: RenderOptions, output: Pa
 
         print_report(report, options, Console())
         return
-    _write(render(report, output_format, options), output)
+    _write(render_with(score_formats.FORMATS, report, output_format, options), output)
 
 
 def scoring_options(function: F) -> F:
@@ -413,6 +419,11 @@ def gate_options(function: F) -> F:
     )(function)
 
 
+def build_execution(ctx: click.Context) -> Execution:
+    """How the run executes (never part of a report's fingerprint)."""
+    return Execution(jobs=ctx.params["jobs"])
+
+
 def build_score_options(ctx: click.Context) -> ScoreOptions:
     """ScoreOptions from the parsed scoring options (convention applied last)."""
     params = ctx.params
@@ -427,13 +438,7 @@ def build_score_options(ctx: click.Context) -> ScoreOptions:
         zero_division=params["zero_division"] or "nan",
         beta=params["beta"] if params["beta"] is not None else 1.0,
     )
-    if params["classes_file"] is not None and params["preset"] is not None:
-        raise UsageError("give either --classes or --preset, not both.")
-    classes = None
-    if params["classes_file"] is not None:
-        classes = load_class_definition(params["classes_file"])
-    elif params["preset"] is not None:
-        classes = load_preset(params["preset"])
+    classes = load_definition(params["classes_file"], params["preset"])
     options = ScoreOptions(
         num_classes=params["num_classes"],
         class_names=None
@@ -461,7 +466,6 @@ def build_score_options(ctx: click.Context) -> ScoreOptions:
         allow_lossy=params["allow_lossy"],
         npz_key=params["npz_key"],
         max_pixels=params["max_pixels"],
-        jobs=params["jobs"],
     )
     if params["convention"]:
         options = apply_convention(options, params["convention"], explicit=given)
@@ -477,7 +481,7 @@ def build_score_options(ctx: click.Context) -> ScoreOptions:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write one row per image to this .csv or .jsonl file (implies --per-image).",
 )
-@format_option(list(FORMATS), "Report")
+@format_option(list(score_formats.FORMATS), "Report")
 @output_option("report")
 @click.option(
     "--confusion-matrix",
@@ -546,44 +550,50 @@ def score(
         segeval score preds/ gt/ --convention nnunet --per-image-output cases.csv
         segeval score preds/ gt/ --num-classes 19 --fail-under miou=0.72 --junit gate.xml
     """
-    for target in (output, per_image_output, junit):
-        if target is not None:
-            _refuse_output_inside(target, [pred_dir, gt_dir])
+    _check_outputs(
+        {"--output": output, "--per-image-output": per_image_output, "--junit": junit},
+        [pred_dir, gt_dir],
+    )
+    thresholds = _thresholds(fail_under, fail_over, thresholds_file)
+    options = build_score_options(ctx)
+    if per_image_output is not None:
+        options = replace(options, per_image=True)
+    known_classes = options.resolved_num_classes()
+    check_names(
+        thresholds, None if known_classes is None else options.class_names_for(known_classes)
+    )
+    tune_allocator()
+    with (
+        PerImageWriter(per_image_output) if per_image_output else nullcontext() as image_writer,
+        _Progress(not quiet, "scoring") as progress,
+    ):
+        report = evaluate(
+            pred_dir, gt_dir, options,
+            execution=build_execution(ctx), on_progress=progress, image_sink=image_writer,
+        )  # fmt: skip
+    gate = check_thresholds(report, thresholds) if thresholds else None
+    report = replace(report, gate=gate)
+    render_options = RenderOptions(confusion_matrix=confusion_matrix, normalize=normalize)
+    _emit(report, output_format, render_options, output)
+    _warn(report.warnings)
+    markdown = (
+        render_with(score_formats.FORMATS, report, "markdown", render_options)
+        if github_summary
+        else ""
+    )
+    _finish_gate(ctx, gate, junit=junit, github_summary=markdown, suite="segeval.score")
+
+
+def _thresholds(
+    fail_under: Sequence[str], fail_over: Sequence[str], thresholds_file: Path | None
+) -> list[Threshold]:
+    """Every --fail-under, --fail-over and --thresholds check, names checked before any work."""
     thresholds = [parse_threshold(spec, "under") for spec in fail_under]
     thresholds += [parse_threshold(spec, "over") for spec in fail_over]
     if thresholds_file is not None:
         thresholds += load_thresholds(thresholds_file)
-    for threshold in thresholds:  # unknown names fail now, not after a long run
-        check_metric_name(threshold.metric)
-    tune_allocator()
-    options = build_score_options(ctx)
-    known_classes = options.resolved_num_classes()
-    if known_classes is not None:
-        names = options.class_names_for(known_classes)
-        for threshold in thresholds:
-            check_metric_name(threshold.metric, names)
-    if per_image_output is not None:
-        options = replace(options, per_image=True)
-    image_writer = None if per_image_output is None else PerImageWriter(per_image_output)
-    progress = _Progress(not quiet, "scoring")
-    try:
-        report = evaluate(pred_dir, gt_dir, options, on_progress=progress, image_sink=image_writer)
-    except BaseException:
-        if image_writer is not None:
-            image_writer.abort()
-        raise
-    finally:
-        progress.close()
-    if image_writer is not None:
-        image_writer.commit()
-    gate = check_thresholds(report, thresholds) if thresholds else None
-    if gate is not None:
-        report = replace(report, gate=gate.to_dict())
-    render_options = RenderOptions(confusion_matrix=confusion_matrix, normalize=normalize)
-    _emit(report, output_format, render_options, output)
-    _warn(report.warnings)
-    markdown = render(report, "markdown", render_options) if github_summary else ""
-    _finish_gate(ctx, gate, junit=junit, github_summary=markdown, suite="segeval.score")
+    check_names(thresholds)
+    return thresholds
 
 
 def _warn(warnings: Sequence[str]) -> None:
@@ -637,7 +647,7 @@ def _finish_gate(
     is_flag=True,
     help="Compare reports scored on different image sets.",
 )
-@format_option(["table", "markdown", "json", "csv"], "Comparison")
+@format_option(list(compare_formats.FORMATS), "Comparison")
 @output_option("comparison")
 @gate_options
 @debug_option
@@ -668,7 +678,7 @@ def compare(
     comparison = compare_reports(
         load_report(baseline),
         load_report(candidate),
-        max_drops=[parse_threshold(spec) for spec in max_drop],
+        max_drops=[parse_max_drop(spec) for spec in max_drop],
         allow_different_images=allow_different_images,
         baseline_name=baseline.name,
         candidate_name=candidate.name,
@@ -680,14 +690,16 @@ def compare(
 
         print_comparison(comparison, Console())
     else:
-        _write(render_comparison(comparison, output_format), output)
-    markdown = render_comparison(comparison, "markdown") if github_summary else ""
+        _write(render_with(compare_formats.FORMATS, comparison, output_format), output)
+    markdown = (
+        render_with(compare_formats.FORMATS, comparison, "markdown") if github_summary else ""
+    )
     gate = comparison.gate if max_drop else None
     _finish_gate(ctx, gate, junit=junit, github_summary=markdown, suite="segeval.compare")
 
 
 @cli.command()
-@format_option(["table", "json", "markdown"], "Listing")
+@format_option(list(listings.FORMATS), "Listing")
 @debug_option
 def metrics(output_format: str) -> None:
     """List every metric name the reports and the quality gate use.
@@ -700,11 +712,11 @@ def metrics(output_format: str) -> None:
         segeval metrics
         segeval metrics --format json | jq 'keys'
     """
-    click.echo(render_metric_list(output_format), nl=False)
+    click.echo(listings.render_listing(listings.metric_listing(), output_format), nl=False)
 
 
 @cli.command()
-@format_option(["table", "json", "markdown"], "Listing")
+@format_option(list(listings.FORMATS), "Listing")
 @debug_option
 def conventions(output_format: str) -> None:
     """List the --convention presets: the tool each reproduces and its settings.
@@ -714,12 +726,13 @@ def conventions(output_format: str) -> None:
         segeval conventions
         segeval score preds/ gt/ --convention mmseg
     """
-    click.echo(render_convention_list(output_format), nl=False)
+    listing = listings.convention_listing(CONVENTIONS)
+    click.echo(listings.render_listing(listing, output_format), nl=False)
 
 
 @cli.command()
 @click.argument("name", required=False)
-@format_option(["table", "json", "markdown"], "Listing (a preset's definition is always JSON)")
+@format_option(list(listings.FORMATS), "Listing (a preset's definition is always JSON)")
 @debug_option
 def presets(name: str | None, output_format: str) -> None:
     """List the built-in class definitions, or print one (NAME) as JSON.
@@ -734,7 +747,8 @@ def presets(name: str | None, output_format: str) -> None:
     if name is not None:
         click.echo(json.dumps(load_preset(name).to_dict(), indent=2))
         return
-    click.echo(render_preset_list(output_format), nl=False)
+    listing = listings.preset_listing({preset: load_preset(preset) for preset in PRESET_NAMES})
+    click.echo(listings.render_listing(listing, output_format), nl=False)
 
 
 @cli.command()
@@ -752,7 +766,7 @@ def presets(name: str | None, output_format: str) -> None:
 )
 @click.option("--class-ids", is_flag=True, help="The masks hold class ids, not label-map values.")
 @click.option("--npz-key", help="Array to read from NPZ files that hold several.")
-@format_option(["table", "json", "markdown"], "Report")
+@format_option(list(inspection_formats.FORMATS), "Report")
 @debug_option
 def inspect(
     folder: Path,
@@ -774,17 +788,11 @@ def inspect(
         segeval inspect gt/
         segeval inspect preds/ --preset cityscapes
     """
-    if classes_file is not None and preset is not None:
-        raise UsageError("give either --classes or --preset, not both.")
-    classes = None
-    if classes_file is not None:
-        classes = load_class_definition(classes_file)
-    elif preset is not None:
-        classes = load_preset(preset)
+    classes = load_definition(classes_file, preset)
     if not folder.is_dir():
         raise UsageError(f"{folder}: not a folder; pass a folder of mask files.")
     found = inspect_folder(folder, classes=classes, class_ids=class_ids, npz_key=npz_key)
-    click.echo(render_inspection(found, output_format, classes, class_ids), nl=False)
+    click.echo(render_with(inspection_formats.FORMATS, found, output_format), nl=False)
 
 
 @cli.command()
@@ -814,7 +822,7 @@ def inspect(
     show_default=True,
     help="Refuse archives that expand to more bytes than this.",
 )
-@format_option(["table", "markdown", "json", "csv"], "Leaderboard")
+@format_option(list(leaderboard_formats.FORMATS), "Leaderboard")
 @output_option("leaderboard")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @debug_option
@@ -851,8 +859,9 @@ def batch(
     """
     if resume and output_dir is None:
         raise UsageError("--resume needs --output-dir, where the earlier reports are.")
-    if output is not None:
-        _refuse_output_inside(output, [submissions, gt_dir])
+    _check_outputs({"--output": output}, [submissions, gt_dir])
+    if output_dir is not None:
+        refuse_inside_inputs(output_dir, "--output-dir", [submissions, gt_dir])
     tune_allocator()
     score_options = build_score_options(ctx)
     options = BatchOptions(
@@ -862,13 +871,11 @@ def batch(
         output_dir=output_dir,
         resume=resume,
         strict=score_options.strict,
+        execution=build_execution(ctx),
     )
-    progress = _Progress(not quiet, "scoring", unit="mask")
-    try:
+    with _Progress(not quiet, "scoring", unit="mask") as progress:
         board = run_batch(submissions, gt_dir, options, on_progress=progress)
-    finally:
-        progress.close()
-    _write(render_leaderboard(board, output_format), output)
+    _write(render_with(leaderboard_formats.FORMATS, board, output_format), output)
     for entry in board.invalid:
         click.echo(f"segeval: invalid submission {entry.name}: {entry.reason}", err=True)
     if options.strict and board.invalid:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from segeval.errors import IncomparableReportsError
-from segeval.gate import GateResult, Threshold, check_regressions
+from segeval.gate import GateResult, MaxDrop, check_regressions
 from segeval.metrics import REGISTRY
 from segeval.report import Report
 
@@ -155,7 +155,7 @@ def compare_reports(
     baseline: Report,
     candidate: Report,
     *,
-    max_drops: Iterable[Threshold] = (),
+    max_drops: Iterable[MaxDrop] = (),
     allow_different_images: bool = False,
     baseline_name: str = "baseline",
     candidate_name: str = "candidate",

@@ -1,108 +1,147 @@
-"""The parallel engine: score mask pairs in chunks, on worker threads.
+"""The parallel engine: how tasks run, in one place.
 
-Work is handed out as chunks of pairs. A worker reads, aligns and counts every
-pair of its chunk into one :class:`~segeval.confusion.ConfusionMatrix` and
-returns only that matrix (plus each image's TP / FP / FN when per-image results
-are wanted): small count arrays, never pixels. Matrices merge by integer
-addition, so the result does not depend on the number of workers or the order
-in which chunks finish; chunks are nevertheless yielded in input order so
-per-image rows come out sorted.
+A task is a function applied to one chunk of work; an :class:`Executor` runs
+tasks and yields their results **in input order**. Two executors exist:
 
-Workers are threads, not processes: the PNG decoders (imagecodecs, Pillow) and
-numpy's array operations release the GIL, so threads keep every core busy, and
-they start instantly, share one copy of everything and pickle nothing (a pool of
-processes was slower end to end when this engine was measured, and used twice
-the memory). Batch scoring of untrusted submissions uses processes instead, to
-isolate crashes (:mod:`segeval.batch`).
+* :class:`ThreadExecutor` (``score``): the PNG decoders (imagecodecs, Pillow)
+  and numpy's array operations release the GIL, so threads keep every core
+  busy, start instantly, share one copy of everything and pickle nothing (a pool
+  of processes was slower end to end when this was measured, and used twice the
+  memory).
+* :class:`ProcessExecutor` (``batch``): untrusted submissions are decoded in
+  worker processes so that a decoder crash kills a worker, not the run; a task
+  whose worker died comes back as a :class:`WorkerCrash` instead of a result.
 
-With ``jobs=1`` everything runs in the calling thread.
+A third executor (a Dask cluster, say) is one more class with the same
+``run`` method. Results merge by integer addition, so they never depend on
+the executor, the number of workers or the chunking; :func:`chunked` is the one
+rule that cuts work into tasks.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import multiprocessing
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import TypeVar
-
-import numpy as np
-
-from segeval.confusion import ConfusionMatrix
-from segeval.metrics import counts_from_matrix
-from segeval.pairing import MaskPair
-from segeval.scoring import PairScorer
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 __all__ = [
-    "ChunkResult",
-    "ImageCounts",
-    "Work",
+    "Executor",
+    "ProcessExecutor",
+    "ThreadExecutor",
+    "WorkerCrash",
+    "chunk_size_for",
+    "chunked",
     "default_jobs",
-    "parallel_map",
-    "run_chunks",
-    "score_chunk",
     "tune_allocator",
 ]
 
-ImageCounts = tuple[str, np.ndarray, np.ndarray, np.ndarray]
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: Most items per task: small enough to balance two workers and to keep the
+#: per-image rows flowing, large enough that a task's overhead is noise.
+MAX_CHUNK = 16
 
 
 @dataclass(frozen=True)
-class Work:
-    """Everything a worker needs to score pairs (picklable, sent once per chunk).
+class WorkerCrash:
+    """A task whose worker process died before returning (a decoder crash, a kill)."""
 
-    Attributes
-    ----------
-    scorer : PairScorer
-        How each side is read and aligned.
-    template : ConfusionMatrix
-        An empty accumulator with the run's mapping and policies.
-    per_image : bool
-        Also return each image's TP / FP / FN.
-    """
-
-    scorer: PairScorer
-    template: ConfusionMatrix
-    per_image: bool = False
+    message: str = "the worker process crashed"
 
 
-@dataclass
-class ChunkResult:
-    """What scoring one chunk of pairs produced."""
+class Executor(Protocol):
+    """Runs ``function`` on every item and yields the results in input order."""
 
-    counts: ConfusionMatrix
-    pairs: int
-    resized: int = 0
-    images: list[ImageCounts] = field(default_factory=list)
+    def run(self, function: Callable[[T], R], items: Sequence[T]) -> Iterator[R | WorkerCrash]:
+        """Apply ``function`` to each item; a task whose worker died yields WorkerCrash."""
+        ...
 
 
-def score_chunk(work: Work, pairs: Sequence[MaskPair]) -> ChunkResult:
-    """Score a chunk of pairs into one matrix (what each worker runs).
+class ThreadExecutor:
+    """Worker threads (or the calling thread with ``jobs=1``).
 
     Examples
     --------
-    >>> import tempfile, pathlib
-    >>> from PIL import Image
-    >>> root = pathlib.Path(tempfile.mkdtemp())
-    >>> for name in ("gt.png", "pred.png"):
-    ...     Image.fromarray(np.array([[0, 1]], dtype=np.uint8)).save(root / name)
-    >>> pair = MaskPair("a", root / "gt.png", root / "pred.png")
-    >>> result = score_chunk(Work(PairScorer(), ConfusionMatrix(2)), [pair, pair])
-    >>> result.counts.counts.tolist(), result.pairs
-    ([[2, 0], [0, 2]], 2)
+    >>> list(ThreadExecutor(2).run(lambda x: x * x, [1, 2, 3]))
+    [1, 4, 9]
     """
-    total = work.template.copy_empty()
-    result = ChunkResult(counts=total, pairs=len(pairs))
-    for pair in pairs:
-        scored = work.scorer.score(pair, total, own_counts=work.per_image)
-        result.resized += scored.resized
-        if scored.counts is not None:
-            own = scored.counts
-            result.images.append((pair.key, *counts_from_matrix(own.counts, own.missed)))
-    return result
+
+    def __init__(self, jobs: int = 1) -> None:
+        self.jobs = max(1, jobs)
+
+    def run(self, function: Callable[[T], R], items: Sequence[T]) -> Iterator[R | WorkerCrash]:
+        """See :class:`Executor`; an exception in a task propagates."""
+        jobs = min(self.jobs, len(items))
+        if jobs <= 1:
+            yield from map(function, items)
+            return
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="segeval") as pool:
+            yield from pool.map(function, items)
+
+
+class ProcessExecutor:
+    """Worker processes that isolate crashes (forked on Linux).
+
+    ``function`` and the items must be picklable. When a worker dies the pool
+    is broken: every task not finished by then yields :class:`WorkerCrash`, and
+    the caller decides how to retry (batch retries one submission at a time).
+    """
+
+    def __init__(self, jobs: int = 1) -> None:
+        self.jobs = max(1, jobs)
+
+    def run(self, function: Callable[[T], R], items: Sequence[T]) -> Iterator[R | WorkerCrash]:
+        """See :class:`Executor`."""
+        context = (
+            multiprocessing.get_context("fork")
+            if sys.platform.startswith("linux")
+            else multiprocessing.get_context()
+        )
+        with ProcessPoolExecutor(
+            max_workers=self.jobs, mp_context=context, initializer=tune_allocator
+        ) as pool:
+            futures: list[Future[R]] = [pool.submit(function, item) for item in items]
+            broken = False
+            for future in futures:
+                if broken:
+                    yield WorkerCrash()
+                    continue
+                try:
+                    yield future.result()
+                except BrokenProcessPool:
+                    broken = True
+                    yield WorkerCrash()
+
+
+def chunk_size_for(num_items: int, jobs: int) -> int:
+    """Items per task: about four tasks per worker for balance, at most :data:`MAX_CHUNK`.
+
+    Examples
+    --------
+    >>> chunk_size_for(500, 2), chunk_size_for(40, 2), chunk_size_for(3, 1)
+    (16, 5, 1)
+    """
+    return max(1, min(MAX_CHUNK, num_items // (jobs * 4)))
+
+
+def chunked(items: Sequence[T], jobs: int, size: int | None = None) -> list[Sequence[T]]:
+    """Cut work into tasks of :func:`chunk_size_for` items (the one chunking rule).
+
+    Examples
+    --------
+    >>> chunked(list(range(5)), jobs=1, size=2)
+    [[0, 1], [2, 3], [4]]
+    """
+    size = size or chunk_size_for(len(items), jobs)
+    return [items[start : start + size] for start in range(0, len(items), size)]
 
 
 def default_jobs() -> int:
@@ -116,17 +155,6 @@ def default_jobs() -> int:
     if hasattr(os, "sched_getaffinity"):
         return max(1, len(os.sched_getaffinity(0)))
     return max(1, os.cpu_count() or 1)
-
-
-def chunk_size_for(num_pairs: int, jobs: int) -> int:
-    """Pairs per chunk: a few chunks per worker for balance, at most 16.
-
-    Examples
-    --------
-    >>> chunk_size_for(500, 2), chunk_size_for(40, 2), chunk_size_for(3, 1)
-    (16, 5, 1)
-    """
-    return max(1, min(16, num_pairs // (jobs * 4)))
 
 
 def tune_allocator() -> None:
@@ -148,52 +176,3 @@ def tune_allocator() -> None:
         libc.mallopt(m_trim_threshold, 512 * 1024 * 1024)
     except (OSError, AttributeError):  # not glibc: nothing to tune
         return
-
-
-T = TypeVar("T")
-R = TypeVar("R")
-
-
-def parallel_map(function: Callable[[T], R], items: Sequence[T], jobs: int = 1) -> Iterator[R]:
-    """``map`` on up to ``jobs`` worker threads, results in input order.
-
-    Examples
-    --------
-    >>> list(parallel_map(lambda x: x * x, [1, 2, 3], jobs=2))
-    [1, 4, 9]
-    """
-    jobs = max(1, min(jobs, len(items)))
-    if jobs == 1:
-        yield from map(function, items)
-        return
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="segeval") as executor:
-        yield from executor.map(function, items)
-
-
-def run_chunks(
-    work: Work, pairs: Sequence[MaskPair], jobs: int = 1, chunk_size: int | None = None
-) -> Iterator[ChunkResult]:
-    """Score every pair; yield one result per chunk, in input order.
-
-    Parameters
-    ----------
-    work : Work
-        Scorer, empty accumulator, per-image flag.
-    pairs : sequence of MaskPair
-    jobs : int, default 1
-        Worker threads; 1 scores in the calling thread.
-    chunk_size : int, optional
-        Pairs per chunk (default :func:`chunk_size_for`).
-
-    Yields
-    ------
-    ChunkResult
-
-    Raises
-    ------
-    SegevalError
-        The first error of any pair.
-    """
-    size = chunk_size or chunk_size_for(len(pairs), jobs)
-    chunks = [pairs[start : start + size] for start in range(0, len(pairs), size)]
-    yield from parallel_map(lambda chunk: score_chunk(work, chunk), chunks, jobs)

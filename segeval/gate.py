@@ -18,8 +18,9 @@ import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
+from segeval.checks import Check, GateResult
 from segeval.classes import resolve_class
 from segeval.errors import ThresholdError, UsageError
 from segeval.metrics import REGISTRY
@@ -28,13 +29,16 @@ from segeval.report import Report
 __all__ = [
     "Check",
     "GateResult",
+    "MaxDrop",
     "MetricRef",
     "Threshold",
     "check_metric_name",
+    "check_names",
     "check_regressions",
     "check_thresholds",
     "load_thresholds",
     "metric_value",
+    "parse_max_drop",
     "parse_threshold",
     "resolve_metric",
 ]
@@ -65,74 +69,26 @@ class Threshold:
 
 
 @dataclass(frozen=True)
-class Check:
-    """One gate check and its outcome.
+class MaxDrop:
+    """``--max-drop METRIC=DELTA``: how much worse the candidate may be."""
 
-    Attributes
-    ----------
-    name : str
-        What was checked (``miou``, ``iou[road]``, ``max-drop miou``).
-    value : float
-        The measured value (for regressions, the drop from the baseline).
-    threshold : float
-    comparison : str
-        ``">="`` or ``"<="``: how ``value`` must relate to ``threshold`` to pass.
-    passed : bool
-    note : str
-        Why an undefined value failed, or the baseline and candidate values.
+    metric: str
+    delta: float
+
+
+def check_names(thresholds: Iterable[Threshold], class_names: Sequence[str] | None = None) -> None:
+    """Check every threshold's metric name before a run (class names when known).
+
+    Examples
+    --------
+    >>> check_names([Threshold("miou", 0.5)], ["road", "car"])
+    >>> check_names([Threshold("iou[sky]", 0.5)], ["road", "car"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    segeval.errors.ThresholdError: 'iou[sky]': ...
     """
-
-    name: str
-    value: float
-    threshold: float
-    comparison: str
-    passed: bool
-    note: str = ""
-
-    def describe(self) -> str:
-        """One line: name, value, threshold, pass/fail.
-
-        Examples
-        --------
-        >>> Check("miou", 0.81, 0.72, ">=", True).describe()
-        'PASS miou = 0.8100 (required >= 0.7200)'
-        """
-        value = "undefined" if math.isnan(self.value) else f"{self.value:.4f}"
-        text = f"{'PASS' if self.passed else 'FAIL'} {self.name} = {value} "
-        text += f"(required {self.comparison} {self.threshold:.4f})"
-        return f"{text}; {self.note}" if self.note else text
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (undefined values are null)."""
-        return {
-            "name": self.name,
-            "value": None if math.isnan(self.value) else self.value,
-            "threshold": self.threshold,
-            "comparison": self.comparison,
-            "passed": self.passed,
-            "note": self.note,
-        }
-
-
-@dataclass(frozen=True)
-class GateResult:
-    """Every check of a gate, failed ones first."""
-
-    checks: tuple[Check, ...]
-
-    @property
-    def passed(self) -> bool:
-        """True when no check failed (and also when there were no checks)."""
-        return all(check.passed for check in self.checks)
-
-    @property
-    def failed(self) -> tuple[Check, ...]:
-        """The checks that failed."""
-        return tuple(check for check in self.checks if not check.passed)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form: the ``gate`` section of a report."""
-        return {"passed": self.passed, "checks": [check.to_dict() for check in self.checks]}
+    for threshold in thresholds:
+        check_metric_name(threshold.metric, class_names)
 
 
 def _valid_names(report: Report) -> str:
@@ -229,6 +185,25 @@ def parse_threshold(spec: str, direction: Direction = "under") -> Threshold:
     >>> parse_threshold("iou[road]=0.8")
     Threshold(metric='iou[road]', value=0.8, direction='under')
     """
+    metric, number = _metric_and_number(spec)
+    return Threshold(metric, number, direction)
+
+
+def parse_max_drop(spec: str) -> MaxDrop:
+    """Parse ``METRIC=DELTA`` of ``--max-drop``.
+
+    Examples
+    --------
+    >>> parse_max_drop("any-class-iou=0.02")
+    MaxDrop(metric='any-class-iou', delta=0.02)
+    """
+    metric, number = _metric_and_number(spec)
+    if number < 0:
+        raise ThresholdError(f"--max-drop {spec}: a drop is >= 0.")
+    return MaxDrop(metric, number)
+
+
+def _metric_and_number(spec: str) -> tuple[str, float]:
     metric, separator, value = spec.rpartition("=")
     if not separator or not metric.strip():
         raise ThresholdError(f"{spec!r}: expected METRIC=VALUE, for example miou=0.72.")
@@ -238,7 +213,7 @@ def parse_threshold(spec: str, direction: Direction = "under") -> Threshold:
         raise ThresholdError(f"{spec!r}: {value!r} is not a number.") from None
     if not math.isfinite(number):
         raise ThresholdError(f"{spec!r}: the threshold must be a finite number.")
-    return Threshold(metric.strip(), number, direction)
+    return metric.strip(), number
 
 
 def load_thresholds(path: str | Path) -> list[Threshold]:
@@ -324,7 +299,7 @@ def _ordered(checks: Sequence[Check]) -> GateResult:
 
 
 def check_regressions(
-    baseline: Report, candidate: Report, max_drops: Iterable[Threshold]
+    baseline: Report, candidate: Report, max_drops: Iterable[MaxDrop]
 ) -> GateResult:
     """Fail where the candidate is worse than the baseline by more than allowed.
 
@@ -339,14 +314,14 @@ def check_regressions(
     >>> from segeval import ConfusionMatrix, build_report
     >>> old = build_report(ConfusionMatrix.from_counts(np.array([[4, 0], [0, 4]])))
     >>> new = build_report(ConfusionMatrix.from_counts(np.array([[3, 1], [0, 4]])))
-    >>> result = check_regressions(old, new, [Threshold("miou", 0.1)])
+    >>> result = check_regressions(old, new, [MaxDrop("miou", 0.1)])
     >>> result.passed, round(result.checks[0].value, 4)
     (False, 0.225)
     """
     checks: list[Check] = []
     for drop in max_drops:
-        if drop.value < 0:
-            raise ThresholdError(f"--max-drop {drop.metric}={drop.value}: a drop is >= 0.")
+        if drop.delta < 0:
+            raise ThresholdError(f"--max-drop {drop.metric}={drop.delta}: a drop is >= 0.")
         if drop.metric.startswith("any-class-"):
             name = drop.metric.removeprefix("any-class-")
             spec = REGISTRY.get(name)
@@ -368,7 +343,7 @@ def check_regressions(
         else:
             refs = [resolve_metric(drop.metric, candidate)]
             resolve_metric(drop.metric, baseline)
-        checks.extend(_drop_check(ref, baseline, candidate, drop.value) for ref in refs)
+        checks.extend(_drop_check(ref, baseline, candidate, drop.delta) for ref in refs)
     return _ordered(checks)
 
 

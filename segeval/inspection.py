@@ -53,6 +53,10 @@ class FolderInspection:
         One error line per file that cannot be read as a mask.
     hints : list of str
         What the findings suggest doing.
+    classes : ClassDefinition or None
+        The class definition values were checked against.
+    class_ids : bool
+        Whether the masks were read as class ids rather than label-map values.
     """
 
     root: Path
@@ -65,6 +69,8 @@ class FolderInspection:
     too_many_colors: bool = False
     unreadable: list[str] = field(default_factory=list)
     hints: list[str] = field(default_factory=list)
+    classes: ClassDefinition | None = None
+    class_ids: bool = False
 
 
 def _kind(path: Path) -> str:
@@ -139,7 +145,9 @@ def inspect_folder(
     """
     root = Path(root)
     by_key, skipped = list_masks(root)
-    inspection = FolderInspection(root=root, skipped_files=skipped)
+    inspection = FolderInspection(
+        root=root, skipped_files=skipped, classes=classes, class_ids=class_ids
+    )
     color_table = None if classes is None else classes.color_table(class_ids=class_ids)
     for paths in by_key.values():
         for path in paths:

@@ -23,7 +23,7 @@ import numpy as np
 
 from segeval.metrics import MetricOptions, compute_metrics
 
-__all__ = ["ImageCountSpool", "ImageMeans", "ImageResult", "score_images"]
+__all__ = ["ImageCountSpool", "ImageMeans", "ImageResult", "image_results"]
 
 
 @dataclass(frozen=True)
@@ -201,7 +201,7 @@ def _nanmean(values: np.ndarray) -> float:
     return float(defined.mean()) if defined.size else math.nan
 
 
-def score_images(
+def image_results(
     spool: ImageCountSpool, num_classes: int, options: MetricOptions
 ) -> Iterator[ImageResult]:
     """Score every spooled image on its own, in the order they were added.

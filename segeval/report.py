@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from segeval._version import __version__
+from segeval.checks import GateResult
 from segeval.classes import default_class_names
 from segeval.confusion import ConfusionMatrix
 from segeval.errors import IncomparableReportsError
@@ -272,7 +273,7 @@ class Report:
     segeval_version: str
     pairing: PairingSummary = field(default_factory=PairingSummary)
     warnings: tuple[str, ...] = ()
-    gate: Mapping[str, Any] | None = None
+    gate: GateResult | None = None
 
     def normalized_matrix(self, how: str) -> np.ndarray:
         """The confusion matrix divided by GT rows (``"gt"``), columns (``"pred"``) or total."""
@@ -314,7 +315,7 @@ class Report:
             "summary": {name: _json_float(value) for name, value in self.summary.items()},
             "classes": [result.to_dict() for result in self.classes],
             "confusion_matrix": matrix,
-            **({} if self.gate is None else {"gate": dict(self.gate)}),
+            **({} if self.gate is None else {"gate": self.gate.to_dict()}),
             "elapsed_seconds": self.elapsed_seconds,
         }
 
@@ -351,7 +352,7 @@ class Report:
             segeval_version=str(data["segeval_version"]),
             pairing=PairingSummary.from_dict(data.get("pairing", {})),
             warnings=tuple(data.get("warnings", ())),
-            gate=data.get("gate"),
+            gate=None if data.get("gate") is None else GateResult.from_dict(data["gate"]),
         )
 
 

@@ -15,10 +15,11 @@ import pytest
 from click.testing import CliRunner, Result
 from PIL import Image
 
-import segeval.scoring
+import segeval.work
 from segeval.batch import BatchOptions, run_batch
 from segeval.cli import cli
-from segeval.evaluate import ScoreOptions, evaluate
+from segeval.evaluate import evaluate
+from segeval.options import Execution, ScoreOptions
 from tests.conftest import png_declaring, save_mask
 
 RNG = np.random.default_rng(4)
@@ -221,17 +222,17 @@ def test_resume_reuses_reports_with_the_same_settings(arena: Path) -> None:
 def test_a_crashing_worker_only_invalidates_its_submission(
     arena: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_read = segeval.scoring.read_mask
+    real_read = segeval.work.read_mask
 
     def crash_on(path: Path, options: object = None) -> np.ndarray:
         if "good" in Path(path).parts:
             os._exit(3)  # a decoder crashing the whole process, as a hostile file might
         return real_read(path, options)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(segeval.scoring, "read_mask", crash_on)
+    monkeypatch.setattr(segeval.work, "read_mask", crash_on)
     board = run_batch(
         arena / "subs", arena / "gt",
-        BatchOptions(score=ScoreOptions(num_classes=3, jobs=2)),
+        BatchOptions(score=ScoreOptions(num_classes=3), execution=Execution(jobs=2)),
     )  # fmt: skip
     entries = {entry.name: entry for entry in board.entries}
     assert entries["good"].status == "invalid"

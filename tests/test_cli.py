@@ -324,9 +324,9 @@ def test_click_usage_errors_exit_2() -> None:
 
 
 def test_results_do_not_depend_on_jobs_or_chunking(tmp_path: Path) -> None:
-    from segeval.engine import Work, score_chunk
-    from segeval.evaluate import ScoreOptions
+    from segeval.options import ScoreOptions
     from segeval.pairing import pair_folders
+    from segeval.work import ImageTask, Work, count_tasks
 
     args = [*SAMPLE_ARGS, "--format", "json", "--per-image-output"]
     documents = []
@@ -339,14 +339,17 @@ def test_results_do_not_depend_on_jobs_or_chunking(tmp_path: Path) -> None:
     assert documents[0] == documents[1] == documents[2]
     # Chunks merged in any completion order give the same integers.
     options = ScoreOptions(num_classes=6)
-    pairs = pair_folders(SAMPLE / "pred", SAMPLE / "gt").pairs
-    work = Work(options.pair_scorer(), options.new_accumulator())
-    chunks = [score_chunk(work, pairs[start : start + 5]) for start in range(0, len(pairs), 5)]
+    tasks = [
+        ImageTask(pair.key, pair.gt_path, ((0, pair.pred_path),))
+        for pair in pair_folders(SAMPLE / "pred", SAMPLE / "gt").pairs
+    ]
+    work = Work(options.pair_reader(), options.new_accumulator())
+    chunks = [count_tasks(work, tasks[start : start + 5]) for start in range(0, len(tasks), 5)]
     forward, backward = options.new_accumulator(), options.new_accumulator()
     for chunk in chunks:
-        forward += chunk.counts
+        forward += chunk.counts[0]
     for chunk in reversed(chunks):
-        backward += chunk.counts
+        backward += chunk.counts[0]
     np.testing.assert_array_equal(forward.counts, backward.counts)
     assert forward.counts.tolist() == documents[0]["confusion_matrix"]["counts"]
 

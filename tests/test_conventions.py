@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from segeval.cli import cli
 from segeval.conventions import CONVENTIONS, apply_convention
-from segeval.evaluate import ScoreOptions
+from segeval.options import ScoreOptions
 from tests.conftest import MaskWriter
 
 

@@ -16,7 +16,13 @@ from segeval.cli import cli
 from segeval.compare import compare_reports
 from segeval.confusion import ConfusionMatrix
 from segeval.errors import IncomparableReportsError, ThresholdError
-from segeval.gate import Threshold, check_regressions, check_thresholds, load_thresholds
+from segeval.gate import (
+    MaxDrop,
+    Threshold,
+    check_regressions,
+    check_thresholds,
+    load_thresholds,
+)
 from segeval.metrics import MetricOptions
 from segeval.render.compare import render_comparison
 from segeval.report import PairingSummary, Report, build_report
@@ -217,7 +223,7 @@ def test_max_drop_forms() -> None:
     baseline, candidate = _report(BASE), _report(WORSE)
     result = check_regressions(
         baseline, candidate,
-        [Threshold("miou", 0.2), Threshold("iou[car]", 0.2), Threshold("any-class-iou", 0.1)],
+        [MaxDrop("miou", 0.2), MaxDrop("iou[car]", 0.2), MaxDrop("any-class-iou", 0.1)],
     )  # fmt: skip
     # car IoU 1 -> 0.75 (drop 0.25), bg IoU 1 -> 0.8 (drop 0.2); mIoU drop 0.225.
     # any-class-iou expands to one check per class.
@@ -227,10 +233,10 @@ def test_max_drop_forms() -> None:
         0.2
     ]
     assert not any(check.passed for check in result.checks)
-    relaxed = check_regressions(baseline, candidate, [Threshold("any-class-iou", 0.25)])
+    relaxed = check_regressions(baseline, candidate, [MaxDrop("any-class-iou", 0.25)])
     assert relaxed.passed
     with pytest.raises(ThresholdError, match="any-class-NAME"):
-        check_regressions(baseline, candidate, [Threshold("any-class-miou", 0.1)])
+        check_regressions(baseline, candidate, [MaxDrop("any-class-miou", 0.1)])
 
 
 def test_compare_cli_exit_codes_and_formats(tmp_path: Path) -> None:
@@ -259,7 +265,7 @@ def test_compare_cli_exit_codes_and_formats(tmp_path: Path) -> None:
 
 def test_compare_markdown_matches_golden() -> None:
     comparison = compare_reports(
-        _report(BASE), _report(WORSE), max_drops=[Threshold("miou", 0.01)],
+        _report(BASE), _report(WORSE), max_drops=[MaxDrop("miou", 0.01)],
         baseline_name="release.json", candidate_name="candidate.json",
     )  # fmt: skip
     assert render_comparison(comparison, "markdown") == (GOLDEN / "compare.md").read_text()

@@ -1,60 +1,14 @@
-"""Output formats: one module per format behind ``render(report, options) -> str``.
+"""Renderers: one module per command's result, each exposing ``FORMATS``.
 
-Formats are looked up by name in :data:`FORMATS`. The rich terminal renderer is
-not listed here: it lives in :mod:`segeval.render.terminal`, which only the CLI
-imports, so the library never loads rich.
+Every renderer module maps format names to ``renderer(result, options) -> str``
+(:mod:`segeval.render.score` for score reports, :mod:`~segeval.render.compare`,
+:mod:`~segeval.render.leaderboard`, :mod:`~segeval.render.inspection`,
+:mod:`~segeval.render.listings`); the CLI builds each ``--format`` choice list
+from them, so a new format for a command is one entry in one module. Renderers
+depend on result types only, never on the modules that run the work.
 """
 
-from __future__ import annotations
-
-from collections.abc import Callable, Mapping
-
-from segeval.errors import UsageError
-from segeval.render.csv_format import render_csv
-from segeval.render.json_format import render_json
 from segeval.render.layout import RenderOptions
-from segeval.render.markdown import render_markdown
-from segeval.render.text import render_text
-from segeval.report import Report
+from segeval.render.score import FORMATS, render
 
-__all__ = ["FORMATS", "RenderOptions", "Renderer", "render"]
-
-Renderer = Callable[[Report, RenderOptions], str]
-
-#: Output format name -> renderer.
-FORMATS: Mapping[str, Renderer] = {
-    "table": render_text,
-    "csv": render_csv,
-    "json": render_json,
-    "markdown": render_markdown,
-}
-
-
-def render(report: Report, output_format: str, options: RenderOptions | None = None) -> str:
-    """Render a report in one of :data:`FORMATS`.
-
-    Parameters
-    ----------
-    report : Report
-    output_format : {"table", "csv", "json", "markdown"}
-    options : RenderOptions, optional
-
-    Returns
-    -------
-    str
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from segeval import ConfusionMatrix, build_report
-    >>> report = build_report(ConfusionMatrix.from_counts(np.array([[3, 1], [0, 4]])))
-    >>> print(render(report, "csv").splitlines()[3])
-    miou,,,,0.775
-    """
-    try:
-        renderer = FORMATS[output_format]
-    except KeyError:
-        raise UsageError(
-            f"unknown format {output_format!r}; choose one of {', '.join(FORMATS)}."
-        ) from None
-    return renderer(report, options or RenderOptions())
+__all__ = ["FORMATS", "RenderOptions", "render"]

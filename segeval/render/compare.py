@@ -6,17 +6,15 @@ import csv
 import io
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tabulate import tabulate
-
 from segeval.compare import Comparison, ComparisonRow
-from segeval.errors import UsageError
-from segeval.render.layout import Section, format_value
+from segeval.render.layout import RenderOptions, Section, format_value
 from segeval.render.markdown import details, gate_markdown, markdown_table
+from segeval.render.tables import Renderer, csv_number, json_number, render_with, text_table
 
-__all__ = ["COMPARE_SCHEMA", "comparison_sections", "format_delta", "render_comparison"]
+__all__ = ["COMPARE_SCHEMA", "FORMATS", "comparison_sections", "format_delta", "render_comparison"]
 
 COMPARE_SCHEMA = "segeval/compare/v1"
 
@@ -59,15 +57,12 @@ def comparison_sections(comparison: Comparison) -> list[Section]:
 
 
 def _rows_json(rows: Sequence[ComparisonRow]) -> list[dict[str, Any]]:
-    def number(value: float) -> float | None:
-        return None if math.isnan(value) else value
-
     return [
         {
             "name": row.name,
-            "baseline": number(row.baseline),
-            "candidate": number(row.candidate),
-            "delta": number(row.delta),
+            "baseline": json_number(row.baseline),
+            "candidate": json_number(row.candidate),
+            "delta": json_number(row.delta),
             "improved": row.improved,
         }
         for row in rows
@@ -88,58 +83,62 @@ def _header(comparison: Comparison) -> str:
     )
 
 
-def render_comparison(comparison: Comparison, output_format: str = "table") -> str:
-    """The comparison as ``table`` (plain text), ``markdown``, ``json`` or ``csv``."""
+def _json(comparison: Comparison, options: RenderOptions) -> str:
+    document = {
+        "schema": COMPARE_SCHEMA,
+        "baseline": {"name": comparison.baseline_name, "images": comparison.baseline.num_images},
+        "candidate": {
+            "name": comparison.candidate_name,
+            "images": comparison.candidate.num_images,
+        },
+        "summary": _rows_json(comparison.summary),
+        "classes": _rows_json(comparison.classes),
+        "gate": comparison.gate.to_dict(),
+    }
+    return json.dumps(document, indent=2, allow_nan=False) + "\n"
+
+
+def _csv(comparison: Comparison, options: RenderOptions) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["metric", "class", "baseline", "candidate", "delta"])
+    for row in (*comparison.summary, *comparison.classes):
+        numbers = [csv_number(v) for v in (row.baseline, row.candidate, row.delta)]
+        writer.writerow([row.name.split("[")[0], row.class_name or "", *numbers])
+    return buffer.getvalue()
+
+
+def _markdown(comparison: Comparison, options: RenderOptions) -> str:
     sections = comparison_sections(comparison)
-    if output_format == "json":
-        document = {
-            "schema": COMPARE_SCHEMA,
-            "baseline": {
-                "name": comparison.baseline_name,
-                "images": comparison.baseline.num_images,
-            },
-            "candidate": {
-                "name": comparison.candidate_name,
-                "images": comparison.candidate.num_images,
-            },
-            "summary": _rows_json(comparison.summary),
-            "classes": _rows_json(comparison.classes),
-            "gate": comparison.gate.to_dict(),
-        }
-        return json.dumps(document, indent=2, allow_nan=False) + "\n"
-    if output_format == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["metric", "class", "baseline", "candidate", "delta"])
-        for row in (*comparison.summary, *comparison.classes):
-            writer.writerow(
-                [row.name.split("[")[0], row.class_name or ""]
-                + [
-                    "" if math.isnan(v) else repr(v)
-                    for v in (row.baseline, row.candidate, row.delta)
-                ]
-            )
-        return buffer.getvalue()
-    if output_format == "markdown":
-        miou = next(row for row in comparison.summary if row.name == "miou")
-        parts = [
-            f"## segeval compare: mIoU {format_value(miou.candidate)} ({format_delta(miou)} vs "
-            f"{comparison.baseline_name})",
-            _header(comparison),
-        ]
-        gate = gate_markdown(comparison.gate.to_dict())
-        if gate:
-            parts.append(gate)
-        parts.append(markdown_table(sections[0]))
-        parts.append(details("Per class", markdown_table(sections[1])))
-        return "\n\n".join(parts) + "\n"
-    if output_format != "table":
-        raise UsageError(f"unknown format {output_format!r}; choose table, markdown, json or csv.")
-    parts = [_header(comparison)]
-    for section in sections:
-        align = ["right" if numeric else "left" for numeric in section.numeric]
-        table = tabulate(
-            section.rows, headers=section.headers, colalign=align, disable_numparse=True
-        )
-        parts.append(f"{section.title}\n{table}")
+    miou = next(row for row in comparison.summary if row.name == "miou")
+    parts = [
+        f"## segeval compare: mIoU {format_value(miou.candidate)} ({format_delta(miou)} vs "
+        f"{comparison.baseline_name})",
+        _header(comparison),
+    ]
+    gate = gate_markdown(comparison.gate)
+    if gate:
+        parts.append(gate)
+    parts.append(markdown_table(sections[0]))
+    parts.append(details("Per class", markdown_table(sections[1])))
     return "\n\n".join(parts) + "\n"
+
+
+def _table(comparison: Comparison, options: RenderOptions) -> str:
+    parts = [_header(comparison)]
+    parts += [f"{s.title}\n{text_table(s)}" for s in comparison_sections(comparison)]
+    return "\n\n".join(parts) + "\n"
+
+
+#: Output format name -> renderer of a comparison.
+FORMATS: Mapping[str, Renderer[Comparison]] = {
+    "table": _table,
+    "markdown": _markdown,
+    "json": _json,
+    "csv": _csv,
+}
+
+
+def render_comparison(comparison: Comparison, output_format: str = "table") -> str:
+    """The comparison in one of :data:`FORMATS`."""
+    return render_with(FORMATS, comparison, output_format)

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 
 from segeval.render.layout import RenderOptions
+from segeval.render.tables import csv_number
 from segeval.report import Report
 
 __all__ = ["CSV_COLUMNS", "render_csv"]
@@ -39,22 +39,16 @@ _PER_CLASS = (
 )
 
 
-def _cell(value: float | int) -> str:
-    if isinstance(value, float):
-        return "" if math.isnan(value) else repr(value)
-    return str(value)
-
-
 def render_csv(report: Report, options: RenderOptions) -> str:
     """The report as a long CSV table (see the module docstring)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for name, value in report.summary.items():
-        writer.writerow([name, "", "", "", _cell(value)])
+        writer.writerow([name, "", "", "", csv_number(value)])
     for result in report.classes:
         for name in _PER_CLASS:
-            writer.writerow([name, result.id, result.name, "", _cell(getattr(result, name))])
+            writer.writerow([name, result.id, result.name, "", csv_number(getattr(result, name))])
     if options.confusion_matrix:
         names = report.config.class_names
         matrix = report.confusion_matrix
@@ -71,7 +65,7 @@ def render_csv(report: Report, options: RenderOptions) -> str:
                             gt_id,
                             gt_name,
                             pred_id,
-                            _cell(float(normalized[gt_id, pred_id])),
+                            csv_number(float(normalized[gt_id, pred_id])),
                         ]
                     )
             writer.writerow(["confusion", gt_id, gt_name, "none", int(report.missed[gt_id])])

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
-from tabulate import tabulate
-
 from segeval.classes import ClassDefinition
-from segeval.errors import UsageError
 from segeval.inspection import FolderInspection
-from segeval.render.layout import Section, format_count
+from segeval.render.layout import RenderOptions, Section, format_count
 from segeval.render.markdown import markdown_table
+from segeval.render.tables import Renderer, render_with, text_table
 
-__all__ = ["render_inspection"]
+__all__ = ["FORMATS", "render_inspection"]
 
 #: Values or colours listed before the rest is summarised.
 MAX_ROWS = 40
@@ -112,30 +111,20 @@ def _document(found: FolderInspection) -> dict[str, Any]:
     }
 
 
-def render_inspection(
-    found: FolderInspection,
-    output_format: str = "table",
-    classes: ClassDefinition | None = None,
-    class_ids: bool = False,
-) -> str:
-    """The inspection as ``table`` (plain text), ``markdown`` or ``json``."""
-    if output_format == "json":
-        return json.dumps(_document(found), indent=2) + "\n"
-    if output_format not in ("table", "markdown"):
-        raise UsageError(f"unknown format {output_format!r}; choose table, markdown or json.")
+def _json(found: FolderInspection, options: RenderOptions) -> str:
+    return json.dumps(_document(found), indent=2) + "\n"
+
+
+def _text(found: FolderInspection, markdown: bool) -> str:
     header = f"{found.root}: {found.files} mask files" + (
         f", {found.skipped_files} other files skipped" if found.skipped_files else ""
     )
-    parts = [f"## {header}" if output_format == "markdown" else header]
-    for section in _sections(found, classes, class_ids):
-        if output_format == "markdown":
+    parts = [f"## {header}" if markdown else header]
+    for section in _sections(found, found.classes, found.class_ids):
+        if markdown:
             parts.append(f"### {section.title}\n\n{markdown_table(section)}")
         else:
-            align = ["right" if n else "left" for n in section.numeric]
-            table = tabulate(
-                section.rows, headers=section.headers, colalign=align, disable_numparse=True
-            )
-            parts.append(f"{section.title}\n{table}")
+            parts.append(f"{section.title}\n{text_table(section)}")
     if len(found.values) > MAX_ROWS:
         parts.append(
             f"... and {len(found.values) - MAX_ROWS} more label values (see --format json)."
@@ -149,3 +138,16 @@ def render_inspection(
     if found.hints:
         parts.append("Hints:\n" + "\n".join(f"- {hint}" for hint in found.hints))
     return "\n\n".join(parts) + "\n"
+
+
+#: Output format name -> renderer of a folder inspection.
+FORMATS: Mapping[str, Renderer[FolderInspection]] = {
+    "table": lambda found, options: _text(found, markdown=False),
+    "markdown": lambda found, options: _text(found, markdown=True),
+    "json": _json,
+}
+
+
+def render_inspection(found: FolderInspection, output_format: str = "table") -> str:
+    """The inspection in one of :data:`FORMATS`."""
+    return render_with(FORMATS, found, output_format)

@@ -6,19 +6,18 @@ import csv
 import io
 import json
 import math
+from collections.abc import Mapping
 
-from tabulate import tabulate
-
-from segeval.batch import Entry, Leaderboard
-from segeval.errors import UsageError
+from segeval.leaderboard import Leaderboard, SubmissionResult
 from segeval.metrics import REGISTRY
-from segeval.render.layout import Section, format_value
+from segeval.render.layout import RenderOptions, Section, format_value
 from segeval.render.markdown import markdown_table
+from segeval.render.tables import Renderer, csv_number, render_with, text_table
 
-__all__ = ["leaderboard_section", "render_leaderboard"]
+__all__ = ["FORMATS", "leaderboard_section", "render_leaderboard"]
 
 
-def _value(entry: Entry, name: str) -> float:
+def _value(entry: SubmissionResult, name: str) -> float:
     return math.nan if entry.report is None else entry.report.summary.get(name, math.nan)
 
 
@@ -41,36 +40,51 @@ def leaderboard_section(board: Leaderboard) -> Section:
     return Section("Leaderboard", headers, rows, numeric)
 
 
-def render_leaderboard(board: Leaderboard, output_format: str = "table") -> str:
-    """The leaderboard in ``table``, ``markdown``, ``json`` or ``csv``."""
-    if output_format == "json":
-        return json.dumps(board.to_dict(), indent=2, allow_nan=False) + "\n"
-    if output_format == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["rank", "submission", "status", *board.metrics, "reason", "errors"])
-        for entry in board.entries:
-            values = [
-                "" if math.isnan(v) else repr(v) for v in (_value(entry, n) for n in board.metrics)
-            ]
-            writer.writerow(
-                [entry.rank or "", entry.name, entry.status, *values, entry.reason, entry.errors]
-            )
-        return buffer.getvalue()
-    section = leaderboard_section(board)
+def _json(board: Leaderboard, options: RenderOptions) -> str:
+    return json.dumps(board.to_dict(), indent=2, allow_nan=False) + "\n"
+
+
+def _csv(board: Leaderboard, options: RenderOptions) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["rank", "submission", "status", *board.metrics, "reason", "errors"])
+    for entry in board.entries:
+        values = [csv_number(_value(entry, name)) for name in board.metrics]
+        writer.writerow(
+            [entry.rank or "", entry.name, entry.status, *values, entry.reason, entry.errors]
+        )
+    return buffer.getvalue()
+
+
+def _header(board: Leaderboard) -> str:
     valid = len(board.entries) - len(board.invalid)
-    header = (
+    return (
         f"segeval batch: {len(board.entries)} submissions ({valid} scored, "
         f"{len(board.invalid)} invalid) against {board.gt_dir} ({board.images} images), "
         f"ranked by {REGISTRY[board.rank_by].title}"
     )
-    if output_format == "markdown":
-        return f"## {header}\n\n{markdown_table(section)}\n"
-    if output_format != "table":
-        raise UsageError(f"unknown format {output_format!r}; choose table, markdown, json or csv.")
-    align = ["right" if numeric else "left" for numeric in section.numeric]
-    table = tabulate(section.rows, headers=section.headers, colalign=align, disable_numparse=True)
+
+
+def _markdown(board: Leaderboard, options: RenderOptions) -> str:
+    return f"## {_header(board)}\n\n{markdown_table(leaderboard_section(board))}\n"
+
+
+def _table(board: Leaderboard, options: RenderOptions) -> str:
     notes = ""
     if board.ignored_children:
         notes = f"\n\nNot submissions (ignored): {', '.join(board.ignored_children)}"
-    return f"{header}\n\n{table}{notes}\n"
+    return f"{_header(board)}\n\n{text_table(leaderboard_section(board))}{notes}\n"
+
+
+#: Output format name -> renderer of a leaderboard.
+FORMATS: Mapping[str, Renderer[Leaderboard]] = {
+    "table": _table,
+    "markdown": _markdown,
+    "json": _json,
+    "csv": _csv,
+}
+
+
+def render_leaderboard(board: Leaderboard, output_format: str = "table") -> str:
+    """The leaderboard in one of :data:`FORMATS`."""
+    return render_with(FORMATS, board, output_format)

@@ -3,18 +3,61 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from tabulate import tabulate
-
-from segeval.classes import PRESET_NAMES, load_preset
-from segeval.conventions import CONVENTIONS
-from segeval.errors import UsageError
+from segeval.classes import ClassDefinition
+from segeval.conventions import Convention
 from segeval.metrics import REGISTRY
-from segeval.render.layout import Section
+from segeval.render.layout import RenderOptions, Section
 from segeval.render.markdown import markdown_table
+from segeval.render.tables import Renderer, render_with, text_table
 
-__all__ = ["render_convention_list", "render_metric_list", "render_preset_list"]
+__all__ = [
+    "FORMATS",
+    "Listing",
+    "convention_listing",
+    "metric_listing",
+    "preset_listing",
+    "render_listing",
+]
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A listing: its table, its JSON document, and a plain-text form when it differs."""
+
+    section: Section
+    document: Any
+    text: str | None = None
+
+
+def _json(listing: Listing, options: RenderOptions) -> str:
+    return json.dumps(listing.document, indent=2) + "\n"
+
+
+def _markdown(listing: Listing, options: RenderOptions) -> str:
+    return f"## {listing.section.title}\n\n{markdown_table(listing.section)}\n"
+
+
+def _table(listing: Listing, options: RenderOptions) -> str:
+    return listing.text if listing.text is not None else text_table(listing.section) + "\n"
+
+
+#: Output format name -> renderer of a listing.
+FORMATS: Mapping[str, Renderer[Listing]] = {"table": _table, "json": _json, "markdown": _markdown}
+
+
+def render_listing(listing: Listing, output_format: str = "table") -> str:
+    """A listing in one of :data:`FORMATS`.
+
+    Examples
+    --------
+    >>> "miou" in render_listing(metric_listing(), "json")
+    True
+    """
+    return render_with(FORMATS, listing, output_format)
 
 
 def _metric_section() -> Section:
@@ -31,14 +74,14 @@ def _metric_section() -> Section:
     return Section("Metrics", ["Name", "Scope", "Level", "Better", "Formula"], rows, [False] * 5)
 
 
-def _convention_section() -> Section:
+def _convention_section(conventions: Mapping[str, Convention]) -> Section:
     rows = [
         [
             convention.name,
             convention.tool,
             ", ".join(f"{key}={_show(value)}" for key, value in convention.settings.items()),
         ]
-        for convention in CONVENTIONS.values()
+        for convention in conventions.values()
     ]
     return Section("Conventions", ["Name", "Reproduces", "Settings"], rows, [False] * 3)
 
@@ -49,24 +92,8 @@ def _show(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def _render(section: Section, document: Any, output_format: str) -> str:
-    if output_format == "json":
-        return json.dumps(document, indent=2) + "\n"
-    if output_format == "markdown":
-        return f"## {section.title}\n\n{markdown_table(section)}\n"
-    if output_format == "table":
-        return tabulate(section.rows, headers=section.headers, disable_numparse=True) + "\n"
-    raise UsageError(f"unknown format {output_format!r}; choose table, json or markdown.")
-
-
-def render_metric_list(output_format: str = "table") -> str:
-    """Every registry metric: name, scope, level, direction, formula.
-
-    Examples
-    --------
-    >>> "miou" in render_metric_list("json")
-    True
-    """
+def metric_listing() -> Listing:
+    """Every registry metric: name, scope, level, direction, formula."""
     document = {
         name: {
             "title": spec.title,
@@ -77,17 +104,11 @@ def render_metric_list(output_format: str = "table") -> str:
         }
         for name, spec in REGISTRY.items()
     }
-    return _render(_metric_section(), document, output_format)
+    return Listing(_metric_section(), document)
 
 
-def render_convention_list(output_format: str = "table") -> str:
-    """Every convention preset: the tool it reproduces and its settings.
-
-    Examples
-    --------
-    >>> "nnunet" in render_convention_list("table")
-    True
-    """
+def convention_listing(conventions: Mapping[str, Convention]) -> Listing:
+    """Every convention preset: the tool it reproduces and its settings."""
     document = {
         convention.name: {
             "tool": convention.tool,
@@ -95,20 +116,13 @@ def render_convention_list(output_format: str = "table") -> str:
             "headline": list(convention.headline),
             "differences": convention.differences,
         }
-        for convention in CONVENTIONS.values()
+        for convention in conventions.values()
     }
-    return _render(_convention_section(), document, output_format)
+    return Listing(_convention_section(conventions), document)
 
 
-def render_preset_list(output_format: str = "table") -> str:
-    """Every built-in class definition: name, classes, ignore values, description.
-
-    Examples
-    --------
-    >>> "pascal-voc" in render_preset_list("table")
-    True
-    """
-    definitions = {name: load_preset(name) for name in PRESET_NAMES}
+def preset_listing(definitions: Mapping[str, ClassDefinition]) -> Listing:
+    """Every built-in class definition: name, classes, ignore values, description."""
     rows = [
         [
             name,
@@ -135,14 +149,7 @@ def render_preset_list(output_format: str = "table") -> str:
         }
         for name, definition in definitions.items()
     }
-    if output_format == "table":
-        # Descriptions are long: list them below the table instead of in a column.
-        short = Section(section.title, section.headers[:4], [row[:4] for row in rows], [False] * 4)
-        notes = "\n".join(f"{row[0]}: {row[4]}" for row in rows)
-        return (
-            tabulate(short.rows, headers=short.headers, disable_numparse=True)
-            + "\n\n"
-            + notes
-            + "\n"
-        )
-    return _render(section, document, output_format)
+    # Descriptions are long: the plain table lists them below instead of in a column.
+    short = Section(section.title, section.headers[:4], [row[:4] for row in rows], [False] * 4)
+    notes = "\n".join(f"{row[0]}: {row[4]}" for row in rows)
+    return Listing(section, document, text=f"{text_table(short)}\n\n{notes}\n")

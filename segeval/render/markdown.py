@@ -8,9 +8,8 @@ under ``<details>`` so that a pull-request comment stays short.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any
 
+from segeval.checks import GateResult
 from segeval.metrics import REGISTRY
 from segeval.render.layout import (
     RenderOptions,
@@ -53,12 +52,12 @@ def details(summary: str, body: str) -> str:
     return f"<details><summary>{summary}</summary>\n\n{body}\n\n</details>"
 
 
-def gate_markdown(gate: Mapping[str, Any] | None) -> str:
+def gate_markdown(gate: GateResult | None) -> str:
     """The quality gate: verdict line and a table of checks, failed ones first."""
-    if not gate or not gate.get("checks"):
+    if gate is None or not gate.checks:
         return ""
-    checks: Sequence[Mapping[str, Any]] = gate["checks"]
-    failed = [check for check in checks if not check["passed"]]
+    checks = gate.checks
+    failed = gate.failed
     verdict = (
         f"**Quality gate: failed**: {len(failed)} of {len(checks)} checks failed."
         if failed
@@ -66,12 +65,12 @@ def gate_markdown(gate: Mapping[str, Any] | None) -> str:
     )
     rows = [
         [
-            check["name"],
-            "undefined" if check["value"] is None else f"{check['value']:.4f}",
-            f"{check['comparison']} {check['threshold']:.4f}",
-            "pass" if check["passed"] else "**FAIL**",
+            check.name,
+            format_value(check.value),
+            f"{check.comparison} {check.threshold:.4f}",
+            "pass" if check.passed else "**FAIL**",
         ]
-        for check in sorted(checks, key=lambda check: bool(check["passed"]))
+        for check in sorted(checks, key=lambda check: check.passed)
     ]
     table = markdown_table(
         Section("", ["Check", "Value", "Required", "Result"], rows, [False, True, False, False])

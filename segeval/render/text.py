@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from tabulate import tabulate
-
 from segeval.render.layout import (
     RenderOptions,
     Section,
@@ -11,6 +9,7 @@ from segeval.render.layout import (
     report_notes,
     report_sections,
 )
+from segeval.render.tables import text_table
 from segeval.report import Report
 
 __all__ = ["render_text", "section_to_text"]
@@ -18,15 +17,7 @@ __all__ = ["render_text", "section_to_text"]
 
 def section_to_text(section: Section) -> str:
     """One titled plain-text table."""
-    align = ["right" if numeric else "left" for numeric in section.numeric] or None
-    table = tabulate(
-        section.rows,
-        headers=section.headers,
-        tablefmt="simple",
-        colalign=align,
-        disable_numparse=True,
-    )
-    return f"{section.title}\n{table}"
+    return f"{section.title}\n{text_table(section)}"
 
 
 def render_text(report: Report, options: RenderOptions) -> str:

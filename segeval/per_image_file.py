@@ -1,8 +1,9 @@
 """The per-image table as a file: CSV or JSON lines, streamed and atomic.
 
 Rows are written one by one as they arrive (nothing is held for the whole
-dataset) into a temporary file beside the destination; :meth:`commit` renames
-it into place once the run has succeeded, :meth:`abort` removes it otherwise.
+dataset) into a temporary file beside the destination. Used as a context
+manager, the file is renamed into place when the block succeeds and removed on
+any exception (:meth:`commit` and :meth:`abort` do the same by hand).
 
 * CSV columns: ``image, scored_pixels, pixel_accuracy, miou, mdice``, then
   ``iou[NAME]`` and ``dice[NAME]`` per class; undefined values are empty cells.
@@ -17,6 +18,7 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from types import TracebackType
 
 from segeval.atomic import AtomicWriter
 from segeval.errors import UsageError
@@ -44,11 +46,10 @@ class PerImageWriter:
     --------
     >>> import numpy as np, tempfile, pathlib
     >>> target = pathlib.Path(tempfile.mkdtemp()) / "images.csv"
-    >>> writer = PerImageWriter(target)
-    >>> writer.begin(["road", "car"])
-    >>> writer.write(ImageResult("a", np.array([1.0, np.nan]), np.array([1.0, np.nan]),
-    ...                          1.0, 1.0, 1.0, 4))
-    >>> writer.commit()
+    >>> with PerImageWriter(target) as writer:
+    ...     writer.begin(["road", "car"])
+    ...     writer.write(ImageResult("a", np.array([1.0, np.nan]), np.array([1.0, np.nan]),
+    ...                              1.0, 1.0, 1.0, 4))
     >>> print(target.read_text())
     image,scored_pixels,pixel_accuracy,miou,mdice,iou[road],iou[car],dice[road],dice[car]
     a,4,1.0,1.0,1.0,1.0,,1.0,
@@ -103,6 +104,20 @@ class PerImageWriter:
             },
         }
         self._file.stream.write(json.dumps(row, allow_nan=False) + "\n")
+
+    def __enter__(self) -> PerImageWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
 
     def commit(self) -> None:
         """Move the finished file into place."""

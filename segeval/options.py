@@ -1,0 +1,282 @@
+"""What the user asked for, and how the run executes: two separate records.
+
+:class:`ScoreOptions` holds everything that shapes a report's numbers or
+contents (classes, metric policy, aggregation, pairing, reading); it validates
+itself on construction and derives its fingerprint from its fields.
+:class:`Execution` holds how the work runs (workers, block size, executor),
+which never changes a number.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+from segeval._version import __version__
+from segeval.classes import ClassDefinition, default_class_names, resolve_class
+from segeval.confusion import DEFAULT_CHUNK_PIXELS, ConfusionMatrix, OutOfRange
+from segeval.errors import UsageError
+from segeval.io import ReadOptions
+from segeval.labels import DEFAULT_IGNORE, LabelMapping
+from segeval.metrics import MetricOptions
+from segeval.pairing import MissingPolicy, PairingOptions
+from segeval.work import PairReader
+
+if TYPE_CHECKING:
+    from segeval.engine import Executor
+
+__all__ = ["ClassIds", "Execution", "ScoreOptions"]
+
+ClassIds = Literal["none", "gt", "pred", "both"]
+
+
+@dataclass(frozen=True)
+class ScoreOptions:
+    """Everything that shapes a scoring run.
+
+    Parameters
+    ----------
+    num_classes : int, optional
+        Number of classes. Defaults to the class definition or the number of
+        ``class_names``, else it is inferred from the largest label seen.
+    class_names : sequence of str, optional
+        One name per class (labels are class ids).
+    classes : ClassDefinition, optional
+        Names, label map, ignore values and colours (``--classes``, ``--preset``).
+    class_ids : {"none", "gt", "pred", "both"}, default "none"
+        Sides whose masks already hold class ids, so the definition's label map
+        is not applied to them (Cityscapes trainIds, ADE20K 0..149).
+    ignore_index : sequence of int, optional
+        Raw values marking unlabelled pixels; default 255, or the class
+        definition's own ignore values.
+    metric_options : MetricOptions
+        Empty-class policy, zero division, beta (its ``exclude`` is set from
+        ``exclude_classes``).
+    exclude_classes : sequence of str
+        Class names or ids reported but left out of summary means.
+    out_of_range : {"error", "miss"}, default "error"
+        What a prediction outside the classes is.
+    reduce_zero_label : bool, default False
+        ADE20K convention, on both sides: 0 is ignored, every other label minus 1.
+    per_image : bool, default False
+        Also score every image on its own and report means over images.
+    convention : str, optional
+        Name of the convention preset these options came from (recorded only).
+    pairing : PairingOptions
+        How files are found and keyed.
+    missing : {"error", "skip", "empty"}, default "error"
+        A ground-truth file without prediction: an error, left out, or scored as
+        predicting nothing.
+    strict : bool, default False
+        Predictions without ground truth are an error, not a warning.
+    resize_pred : bool, default False
+        Resize predictions of another size to the ground truth (nearest neighbour).
+    unknown_color : {"error", "ignore"}, default "error"
+        A colour missing from the colour table: an error, or unlabelled.
+    allow_lossy : bool, default False
+        Read JPEG masks (nearest colour).
+    npz_key : str, optional
+        Array to read from NPZ files holding several.
+    max_pixels : int, optional
+        Refuse images with more pixels (checked from the header).
+
+    Raises
+    ------
+    UsageError
+        Options that contradict each other (checked on construction, so every
+        ``ScoreOptions`` in existence is valid).
+
+    Notes
+    -----
+    Only what changes a report's numbers or contents lives here; how a run
+    executes (workers, block size, scheduler) is :class:`Execution`. The
+    :meth:`fingerprint` digests every field, so a new option is part of it.
+    """
+
+    num_classes: int | None = None
+    class_names: Sequence[str] | None = None
+    classes: ClassDefinition | None = None
+    class_ids: ClassIds = "none"
+    ignore_index: Sequence[int] | None = None
+    metric_options: MetricOptions = field(default_factory=MetricOptions)
+    exclude_classes: Sequence[str] = ()
+    out_of_range: OutOfRange = "error"
+    reduce_zero_label: bool = False
+    per_image: bool = False
+    convention: str | None = None
+    pairing: PairingOptions = field(default_factory=PairingOptions)
+    missing: MissingPolicy = "error"
+    strict: bool = False
+    resize_pred: bool = False
+    unknown_color: Literal["error", "ignore"] = "error"
+    allow_lossy: bool = False
+    npz_key: str | None = None
+    max_pixels: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.classes is not None:
+            if self.class_names is not None:
+                raise UsageError(
+                    "--class-names cannot be combined with --classes or --preset, which "
+                    "name the classes themselves."
+                )
+            if self.num_classes is not None and self.num_classes != self.classes.num_classes:
+                raise UsageError(
+                    f"--num-classes {self.num_classes} disagrees with the "
+                    f"{self.classes.num_classes} classes of {self.classes.source}."
+                )
+            if self.reduce_zero_label and self.classes.offset != 1:
+                raise UsageError(
+                    f"--reduce-zero-label cannot be combined with {self.classes.source}, "
+                    "whose label map decides the values (the ade20k preset already reduces)."
+                )
+        elif self.class_ids != "none":
+            raise UsageError(
+                "--class-ids only applies with --classes or --preset (a label map to skip)."
+            )
+        elif (
+            self.class_names is not None
+            and self.num_classes is not None
+            and self.num_classes != len(self.class_names)
+        ):
+            raise UsageError(
+                f"--num-classes {self.num_classes} disagrees with the "
+                f"{len(self.class_names)} class names given; drop one or fix the other."
+            )
+
+    def resolved_num_classes(self) -> int | None:
+        """The class count, when known before scoring."""
+        if self.classes is not None:
+            return self.classes.num_classes
+        if self.class_names is not None:
+            return len(self.class_names)
+        return self.num_classes
+
+    def class_names_for(self, num_classes: int) -> tuple[str, ...]:
+        """The class names (defaults for an inferred count)."""
+        if self.classes is not None:
+            return self.classes.names
+        if self.class_names is not None:
+            return tuple(self.class_names)
+        return default_class_names(num_classes)
+
+    def _holds_class_ids(self, side: str) -> bool:
+        return self.class_ids in (side, "both")
+
+    def mapping(self, side: Literal["gt", "pred"]) -> LabelMapping:
+        """How raw values of one side become classes."""
+        ignore = None if self.ignore_index is None else tuple(self.ignore_index)
+        if self.classes is not None:
+            return self.classes.mapping(class_ids=self._holds_class_ids(side), ignore=ignore)
+        ignore_values = set((DEFAULT_IGNORE,) if ignore is None else ignore)
+        if self.reduce_zero_label:
+            ignore_values.add(0)
+        return LabelMapping(
+            self.resolved_num_classes() or 1,
+            ignore_values=ignore_values,
+            offset=int(self.reduce_zero_label),
+        )
+
+    def new_accumulator(self, chunk_pixels: int = DEFAULT_CHUNK_PIXELS) -> ConfusionMatrix:
+        """An empty accumulator configured by these options."""
+        return ConfusionMatrix(
+            mapping=self.mapping("gt"),
+            pred_mapping=self.mapping("pred"),
+            infer_num_classes=self.resolved_num_classes() is None,
+            out_of_range=self.out_of_range,
+            chunk_pixels=chunk_pixels,
+        )
+
+    def _read_options(self, side: Literal["gt", "pred"]) -> ReadOptions:
+        colors = None
+        if self.classes is not None:
+            colors = self.classes.color_table(class_ids=self._holds_class_ids(side))
+        return ReadOptions(
+            colors=colors,
+            unknown_color=self.unknown_color,
+            unknown_value=min(self.mapping(side).ignore_values, default=DEFAULT_IGNORE),
+            allow_lossy=self.allow_lossy,
+            npz_key=self.npz_key,
+            max_pixels=self.max_pixels,
+        )
+
+    def pair_reader(self) -> PairReader:
+        """How each pair is read and aligned."""
+        return PairReader(
+            gt_read=self._read_options("gt"),
+            pred_read=self._read_options("pred"),
+            resize_pred=self.resize_pred,
+        )
+
+    def fingerprint(self) -> str:
+        """A digest of every field: equal digests on the same files give the same report.
+
+        Derived from the fields themselves, so an option added later is part of
+        it without anyone remembering to add it (batch scoring resumes on it).
+
+        Examples
+        --------
+        >>> ScoreOptions().fingerprint() == ScoreOptions().fingerprint()
+        True
+        >>> ScoreOptions().fingerprint() == ScoreOptions(per_image=True).fingerprint()
+        False
+        """
+        settings = {"version": __version__, **_plain(self)}
+        return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+
+    def final_metric_options(self, class_names: Sequence[str]) -> MetricOptions:
+        """Metric options with ``exclude_classes`` resolved against the class names."""
+        excluded = frozenset(resolve_class(str(ref), class_names) for ref in self.exclude_classes)
+        return replace(self.metric_options, exclude=excluded)
+
+
+@dataclass(frozen=True)
+class Execution:
+    """How a run executes: never changes a number, so never part of a fingerprint.
+
+    Parameters
+    ----------
+    jobs : int, optional
+        Parallel workers (default: every core this process may use; 1 runs in
+        the calling thread).
+    chunk_pixels : int, default DEFAULT_CHUNK_PIXELS
+        Pixels per row block in the accumulator (bounds temporaries).
+    executor : Executor, optional
+        Runs the tasks; default threads for ``score``, processes for ``batch``
+        (see :mod:`segeval.engine`).
+
+    Examples
+    --------
+    >>> Execution(jobs=2).jobs
+    2
+    """
+
+    jobs: int | None = None
+    chunk_pixels: int = DEFAULT_CHUNK_PIXELS
+    executor: Executor | None = None
+
+    def __post_init__(self) -> None:
+        if self.jobs is not None and self.jobs < 1:
+            raise UsageError(f"jobs must be at least 1, got {self.jobs}.")
+        if self.chunk_pixels < 1:
+            raise UsageError(f"chunk_pixels must be positive, got {self.chunk_pixels}.")
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready image of an option value (for fingerprints)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        to_dict = getattr(value, "to_dict", None)
+        if callable(to_dict):
+            return to_dict()
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (frozenset, set)):
+        return sorted(_plain(item) for item in value)
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return [_plain(item) for item in value]
+    return value

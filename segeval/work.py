@@ -1,0 +1,232 @@
+"""The unit of work of every run: read a ground-truth mask, count its predictions.
+
+:class:`PairReader` reads and aligns one pair; :func:`count_tasks` counts a
+chunk of :class:`ImageTask` (one ground-truth image, one or several
+submissions' predictions of it) into a :class:`TaskResult`. ``score`` and
+``batch`` both run it, on the executors of :mod:`segeval.engine`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from segeval.confusion import ConfusionMatrix
+from segeval.errors import LabelRangeError, SegevalError, ShapeMismatchError
+from segeval.io import ReadOptions, read_mask
+from segeval.io.resize import resize_nearest
+from segeval.metrics import counts_from_matrix
+from segeval.pairing import MaskPair
+
+__all__ = ["ImageCounts", "ImageTask", "PairReader", "TaskResult", "Work", "count_tasks"]
+
+
+@dataclass(frozen=True)
+class PairReader:
+    """How each side of a pair is read and aligned.
+
+    Parameters
+    ----------
+    gt_read, pred_read : ReadOptions
+        Colour tables, lossy input, NPZ key and pixel limit per side.
+    resize_pred : bool, default False
+        Resize a prediction of another size to its ground truth's size
+        (nearest neighbour) instead of stopping with an error.
+    """
+
+    gt_read: ReadOptions = field(default_factory=ReadOptions)
+    pred_read: ReadOptions = field(default_factory=ReadOptions)
+    resize_pred: bool = False
+
+    def read(self, pair: MaskPair) -> tuple[np.ndarray, np.ndarray | None, bool]:
+        """Both masks of a pair, the prediction at the ground truth's size.
+
+        Returns
+        -------
+        gt_mask, pred_mask, resized
+            ``pred_mask`` is ``None`` when the prediction is missing.
+
+        Raises
+        ------
+        MaskReadError, ShapeMismatchError
+        """
+        gt_mask = read_mask(pair.gt_path, self.gt_read)
+        pred_mask, resized = self.read_prediction(pair, gt_mask)
+        return gt_mask, pred_mask, resized
+
+    def read_prediction(
+        self, pair: MaskPair, gt_mask: np.ndarray
+    ) -> tuple[np.ndarray | None, bool]:
+        """The prediction of a pair at its (already read) ground truth's size.
+
+        Returns
+        -------
+        pred_mask, resized
+
+        Raises
+        ------
+        MaskReadError, ShapeMismatchError
+        """
+        if pair.pred_path is None:
+            return None, False
+        pred_mask = read_mask(pair.pred_path, self.pred_read)
+        if pred_mask.shape == gt_mask.shape:
+            return pred_mask, False
+        if not self.resize_pred:
+            raise ShapeMismatchError(
+                f"{pair.pred_path}: prediction is {_size(pred_mask)} but its ground truth "
+                f"{pair.gt_path} is {_size(gt_mask)}; predict at the ground-truth resolution "
+                "or pass --resize-pred nearest."
+            )
+        return resize_nearest(pred_mask, gt_mask.shape), True
+
+
+ImageCounts = tuple[str, np.ndarray, np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True)
+class ImageTask:
+    """One ground-truth image and each submission's prediction of it.
+
+    ``score`` has one submission (index 0); ``batch`` has one per submission,
+    so each ground-truth mask is decoded once for all of them.
+    """
+
+    key: str
+    gt_path: Path
+    predictions: tuple[tuple[int, Path | None], ...]
+
+
+@dataclass(frozen=True)
+class Work:
+    """Everything a worker needs to count tasks (picklable for process workers).
+
+    Attributes
+    ----------
+    reader : PairReader
+        How each side is read and aligned.
+    template : ConfusionMatrix
+        An empty accumulator with the run's mapping and policies.
+    per_image : bool
+        Also return each image's TP / FP / FN.
+    record_errors : bool
+        Record a submission's error and go on with the others (batch) instead of
+        raising it (score).
+    """
+
+    reader: PairReader
+    template: ConfusionMatrix
+    per_image: bool = False
+    record_errors: bool = False
+
+
+@dataclass
+class TaskResult:
+    """What counting a chunk of image tasks produced, per submission index."""
+
+    counts: dict[int, ConfusionMatrix] = field(default_factory=dict)
+    images: dict[int, list[ImageCounts]] = field(default_factory=lambda: defaultdict(list))
+    resized: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    errors: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
+    pairs: int = 0
+
+
+def count_tasks(work: Work, tasks: Sequence[ImageTask]) -> TaskResult:
+    """Read and count a chunk of image tasks (what every worker runs).
+
+    Parameters
+    ----------
+    work : Work
+    tasks : sequence of ImageTask
+
+    Returns
+    -------
+    TaskResult
+        One summed matrix per submission (never one per pair unless
+        ``work.per_image``), so a chunk returns small arrays, never pixels.
+
+    Raises
+    ------
+    SegevalError
+        The first error of a pair, naming its file (unless ``work.record_errors``).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from PIL import Image
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> for name in ("gt.png", "pred.png"):
+    ...     Image.fromarray(np.array([[0, 1]], dtype=np.uint8)).save(root / name)
+    >>> task = ImageTask("a", root / "gt.png", ((0, root / "pred.png"),))
+    >>> result = count_tasks(Work(PairReader(), ConfusionMatrix(2)), [task, task])
+    >>> result.counts[0].counts.tolist(), result.pairs
+    ([[2, 0], [0, 2]], 2)
+    """
+    result = TaskResult()
+    for task in tasks:
+        gt_mask = read_mask(task.gt_path, work.reader.gt_read)
+        for index, pred_path in task.predictions:
+            pair = MaskPair(task.key, task.gt_path, pred_path)
+            total = result.counts.setdefault(index, work.template.copy_empty())
+            try:
+                _count_pair(work, pair, gt_mask, total, result, index)
+            except Exception as err:
+                if not work.record_errors:
+                    raise
+                # One submission's failure never stops the others.
+                message = (
+                    str(err) if isinstance(err, SegevalError) else f"{type(err).__name__}: {err}"
+                )
+                result.errors[index].append(message)
+            result.pairs += 1
+    return result
+
+
+def _count_pair(
+    work: Work,
+    pair: MaskPair,
+    gt_mask: np.ndarray,
+    total: ConfusionMatrix,
+    result: TaskResult,
+    index: int,
+) -> None:
+    pred_mask, resized = work.reader.read_prediction(pair, gt_mask)
+    try:
+        if work.per_image:
+            own = total.copy_empty()
+            own.update(pred_mask, gt_mask)
+            total += own
+            result.images[index].append((pair.key, *counts_from_matrix(own.counts, own.missed)))
+        else:
+            total.update(pred_mask, gt_mask)
+    except LabelRangeError as err:
+        raise _locate(err, pair) from err
+    result.resized[index] += resized
+
+
+def _size(mask: np.ndarray) -> str:
+    height, width = mask.shape[:2]
+    return f"{width}x{height} (width x height)"
+
+
+def _locate(err: LabelRangeError, pair: MaskPair) -> LabelRangeError:
+    """Prefix a label error with the offending file and say what to do."""
+    if err.side == "pred":
+        path, hint = (
+            pair.pred_path,
+            "check --num-classes, or pass --out-of-range miss to count such pixels as "
+            "misses of their ground-truth class",
+        )
+    else:
+        path, hint = (
+            pair.gt_path,
+            "pass --num-classes larger than it, or --ignore-index for an "
+            "'unlabelled' value (segeval inspect shows every value in a folder)",
+        )
+    located = LabelRangeError(f"{path}: {err.message}; {hint}.")
+    located.side, located.label, located.pixel_count = err.side, err.label, err.pixel_count
+    return located
