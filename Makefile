@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint format bench sample-data clean
+.PHONY: demo test lint format bench golden sample-data clean
 
 # The venv is rebuilt when pyproject.toml changes; the stamp files record which extras it has.
 $(BIN)/python:
@@ -32,6 +32,10 @@ lint: $(VENV)/.installed-test
 format: $(VENV)/.installed-test
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# Rewrites tests/golden/ from the current code: review the diff before committing it.
+golden: $(VENV)/.installed-test
+	SEGEVAL_REGENERATE_GOLDEN=1 $(BIN)/python -m pytest -q -k golden tests
 
 sample-data: $(VENV)/.installed
 	$(BIN)/python scripts/make_sample_data.py sample_data

@@ -138,8 +138,8 @@ def _row(name: str, baseline: Report, candidate: Report, class_index: int | None
         after = candidate.summary.get(name, math.nan)
         class_name = None
     else:
-        before = getattr(baseline.classes[class_index], name)
-        after = getattr(candidate.classes[class_index], name)
+        before = baseline.classes[class_index].value(name)
+        after = candidate.classes[class_index].value(name)
         class_name = candidate.classes[class_index].name
     return ComparisonRow(
         name=name if class_name is None else f"{name}[{class_name}]",

@@ -173,8 +173,7 @@ def metric_value(ref: MetricRef, report: Report) -> float:
     """The value of a resolved metric in a report (NaN when undefined)."""
     if ref.class_index is None:
         return float(report.summary.get(ref.name, math.nan))
-    value = getattr(report.classes[ref.class_index], ref.name)
-    return math.nan if value is None else float(value)
+    return report.classes[ref.class_index].value(ref.name)
 
 
 def parse_threshold(spec: str, direction: Direction = "under") -> Threshold:

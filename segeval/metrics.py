@@ -24,7 +24,7 @@ default). IoU and Dice of a class predicted but absent from the ground truth are
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -33,12 +33,14 @@ import numpy as np
 from segeval.errors import UsageError
 
 __all__ = [
+    "PER_CLASS_METRICS",
     "REGISTRY",
     "ClassMetrics",
     "EmptyPolicy",
     "MetricOptions",
     "MetricResult",
     "MetricSpec",
+    "RatioCounts",
     "ZeroDivision",
     "class_metrics",
     "compute_metrics",
@@ -87,16 +89,44 @@ class MetricOptions:
 
 @dataclass(frozen=True)
 class ClassMetrics:
-    """Per-class counts and metrics (arrays of length C, float64 metrics)."""
+    """Per-class counts and metrics (arrays of length C, float64 metrics).
+
+    ``values`` holds one array per per-class metric of :data:`REGISTRY`
+    (:data:`PER_CLASS_METRICS`), by name; ``iou``, ``dice``... read it.
+    """
 
     tp: np.ndarray
     fp: np.ndarray
     fn: np.ndarray
-    iou: np.ndarray
-    dice: np.ndarray
-    precision: np.ndarray
-    recall: np.ndarray
-    fbeta: np.ndarray
+    values: Mapping[str, np.ndarray]
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.values[name]
+
+    @property
+    def iou(self) -> np.ndarray:
+        """Per-class IoU."""
+        return self.values["iou"]
+
+    @property
+    def dice(self) -> np.ndarray:
+        """Per-class Dice (F1)."""
+        return self.values["dice"]
+
+    @property
+    def precision(self) -> np.ndarray:
+        """Per-class precision."""
+        return self.values["precision"]
+
+    @property
+    def recall(self) -> np.ndarray:
+        """Per-class recall (class accuracy)."""
+        return self.values["recall"]
+
+    @property
+    def fbeta(self) -> np.ndarray:
+        """Per-class F-beta."""
+        return self.values["fbeta"]
 
     @property
     def support(self) -> np.ndarray:
@@ -190,18 +220,15 @@ def class_metrics(
     options = options or MetricOptions()
     tp, fp, fn = (np.asarray(v, dtype=np.uint64) for v in (tp, fp, fn))
     absent = (tp + fp + fn) == 0
-    beta2 = options.beta**2
-    tp_f, fp_f, fn_f = (v.astype(np.float64) for v in (tp, fp, fn))
-    return ClassMetrics(
-        tp=tp,
-        fp=fp,
-        fn=fn,
-        iou=_ratio(tp_f, tp_f + fp_f + fn_f, absent, options),
-        dice=_ratio(2 * tp_f, 2 * tp_f + fp_f + fn_f, absent, options),
-        precision=_ratio(tp_f, tp_f + fp_f, absent, options),
-        recall=_ratio(tp_f, tp_f + fn_f, absent, options),
-        fbeta=_ratio((1 + beta2) * tp_f, (1 + beta2) * tp_f + beta2 * fn_f + fp_f, absent, options),
+    counts = RatioCounts(
+        tp.astype(np.float64), fp.astype(np.float64), fn.astype(np.float64), options.beta**2
     )
+    values = {}
+    for name in PER_CLASS_METRICS:
+        ratio = REGISTRY[name].ratio
+        assert ratio is not None
+        values[name] = _ratio(*ratio(counts), absent, options)
+    return ClassMetrics(tp=tp, fp=fp, fn=fn, values=values)
 
 
 def _nanmean(values: np.ndarray) -> float:
@@ -398,6 +425,19 @@ def included_classes(num_classes: int, options: MetricOptions | None = None) -> 
 
 
 @dataclass(frozen=True)
+class RatioCounts:
+    """Per-class counts as floats, what a per-class metric's ratio is made of."""
+
+    tp: np.ndarray
+    fp: np.ndarray
+    fn: np.ndarray
+    beta2: float = 1.0
+
+
+Ratio = Callable[[RatioCounts], tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass(frozen=True)
 class MetricSpec:
     """What a metric is called, how it is computed and which way is better.
 
@@ -416,6 +456,10 @@ class MetricSpec:
         True for metrics that exist once per class.
     per_image : bool
         True for means over images (present only with per-image aggregation).
+    ratio : callable, optional
+        For a dataset-level per-class metric: ``counts -> (numerator,
+        denominator)``; :func:`class_metrics` applies the undefined-value
+        policies to it. Adding such a metric is one registry entry.
     """
 
     name: str
@@ -424,12 +468,13 @@ class MetricSpec:
     higher_is_better: bool = True
     per_class: bool = False
     per_image: bool = False
+    ratio: Ratio | None = field(default=None, compare=False)
 
 
 _PER_IMAGE_PREFIXES = ("image_", "samplewise_", "pooled_")
 
 
-def _specs(entries: Iterable[tuple[str, str, str, bool]]) -> Mapping[str, MetricSpec]:
+def _specs(entries: Iterable[tuple[str, str, str, bool | Ratio]]) -> Mapping[str, MetricSpec]:
     # Every metric segeval computes today is better when higher; a lower-is-better
     # metric (a distance, a loss) sets higher_is_better=False here.
     return {
@@ -438,21 +483,33 @@ def _specs(entries: Iterable[tuple[str, str, str, bool]]) -> Mapping[str, Metric
             title,
             formula,
             higher_is_better=True,
-            per_class=per_class,
+            per_class=per_class is not False,
             per_image=name.startswith(_PER_IMAGE_PREFIXES),
+            ratio=None if isinstance(per_class, bool) else per_class,
         )
         for name, title, formula, per_class in entries
     }
 
 
-#: Every metric segeval computes, by machine name.
+def _fbeta(c: RatioCounts) -> tuple[np.ndarray, np.ndarray]:
+    weighted_tp = (1 + c.beta2) * c.tp
+    return weighted_tp, weighted_tp + c.beta2 * c.fn + c.fp
+
+
+#: Every metric segeval computes, by machine name. A per-class metric's last
+#: field is its ratio; True marks per-class means over images; False a summary.
 REGISTRY: Mapping[str, MetricSpec] = _specs(
     [
-        ("iou", "IoU", "TP / (TP + FP + FN)", True),
-        ("dice", "Dice", "2 TP / (2 TP + FP + FN)  (= F1)", True),
-        ("precision", "Precision", "TP / (TP + FP)", True),
-        ("recall", "Recall", "TP / (TP + FN)  (class accuracy)", True),
-        ("fbeta", "F-beta", "(1 + b^2) TP / ((1 + b^2) TP + b^2 FN + FP)", True),
+        ("iou", "IoU", "TP / (TP + FP + FN)", lambda c: (c.tp, c.tp + c.fp + c.fn)),
+        (
+            "dice",
+            "Dice",
+            "2 TP / (2 TP + FP + FN)  (= F1)",
+            lambda c: (2 * c.tp, 2 * c.tp + c.fp + c.fn),
+        ),
+        ("precision", "Precision", "TP / (TP + FP)", lambda c: (c.tp, c.tp + c.fp)),
+        ("recall", "Recall", "TP / (TP + FN)  (class accuracy)", lambda c: (c.tp, c.tp + c.fn)),
+        ("fbeta", "F-beta", "(1 + b^2) TP / ((1 + b^2) TP + b^2 FN + FP)", _fbeta),
         ("pixel_accuracy", "Pixel acc.", "sum TP / scored pixels", False),
         ("mean_accuracy", "Mean acc.", "mean over classes of recall", False),
         ("miou", "mIoU", "mean over classes of IoU", False),
@@ -519,4 +576,9 @@ REGISTRY: Mapping[str, MetricSpec] = _specs(
             False,
         ),
     ]
+)
+
+#: The dataset-level per-class metrics, in registry order (report columns, CSV rows).
+PER_CLASS_METRICS: tuple[str, ...] = tuple(
+    name for name, spec in REGISTRY.items() if spec.ratio is not None
 )

@@ -24,7 +24,7 @@ from segeval.checks import GateResult
 from segeval.classes import default_class_names
 from segeval.confusion import ConfusionMatrix
 from segeval.errors import IncomparableReportsError
-from segeval.metrics import MetricOptions, normalize_matrix
+from segeval.metrics import PER_CLASS_METRICS, MetricOptions, normalize_matrix
 from segeval.per_image import ImageMeans
 
 __all__ = ["SCHEMA", "ClassResult", "PairingSummary", "Report", "ScoreConfig", "build_report"]
@@ -174,19 +174,17 @@ class PairingSummary:
 class ClassResult:
     """Metrics and counts of one class.
 
-    The ``image_*`` fields are set only with per-image aggregation: the mean
-    over images of this class's IoU and Dice, and how many images counted (those
-    where the value was defined).
+    ``metrics`` holds every dataset-level per-class metric of the registry
+    (:data:`~segeval.metrics.PER_CLASS_METRICS`) by name; ``iou``, ``dice``,
+    ``precision``, ``recall`` and ``fbeta`` read it. The ``image_*`` fields are
+    set only with per-image aggregation: the mean over images of this class's
+    IoU and Dice, and how many images counted (those where it was defined).
     """
 
     id: int
     name: str
     included: bool
-    iou: float
-    dice: float
-    precision: float
-    recall: float
-    fbeta: float
+    metrics: Mapping[str, float]
     support: int
     predicted: int
     tp: int
@@ -197,13 +195,44 @@ class ClassResult:
     image_iou_images: int | None = None
     image_dice_images: int | None = None
 
-    _METRICS = ("iou", "dice", "precision", "recall", "fbeta")
     _COUNTS = ("support", "predicted", "tp", "fp", "fn")
+
+    def value(self, metric: str) -> float:
+        """A per-class metric by registry name (NaN when undefined or absent)."""
+        if metric in self.metrics:
+            return self.metrics[metric]
+        found = getattr(self, metric, None) if metric.startswith("image_") else None
+        return math.nan if found is None else float(found)
+
+    @property
+    def iou(self) -> float:
+        """IoU of this class."""
+        return self.metrics["iou"]
+
+    @property
+    def dice(self) -> float:
+        """Dice of this class."""
+        return self.metrics["dice"]
+
+    @property
+    def precision(self) -> float:
+        """Precision of this class."""
+        return self.metrics["precision"]
+
+    @property
+    def recall(self) -> float:
+        """Recall of this class."""
+        return self.metrics["recall"]
+
+    @property
+    def fbeta(self) -> float:
+        """F-beta of this class."""
+        return self.metrics["fbeta"]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         result: dict[str, Any] = {"id": self.id, "name": self.name, "included": self.included}
-        result.update({name: _json_float(getattr(self, name)) for name in self._METRICS})
+        result.update({name: _json_float(value) for name, value in self.metrics.items()})
         result.update({name: getattr(self, name) for name in self._COUNTS})
         if self.image_iou is not None and self.image_dice is not None:
             result["image_iou"] = _json_float(self.image_iou)
@@ -215,7 +244,7 @@ class ClassResult:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ClassResult:
         """Inverse of :meth:`to_dict`."""
-        metrics = {name: _from_json_float(data[name]) for name in cls._METRICS}
+        metrics = {name: _from_json_float(data[name]) for name in PER_CLASS_METRICS}
         counts = {name: int(data[name]) for name in cls._COUNTS}
         per_image: dict[str, Any] = {}
         if "image_iou" in data:
@@ -229,7 +258,7 @@ class ClassResult:
             id=int(data["id"]),
             name=str(data["name"]),
             included=bool(data["included"]),
-            **metrics,  # type: ignore[arg-type]
+            metrics=metrics,
             **counts,
             **per_image,
         )
@@ -432,11 +461,7 @@ def build_report(
             id=index,
             name=names[index],
             included=bool(result.included[index]),
-            iou=float(per_class.iou[index]),
-            dice=float(per_class.dice[index]),
-            precision=float(per_class.precision[index]),
-            recall=float(per_class.recall[index]),
-            fbeta=float(per_class.fbeta[index]),
+            metrics={name: float(values[index]) for name, values in per_class.values.items()},
             support=int(per_class.support[index]),
             predicted=int(per_class.predicted[index]),
             tp=int(per_class.tp[index]),

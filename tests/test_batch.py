@@ -20,7 +20,7 @@ from segeval.batch import BatchOptions, run_batch
 from segeval.cli import cli
 from segeval.evaluate import evaluate
 from segeval.options import Execution, ScoreOptions
-from tests.conftest import png_declaring, save_mask
+from tests.helpers import png_declaring, save_mask
 
 RNG = np.random.default_rng(4)
 GT = {f"img{i}": RNG.integers(0, 3, size=(24, 32)) for i in range(4)}

@@ -11,7 +11,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, jaccard_score
 
 from segeval.cli import cli
 from segeval.io import read_mask
-from tests.conftest import CAMVID
+from tests.helpers import CAMVID
 
 pytestmark = pytest.mark.skipif(
     not CAMVID.is_dir(), reason="CamVid data not present beside the repo"

@@ -14,7 +14,7 @@ from PIL import Image
 
 from segeval import __version__
 from segeval.cli import cli
-from tests.conftest import GOLDEN, SAMPLE, SAMPLE_ARGS, MaskWriter, save_mask
+from tests.helpers import SAMPLE, SAMPLE_ARGS, MaskWriter, assert_golden, save_mask
 
 
 def run(*args: str) -> Result:
@@ -60,9 +60,8 @@ def test_score_sample_data_table() -> None:
 def test_sample_json_equals_golden_file() -> None:
     result = run("score", *SAMPLE_ARGS, "--format", "json")
     assert result.exit_code == 0, result.output
-    document = json.loads(result.stdout)
-    golden = json.loads((GOLDEN / "sample_score.json").read_text())
-    assert _stable(document) == golden
+    document = _stable(json.loads(result.stdout))
+    assert_golden("sample_score.json", json.dumps(document, indent=2) + "\n")
 
 
 def test_sample_json_agrees_with_sklearn() -> None:

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from segeval.cli import cli
 from segeval.conventions import CONVENTIONS, apply_convention
 from segeval.options import ScoreOptions
-from tests.conftest import MaskWriter
+from tests.helpers import MaskWriter
 
 
 def score(pred: object, gt: object, *args: str) -> dict:  # type: ignore[type-arg]

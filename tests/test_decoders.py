@@ -11,9 +11,10 @@ import pytest
 from PIL import Image
 
 import segeval.io.png
+from segeval.errors import MaskReadError
 from segeval.io import ColorTable, ReadOptions, read_mask
 from segeval.io.png import active_decoder
-from tests.conftest import png_chunk, save_mask
+from tests.helpers import png_chunk, save_mask
 
 imagecodecs = pytest.importorskip("imagecodecs")
 
@@ -101,7 +102,7 @@ def test_corrupt_png_falls_back_and_is_reported(tmp_path: Path) -> None:
     data = bytearray(path.read_bytes())
     data[60:80] = b"\x00" * 20  # damage the compressed data
     path.write_bytes(bytes(data))
-    with pytest.raises(Exception, match=r"m\.png: cannot decode the image"):
+    with pytest.raises(MaskReadError, match=r"m\.png: cannot decode the image"):
         read_mask(path)
 
 

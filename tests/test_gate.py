@@ -26,7 +26,7 @@ from segeval.gate import (
 from segeval.metrics import MetricOptions
 from segeval.render.compare import render_comparison
 from segeval.report import PairingSummary, Report, build_report
-from tests.conftest import GOLDEN, SAMPLE_ARGS
+from tests.helpers import SAMPLE_ARGS, assert_golden
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> Result:
@@ -157,8 +157,8 @@ def test_markdown_and_junit_match_golden_files(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.exit_code == 1
     markdown = result.stdout.replace(f"segeval {__version__}:", "segeval X:")
-    assert markdown == (GOLDEN / "sample_gate.md").read_text()
-    assert junit.read_text() == (GOLDEN / "sample_gate.junit.xml").read_text()
+    assert_golden("sample_gate.md", markdown)
+    assert_golden("sample_gate.junit.xml", junit.read_text())
     assert "<details><summary>Per class (6 classes)</summary>" in markdown
     assert markdown.index("**FAIL**") < markdown.index("| pass |")  # failed checks first
 
@@ -268,7 +268,7 @@ def test_compare_markdown_matches_golden() -> None:
         _report(BASE), _report(WORSE), max_drops=[MaxDrop("miou", 0.01)],
         baseline_name="release.json", candidate_name="candidate.json",
     )  # fmt: skip
-    assert render_comparison(comparison, "markdown") == (GOLDEN / "compare.md").read_text()
+    assert_golden("compare.md", render_comparison(comparison, "markdown"))
 
 
 def test_checks_are_pure_functions_of_reports() -> None:

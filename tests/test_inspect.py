@@ -11,7 +11,7 @@ from PIL import Image
 
 from segeval.cli import cli
 from segeval.inspection import inspect_folder
-from tests.conftest import save_mask
+from tests.helpers import save_mask
 
 
 def run(*args: object) -> Result:

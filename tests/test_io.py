@@ -10,7 +10,7 @@ from PIL import Image
 
 from segeval.errors import MaskReadError
 from segeval.io import ColorTable, ReadOptions, read_mask, sniff_format
-from tests.conftest import png_declaring, save_mask
+from tests.helpers import png_declaring, save_mask
 
 LABELS = np.array([[0, 1, 2], [3, 4, 255]], dtype=np.uint8)
 

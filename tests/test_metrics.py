@@ -21,6 +21,7 @@ from sklearn.metrics import (
 from segeval.confusion import ConfusionMatrix
 from segeval.errors import UsageError
 from segeval.metrics import (
+    PER_CLASS_METRICS,
     REGISTRY,
     MetricOptions,
     class_metrics,
@@ -29,6 +30,8 @@ from segeval.metrics import (
     normalize_matrix,
     summary_metrics,
 )
+from segeval.render import render
+from segeval.report import build_report
 
 # A hand-worked 3-class matrix (rows = GT, columns = prediction):
 #         pred0 pred1 pred2
@@ -142,7 +145,13 @@ def test_registry_names_every_summary_value_and_directions() -> None:
     assert set(summary) == summary_names
     assert all(spec.formula for spec in REGISTRY.values())
     per_class = {name for name, spec in REGISTRY.items() if spec.per_class}
-    assert per_class == {"iou", "dice", "precision", "recall", "fbeta", "image_iou", "image_dice"}
+    # Every dataset-level per-class metric is computed, reported and written as CSV rows.
+    values = class_metrics(*counts_from_matrix(HAND)).values
+    assert set(values) == set(PER_CLASS_METRICS) == per_class - {"image_iou", "image_dice"}
+    report = build_report(ConfusionMatrix.from_counts(HAND))
+    assert set(PER_CLASS_METRICS) <= set(report.to_dict()["classes"][0])
+    csv_names = {line.split(",")[0] for line in render(report, "csv").splitlines()}
+    assert set(PER_CLASS_METRICS) <= csv_names
 
 
 # ------------------------------------------------------------- sklearn oracle
@@ -258,7 +267,7 @@ def test_perfect_prediction_scores_one(diagonal: np.ndarray) -> None:
 
 
 def test_every_registry_metric_is_documented() -> None:
-    from tests.conftest import REPO
+    from tests.helpers import REPO
 
     docs = (REPO / "docs" / "metrics.md").read_text()
     for name in REGISTRY:

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from segeval.cli import cli
-from tests.conftest import SAMPLE, MaskWriter
+from tests.helpers import SAMPLE, MaskWriter
 
 
 def run(*args: str) -> Result:

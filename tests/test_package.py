@@ -12,7 +12,7 @@ import click
 
 from segeval import __version__
 from segeval.cli import cli
-from tests.conftest import REPO, SAMPLE
+from tests.helpers import REPO, SAMPLE
 
 
 def test_library_import_does_not_load_the_cli_stack() -> None:

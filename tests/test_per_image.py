@@ -15,7 +15,7 @@ from segeval.cli import cli
 from segeval.evaluate import evaluate
 from segeval.metrics import MetricOptions
 from segeval.options import ScoreOptions
-from tests.conftest import MaskWriter
+from tests.helpers import MaskWriter
 
 # Two 2x2 images, 3 classes (0 background, 1, 2):
 #   a: GT all 0, prediction all 0        -> classes 1 and 2 absent from both sides

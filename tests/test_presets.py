@@ -13,7 +13,7 @@ from PIL import Image
 from segeval.classes import PRESET_NAMES, load_class_definition, load_preset, parse_class_definition
 from segeval.cli import cli
 from segeval.errors import ClassDefinitionError
-from tests.conftest import CAMVID, save_mask
+from tests.helpers import CAMVID, save_mask
 
 # The official table (cityscapesscripts/helpers/labels.py): labelId -> trainId (255: ignored).
 CITYSCAPES_TRAIN_ID = {

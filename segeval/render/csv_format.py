@@ -25,18 +25,7 @@ from segeval.report import Report
 __all__ = ["CSV_COLUMNS", "render_csv"]
 
 CSV_COLUMNS = ("metric", "class_id", "class", "pred_id", "value")
-_PER_CLASS = (
-    "iou",
-    "dice",
-    "precision",
-    "recall",
-    "fbeta",
-    "support",
-    "predicted",
-    "tp",
-    "fp",
-    "fn",
-)
+_COUNTS = ("support", "predicted", "tp", "fp", "fn")
 
 
 def render_csv(report: Report, options: RenderOptions) -> str:
@@ -47,7 +36,9 @@ def render_csv(report: Report, options: RenderOptions) -> str:
     for name, value in report.summary.items():
         writer.writerow([name, "", "", "", csv_number(value)])
     for result in report.classes:
-        for name in _PER_CLASS:
+        for name, value in result.metrics.items():
+            writer.writerow([name, result.id, result.name, "", csv_number(value)])
+        for name in _COUNTS:
             writer.writerow([name, result.id, result.name, "", csv_number(getattr(result, name))])
     if options.confusion_matrix:
         names = report.config.class_names
