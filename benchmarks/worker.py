@@ -6,7 +6,7 @@ Usage: python -m benchmarks.worker MODE PRED_DIR GT_DIR [--jobs N] [--limit K]
 Modes:
   floor        decode both masks of every pair, nothing else (same decoder,
                same chunks and processes as segeval): the floor segeval aims at
-  segeval      segeval.evaluate end to end
+  segeval      segeval.run.evaluate end to end
   sklearn      Pillow + sklearn.metrics.confusion_matrix per image (a naive loop)
   numpy        Pillow + masked np.bincount(gt * C + pred) per image (the usual
                hand-written loop)
@@ -29,12 +29,12 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-
-from segeval.batch import BatchOptions, run_batch
-from segeval.engine import chunk_size_for, parallel_map, tune_allocator
-from segeval.evaluate import ScoreOptions, evaluate
-from segeval.pairing import MaskPair, pair_folders
 from segeval.scoring import PairScorer
+
+from segeval.inputs.pairing import MaskPair, pair_folders
+from segeval.run.batch import BatchOptions, run_batch
+from segeval.run.engine import chunk_size_for, parallel_map, tune_allocator
+from segeval.run.evaluate import ScoreOptions, evaluate
 
 
 def _decode_chunk(pairs: Sequence[MaskPair]) -> int:

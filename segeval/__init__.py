@@ -4,7 +4,7 @@ The library under the ``segeval`` command. Typical use::
 
     import segeval
 
-    report = segeval.evaluate("preds/", "gt/")          # folders of masks
+    report = segeval.run.evaluate("preds/", "gt/")          # folders of masks
     report.summary["miou"]
 
     cm = segeval.ConfusionMatrix(num_classes=19)        # numpy arrays
@@ -15,22 +15,22 @@ Importing segeval never imports click, rich or tqdm; those belong to the CLI.
 """
 
 from segeval._version import __version__
-from segeval.batch import BatchOptions, run_batch
-from segeval.classes import ClassDefinition, load_class_definition, load_preset
 from segeval.compare import compare_reports, load_report
-from segeval.confusion import ConfusionMatrix
-from segeval.conventions import CONVENTIONS, apply_convention
+from segeval.core.confusion import ConfusionMatrix
+from segeval.core.labels import LabelMapping
+from segeval.core.metrics import REGISTRY, MetricOptions
 from segeval.errors import SegevalError
-from segeval.evaluate import evaluate
 from segeval.gate import GateResult, Threshold, check_regressions, check_thresholds
+from segeval.inputs.classes import ClassDefinition, load_class_definition, load_preset
+from segeval.inputs.pairing import PairingOptions, pair_folders
 from segeval.inspection import inspect_folder
 from segeval.io import ReadOptions, read_mask
-from segeval.labels import LabelMapping
 from segeval.leaderboard import Leaderboard
-from segeval.metrics import REGISTRY, MetricOptions
-from segeval.options import Execution, ScoreOptions
-from segeval.pairing import PairingOptions, pair_folders
 from segeval.report import Report, build_report
+from segeval.run.batch import BatchOptions, run_batch
+from segeval.run.conventions import CONVENTIONS, apply_convention
+from segeval.run.evaluate import evaluate
+from segeval.run.options import Execution, ScoreOptions
 
 __all__ = [
     "CONVENTIONS",

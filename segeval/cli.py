@@ -22,15 +22,10 @@ import click
 from click.core import ParameterSource
 
 from segeval._version import __version__
-from segeval.atomic import refuse_inside_inputs, write_text_atomic
-from segeval.batch import DEFAULT_MAX_ARCHIVE_BYTES, BatchOptions, run_batch
 from segeval.checks import GateResult
-from segeval.classes import PRESET_NAMES, load_class_names, load_definition, load_preset
 from segeval.compare import compare_reports, load_report
-from segeval.conventions import CONVENTIONS, apply_convention
-from segeval.engine import default_jobs, tune_allocator
+from segeval.core.metrics import MetricOptions
 from segeval.errors import SegevalError, UsageError
-from segeval.evaluate import evaluate
 from segeval.gate import (
     Threshold,
     check_names,
@@ -39,12 +34,12 @@ from segeval.gate import (
     parse_max_drop,
     parse_threshold,
 )
+from segeval.inputs.classes import PRESET_NAMES, load_class_names, load_definition, load_preset
+from segeval.inputs.pairing import PairingOptions
 from segeval.inspection import inspect_folder
 from segeval.io.png import active_decoder
-from segeval.metrics import MetricOptions
-from segeval.options import Execution, ScoreOptions
-from segeval.pairing import PairingOptions
-from segeval.per_image_file import PerImageWriter
+from segeval.outputs.atomic import refuse_inside_inputs, write_text_atomic
+from segeval.outputs.per_image_file import PerImageWriter
 from segeval.render import RenderOptions, listings
 from segeval.render import compare as compare_formats
 from segeval.render import inspection as inspection_formats
@@ -53,6 +48,11 @@ from segeval.render import score as score_formats
 from segeval.render.junit import render_junit
 from segeval.render.tables import render_with
 from segeval.report import Report
+from segeval.run.batch import DEFAULT_MAX_ARCHIVE_BYTES, BatchOptions, run_batch
+from segeval.run.conventions import CONVENTIONS, apply_convention
+from segeval.run.engine import default_jobs, tune_allocator
+from segeval.run.evaluate import evaluate
+from segeval.run.options import Execution, ScoreOptions
 
 __all__ = ["cli", "main"]
 

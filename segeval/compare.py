@@ -14,9 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from segeval.core.metrics import REGISTRY
 from segeval.errors import IncomparableReportsError
 from segeval.gate import GateResult, MaxDrop, check_regressions
-from segeval.metrics import REGISTRY
 from segeval.report import Report
 
 __all__ = ["Comparison", "ComparisonRow", "check_comparable", "compare_reports", "load_report"]

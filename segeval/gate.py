@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Literal
 
 from segeval.checks import Check, GateResult
-from segeval.classes import resolve_class
+from segeval.core.metrics import REGISTRY
 from segeval.errors import ThresholdError, UsageError
-from segeval.metrics import REGISTRY
+from segeval.inputs.classes import resolve_class
 from segeval.report import Report
 
 __all__ = [

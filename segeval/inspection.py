@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from segeval.classes import PRESET_NAMES, ClassDefinition, load_preset
 from segeval.errors import MaskReadError, SegevalError
+from segeval.inputs.classes import PRESET_NAMES, ClassDefinition, load_preset
+from segeval.inputs.pairing import list_masks
 from segeval.io import ReadOptions, read_mask, sniff_format
 from segeval.io.colors import RGB
-from segeval.pairing import list_masks
 
 __all__ = ["FolderInspection", "inspect_folder"]
 

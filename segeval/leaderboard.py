@@ -1,7 +1,7 @@
 """The result of a batch: each submission's line and the ranked leaderboard.
 
 These are result types, like :class:`~segeval.report.Report`: renderers read
-them, and only :mod:`segeval.batch` produces them.
+them, and only :mod:`segeval.run.batch` produces them.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from segeval.metrics import REGISTRY
+from segeval.core.metrics import REGISTRY
 from segeval.report import Report
 
 __all__ = ["BATCH_SCHEMA", "TIE_BREAKERS", "Leaderboard", "SubmissionResult", "rank"]

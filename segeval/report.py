@@ -21,11 +21,11 @@ import numpy as np
 
 from segeval._version import __version__
 from segeval.checks import GateResult
-from segeval.classes import default_class_names
-from segeval.confusion import ConfusionMatrix
+from segeval.core.confusion import ConfusionMatrix
+from segeval.core.metrics import PER_CLASS_METRICS, MetricOptions, normalize_matrix
+from segeval.core.per_image import ImageMeans
 from segeval.errors import IncomparableReportsError
-from segeval.metrics import PER_CLASS_METRICS, MetricOptions, normalize_matrix
-from segeval.per_image import ImageMeans
+from segeval.inputs.classes import default_class_names
 
 __all__ = ["SCHEMA", "ClassResult", "PairingSummary", "Report", "ScoreConfig", "build_report"]
 
@@ -175,7 +175,7 @@ class ClassResult:
     """Metrics and counts of one class.
 
     ``metrics`` holds every dataset-level per-class metric of the registry
-    (:data:`~segeval.metrics.PER_CLASS_METRICS`) by name; ``iou``, ``dice``,
+    (:data:`~segeval.core.metrics.PER_CLASS_METRICS`) by name; ``iou``, ``dice``,
     ``precision``, ``recall`` and ``fbeta`` read it. The ``image_*`` fields are
     set only with per-image aggregation: the mean over images of this class's
     IoU and Dice, and how many images counted (those where it was defined).

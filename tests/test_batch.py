@@ -15,11 +15,11 @@ import pytest
 from click.testing import CliRunner, Result
 from PIL import Image
 
-import segeval.work
-from segeval.batch import BatchOptions, run_batch
+import segeval.run.work
 from segeval.cli import cli
-from segeval.evaluate import evaluate
-from segeval.options import Execution, ScoreOptions
+from segeval.run.batch import BatchOptions, run_batch
+from segeval.run.evaluate import evaluate
+from segeval.run.options import Execution, ScoreOptions
 from tests.helpers import png_declaring, save_mask
 
 RNG = np.random.default_rng(4)
@@ -222,14 +222,14 @@ def test_resume_reuses_reports_with_the_same_settings(arena: Path) -> None:
 def test_a_crashing_worker_only_invalidates_its_submission(
     arena: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_read = segeval.work.read_mask
+    real_read = segeval.run.work.read_mask
 
     def crash_on(path: Path, options: object = None) -> np.ndarray:
         if "good" in Path(path).parts:
             os._exit(3)  # a decoder crashing the whole process, as a hostile file might
         return real_read(path, options)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(segeval.work, "read_mask", crash_on)
+    monkeypatch.setattr(segeval.run.work, "read_mask", crash_on)
     board = run_batch(
         arena / "subs", arena / "gt",
         BatchOptions(score=ScoreOptions(num_classes=3), execution=Execution(jobs=2)),
@@ -255,7 +255,7 @@ def test_duplicate_submission_names_are_refused(tmp_path: Path) -> None:
 def test_extraction_stops_at_the_byte_budget_even_if_sizes_lie(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import segeval.submissions as submissions
+    import segeval.inputs.submissions as submissions
     from segeval.errors import UnsafeInputError
 
     with zipfile.ZipFile(tmp_path / "lies.zip", "w", zipfile.ZIP_DEFLATED) as archive:

@@ -67,8 +67,8 @@ def test_sample_json_equals_golden_file() -> None:
 def test_sample_json_agrees_with_sklearn() -> None:
     from sklearn.metrics import accuracy_score, jaccard_score, precision_recall_fscore_support
 
+    from segeval.inputs.pairing import pair_folders
     from segeval.io import read_mask
-    from segeval.pairing import pair_folders
 
     document = json.loads(run("score", *SAMPLE_ARGS, "--format", "json").stdout)
     gts, preds = [], []
@@ -323,9 +323,9 @@ def test_click_usage_errors_exit_2() -> None:
 
 
 def test_results_do_not_depend_on_jobs_or_chunking(tmp_path: Path) -> None:
-    from segeval.options import ScoreOptions
-    from segeval.pairing import pair_folders
-    from segeval.work import ImageTask, Work, count_tasks
+    from segeval.inputs.pairing import pair_folders
+    from segeval.run.options import ScoreOptions
+    from segeval.run.work import ImageTask, Work, count_tasks
 
     args = [*SAMPLE_ARGS, "--format", "json", "--per-image-output"]
     documents = []

@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from sklearn.metrics import confusion_matrix
 
-from segeval.confusion import ConfusionMatrix
+from segeval.core.confusion import ConfusionMatrix
+from segeval.core.labels import LabelMapping
 from segeval.errors import LabelRangeError, ShapeMismatchError, UsageError
-from segeval.labels import LabelMapping
 
 
 def _sklearn_counts(
@@ -264,14 +264,14 @@ def _blocky(rng: np.random.Generator, shape: tuple[int, int], values: int) -> np
 def test_run_length_and_fallback_kernels_agree(
     monkeypatch: pytest.MonkeyPatch, share: float
 ) -> None:
-    import segeval.histogram
+    import segeval.core.histogram
 
     rng = np.random.default_rng(5)
     gt = _blocky(rng, (100, 203), 6)
     pred = gt.copy()
     pred[rng.random(gt.shape) < 0.01] = 3  # some noise, still mostly runs
     gt[:3, :7] = 255
-    monkeypatch.setattr(segeval.histogram, "RUN_FALLBACK_SHARE", share)
+    monkeypatch.setattr(segeval.core.histogram, "RUN_FALLBACK_SHARE", share)
     cm = ConfusionMatrix(6, chunk_pixels=1000)
     cm.update(pred, gt)
     np.testing.assert_array_equal(cm.counts, _sklearn_counts(gt, pred, 6, 255))
@@ -320,6 +320,6 @@ def test_missing_prediction_on_both_kernels(noisy: bool) -> None:
 @settings(max_examples=200, deadline=None)
 @given(hnp.arrays(np.bool_, st.integers(0, 200)))
 def test_sparse_nonzero_equals_flatnonzero(flags: np.ndarray) -> None:
-    from segeval.histogram import _nonzero_sparse
+    from segeval.core.histogram import _nonzero_sparse
 
     np.testing.assert_array_equal(_nonzero_sparse(flags), np.flatnonzero(flags))

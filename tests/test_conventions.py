@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from segeval.cli import cli
-from segeval.conventions import CONVENTIONS, apply_convention
-from segeval.options import ScoreOptions
+from segeval.run.conventions import CONVENTIONS, apply_convention
+from segeval.run.options import ScoreOptions
 from tests.helpers import MaskWriter
 
 

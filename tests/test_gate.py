@@ -14,7 +14,8 @@ from click.testing import CliRunner, Result
 from segeval import __version__
 from segeval.cli import cli
 from segeval.compare import compare_reports
-from segeval.confusion import ConfusionMatrix
+from segeval.core.confusion import ConfusionMatrix
+from segeval.core.metrics import MetricOptions
 from segeval.errors import IncomparableReportsError, ThresholdError
 from segeval.gate import (
     MaxDrop,
@@ -23,7 +24,6 @@ from segeval.gate import (
     check_thresholds,
     load_thresholds,
 )
-from segeval.metrics import MetricOptions
 from segeval.render.compare import render_comparison
 from segeval.report import PairingSummary, Report, build_report
 from tests.helpers import SAMPLE_ARGS, assert_golden

@@ -18,9 +18,8 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
-from segeval.confusion import ConfusionMatrix
-from segeval.errors import UsageError
-from segeval.metrics import (
+from segeval.core.confusion import ConfusionMatrix
+from segeval.core.metrics import (
     PER_CLASS_METRICS,
     REGISTRY,
     MetricOptions,
@@ -30,6 +29,7 @@ from segeval.metrics import (
     normalize_matrix,
     summary_metrics,
 )
+from segeval.errors import UsageError
 from segeval.render import render
 from segeval.report import build_report
 

@@ -17,7 +17,7 @@ from tests.helpers import REPO, SAMPLE
 
 def test_library_import_does_not_load_the_cli_stack() -> None:
     code = (
-        "import sys, segeval, segeval.render, segeval.evaluate;"
+        "import sys, segeval, segeval.render, segeval.run.evaluate;"
         "import numpy as np;"
         "mask = np.zeros((2, 2), np.uint8);"
         "segeval.ConfusionMatrix(2).update(mask, mask);"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from segeval.errors import PairingError
-from segeval.pairing import PairingOptions, check_pairing, list_masks, pair_folders
+from segeval.inputs.pairing import PairingOptions, check_pairing, list_masks, pair_folders
 
 
 def _touch(root: Path, *names: str) -> None:

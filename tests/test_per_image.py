@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from segeval.cli import cli
-from segeval.evaluate import evaluate
-from segeval.metrics import MetricOptions
-from segeval.options import ScoreOptions
+from segeval.core.metrics import MetricOptions
+from segeval.run.evaluate import evaluate
+from segeval.run.options import ScoreOptions
 from tests.helpers import MaskWriter
 
 # Two 2x2 images, 3 classes (0 background, 1, 2):

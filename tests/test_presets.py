@@ -10,9 +10,14 @@ import pytest
 from click.testing import CliRunner, Result
 from PIL import Image
 
-from segeval.classes import PRESET_NAMES, load_class_definition, load_preset, parse_class_definition
 from segeval.cli import cli
 from segeval.errors import ClassDefinitionError
+from segeval.inputs.classes import (
+    PRESET_NAMES,
+    load_class_definition,
+    load_preset,
+    parse_class_definition,
+)
 from tests.helpers import CAMVID, save_mask
 
 # The official table (cityscapesscripts/helpers/labels.py): labelId -> trainId (255: ignored).

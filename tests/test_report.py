@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from segeval.confusion import ConfusionMatrix
+from segeval.core.confusion import ConfusionMatrix
+from segeval.core.metrics import MetricOptions
 from segeval.errors import IncomparableReportsError
-from segeval.metrics import MetricOptions
 from segeval.render import render
 from segeval.report import Report, build_report
 

@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from segeval.classes import ClassDefinition
+from segeval.inputs.classes import ClassDefinition
 from segeval.inspection import FolderInspection
 from segeval.render.layout import RenderOptions, Section, format_count
 from segeval.render.markdown import markdown_table

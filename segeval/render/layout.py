@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from segeval.metrics import REGISTRY
+from segeval.core.metrics import REGISTRY
 from segeval.report import Report
 
 __all__ = [

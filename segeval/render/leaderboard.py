@@ -8,8 +8,8 @@ import json
 import math
 from collections.abc import Mapping
 
+from segeval.core.metrics import REGISTRY
 from segeval.leaderboard import Leaderboard, SubmissionResult
-from segeval.metrics import REGISTRY
 from segeval.render.layout import RenderOptions, Section, format_value
 from segeval.render.markdown import markdown_table
 from segeval.render.tables import Renderer, csv_number, render_with, text_table

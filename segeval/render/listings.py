@@ -7,12 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from segeval.classes import ClassDefinition
-from segeval.conventions import Convention
-from segeval.metrics import REGISTRY
+from segeval.core.metrics import REGISTRY
+from segeval.inputs.classes import ClassDefinition
 from segeval.render.layout import RenderOptions, Section
 from segeval.render.markdown import markdown_table
 from segeval.render.tables import Renderer, render_with, text_table
+from segeval.run.conventions import Convention
 
 __all__ = [
     "FORMATS",

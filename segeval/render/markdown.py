@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from segeval.checks import GateResult
-from segeval.metrics import REGISTRY
+from segeval.core.metrics import REGISTRY
 from segeval.render.layout import (
     RenderOptions,
     Section,

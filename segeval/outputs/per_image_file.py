@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-from segeval.atomic import AtomicWriter
+from segeval.core.per_image import ImageResult
 from segeval.errors import UsageError
-from segeval.per_image import ImageResult
+from segeval.outputs.atomic import AtomicWriter
 
 __all__ = ["PER_IMAGE_SUFFIXES", "PerImageWriter"]
 

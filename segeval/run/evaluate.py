@@ -14,15 +14,15 @@ from functools import partial
 from pathlib import Path
 from typing import Protocol
 
-from segeval.confusion import ConfusionMatrix
-from segeval.engine import ThreadExecutor, WorkerCrash, chunked, default_jobs
+from segeval.core.confusion import ConfusionMatrix
+from segeval.core.metrics import MetricOptions, included_classes
+from segeval.core.per_image import ImageCountSpool, ImageMeans, ImageResult, image_results
 from segeval.errors import SegevalError
-from segeval.metrics import MetricOptions, included_classes
-from segeval.options import Execution, ScoreOptions
-from segeval.pairing import CheckedPairing, check_pairing, pair_folders
-from segeval.per_image import ImageCountSpool, ImageMeans, ImageResult, image_results
+from segeval.inputs.pairing import CheckedPairing, check_pairing, pair_folders
 from segeval.report import PairingSummary, Report, build_report
-from segeval.work import ImageTask, Work, count_tasks
+from segeval.run.engine import ThreadExecutor, WorkerCrash, chunked, default_jobs
+from segeval.run.options import Execution, ScoreOptions
+from segeval.run.work import ImageTask, Work, count_tasks
 
 __all__ = ["ImageSink", "ProgressCallback", "evaluate", "finish_report"]
 

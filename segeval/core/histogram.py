@@ -5,7 +5,7 @@ Label maps are made of regions, so along the flattened pixels the pair
 pairs once (its start's pair, weighted by its length) touches far fewer values
 than binning every pixel. These functions know nothing about classes or ignore
 values: they count raw values or codes handed to them
-(:class:`~segeval.labels.LabelMapping` decides what the values mean).
+(:class:`~segeval.core.labels.LabelMapping` decides what the values mean).
 """
 
 from __future__ import annotations

@@ -17,17 +17,17 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from segeval._version import __version__
-from segeval.classes import ClassDefinition, default_class_names, resolve_class
-from segeval.confusion import DEFAULT_CHUNK_PIXELS, ConfusionMatrix, OutOfRange
+from segeval.core.confusion import DEFAULT_CHUNK_PIXELS, ConfusionMatrix, OutOfRange
+from segeval.core.labels import DEFAULT_IGNORE, LabelMapping
+from segeval.core.metrics import MetricOptions
 from segeval.errors import UsageError
+from segeval.inputs.classes import ClassDefinition, default_class_names, resolve_class
+from segeval.inputs.pairing import MissingPolicy, PairingOptions
 from segeval.io import ReadOptions
-from segeval.labels import DEFAULT_IGNORE, LabelMapping
-from segeval.metrics import MetricOptions
-from segeval.pairing import MissingPolicy, PairingOptions
-from segeval.work import PairReader
+from segeval.run.work import PairReader
 
 if TYPE_CHECKING:
-    from segeval.engine import Executor
+    from segeval.run.engine import Executor
 
 __all__ = ["ClassIds", "Execution", "ScoreOptions"]
 
@@ -247,7 +247,7 @@ class Execution:
         Pixels per row block in the accumulator (bounds temporaries).
     executor : Executor, optional
         Runs the tasks; default threads for ``score``, processes for ``batch``
-        (see :mod:`segeval.engine`).
+        (see :mod:`segeval.run.engine`).
 
     Examples
     --------

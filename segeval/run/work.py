@@ -3,7 +3,7 @@
 :class:`PairReader` reads and aligns one pair; :func:`count_tasks` counts a
 chunk of :class:`ImageTask` (one ground-truth image, one or several
 submissions' predictions of it) into a :class:`TaskResult`. ``score`` and
-``batch`` both run it, on the executors of :mod:`segeval.engine`.
+``batch`` both run it, on the executors of :mod:`segeval.run.engine`.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from segeval.confusion import ConfusionMatrix
+from segeval.core.confusion import ConfusionMatrix
+from segeval.core.metrics import counts_from_matrix
 from segeval.errors import LabelRangeError, SegevalError, ShapeMismatchError
+from segeval.inputs.pairing import MaskPair
 from segeval.io import ReadOptions, read_mask
 from segeval.io.resize import resize_nearest
-from segeval.metrics import counts_from_matrix
-from segeval.pairing import MaskPair
 
 __all__ = ["ImageCounts", "ImageTask", "PairReader", "TaskResult", "Work", "count_tasks"]
 

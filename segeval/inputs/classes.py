@@ -8,7 +8,7 @@ Two kinds of file describe classes:
   names, ids, optional colours, ignore values and a label map from raw mask
   values to class ids, as described in :func:`parse_class_definition`.
 
-A :class:`ClassDefinition` turns into the :class:`~segeval.labels.LabelMapping`
+A :class:`ClassDefinition` turns into the :class:`~segeval.core.labels.LabelMapping`
 the accumulator uses and the :class:`~segeval.io.colors.ColorTable` the readers
 use for colour masks.
 """
@@ -24,9 +24,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from segeval.core.labels import LabelMapping, Unmapped
 from segeval.errors import ClassDefinitionError, UsageError
 from segeval.io.colors import RGB, ColorTable
-from segeval.labels import LabelMapping, Unmapped
 
 __all__ = [
     "PRESET_NAMES",
@@ -315,7 +315,11 @@ def load_preset(name: str) -> ClassDefinition:
     """
     if name not in PRESET_NAMES:
         raise UsageError(f"unknown preset {name!r}; choose one of {', '.join(PRESET_NAMES)}.")
-    text = resources.files("segeval.presets").joinpath(f"{name}.json").read_text(encoding="utf-8")
+    text = (
+        resources.files("segeval.inputs.presets")
+        .joinpath(f"{name}.json")
+        .read_text(encoding="utf-8")
+    )
     return parse_class_definition(json.loads(text), source=f"preset {name}")
 
 

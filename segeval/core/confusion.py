@@ -14,7 +14,7 @@ stay bounded however large the image. Two paths:
   the label mapping is then applied once to that 256 x 256 histogram instead of
   to every pixel.
 * anything else (16-bit labels, NPY arrays, many classes): raw values are
-  mapped to codes through :class:`~segeval.labels.LabelMapping` and the codes
+  mapped to codes through :class:`~segeval.core.labels.LabelMapping` and the codes
   binned directly.
 
 Ground-truth pixels with an ignore value are dropped. A prediction pixel with an
@@ -29,10 +29,10 @@ from typing import Literal
 
 import numpy as np
 
+from segeval.core.histogram import pair_histogram
+from segeval.core.labels import DEFAULT_IGNORE, MAX_INFERRED_CLASSES, LabelMapping
+from segeval.core.metrics import MetricOptions, MetricResult, compute_metrics, counts_from_matrix
 from segeval.errors import ShapeMismatchError, UsageError
-from segeval.histogram import pair_histogram
-from segeval.labels import DEFAULT_IGNORE, MAX_INFERRED_CLASSES, LabelMapping
-from segeval.metrics import MetricOptions, MetricResult, compute_metrics, counts_from_matrix
 
 __all__ = [
     "DEFAULT_CHUNK_PIXELS",

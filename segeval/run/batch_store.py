@@ -12,9 +12,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from segeval.atomic import write_text_atomic
 from segeval.errors import SegevalError
 from segeval.leaderboard import SubmissionResult
+from segeval.outputs.atomic import write_text_atomic
 from segeval.report import Report
 
 __all__ = ["load_stored", "store_result"]

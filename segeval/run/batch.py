@@ -4,12 +4,12 @@ Work is organised by ground-truth image: a worker reads one ground-truth mask
 and counts every submission's prediction for it, so each ground-truth mask is
 decoded once per batch rather than once per submission. Each submission
 accumulates its own confusion matrix; its report is built exactly as ``score``
-builds it (:func:`segeval.evaluate.finish_report`), so the numbers agree.
+builds it (:func:`segeval.run.evaluate.finish_report`), so the numbers agree.
 
 A submission that fails (unsafe archive, missing files, unreadable or wrong-size
 masks, labels out of range, even a crashed worker process) is marked invalid
 with its first error and an error count, and the batch goes on. Archives are
-unpacked by :mod:`segeval.submissions` into a private temporary folder that is
+unpacked by :mod:`segeval.inputs.submissions` into a private temporary folder that is
 removed afterwards.
 """
 
@@ -22,24 +22,24 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
-from segeval.batch_store import load_stored, store_result
-from segeval.confusion import ConfusionMatrix
-from segeval.engine import ProcessExecutor, WorkerCrash, chunked, default_jobs
+from segeval.core.confusion import ConfusionMatrix
+from segeval.core.metrics import REGISTRY
+from segeval.core.per_image import ImageCountSpool
 from segeval.errors import SegevalError, ThresholdError, UsageError
-from segeval.evaluate import finish_report
-from segeval.leaderboard import Leaderboard, SubmissionResult, rank
-from segeval.metrics import REGISTRY
-from segeval.options import Execution, ScoreOptions
-from segeval.pairing import (
+from segeval.inputs.pairing import (
     CheckedPairing,
     GroundTruthListing,
     check_pairing,
     list_ground_truth,
     pair_with_listing,
 )
-from segeval.per_image import ImageCountSpool
-from segeval.submissions import Submission, discover_submissions, prepare_submission
-from segeval.work import ImageTask, TaskResult, Work, count_tasks
+from segeval.inputs.submissions import Submission, discover_submissions, prepare_submission
+from segeval.leaderboard import Leaderboard, SubmissionResult, rank
+from segeval.run.batch_store import load_stored, store_result
+from segeval.run.engine import ProcessExecutor, WorkerCrash, chunked, default_jobs
+from segeval.run.evaluate import finish_report
+from segeval.run.options import Execution, ScoreOptions
+from segeval.run.work import ImageTask, TaskResult, Work, count_tasks
 
 __all__ = ["BatchOptions", "run_batch"]
 

@@ -1,6 +1,6 @@
 """Convention presets: the option settings that reproduce a reference evaluator.
 
-A convention is a named set of :class:`~segeval.options.ScoreOptions` values.
+A convention is a named set of :class:`~segeval.run.options.ScoreOptions` values.
 Applying one changes only the options the user did not set explicitly, and the
 report records the convention's name next to the effective settings. Where a
 reference tool has a known defect (false positives that cost nothing, memory
@@ -14,9 +14,9 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from segeval.core.metrics import MetricOptions
 from segeval.errors import UsageError
-from segeval.metrics import MetricOptions
-from segeval.options import ScoreOptions
+from segeval.run.options import ScoreOptions
 
 __all__ = ["CONVENTIONS", "Convention", "apply_convention"]
 

@@ -21,7 +21,7 @@ from typing import IO
 
 import numpy as np
 
-from segeval.metrics import MetricOptions, compute_metrics
+from segeval.core.metrics import MetricOptions, compute_metrics
 
 __all__ = ["ImageCountSpool", "ImageMeans", "ImageResult", "image_results"]
 

@@ -24,8 +24,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from segeval.core.histogram import code_histogram
 from segeval.errors import LabelRangeError, UsageError
-from segeval.histogram import code_histogram
 
 __all__ = [
     "DEFAULT_IGNORE",

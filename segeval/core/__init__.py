@@ -1,0 +1,1 @@
+"""Counting and metrics on arrays: label rules, histogram kernels, the accumulator, formulas."""

@@ -1,0 +1,1 @@
+"""What the user hands in besides masks: class definitions and presets, pairing, submissions."""

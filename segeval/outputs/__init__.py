@@ -1,0 +1,1 @@
+"""Files segeval writes: atomic replacement and the streamed per-image table."""

@@ -1,0 +1,1 @@
+"""Running the work: options, conventions, the unit of work, executors, score and batch."""
