@@ -4,7 +4,7 @@ The library under the ``segeval`` command. Typical use::
 
     import segeval
 
-    report = segeval.run.evaluate("preds/", "gt/")          # folders of masks
+    report = segeval.evaluate("preds/", "gt/")          # folders of masks
     report.summary["miou"]
 
     cm = segeval.ConfusionMatrix(num_classes=19)        # numpy arrays
