@@ -94,6 +94,10 @@ class ThresholdError(SegevalError):
     """A quality-gate threshold that names an unknown metric or cannot be parsed."""
 
 
+class CountOverflowError(SegevalError):
+    """A count would exceed 2**64 - 1 and wrap around."""
+
+
 class IncomparableReportsError(SegevalError):
     """Two reports that cannot be compared (different classes, ignore ids, ...)."""
 

@@ -25,14 +25,15 @@ class, recorded in :attr:`ConfusionMatrix.missed` rather than in a column.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from segeval.core.histogram import pair_histogram
+from segeval.core.inputs import label_batch
 from segeval.core.labels import DEFAULT_IGNORE, MAX_INFERRED_CLASSES, LabelMapping
 from segeval.core.metrics import MetricOptions, MetricResult, compute_metrics, counts_from_matrix
-from segeval.errors import ShapeMismatchError, UsageError
+from segeval.errors import CountOverflowError, ShapeMismatchError, UsageError
 
 __all__ = [
     "DEFAULT_CHUNK_PIXELS",
@@ -105,7 +106,7 @@ class ConfusionMatrix:
         self,
         num_classes: int | None = None,
         *,
-        ignore_index: Iterable[int] | None = (DEFAULT_IGNORE,),
+        ignore_index: int | Iterable[int] | None = (DEFAULT_IGNORE,),
         mapping: LabelMapping | None = None,
         pred_mapping: LabelMapping | None = None,
         infer_num_classes: bool | None = None,
@@ -116,6 +117,8 @@ class ConfusionMatrix:
             raise UsageError(f"out_of_range must be 'error' or 'miss', got {out_of_range!r}.")
         if chunk_pixels < 1:
             raise UsageError(f"chunk_pixels must be positive, got {chunk_pixels}.")
+        if isinstance(ignore_index, int | np.integer):
+            ignore_index = (int(ignore_index),)
         if mapping is None:
             mapping = LabelMapping(num_classes or 1, ignore_values=ignore_index or ())
         elif num_classes is not None and num_classes != mapping.num_classes:
@@ -137,13 +140,33 @@ class ConfusionMatrix:
         self.num_classes_inferred = bool(infer_num_classes)
         self.out_of_range: OutOfRange = out_of_range
         self.chunk_pixels = chunk_pixels
-        size = 0 if self.num_classes_inferred else mapping.num_classes
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every count (an inferred class count starts again from zero).
+
+        Examples
+        --------
+        >>> cm = ConfusionMatrix(2)
+        >>> cm.update(np.array([[1]]), np.array([[1]]))
+        >>> cm.reset()
+        >>> cm.num_images, int(cm.counts.sum())
+        (0, 0)
+        """
+        size = 0 if self.num_classes_inferred else self._gt_mapping.num_classes
         self.counts = np.zeros((size, size), dtype=np.uint64)
         self.missed = np.zeros(size, dtype=np.uint64)
         self.ignored_pixels = 0
         self.pred_ignore_pixels = 0
         self.out_of_range_pixels = 0
         self.num_images = 0
+
+    def __repr__(self) -> str:
+        inferred = ", inferred" if self.num_classes_inferred else ""
+        return (
+            f"ConfusionMatrix({self.num_classes} classes{inferred}, {self.num_images} images, "
+            f"{self.scored_pixels} scored pixels, ignore {sorted(self.ignore_values)})"
+        )
 
     # ------------------------------------------------------------------ state
 
@@ -251,6 +274,12 @@ class ConfusionMatrix:
         total += other
         return total
 
+    def __radd__(self, other: object) -> ConfusionMatrix:
+        """``sum(matrices)`` starts from 0."""
+        if isinstance(other, int) and other == 0:
+            return self + self.copy_empty()
+        return NotImplemented
+
     def __iadd__(self, other: ConfusionMatrix) -> ConfusionMatrix:
         if not isinstance(other, ConfusionMatrix):
             return NotImplemented
@@ -269,8 +298,8 @@ class ConfusionMatrix:
             )
         else:
             other_counts, other_missed = other.counts, other.missed
-        self.counts += other_counts
-        self.missed += other_missed
+        _add_exactly(self.counts, other_counts)
+        _add_exactly(self.missed, other_missed)
         self.ignored_pixels += other.ignored_pixels
         self.pred_ignore_pixels += other.pred_ignore_pixels
         self.out_of_range_pixels += other.out_of_range_pixels
@@ -298,24 +327,30 @@ class ConfusionMatrix:
 
     # --------------------------------------------------------------- counting
 
-    def update(self, pred: np.ndarray | None, target: np.ndarray) -> None:
-        """Add one mask pair: prediction first, ground truth second.
+    def update(self, pred: Any, target: Any) -> None:
+        """Add masks: prediction first, ground truth second (as torchmetrics orders them).
 
         Parameters
         ----------
-        pred : numpy.ndarray or None
-            2-D integer array of raw predicted labels, the shape of ``target``.
-            ``None`` means the prediction is missing and predicts nothing:
+        pred : array-like or None
+            Raw predicted labels: ``(H, W)`` for one image or ``(N, H, W)`` for
+            N images, of any integer or bool dtype; a numpy array, a nested
+            list, or a host tensor (torch, JAX, CuPy) read through
+            ``__array__`` / DLPack. ``None`` means the prediction is missing:
             every scored pixel is a miss.
-        target : numpy.ndarray
-            2-D integer array of raw ground-truth labels.
+        target : array-like
+            Raw ground-truth labels, the same shape.
 
         Raises
         ------
+        UsageError
+            Float (probability), complex or object arrays, GPU tensors, other
+            shapes.
         ShapeMismatchError
-            The two masks differ in shape.
+            The two differ in shape.
         LabelRangeError
-            A label outside the classes (see ``out_of_range``); nothing is added.
+            A label outside the classes (see ``out_of_range``); nothing of this
+            call is added.
 
         Examples
         --------
@@ -323,7 +358,35 @@ class ConfusionMatrix:
         >>> cm.update(pred=np.array([[1, 1]], np.uint8), target=np.array([[0, 1]], np.uint8))
         >>> cm.counts.tolist(), cm.num_images
         ([[0, 1], [0, 1]], 1)
+        >>> cm.update([[[0, 0]], [[1, 1]]], [[[0, 1]], [[1, 1]]])  # a batch of two images
+        >>> cm.num_images
+        3
         """
+        if (
+            isinstance(target, np.ndarray)
+            and target.ndim == 2
+            and (pred is None or (isinstance(pred, np.ndarray) and pred.ndim == 2))
+            and np.issubdtype(target.dtype, np.integer)
+            and (pred is None or np.issubdtype(pred.dtype, np.integer))
+        ):
+            self._update_one(pred, target)  # the scoring loop's case: no conversion
+            return
+        targets = label_batch(target, "target")
+        preds = None if pred is None else label_batch(pred, "pred")
+        if preds is not None and preds.shape != targets.shape:
+            raise ShapeMismatchError(
+                f"ground truth has shape {np.shape(target)} but prediction has shape "
+                f"{np.shape(pred)}."
+            )
+        if len(targets) == 1:
+            self._update_one(None if preds is None else preds[0], targets[0])
+            return
+        batch = self.copy_empty()  # all of the batch or nothing
+        for index, one_target in enumerate(targets):
+            batch._update_one(None if preds is None else preds[index], one_target)
+        self += batch
+
+    def _update_one(self, pred: np.ndarray | None, target: np.ndarray) -> None:
         if pred is not None and target.shape != pred.shape:
             raise ShapeMismatchError(
                 f"ground truth has shape {target.shape} but prediction has shape {pred.shape}."
@@ -380,10 +443,8 @@ class ConfusionMatrix:
             raise self._gt_mapping.invalid_value_error("gt", target)
         if pred is not None and split.out_of_range.any() and self.out_of_range == "error":
             raise self._pred_mapping.invalid_value_error("pred", pred)
-        # Non-negative int64 into uint64: in-place, without a converted copy.
-        np.add(self.counts, split.classes, out=self.counts, casting="unsafe")
-        missed = split.pred_ignore + split.out_of_range
-        np.add(self.missed, missed, out=self.missed, casting="unsafe")
+        _add_exactly(self.counts, split.classes)
+        _add_exactly(self.missed, split.pred_ignore + split.out_of_range)
         self.ignored_pixels += split.gt_ignored
         self.pred_ignore_pixels += int(split.pred_ignore.sum()) if pred is not None else 0
         self.out_of_range_pixels += int(split.out_of_range.sum())
@@ -397,3 +458,20 @@ def _padded(matrix: ConfusionMatrix, size: int) -> tuple[np.ndarray, np.ndarray]
     counts[:current, :current] = matrix.counts
     missed[:current] = matrix.missed
     return counts, missed
+
+
+_UINT64_MAX = np.iinfo(np.uint64).max
+
+
+def _add_exactly(total: np.ndarray, addend: np.ndarray) -> None:
+    """``total += addend`` in uint64, refusing to wrap around (counts stay exact)."""
+    addend = np.asarray(addend)
+    if addend.size and int(addend.max(initial=0)) > 0:
+        headroom = _UINT64_MAX - total
+        if np.any(addend.astype(np.uint64, copy=False) > headroom):
+            raise CountOverflowError(
+                "a count would exceed 2**64 - 1 pixels and wrap around; split the data "
+                "into several matrices."
+            )
+    # Non-negative int64 into uint64: in-place, without a converted copy.
+    np.add(total, addend, out=total, casting="unsafe")

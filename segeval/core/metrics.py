@@ -24,9 +24,10 @@ default). IoU and Dice of a class predicted but absent from the ground truth are
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -334,6 +335,32 @@ class MetricResult:
     def classes_averaged(self) -> int:
         """Classes that entered the mIoU (included and not NaN)."""
         return int(np.count_nonzero(self.included & ~np.isnan(self.per_class.iou)))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain Python values (lists, floats; undefined values are None).
+
+        Examples
+        --------
+        >>> result = compute_metrics(np.array([2, 0]), np.array([1, 0]), np.array([0, 0]))
+        >>> result.to_dict()["per_class"]["iou"]
+        [0.6666666666666666, None]
+        """
+
+        def plain(values: Iterable[float]) -> list[float | None]:
+            return [None if math.isnan(v) else float(v) for v in values]
+
+        per_class: dict[str, Any] = {
+            name: plain(values) for name, values in self.per_class.values.items()
+        }
+        per_class.update(
+            {name: getattr(self.per_class, name).tolist() for name in ("tp", "fp", "fn")}
+        )
+        return {
+            "summary": {name: None if math.isnan(v) else v for name, v in self.summary.items()},
+            "per_class": per_class,
+            "included": self.included.tolist(),
+            "classes_averaged": self.classes_averaged,
+        }
 
 
 def compute_metrics(
