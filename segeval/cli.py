@@ -38,6 +38,7 @@ from segeval.inputs.classes import PRESET_NAMES, load_class_names, load_definiti
 from segeval.inputs.pairing import PairingOptions
 from segeval.inspection import inspect_folder
 from segeval.io.png import active_decoder
+from segeval.notices import Notice
 from segeval.outputs.atomic import refuse_inside_inputs, write_text_atomic
 from segeval.outputs.per_image_file import PerImageWriter
 from segeval.render import RenderOptions, listings
@@ -367,7 +368,8 @@ def scoring_options(function: F) -> F:
         click.option(
             "--strict",
             is_flag=True,
-            help="Predictions without ground truth are an error (default: a warning).",
+            help="Any warning is an error (exit 2, after the report is written); predictions "
+            "without ground truth stop the run.",
         ),
         click.option(
             "--resize-pred",
@@ -387,6 +389,12 @@ def scoring_options(function: F) -> F:
             help="Read JPEG masks, mapping colours to the nearest class colour.",
         ),
         click.option("--npz-key", help="Array to read from NPZ files that hold several."),
+        click.option(
+            "--binary",
+            is_flag=True,
+            help="Binary masks: 0 is the background, any other value (1, 255) the "
+            "foreground; no ignore value unless --ignore-index is given.",
+        ),
         click.option(
             "--max-pixels",
             type=click.IntRange(min=1),
@@ -466,6 +474,7 @@ def build_score_options(ctx: click.Context) -> ScoreOptions:
         allow_lossy=params["allow_lossy"],
         npz_key=params["npz_key"],
         max_pixels=params["max_pixels"],
+        binary=params["binary"],
     )
     if params["convention"]:
         options = apply_convention(options, params["convention"], explicit=given)
@@ -576,6 +585,10 @@ def score(
     render_options = RenderOptions(confusion_matrix=confusion_matrix, normalize=normalize)
     _emit(report, output_format, render_options, output)
     _warn(report.warnings)
+    if options.strict and report.warnings:
+        codes = ", ".join(dict.fromkeys(warning.code for warning in report.warnings))
+        click.echo(f"segeval: error: --strict: the run had warnings ({codes}).", err=True)
+        ctx.exit(EXIT_USAGE)
     markdown = (
         render_with(score_formats.FORMATS, report, "markdown", render_options)
         if github_summary
@@ -596,9 +609,9 @@ def _thresholds(
     return thresholds
 
 
-def _warn(warnings: Sequence[str]) -> None:
+def _warn(warnings: Sequence[Notice]) -> None:
     for warning in warnings:
-        click.echo(f"segeval: warning: {warning}", err=True)
+        click.echo(f"segeval: warning: {warning.message} [{warning.code}]", err=True)
 
 
 def _finish_gate(

@@ -10,12 +10,14 @@ would be ignored.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from segeval.core.labels import LabelMapping
 from segeval.errors import MaskReadError, SegevalError
 from segeval.inputs.classes import PRESET_NAMES, ClassDefinition, load_preset
 from segeval.inputs.pairing import list_masks
@@ -199,7 +201,7 @@ def _hints(
             'definition with label_map {"0": 0, "255": 1} and ignore [], or re-save as 0/1.'
         )
     if classes is not None and values:
-        hints.extend(_definition_hints(values, classes, class_ids))
+        hints.extend(_definition_hints(inspection.values, classes, class_ids))
     elif values and not colour_files:
         hints.extend(_value_hints(values))
     if len(inspection.sizes) > 1:
@@ -239,13 +241,38 @@ def _colour_hint(
     )
 
 
-def _definition_hints(values: set[int], classes: ClassDefinition, class_ids: bool) -> list[str]:
+def _definition_hints(
+    pixels: Mapping[int, int], classes: ClassDefinition, class_ids: bool
+) -> list[str]:
+    values = set(pixels)
     mapping = classes.mapping(class_ids=class_ids)
     other = classes.mapping(class_ids=not class_ids)
-    invalid = sorted(
-        v for v in values if int(mapping.encode(np.array([v]))[0]) == mapping.invalid_code
-    )
+
+    def code(rule: LabelMapping, value: int) -> int:
+        return int(rule.encode(np.array([value]))[0])
+
+    invalid = sorted(v for v in values if code(mapping, v) == mapping.invalid_code)
     if not invalid:
+        # Valid everywhere, but mostly unlabelled here and labelled the other way:
+        # class ids (Cityscapes trainIds) read through the label map, or the reverse.
+        total = sum(pixels.values())
+        ignored_here = sum(n for v, n in pixels.items() if code(mapping, v) >= mapping.ignore_code)
+        labelled_there = sum(n for v, n in pixels.items() if code(other, v) < other.ignore_code)
+        if (
+            classes.has_label_map
+            and total
+            and 2 * ignored_here > total >= labelled_there > (total - ignored_here)
+        ):
+            return [
+                f"{100 * ignored_here / total:.0f} % of the pixels map to an ignore value under "
+                f"{classes.source}{' with --class-ids' if class_ids else ''}, but are classes "
+                + (
+                    "as label-map values: drop --class-ids."
+                    if class_ids
+                    else "as class ids: these masks hold class ids (for Cityscapes, trainIds "
+                    "rather than labelIds); pass --class-ids."
+                )
+            ]
         return []
     hints = [
         f"Values {invalid[:20]} are not valid under {classes.source}"

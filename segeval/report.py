@@ -26,6 +26,7 @@ from segeval.core.metrics import PER_CLASS_METRICS, MetricOptions, normalize_mat
 from segeval.core.per_image import ImageMeans
 from segeval.errors import IncomparableReportsError
 from segeval.inputs.classes import default_class_names
+from segeval.notices import Notice
 
 __all__ = ["SCHEMA", "ClassResult", "PairingSummary", "Report", "ScoreConfig", "build_report"]
 
@@ -301,7 +302,7 @@ class Report:
     elapsed_seconds: float
     segeval_version: str
     pairing: PairingSummary = field(default_factory=PairingSummary)
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[Notice, ...] = ()
     gate: GateResult | None = None
 
     def normalized_matrix(self, how: str) -> np.ndarray:
@@ -339,7 +340,7 @@ class Report:
                 "out_of_range": self.out_of_range_pixels,
             },
             "pairing": self.pairing.to_dict(),
-            "warnings": list(self.warnings),
+            "warnings": [warning.to_dict() for warning in self.warnings],
             "classes_averaged": self.classes_averaged,
             "summary": {name: _json_float(value) for name, value in self.summary.items()},
             "classes": [result.to_dict() for result in self.classes],
@@ -380,7 +381,7 @@ class Report:
             elapsed_seconds=float(data["elapsed_seconds"]),
             segeval_version=str(data["segeval_version"]),
             pairing=PairingSummary.from_dict(data.get("pairing", {})),
-            warnings=tuple(data.get("warnings", ())),
+            warnings=tuple(Notice.from_dict(item) for item in data.get("warnings", ())),
             gate=None if data.get("gate") is None else GateResult.from_dict(data["gate"]),
         )
 
@@ -396,7 +397,7 @@ def build_report(
     classes_source: str | None = None,
     class_ids: str = "none",
     pairing: PairingSummary | None = None,
-    warnings: Sequence[str] = (),
+    warnings: Sequence[Notice] = (),
     elapsed_seconds: float = 0.0,
 ) -> Report:
     """Compute every metric of an accumulated matrix and wrap it in a Report.
@@ -421,7 +422,7 @@ def build_report(
         Sides whose masks held class ids, recorded in the configuration.
     pairing : PairingSummary, optional
         What pairing set aside.
-    warnings : sequence of str
+    warnings : sequence of Notice
         Lines the caller should show (extra predictions, skipped images).
     elapsed_seconds : float, default 0.0
         Wall time of the run.

@@ -102,8 +102,60 @@ def test_corrupt_png_falls_back_and_is_reported(tmp_path: Path) -> None:
     data = bytearray(path.read_bytes())
     data[60:80] = b"\x00" * 20  # damage the compressed data
     path.write_bytes(bytes(data))
-    with pytest.raises(MaskReadError, match=r"m\.png: cannot decode the image"):
+    with pytest.raises(MaskReadError, match=r"m\.png: .*(truncated or corrupt|cannot decode)"):
         read_mask(path)
+
+
+def _png(width: int, height: int, rows: bytes, extra: bytes = b"") -> bytes:
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", header)
+        + extra
+        + png_chunk(b"IDAT", zlib.compress(rows))
+        + png_chunk(b"IEND", b"")
+    )
+
+
+def _rows(width: int, height: int) -> bytes:
+    return b"".join(b"\x00" + bytes(range(row, row + width)) for row in range(height))
+
+
+@pytest.mark.parametrize("decoder", ["imagecodecs", "pillow"])
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        pytest.param(
+            "short.png", _png(8, 6, _rows(8, 3)), "ends before the last row", id="short-stream"
+        ),
+        pytest.param(
+            "animated.png",
+            _png(8, 6, _rows(8, 6), extra=png_chunk(b"acTL", struct.pack(">II", 2, 0))),
+            "animated PNG",
+            id="apng",
+        ),
+    ],
+)
+def test_a_png_refused_by_one_decoder_is_refused_by_both(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    decoder: str,
+    name: str,
+    data: bytes,
+    message: str,
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(data)
+    if decoder == "pillow":
+        monkeypatch.setattr(segeval.io.png, "_imagecodecs", lambda: None)
+    with pytest.raises(MaskReadError, match=message):
+        read_mask(path)
+
+
+def test_a_complete_png_passes_the_structure_check(tmp_path: Path) -> None:
+    path = tmp_path / "whole.png"
+    path.write_bytes(_png(8, 6, _rows(8, 6)))
+    assert read_mask(path).tolist()[5] == list(range(5, 13))
 
 
 def test_active_decoder_names_imagecodecs(monkeypatch: pytest.MonkeyPatch) -> None:

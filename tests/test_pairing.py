@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 from segeval.errors import PairingError
 from segeval.inputs.pairing import PairingOptions, check_pairing, list_masks, pair_folders
+from tests.helpers import save_mask
 
 
 def _touch(root: Path, *names: str) -> None:
@@ -82,7 +86,9 @@ def test_extra_prediction_is_a_warning_or_with_strict_an_error(tmp_path: Path) -
     checked = _check(tmp_path)
     assert [pair.key for pair in checked.pairs] == ["a"]
     assert [path.name for path in checked.extra] == ["b.png"]
-    assert checked.warnings[0].startswith("1 prediction has no ground truth and was not scored")
+    assert checked.warnings[0].message.startswith(
+        "1 prediction has no ground truth and was not scored"
+    )
     with pytest.raises(PairingError, match=r"1 prediction has no ground truth in .*b\.png"):
         _check(tmp_path, strict=True)
 
@@ -94,14 +100,14 @@ def test_missing_policies(tmp_path: Path) -> None:
         _check(tmp_path)
     skipped = _check(tmp_path, missing="skip")
     assert [pair.key for pair in skipped.pairs] == ["b"]
-    assert "2 ground-truth files have no prediction and were skipped" in skipped.warnings[0]
+    assert "2 ground-truth files have no prediction and were skipped" in skipped.warnings[0].message
     empty = _check(tmp_path, missing="empty")
     assert [(pair.key, pair.pred_path is None) for pair in empty.pairs] == [
         ("a", True),
         ("b", False),
         ("c", True),
     ]
-    assert "scored as predicting nothing" in empty.warnings[0]
+    assert "scored as predicting nothing" in empty.warnings[0].message
 
 
 def test_skip_with_no_prediction_at_all_is_an_error(tmp_path: Path) -> None:
@@ -169,3 +175,20 @@ def test_missing_folder_is_an_error(tmp_path: Path) -> None:
     _touch(tmp_path, "file.png")
     with pytest.raises(PairingError, match=r"file\.png: is not a folder"):
         pair_folders(tmp_path, tmp_path / "file.png")
+
+
+def test_an_unreadable_subfolder_is_an_error_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    save_mask(tmp_path / "gt" / "a.png", np.zeros((2, 2)))
+    save_mask(tmp_path / "gt" / "locked" / "b.png", np.zeros((2, 2)))
+    real_scandir = os.scandir
+
+    def scandir(path: Any = ".") -> Any:
+        if Path(path).name == "locked":  # what a folder without read permission does
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    with pytest.raises(PairingError, match=r"locked: cannot list the folder \(Permission denied"):
+        pair_folders(tmp_path / "gt", tmp_path / "gt")

@@ -93,6 +93,9 @@ class LabelMapping:
     offset : int, default 0
         With no ``value_to_class``, the raw value of class 0. ADE20K's
         ``reduce_zero_label`` is ``offset=1`` with 0 among the ignore values.
+    binary : bool, default False
+        Binary masks: 0 is class 0 and any other value (1, 255, ...) is class
+        1, except ignore values. Needs ``num_classes=2``.
 
     Examples
     --------
@@ -109,6 +112,7 @@ class LabelMapping:
     value_to_class: Mapping[int, int] | None = None
     unmapped: Unmapped = "error"
     offset: int = 0
+    binary: bool = False
 
     def __init__(
         self,
@@ -118,7 +122,10 @@ class LabelMapping:
         value_to_class: Mapping[int, int] | None = None,
         unmapped: Unmapped = "error",
         offset: int = 0,
+        binary: bool = False,
     ) -> None:
+        if binary and (num_classes != 2 or value_to_class is not None or offset):
+            raise UsageError("binary masks have exactly 2 classes and no label map or offset.")
         if num_classes < 1:
             raise UsageError(f"num_classes must be at least 1, got {num_classes}.")
         if unmapped not in ("error", "ignore"):
@@ -135,6 +142,7 @@ class LabelMapping:
         object.__setattr__(self, "value_to_class", table)
         object.__setattr__(self, "unmapped", unmapped)
         object.__setattr__(self, "offset", int(offset))
+        object.__setattr__(self, "binary", bool(binary))
 
     def grown(self, num_classes: int) -> LabelMapping:
         """The same rule for a different class count (used when inferring C).
@@ -150,12 +158,13 @@ class LabelMapping:
             value_to_class=self.value_to_class,
             unmapped=self.unmapped,
             offset=self.offset,
+            binary=self.binary,
         )
 
     @property
     def is_shift(self) -> bool:
         """True when classes are raw values minus ``offset`` (no label map)."""
-        return self.value_to_class is None
+        return self.value_to_class is None and not self.binary
 
     @property
     def ignore_code(self) -> int:
@@ -187,7 +196,10 @@ class LabelMapping:
     def _build_lut(self, size: int) -> np.ndarray:
         unmapped_code = self.invalid_code if self.unmapped == "error" else self.ignore_code
         table = np.full(size, unmapped_code, dtype=self._code_dtype)
-        if self.value_to_class is None:
+        if self.binary:
+            table[:] = 1
+            table[0] = 0
+        elif self.value_to_class is None:
             start, stop = min(size, self.offset), min(size, self.offset + self.num_classes)
             table[start:stop] = np.arange(stop - start, dtype=self._code_dtype)
         else:
@@ -224,7 +236,9 @@ class LabelMapping:
         # Values beyond 16 bits (or negative): rare, so comparisons are fine here.
         unmapped_code = self.invalid_code if self.unmapped == "error" else self.ignore_code
         codes = np.full(values.shape, unmapped_code, dtype=self._code_dtype)
-        if self.value_to_class is None:
+        if self.binary:
+            codes[:] = values != 0
+        elif self.value_to_class is None:
             in_range = (values >= self.offset) & (values < self.offset + self.num_classes)
             codes[in_range] = values[in_range] - self.offset
         else:
@@ -402,7 +416,9 @@ class LabelMapping:
         >>> LabelMapping(19, ignore_values=[255]).describe()
         'class ids 0..18 or ignore values 255'
         """
-        if self.value_to_class is None:
+        if self.binary:
+            valid = "0 (background) or any other value (foreground)"
+        elif self.value_to_class is None:
             first = self.offset
             valid = f"class ids {first}..{first + self.num_classes - 1}"
         else:

@@ -23,6 +23,7 @@ from typing import Literal
 
 from segeval.errors import PairingError, format_path_list
 from segeval.io import MASK_SUFFIXES
+from segeval.notices import Notice
 
 __all__ = [
     "CheckedPairing",
@@ -102,8 +103,16 @@ class _Listing:
     skipped: int
 
 
+def _unreadable(err: OSError) -> None:
+    raise PairingError(
+        f"{err.filename}: cannot list the folder ({err.strerror or err}); fix its permissions "
+        "or exclude it with --gt-glob / --pred-glob."
+    ) from err
+
+
 def _walk(root: Path) -> Iterator[Path]:
-    for folder, subfolders, files in os.walk(root):
+    # os.walk skips a folder it cannot list unless told otherwise: never score a subset silently.
+    for folder, subfolders, files in os.walk(root, onerror=_unreadable):
         subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
         for name in sorted(files):
             yield Path(folder, name)
@@ -300,15 +309,15 @@ class CheckedPairing:
         Predictions with no ground truth (not scored).
     skipped_files : int
         Hidden and non-mask files left out.
-    warnings : tuple of str
-        One line each, for stderr.
+    warnings : tuple of Notice
+        What was set aside, one notice each.
     """
 
     pairs: tuple[MaskPair, ...]
     missing: tuple[Path, ...]
     extra: tuple[Path, ...]
     skipped_files: int
-    warnings: tuple[str, ...]
+    warnings: tuple[Notice, ...]
 
 
 def check_pairing(
@@ -358,7 +367,7 @@ def check_pairing(
             f"{', '.join(sorted(MASK_SUFFIXES))}, and the --gt-suffix / --gt-glob given); "
             "check the folder."
         )
-    warnings = []
+    warnings: list[Notice] = []
     if pairing.missing and missing == "error":
         raise PairingError(
             f"{_count(len(pairing.missing), _GT_FILE, _GT_FILES)} no prediction in {pred_dir}: "
@@ -372,27 +381,30 @@ def check_pairing(
             "ground-truth folder."
         )
     if pairing.extra:
-        warnings.append(
+        warnings.append(Notice(
+            "extra-predictions",
             f"{_count(len(pairing.extra), _PREDICTION, _PREDICTIONS)} no ground truth and "
             f"{_was(len(pairing.extra))} not scored: "
-            f"{format_path_list(pairing.extra)} (--strict makes this an error)."
-        )
+            f"{format_path_list(pairing.extra)} (--strict makes this an error).",
+        ))  # fmt: skip
     pairs = pairing.pairs
     if pairing.missing and missing == "skip":
         pairs = tuple(pair for pair in pairs if pair.pred_path is not None)
-        warnings.append(
+        warnings.append(Notice(
+            "missing-skipped",
             f"{_count(len(pairing.missing), _GT_FILE, _GT_FILES)} no prediction and "
             f"{_was(len(pairing.missing))} skipped: "
-            f"{format_path_list(pairing.missing)}."
-        )
+            f"{format_path_list(pairing.missing)}.",
+        ))  # fmt: skip
         if not pairs:
             raise PairingError(f"{pred_dir}: no prediction matches any ground-truth file.")
     elif pairing.missing:
-        warnings.append(
+        warnings.append(Notice(
+            "missing-empty",
             f"{_count(len(pairing.missing), _GT_FILE, _GT_FILES)} no prediction and "
             f"{_was(len(pairing.missing))} scored "
-            f"as predicting nothing: {format_path_list(pairing.missing)}."
-        )
+            f"as predicting nothing: {format_path_list(pairing.missing)}.",
+        ))  # fmt: skip
     return CheckedPairing(
         pairs=pairs,
         missing=pairing.missing,

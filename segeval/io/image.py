@@ -18,7 +18,12 @@ from PIL import (
 )
 
 from segeval.errors import MaskReadError
-from segeval.io.png import fast_decode, gray_scale_factor, parse_png_header
+from segeval.io.png import (
+    check_png_structure,
+    fast_decode,
+    gray_scale_factor,
+    parse_png_header,
+)
 
 if TYPE_CHECKING:
     from segeval.io.reader import ReadOptions
@@ -107,6 +112,10 @@ def read_image(
         if header is not None:
             check_pixel_limit(path, header.width, header.height, options.max_pixels)
             pixels = fast_decode(data, header, has_colors=options.colors is not None)
+            # The fast decoder refuses data that ends early; Pillow would fill zero rows.
+            problem = check_png_structure(data, header, complete=pixels is None)
+            if problem is not None:
+                raise MaskReadError(_PNG_PROBLEMS[problem].format(path=path))
             if pixels is not None:
                 mode = "RGB" if pixels.ndim == 3 else ("I;16" if pixels.dtype == np.uint16 else "L")
                 return _labels(path, pixels, mode, file_format, options)
@@ -133,6 +142,15 @@ def read_image(
         ) from err
     labels = _labels(path, pixels, mode, file_format, options)
     return labels // scale if scale > 1 else labels
+
+
+_PNG_PROBLEMS = {
+    "animated": "{path}: an animated PNG (several frames); save one single-frame mask per file.",
+    "truncated": (
+        "{path}: the image data ends before the last row (a truncated or corrupt PNG); "
+        "write the file again."
+    ),
+}
 
 
 def _read_bytes(path: Path) -> bytes:

@@ -17,13 +17,20 @@ from __future__ import annotations
 
 import os
 import struct
+import zlib
 from dataclasses import dataclass
 from functools import cache
 from types import ModuleType
 
 import numpy as np
 
-__all__ = ["PngHeader", "active_decoder", "fast_decode", "parse_png_header"]
+__all__ = [
+    "PngHeader",
+    "active_decoder",
+    "check_png_structure",
+    "fast_decode",
+    "parse_png_header",
+]
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 GRAY, RGB_COLOR, PALETTE, GRAY_ALPHA, RGBA_COLOR = 0, 2, 3, 4, 6
@@ -37,6 +44,94 @@ class PngHeader:
     height: int
     bit_depth: int
     color_type: int
+    interlaced: bool = False
+
+
+_CHANNELS = {GRAY: 1, RGB_COLOR: 3, PALETTE: 1, GRAY_ALPHA: 2, RGBA_COLOR: 4}
+# Adam7 passes: (first row, first column, row step, column step).
+_ADAM7 = (
+    (0, 0, 8, 8),
+    (0, 4, 8, 8),
+    (4, 0, 8, 4),
+    (0, 2, 4, 4),
+    (2, 0, 4, 2),
+    (0, 1, 2, 2),
+    (1, 0, 2, 1),
+)
+
+
+def _filtered_size(header: PngHeader) -> int:
+    """Bytes of filtered image data the IDAT stream must inflate to."""
+    bits = header.bit_depth * _CHANNELS.get(header.color_type, 1)
+
+    def rows_size(rows: int, columns: int) -> int:
+        return 0 if rows == 0 or columns == 0 else rows * (1 + (columns * bits + 7) // 8)
+
+    if not header.interlaced:
+        return rows_size(header.height, header.width)
+    return sum(
+        rows_size(
+            max(0, (header.height - row + row_step - 1) // row_step),
+            max(0, (header.width - column + column_step - 1) // column_step),
+        )
+        for row, column, row_step, column_step in _ADAM7
+    )
+
+
+def check_png_structure(data: bytes, header: PngHeader, *, complete: bool) -> str | None:
+    """Why a PNG must be refused whichever decoder reads it, or None.
+
+    Parameters
+    ----------
+    data : bytes
+        The whole file.
+    header : PngHeader
+    complete : bool
+        Also inflate the image data and check it covers every row (Pillow fills
+        a stream that ends early with zero rows, the fast decoder refuses it).
+
+    Returns
+    -------
+    str or None
+        ``"animated"`` (an APNG: which frame is the mask?), ``"truncated"``, or None.
+
+    Examples
+    --------
+    >>> import zlib
+    >>> def chunk(kind, payload):
+    ...     return struct.pack(">I", len(payload)) + kind + payload + b"\0\0\0\0"
+    >>> ihdr = chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 0, 0, 0, 0))
+    >>> rows = zlib.compress(b"\0\1\1")  # one of the two rows
+    >>> png = _SIGNATURE + ihdr + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+    >>> check_png_structure(png, PngHeader(2, 2, 8, 0), complete=True)
+    'truncated'
+    """
+    position, idat = len(_SIGNATURE), []
+    while position + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[position : position + 8])
+        if kind == b"acTL":
+            return "animated"
+        if kind == b"IDAT":
+            if not complete:
+                return None  # acTL must come before the image data
+            idat.append(data[position + 8 : position + 8 + length])
+        elif kind == b"IEND":
+            break
+        position += 12 + length
+    if complete:
+        expected = _filtered_size(header)
+        inflater = zlib.decompressobj()
+        inflated = 0
+        for part in idat:
+            try:
+                inflated += len(inflater.decompress(part, max(1, expected + 1 - inflated)))
+            except zlib.error:
+                return "truncated"
+            if inflated > expected:
+                break
+        if inflated < expected:
+            return "truncated"
+    return None
 
 
 def parse_png_header(head: bytes) -> PngHeader | None:
@@ -50,8 +145,8 @@ def parse_png_header(head: bytes) -> PngHeader | None:
     """
     if len(head) < 29 or not head.startswith(_SIGNATURE) or head[12:16] != b"IHDR":
         return None
-    width, height, bit_depth, color_type = struct.unpack(">IIBB", head[16:26])
-    return PngHeader(width, height, bit_depth, color_type)
+    width, height, bit_depth, color_type, _, _, interlace = struct.unpack(">IIBBBBB", head[16:29])
+    return PngHeader(width, height, bit_depth, color_type, interlaced=interlace == 1)
 
 
 def gray_scale_factor(header: PngHeader) -> int:

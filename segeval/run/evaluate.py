@@ -19,7 +19,9 @@ from segeval.core.metrics import MetricOptions, included_classes
 from segeval.core.per_image import ImageCountSpool, ImageMeans, ImageResult, image_results
 from segeval.errors import SegevalError
 from segeval.inputs.pairing import CheckedPairing, check_pairing, pair_folders
+from segeval.notices import Notice
 from segeval.report import PairingSummary, Report, build_report
+from segeval.run.diagnostics import diagnose_counts, diagnose_folders
 from segeval.run.engine import ThreadExecutor, WorkerCrash, chunked, default_jobs
 from segeval.run.options import Execution, ScoreOptions
 from segeval.run.work import ImageTask, Work, count_tasks
@@ -124,7 +126,7 @@ def evaluate(
                 on_progress(done, len(tasks))
         return finish_report(
             options, accumulator, checked, resized=resized, spool=spool,
-            image_sink=image_sink, started=started,
+            image_sink=image_sink, started=started, notices=diagnose_folders(pred_dir, gt_dir),
         )  # fmt: skip
 
 
@@ -137,6 +139,7 @@ def finish_report(
     spool: ImageCountSpool,
     image_sink: ImageSink | None = None,
     started: float,
+    notices: Sequence[Notice] = (),
 ) -> Report:
     """The report of a scored folder (shared by ``score`` and ``batch``).
 
@@ -155,15 +158,20 @@ def finish_report(
         Receives the per-image rows.
     started : float
         ``time.perf_counter()`` when the run began.
+    notices : sequence of Notice
+        Findings made before scoring (they come first in the report).
     """
     class_names = options.class_names_for(accumulator.num_classes)
     metric_options = options.final_metric_options(class_names)
     image_means = None
     if options.per_image:
         image_means = _image_means(spool, class_names, metric_options, image_sink)
-    warnings = list(checked.warnings)
+    warnings = [*checked.warnings, *notices]
     if resized:
-        warnings.append(f"predictions resized to their ground truth's size: {resized}.")
+        warnings.append(
+            Notice("resized", f"predictions resized to their ground truth's size: {resized}.")
+        )
+    warnings += diagnose_counts(accumulator, options)
     return build_report(
         accumulator,
         class_names=class_names,

@@ -83,6 +83,9 @@ class ScoreOptions:
         Array to read from NPZ files holding several.
     max_pixels : int, optional
         Refuse images with more pixels (checked from the header).
+    binary : bool, default False
+        Binary masks: 0 is the background (class 0) and any other value the
+        foreground (class 1); no ignore value unless ``ignore_index`` names one.
 
     Raises
     ------
@@ -116,8 +119,19 @@ class ScoreOptions:
     allow_lossy: bool = False
     npz_key: str | None = None
     max_pixels: int | None = None
+    binary: bool = False
 
     def __post_init__(self) -> None:
+        if self.binary:
+            if self.classes is not None or self.reduce_zero_label:
+                raise UsageError(
+                    "--binary names its two classes itself; drop --classes, --preset or "
+                    "--reduce-zero-label."
+                )
+            if self.resolved_num_classes() not in (None, 2):
+                raise UsageError(
+                    f"--binary means 2 classes, but {self.resolved_num_classes()} were given."
+                )
         if self.classes is not None:
             if self.class_names is not None:
                 raise UsageError(
@@ -154,6 +168,8 @@ class ScoreOptions:
             return self.classes.num_classes
         if self.class_names is not None:
             return len(self.class_names)
+        if self.binary:
+            return 2
         return self.num_classes
 
     def class_names_for(self, num_classes: int) -> tuple[str, ...]:
@@ -162,6 +178,8 @@ class ScoreOptions:
             return self.classes.names
         if self.class_names is not None:
             return tuple(self.class_names)
+        if self.binary:
+            return ("background", "foreground")
         return default_class_names(num_classes)
 
     def _holds_class_ids(self, side: str) -> bool:
@@ -172,6 +190,8 @@ class ScoreOptions:
         ignore = None if self.ignore_index is None else tuple(self.ignore_index)
         if self.classes is not None:
             return self.classes.mapping(class_ids=self._holds_class_ids(side), ignore=ignore)
+        if self.binary:
+            return LabelMapping(2, ignore_values=ignore or (), binary=True)
         ignore_values = set((DEFAULT_IGNORE,) if ignore is None else ignore)
         if self.reduce_zero_label:
             ignore_values.add(0)
