@@ -141,7 +141,7 @@ def test_hostile_submissions_are_invalid_and_honest_ones_ranked(
     assert "outside the submission; the submission is rejected" in reasons["linked"]
     assert "declares 50000x50000 pixels" in reasons["bomb"]
     assert reasons["bomb"].startswith("bomb/img1.png")
-    assert "truncated/img2.png: cannot decode the image" in reasons["truncated"]
+    assert "truncated/img2.png: the image data ends before the last row" in reasons["truncated"]
     assert "prediction is 16x12 (width x height)" in reasons["wrongsize"]
     assert entries["wrongsize"]["errors"] == 4
     assert len(reasons) == 8

@@ -288,7 +288,9 @@ def test_error_truncated_png(make_dataset: MaskWriter) -> None:
     pred, gt = make_dataset({"a": np.arange(400).reshape(20, 20) % 3}, {"a": np.zeros((20, 20))})
     data = (pred / "a.png").read_bytes()
     (pred / "a.png").write_bytes(data[: len(data) // 2])
-    assert_one_line_error(run("score", str(pred), str(gt)), "pred/a.png: cannot decode the image")
+    assert_one_line_error(
+        run("score", str(pred), str(gt)), "pred/a.png: the image data ends before the last row"
+    )
 
 
 def test_error_missing_folder(tmp_path: Path) -> None:

@@ -99,9 +99,9 @@ def check_png_structure(data: bytes, header: PngHeader, *, complete: bool) -> st
     --------
     >>> import zlib
     >>> def chunk(kind, payload):
-    ...     return struct.pack(">I", len(payload)) + kind + payload + b"\0\0\0\0"
+    ...     return struct.pack(">I", len(payload)) + kind + payload + bytes(4)
     >>> ihdr = chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 0, 0, 0, 0))
-    >>> rows = zlib.compress(b"\0\1\1")  # one of the two rows
+    >>> rows = zlib.compress(bytes([0, 1, 1]))  # one of the two rows
     >>> png = _SIGNATURE + ihdr + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
     >>> check_png_structure(png, PngHeader(2, 2, 8, 0), complete=True)
     'truncated'
@@ -141,7 +141,7 @@ def parse_png_header(head: bytes) -> PngHeader | None:
     --------
     >>> head = _SIGNATURE + struct.pack(">I4sIIBBBBB", 13, b"IHDR", 640, 480, 8, 0, 0, 0, 0)
     >>> parse_png_header(head)
-    PngHeader(width=640, height=480, bit_depth=8, color_type=0)
+    PngHeader(width=640, height=480, bit_depth=8, color_type=0, interlaced=False)
     """
     if len(head) < 29 or not head.startswith(_SIGNATURE) or head[12:16] != b"IHDR":
         return None
