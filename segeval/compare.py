@@ -64,12 +64,18 @@ class Comparison:
 
 
 def load_report(path: str | Path) -> Report:
-    """Read a ``segeval score --format json`` report.
+    """Read a ``segeval score --format json`` report, validated and recomputed.
+
+    Every count must be an integer of uint64 range, every metric finite or
+    null, every list the length of the class count; the dataset-level metrics
+    are recomputed from the confusion matrix and must agree with the stored
+    ones (:meth:`Report.recomputed`).
 
     Raises
     ------
     IncomparableReportsError
-        Unreadable file, invalid JSON, or not a score report (naming the file).
+        Unreadable file, invalid JSON, not a score report, or a report whose
+        numbers are invalid or disagree with its counts (naming the file).
     """
     path = Path(path)
     try:
@@ -81,13 +87,23 @@ def load_report(path: str | Path) -> Report:
             f"{path}: not JSON ({err.msg} at line {err.lineno}); pass the file written by "
             "'segeval score --format json --output FILE'."
         ) from err
+    except (ValueError, RecursionError) as err:  # a 5,000-digit number, nesting too deep
+        raise IncomparableReportsError(
+            f"{path}: not JSON segeval can read ({str(err)[:80]}); pass the file written by "
+            "'segeval score --format json --output FILE'."
+        ) from err
     try:
-        return Report.from_dict(document)
+        # Every metric recomputed from the counts: a report is data, not testimony.
+        return Report.from_dict(document).recomputed()
     except IncomparableReportsError as err:
         raise IncomparableReportsError(f"{path}: {err}") from err
-    except (KeyError, TypeError, ValueError) as err:
+    except KeyError as err:
         raise IncomparableReportsError(
-            f"{path}: an incomplete or damaged score report (missing {err}); score again."
+            f"{path}: an incomplete score report (missing {err}); score again."
+        ) from err
+    except (TypeError, ValueError, AttributeError) as err:
+        raise IncomparableReportsError(
+            f"{path}: a damaged score report ({err}); score again."
         ) from err
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -38,8 +38,35 @@ def _json_float(value: float) -> float | None:
     return None if math.isnan(value) else float(value)
 
 
-def _from_json_float(value: float | None) -> float:
-    return float("nan") if value is None else float(value)
+def _from_json_float(value: Any) -> float:
+    """A metric value: a finite number, or null for undefined."""
+    if value is None:
+        return float("nan")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"expected a finite number or null, got {str(value)[:40]!r}")
+    return float(value)
+
+
+_UINT64_LIMIT = 2**64
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {str(value)[:40]!r}")
+    return value
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) >= _UINT64_LIMIT:
+        raise ValueError(f"expected an integer, got {str(value)[:40]!r}")
+    return value
+
+
+def _count(value: Any) -> int:
+    """A pixel count: a non-negative integer that fits in uint64 (never a float or a bool)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < _UINT64_LIMIT:
+        raise ValueError(f"expected a pixel count (an integer 0..2**64-1), got {str(value)[:40]!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -114,10 +141,10 @@ class ScoreConfig:
     def from_dict(cls, data: Mapping[str, Any]) -> ScoreConfig:
         """Inverse of :meth:`to_dict`."""
         return cls(
-            num_classes=int(data["num_classes"]),
+            num_classes=_count(data["num_classes"]),
             num_classes_inferred=bool(data["num_classes_inferred"]),
-            class_names=tuple(data["class_names"]),
-            ignore_index=tuple(int(v) for v in data["ignore_index"]),
+            class_names=tuple(_text(name) for name in data["class_names"]),
+            ignore_index=tuple(_integer(v) for v in data["ignore_index"]),
             aggregation=str(data["aggregation"]),
             metric_options=MetricOptions(
                 empty=data["empty"],
@@ -246,17 +273,17 @@ class ClassResult:
     def from_dict(cls, data: Mapping[str, Any]) -> ClassResult:
         """Inverse of :meth:`to_dict`."""
         metrics = {name: _from_json_float(data[name]) for name in PER_CLASS_METRICS}
-        counts = {name: int(data[name]) for name in cls._COUNTS}
+        counts = {name: _count(data[name]) for name in cls._COUNTS}
         per_image: dict[str, Any] = {}
         if "image_iou" in data:
             per_image = {
                 "image_iou": _from_json_float(data["image_iou"]),
                 "image_dice": _from_json_float(data["image_dice"]),
-                "image_iou_images": int(data["image_iou_images"]),
-                "image_dice_images": int(data["image_dice_images"]),
+                "image_iou_images": _count(data["image_iou_images"]),
+                "image_dice_images": _count(data["image_dice_images"]),
             }
         return cls(
-            id=int(data["id"]),
+            id=_count(data["id"]),
             name=str(data["name"]),
             included=bool(data["included"]),
             metrics=metrics,
@@ -366,23 +393,110 @@ class Report:
             )
         pixels = data["pixels"]
         matrix = data["confusion_matrix"]
-        return cls(
+        counts = [[_count(v) for v in row] for row in matrix["counts"]]
+        missed = [_count(v) for v in matrix["missed"]]
+        report = cls(
             config=ScoreConfig.from_dict(data["config"]),
             classes=tuple(ClassResult.from_dict(entry) for entry in data["classes"]),
             summary={name: _from_json_float(value) for name, value in data["summary"].items()},
             classes_averaged=int(data["classes_averaged"]),
-            confusion_matrix=np.array(matrix["counts"], dtype=np.uint64),
-            missed=np.array(matrix["missed"], dtype=np.uint64),
-            num_images=int(data["num_images"]),
-            scored_pixels=int(pixels["scored"]),
-            ignored_pixels=int(pixels["ignored"]),
-            pred_ignore_pixels=int(pixels["pred_ignore"]),
-            out_of_range_pixels=int(pixels["out_of_range"]),
+            confusion_matrix=np.array(counts, dtype=np.uint64).reshape(len(counts), -1),
+            missed=np.array(missed, dtype=np.uint64),
+            num_images=_count(data["num_images"]),
+            scored_pixels=_count(pixels["scored"]),
+            ignored_pixels=_count(pixels["ignored"]),
+            pred_ignore_pixels=_count(pixels["pred_ignore"]),
+            out_of_range_pixels=_count(pixels["out_of_range"]),
             elapsed_seconds=float(data["elapsed_seconds"]),
             segeval_version=str(data["segeval_version"]),
             pairing=PairingSummary.from_dict(data.get("pairing", {})),
             warnings=tuple(Notice.from_dict(item) for item in data.get("warnings", ())),
             gate=None if data.get("gate") is None else GateResult.from_dict(data["gate"]),
+        )
+        report._check_shapes()
+        return report
+
+    def _check_shapes(self) -> None:
+        size = self.config.num_classes
+        shapes = {
+            "config.class_names": len(self.config.class_names),
+            "classes": len(self.classes),
+            "confusion_matrix.counts rows": self.confusion_matrix.shape[0],
+            "confusion_matrix.counts columns": self.confusion_matrix.shape[1],
+            "confusion_matrix.missed": self.missed.shape[0],
+        }
+        for what, found in shapes.items():
+            if found != size:
+                raise ValueError(f"{what} has {found} entries for {size} classes")
+        for index, result in enumerate(self.classes):
+            if result.id != index:
+                raise ValueError(f"classes[{index}] has id {result.id}")
+        total = int(self.confusion_matrix.sum(dtype=object)) + int(self.missed.sum(dtype=object))
+        if total != self.scored_pixels:
+            raise ValueError(
+                f"pixels.scored is {self.scored_pixels} but the confusion matrix holds {total}"
+            )
+
+    def recomputed(self) -> Report:
+        """This report with every dataset-level metric recomputed from its counts.
+
+        The stored values are compared with the recomputed ones first: a report
+        whose numbers disagree with its own confusion matrix (edited by hand,
+        damaged) is refused rather than trusted. Means over images, which need
+        per-image counts, are kept as stored.
+
+        Raises
+        ------
+        IncomparableReportsError
+            A stored metric disagrees with the counts.
+
+        Examples
+        --------
+        >>> report = build_report(ConfusionMatrix.from_counts(np.array([[3, 1], [0, 4]])))
+        >>> forged = Report.from_dict({**report.to_dict(), "summary": {"miou": 0.99}})
+        >>> forged.recomputed()  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        segeval.errors.IncomparableReportsError: summary.miou is 0.99 but the report's ...
+        """
+        config = self.config
+        matrix = ConfusionMatrix.from_counts(
+            self.confusion_matrix, self.missed, ignore_index=config.ignore_index
+        )
+        fresh = matrix.metrics(config.metric_options)
+        for name, value in self.summary.items():
+            if name in fresh.summary:
+                _agree(f"summary.{name}", value, fresh.summary[name])
+        for index, result in enumerate(self.classes):
+            for name, value in result.metrics.items():
+                if name in fresh.per_class.values:
+                    _agree(f"{result.name}.{name}", value, fresh.per_class.values[name][index])
+        summary = {**self.summary, **fresh.summary}
+        classes = tuple(
+            replace(
+                result,
+                metrics={
+                    name: float(values[index]) for name, values in fresh.per_class.values.items()
+                },
+            )
+            for index, result in enumerate(self.classes)
+        )
+        return replace(
+            self,
+            summary=summary,
+            classes=classes,
+            classes_averaged=fresh.classes_averaged,
+        )
+
+
+def _agree(where: str, stored: float, counted: float) -> None:
+    same = (math.isnan(stored) and math.isnan(counted)) or math.isclose(
+        stored, counted, rel_tol=1e-9, abs_tol=1e-12
+    )
+    if not same:
+        raise IncomparableReportsError(
+            f"{where} is {stored!r} but the report's confusion matrix gives {counted!r}; the "
+            "report was edited or damaged, so score again."
         )
 
 

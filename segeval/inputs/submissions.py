@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from segeval.errors import UnsafeInputError
+from segeval.inputs.digest import file_digest, folder_digest
 from segeval.io import MASK_SUFFIXES
 
 __all__ = [
@@ -64,27 +65,15 @@ class Submission:
     kind: str
 
     def fingerprint(self) -> str:
-        """A digest of the submission's content, cheap enough for every run.
+        """A digest of the submission's content (archive bytes, or every file of a folder).
 
-        Archives: their bytes. Folders: every file's relative path, size and
-        modification time.
+        Content only: a file rewritten with the same size and time still changes it.
         """
-        digest = hashlib.sha256()
         if self.kind == "link":
-            return hashlib.sha256(os.readlink(self.source).encode()).hexdigest()
+            return hashlib.sha256(os.fsencode(os.readlink(self.source))).hexdigest()
         if self.kind != "folder":
-            with self.source.open("rb") as stream:
-                for block in iter(lambda: stream.read(_COPY_BLOCK), b""):
-                    digest.update(block)
-            return digest.hexdigest()
-        for folder, subfolders, files in os.walk(self.source):
-            subfolders.sort()
-            for name in sorted(files):
-                path = Path(folder, name)
-                info = path.lstat()
-                relative = path.relative_to(self.source).as_posix()
-                digest.update(f"{relative}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
-        return digest.hexdigest()
+            return file_digest(self.source)
+        return folder_digest(self.source)
 
 
 def _archive_kind(path: Path) -> tuple[str, str] | None:

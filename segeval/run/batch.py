@@ -26,6 +26,7 @@ from segeval.core.confusion import ConfusionMatrix
 from segeval.core.metrics import REGISTRY
 from segeval.core.per_image import ImageCountSpool
 from segeval.errors import SegevalError, ThresholdError, UsageError
+from segeval.inputs.digest import folder_digest
 from segeval.inputs.pairing import (
     CheckedPairing,
     GroundTruthListing,
@@ -39,7 +40,7 @@ from segeval.run.batch_store import load_stored, store_result
 from segeval.run.engine import ProcessExecutor, WorkerCrash, chunked, default_jobs
 from segeval.run.evaluate import finish_report
 from segeval.run.options import Execution, ScoreOptions
-from segeval.run.work import ImageTask, TaskResult, Work, count_tasks
+from segeval.run.work import ImageCounts, ImageTask, TaskResult, Work, count_tasks
 
 __all__ = ["BatchOptions", "run_batch"]
 
@@ -204,7 +205,10 @@ def run_batch(
     ground_truth = list_ground_truth(gt_dir, score.pairing)
     if not ground_truth.by_key:
         raise UsageError(f"{gt_dir}: no ground-truth mask files found.")
-    digest = score.fingerprint() + ":" + str(gt_dir.resolve())
+    # Settings and the ground truth's content: replacing the ground truth invalidates --resume.
+    digest = score.fingerprint()
+    if options.output_dir is not None:
+        digest += ":" + folder_digest(gt_dir)
     reader = score.pair_reader()
     reader = replace(reader, gt_read=replace(reader.gt_read, max_pixels=None))  # trusted
     template = score.new_accumulator(options.execution.chunk_pixels)
@@ -226,10 +230,14 @@ def run_batch(
 
         results = _run_tasks(work, tasks, jobs, progress) if tasks else []
         for index, item in enumerate(prepared):
+            rows = None
             if item.result.status == "ok" and not item.result.resumed:
-                _finish(index, item, results, template, score, started)
+                rows = _finish(index, item, results, template, score, started)
             if options.output_dir is not None:
-                store_result(item.result, options.output_dir, digest, item.submission.fingerprint())
+                store_result(
+                    item.result, options.output_dir, digest, item.submission.fingerprint(),
+                    image_rows=rows if score.per_image else None,
+                )  # fmt: skip
     ranked = rank([item.result for item in prepared], options.rank_by)
     return Leaderboard(
         entries=tuple(ranked),
@@ -303,22 +311,26 @@ def _finish(
     template: ConfusionMatrix,
     score: ScoreOptions,
     started: float,
-) -> None:
+) -> list[ImageCounts]:
+    """Build a submission's report; returns its per-image counts (for --resume)."""
     errors = [message for result in results for message in result.errors.get(index, [])]
     if errors:
         item.result.status = "invalid"
         item.result.reason = _relative(errors[0], item)
         item.result.errors = len(errors)
-        return
+        return []
     assert item.checked is not None
     accumulator = template.copy_empty()
+    rows: list[ImageCounts] = []
     with ImageCountSpool() as spool:
         for result in results:
             if index in result.counts:
                 accumulator += result.counts[index]
             for image in result.images.get(index, []):
                 spool.append(*image)
+                rows.append(image)
         resized = sum(result.resized.get(index, 0) for result in results)
         item.result.report = finish_report(
             score, accumulator, item.checked, resized=resized, spool=spool, started=started
         )
+    return rows

@@ -2,16 +2,27 @@
 
 One JSON file per submission: its full score report (``NAME.json``) or its
 reason for being invalid (``NAME.invalid.json``), with a ``batch`` block holding
-the digests of the settings and of the submission's content. A stored result is
-reused only when both digests match the current run.
+the digests of the settings (including the ground truth's content) and of the
+submission's content, and, with per-image aggregation, every image's counts.
+A stored result is reused only when both digests match the current run, and
+then only its counts are trusted: every metric is recomputed from them and a
+record whose numbers disagree with its counts is scored again.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import math
+import zlib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from segeval.core.metrics import included_classes
+from segeval.core.per_image import ImageCountSpool, ImageMeans, image_results
 from segeval.errors import SegevalError
 from segeval.leaderboard import SubmissionResult
 from segeval.outputs.atomic import write_text_atomic
@@ -22,6 +33,67 @@ __all__ = ["load_stored", "store_result"]
 
 def _record_path(output_dir: Path, name: str, status: str) -> Path:
     return output_dir / (f"{name}.json" if status == "ok" else f"{name}.invalid.json")
+
+
+ImageRows = list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]
+
+
+def _encode_rows(rows: ImageRows) -> dict[str, Any]:
+    stacked = {
+        name: np.stack([row[i] for row in rows]).astype("<u8") if rows else np.zeros((0, 0))
+        for i, name in ((1, "tp"), (2, "fp"), (3, "fn"))
+    }
+    return {
+        "keys": [row[0] for row in rows],
+        "num_classes": int(stacked["tp"].shape[1]) if rows else 0,
+        **{
+            name: base64.b64encode(zlib.compress(values.astype("<u8").tobytes())).decode()
+            for name, values in stacked.items()
+        },
+    }
+
+
+def _decode_rows(data: Any) -> ImageRows:
+    keys = [str(key) for key in data["keys"]]
+    size = int(data["num_classes"])
+    arrays = []
+    for name in ("tp", "fp", "fn"):
+        raw = zlib.decompress(base64.b64decode(data[name]), bufsize=8 * size * len(keys) + 1)
+        arrays.append(np.frombuffer(raw, dtype="<u8").reshape(len(keys), size).astype(np.uint64))
+    return [(key, arrays[0][i], arrays[1][i], arrays[2][i]) for i, key in enumerate(keys)]
+
+
+def _per_image_recomputed(report: Report, rows: ImageRows) -> Report:
+    """The report's per-image means recomputed from the stored image counts."""
+    options = report.config.metric_options
+    size = report.config.num_classes
+    means = ImageMeans(included_classes(size, options))
+    with ImageCountSpool() as spool:
+        for row in rows:
+            spool.append(*row)
+        for image in image_results(spool, size, options):
+            means.add(image)
+    if len(rows) != report.num_images:
+        raise ValueError("the stored image counts do not cover every image")
+    summary = dict(report.summary)
+    for name, value in means.summary().items():
+        stored = summary.get(name, math.nan)
+        if not (math.isnan(stored) and math.isnan(value)) and not math.isclose(
+            stored, value, rel_tol=1e-9, abs_tol=1e-12
+        ):
+            raise ValueError(f"summary.{name} disagrees with the stored image counts")
+        summary[name] = value
+    classes = tuple(
+        replace(
+            result,
+            image_iou=float(means.iou[index]),
+            image_dice=float(means.dice[index]),
+            image_iou_images=int(means.iou_images[index]),
+            image_dice_images=int(means.dice_images[index]),
+        )
+        for index, result in enumerate(report.classes)
+    )
+    return replace(report, summary=summary, classes=classes)
 
 
 def load_stored(
@@ -47,22 +119,34 @@ def load_stored(
             ):
                 return False
             if status == "ok":
-                result.report = Report.from_dict(document)
+                # Counts are data; metrics are recomputed from them, never trusted.
+                report = Report.from_dict(document).recomputed()
+                if report.config.per_image:
+                    report = _per_image_recomputed(report, _decode_rows(batch["image_counts"]))
+                result.report = report
             else:
                 result.status, result.reason = "invalid", str(document["reason"])
                 result.errors = int(document["errors"])
             result.skipped_files = int(batch.get("skipped_files", 0))
             result.resumed = True
             return True
-        except (OSError, ValueError, KeyError, TypeError, SegevalError):
-            return False  # unreadable or older: score it again
+        except (OSError, ValueError, KeyError, TypeError, zlib.error, SegevalError):
+            return False  # unreadable, older, forged or damaged: score it again
     return False
 
 
 def store_result(
-    result: SubmissionResult, output_dir: Path, settings_digest: str, content_digest: str
+    result: SubmissionResult,
+    output_dir: Path,
+    settings_digest: str,
+    content_digest: str,
+    image_rows: ImageRows | None = None,
 ) -> None:
-    """Write a submission's result atomically (and drop its stale opposite)."""
+    """Write a submission's result atomically (and drop its stale opposite).
+
+    ``image_rows`` (each image's key, TP, FP, FN) are stored with per-image
+    aggregation so that a resumed run can recompute the means over images.
+    """
     if result.resumed:
         return
     batch = {
@@ -72,6 +156,8 @@ def store_result(
         "submission_digest": content_digest,
         "skipped_files": result.skipped_files,
     }
+    if image_rows is not None:
+        batch["image_counts"] = _encode_rows(image_rows)
     if result.status == "ok":
         assert result.report is not None
         document: dict[str, Any] = result.report.to_dict()
