@@ -101,3 +101,22 @@ def test_readme_shows_what_make_demo_prints() -> None:
         ],
     )
     assert result.stdout == shown
+
+
+def test_readme_python_examples_run() -> None:
+    import doctest
+    import os
+
+    readme = (REPO / "README.md").read_text()
+    blocks = [part.split("```", 1)[0] for part in readme.split("```pycon\n")[1:]]
+    assert blocks, "the README shows no Python example"
+    parser, runner = doctest.DocTestParser(), doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    previous = os.getcwd()
+    os.chdir(REPO)
+    try:
+        for number, block in enumerate(blocks):
+            test = parser.get_doctest(block, {}, f"README block {number}", "README.md", 0)
+            runner.run(test)
+    finally:
+        os.chdir(previous)
+    assert runner.summarize(verbose=False).failed == 0

@@ -164,7 +164,8 @@ class ConfusionMatrix:
     def __repr__(self) -> str:
         inferred = ", inferred" if self.num_classes_inferred else ""
         return (
-            f"ConfusionMatrix({self.num_classes} classes{inferred}, {self.num_images} images, "
+            f"ConfusionMatrix({self.num_classes} classes{inferred}, {self.num_images} "
+            f"image{'' if self.num_images == 1 else 's'}, "
             f"{self.scored_pixels} scored pixels, ignore {sorted(self.ignore_values)})"
         )
 
