@@ -889,6 +889,12 @@ def batch(
     with _Progress(not quiet, "scoring", unit="mask") as progress:
         board = run_batch(submissions, gt_dir, options, on_progress=progress)
     _write(render_with(leaderboard_formats.FORMATS, board, output_format), output)
+    for entry in board.entries:
+        for warning in () if entry.report is None else entry.report.warnings:
+            click.echo(
+                f"segeval: warning: submission {entry.name}: {warning.message} [{warning.code}]",
+                err=True,
+            )
     for entry in board.invalid:
         click.echo(f"segeval: invalid submission {entry.name}: {entry.reason}", err=True)
     if options.strict and board.invalid:

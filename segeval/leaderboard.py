@@ -53,6 +53,7 @@ class SubmissionResult:
             "errors": self.errors,
             "skipped_files": self.skipped_files,
             "resumed": self.resumed,
+            "warnings": [] if self.report is None else [w.to_dict() for w in self.report.warnings],
         }
 
 

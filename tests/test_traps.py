@@ -129,3 +129,17 @@ def test_scoring_a_folder_against_itself_warns(tmp_path: Path) -> None:
     result = run("score", tmp_path / "gt", tmp_path / "gt", "--format", "json")
     assert result.exit_code == 0
     assert _codes(result) == ["same-folder"]
+
+
+def test_batch_warns_per_submission(tmp_path: Path) -> None:
+    save_mask(tmp_path / "gt" / "a.png", BINARY_GT)
+    save_mask(tmp_path / "subs" / "alice" / "a.png", BINARY_PRED)
+    result = run("batch", tmp_path / "subs", tmp_path / "gt", "--format", "json")
+    assert result.exit_code == 0, result.output
+    (entry,) = json.loads(result.stdout)["submissions"]
+    assert [warning["code"] for warning in entry["warnings"]] == ["binary-255"]
+    assert "segeval: warning: submission alice: the masks hold only 0 and 255" in result.stderr
+    binary = run("batch", tmp_path / "subs", tmp_path / "gt", "--binary", "--format", "json")
+    (entry,) = json.loads(binary.stdout)["submissions"]
+    assert entry["warnings"] == []
+    assert entry["metrics"]["miou"] == 0.6
