@@ -272,3 +272,14 @@ def test_every_registry_metric_is_documented() -> None:
     docs = (REPO / "docs" / "metrics.md").read_text()
     for name in REGISTRY:
         assert f"`{name}" in docs, name
+
+
+def test_specificity_matches_a_one_vs_rest_confusion_matrix() -> None:
+    from sklearn.metrics import confusion_matrix as sk_confusion
+
+    rng = np.random.default_rng(3)
+    gt, pred = rng.integers(0, 4, 500), rng.integers(0, 4, 500)
+    values = class_metrics(*counts_from_matrix(sk_confusion(gt, pred, labels=range(4)))).values
+    for label in range(4):
+        tn, fp, _, _ = sk_confusion(gt == label, pred == label, labels=[False, True]).ravel()
+        assert values["specificity"][label] == tn / (tn + fp)

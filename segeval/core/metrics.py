@@ -460,6 +460,11 @@ class RatioCounts:
     fn: np.ndarray
     beta2: float = 1.0
 
+    @property
+    def tn(self) -> np.ndarray:
+        """Scored pixels neither in the class nor predicted as it."""
+        return np.asarray(self.tp.sum() + self.fn.sum() - self.tp - self.fp - self.fn)
+
 
 Ratio = Callable[[RatioCounts], tuple[np.ndarray, np.ndarray]]
 
@@ -537,6 +542,7 @@ REGISTRY: Mapping[str, MetricSpec] = _specs(
         ("precision", "Precision", "TP / (TP + FP)", lambda c: (c.tp, c.tp + c.fp)),
         ("recall", "Recall", "TP / (TP + FN)  (class accuracy)", lambda c: (c.tp, c.tp + c.fn)),
         ("fbeta", "F-beta", "(1 + b^2) TP / ((1 + b^2) TP + b^2 FN + FP)", _fbeta),
+        ("specificity", "Specificity", "TN / (TN + FP)", lambda c: (c.tn, c.tn + c.fp)),
         ("pixel_accuracy", "Pixel acc.", "sum TP / scored pixels", False),
         ("mean_accuracy", "Mean acc.", "mean over classes of recall", False),
         ("miou", "mIoU", "mean over classes of IoU", False),
