@@ -136,6 +136,16 @@ def resolve_metric(reference: str, report: Report) -> MetricRef:
         )
     if class_ref is None:
         return MetricRef(name)
+    if spec.per_category:
+        names = [category.name for category in report.categories]
+        try:
+            index = resolve_class(class_ref, names)
+        except UsageError as err:
+            raise ThresholdError(
+                f"{reference.strip()!r}: unknown category ({err}); the report's categories: "
+                f"{', '.join(names) or 'none (score with a class definition that declares them)'}."
+            ) from None
+        return MetricRef(name, index, names[index])
     try:
         index = resolve_class(class_ref, report.config.class_names)
     except UsageError as err:
@@ -162,7 +172,8 @@ def check_metric_name(reference: str, class_names: Sequence[str] | None = None) 
     if name not in REGISTRY:
         valid = ", ".join(f"{n}[CLASS]" if spec.per_class else n for n, spec in REGISTRY.items())
         raise ThresholdError(f"unknown metric {reference.strip()!r}; valid metrics: {valid}.")
-    if match and match.group(2) is not None and class_names is not None:
+    spec = REGISTRY[name]
+    if match and match.group(2) is not None and class_names is not None and not spec.per_category:
         try:
             resolve_class(match.group(2), class_names)
         except UsageError as err:
@@ -173,6 +184,8 @@ def metric_value(ref: MetricRef, report: Report) -> float:
     """The value of a resolved metric in a report (NaN when undefined)."""
     if ref.class_index is None:
         return float(report.summary.get(ref.name, math.nan))
+    if REGISTRY[ref.name].per_category:
+        return report.categories[ref.class_index].iou
     return report.classes[ref.class_index].value(ref.name)
 
 

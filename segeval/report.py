@@ -21,6 +21,7 @@ import numpy as np
 
 from segeval._version import __version__
 from segeval.checks import GateResult
+from segeval.core.categories import category_scores
 from segeval.core.confusion import ConfusionMatrix
 from segeval.core.metrics import PER_CLASS_METRICS, MetricOptions, normalize_matrix
 from segeval.core.per_image import ImageMeans
@@ -98,6 +99,8 @@ class ScoreConfig:
         Where the class definition came from (``preset cityscapes``, a file).
     class_ids : str
         Sides whose masks held class ids rather than label-map values.
+    categories : tuple of str
+        One category name per class ("" for none), or empty without categories.
     """
 
     num_classes: int
@@ -111,6 +114,7 @@ class ScoreConfig:
     convention: str | None = None
     classes: str | None = None
     class_ids: str = "none"
+    categories: tuple[str, ...] = ()
 
     @property
     def per_image(self) -> bool:
@@ -135,6 +139,7 @@ class ScoreConfig:
             "reduce_zero_label": self.reduce_zero_label,
             "classes": self.classes,
             "class_ids": self.class_ids,
+            "categories": list(self.categories),
         }
 
     @classmethod
@@ -157,6 +162,7 @@ class ScoreConfig:
             convention=data.get("convention"),
             classes=data.get("classes"),
             class_ids=str(data.get("class_ids", "none")),
+            categories=tuple(_text(name) for name in data.get("categories", ())),
         )
 
 
@@ -293,6 +299,47 @@ class ClassResult:
 
 
 @dataclass(frozen=True)
+class CategoryResult:
+    """IoU and counts of one category (its classes merged)."""
+
+    name: str
+    iou: float
+    tp: int
+    fp: int
+    fn: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"name": self.name, "iou": _json_float(self.iou), "tp": self.tp, "fp": self.fp,
+                "fn": self.fn}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CategoryResult:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            name=_text(data["name"]),
+            iou=_from_json_float(data["iou"]),
+            tp=_count(data["tp"]),
+            fp=_count(data["fp"]),
+            fn=_count(data["fn"]),
+        )
+
+
+def _category_results(
+    counts: np.ndarray, missed: np.ndarray, config: ScoreConfig
+) -> tuple[tuple[CategoryResult, ...], float]:
+    if not config.categories:
+        return (), math.nan
+    scores = category_scores(counts, missed, config.categories, config.metric_options)
+    results = tuple(
+        CategoryResult(name, float(scores.iou[i]), int(scores.tp[i]), int(scores.fp[i]),
+                       int(scores.fn[i]))
+        for i, name in enumerate(scores.names)
+    )  # fmt: skip
+    return results, scores.miou
+
+
+@dataclass(frozen=True)
 class Report:
     """Everything one scoring run produced.
 
@@ -331,6 +378,7 @@ class Report:
     pairing: PairingSummary = field(default_factory=PairingSummary)
     warnings: tuple[Notice, ...] = ()
     gate: GateResult | None = None
+    categories: tuple[CategoryResult, ...] = ()
 
     def normalized_matrix(self, how: str) -> np.ndarray:
         """The confusion matrix divided by GT rows (``"gt"``), columns (``"pred"``) or total."""
@@ -371,6 +419,11 @@ class Report:
             "classes_averaged": self.classes_averaged,
             "summary": {name: _json_float(value) for name, value in self.summary.items()},
             "classes": [result.to_dict() for result in self.classes],
+            **(
+                {"categories": [result.to_dict() for result in self.categories]}
+                if self.categories
+                else {}
+            ),
             "confusion_matrix": matrix,
             **({} if self.gate is None else {"gate": self.gate.to_dict()}),
             "elapsed_seconds": self.elapsed_seconds,
@@ -412,6 +465,7 @@ class Report:
             pairing=PairingSummary.from_dict(data.get("pairing", {})),
             warnings=tuple(Notice.from_dict(item) for item in data.get("warnings", ())),
             gate=None if data.get("gate") is None else GateResult.from_dict(data["gate"]),
+            categories=tuple(CategoryResult.from_dict(item) for item in data.get("categories", ())),
         )
         report._check_shapes()
         return report
@@ -471,7 +525,17 @@ class Report:
             for name, value in result.metrics.items():
                 if name in fresh.per_class.values:
                     _agree(f"{result.name}.{name}", value, fresh.per_class.values[name][index])
+        categories, category_miou = _category_results(self.confusion_matrix, self.missed, config)
+        stored_categories = {result.name: result.iou for result in self.categories}
+        for category in categories:
+            if category.name in stored_categories:
+                _agree(
+                    f"category {category.name}.iou", stored_categories[category.name], category.iou
+                )
         summary = {**self.summary, **fresh.summary}
+        if categories:
+            _agree("summary.category_miou", summary.get("category_miou", math.nan), category_miou)
+            summary["category_miou"] = category_miou
         classes = tuple(
             replace(
                 result,
@@ -486,6 +550,7 @@ class Report:
             summary=summary,
             classes=classes,
             classes_averaged=fresh.classes_averaged,
+            categories=categories,
         )
 
 
@@ -510,6 +575,7 @@ def build_report(
     convention: str | None = None,
     classes_source: str | None = None,
     class_ids: str = "none",
+    categories: Sequence[str] = (),
     pairing: PairingSummary | None = None,
     warnings: Sequence[Notice] = (),
     elapsed_seconds: float = 0.0,
@@ -534,6 +600,9 @@ def build_report(
         Where the class definition came from, recorded in the configuration.
     class_ids : str, default "none"
         Sides whose masks held class ids, recorded in the configuration.
+    categories : sequence of str
+        One category name per class ("" for none): the classes of each category
+        are also scored merged (``category_iou``, ``category_miou``).
     pairing : PairingSummary, optional
         What pairing set aside.
     warnings : sequence of Notice
@@ -598,7 +667,11 @@ def build_report(
         convention=convention,
         classes=classes_source,
         class_ids=class_ids,
+        categories=tuple(categories),
     )
+    category_results, category_miou = _category_results(matrix.counts, matrix.missed, config)
+    if category_results:
+        summary["category_miou"] = category_miou
     return Report(
         config=config,
         classes=classes,
@@ -615,4 +688,5 @@ def build_report(
         segeval_version=__version__,
         pairing=pairing or PairingSummary(),
         warnings=tuple(warnings),
+        categories=category_results,
     )

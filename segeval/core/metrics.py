@@ -488,6 +488,9 @@ class MetricSpec:
         True for metrics that exist once per class.
     per_image : bool
         True for means over images (present only with per-image aggregation).
+    per_category : bool
+        True for scores of class groups (present only when the class definition
+        declares categories); with ``per_class`` it is addressed ``NAME[CATEGORY]``.
     ratio : callable, optional
         For a dataset-level per-class metric: ``counts -> (numerator,
         denominator)``; :func:`class_metrics` applies the undefined-value
@@ -501,6 +504,7 @@ class MetricSpec:
     per_class: bool = False
     per_image: bool = False
     ratio: Ratio | None = field(default=None, compare=False)
+    per_category: bool = False
 
 
 _PER_IMAGE_PREFIXES = ("image_", "samplewise_", "pooled_")
@@ -518,6 +522,7 @@ def _specs(entries: Iterable[tuple[str, str, str, bool | Ratio]]) -> Mapping[str
             per_class=per_class is not False,
             per_image=name.startswith(_PER_IMAGE_PREFIXES),
             ratio=None if isinstance(per_class, bool) else per_class,
+            per_category=name.startswith("category_"),
         )
         for name, title, formula, per_class in entries
     }
@@ -543,6 +548,13 @@ REGISTRY: Mapping[str, MetricSpec] = _specs(
         ("recall", "Recall", "TP / (TP + FN)  (class accuracy)", lambda c: (c.tp, c.tp + c.fn)),
         ("fbeta", "F-beta", "(1 + b^2) TP / ((1 + b^2) TP + b^2 FN + FP)", _fbeta),
         ("specificity", "Specificity", "TN / (TN + FP)", lambda c: (c.tn, c.tn + c.fp)),
+        (
+            "category_iou",
+            "Category IoU",
+            "IoU of the merged counts of a category's classes (Cityscapes categories)",
+            True,
+        ),
+        ("category_miou", "Category mIoU", "mean over categories of category_iou", False),
         ("pixel_accuracy", "Pixel acc.", "sum TP / scored pixels", False),
         ("mean_accuracy", "Mean acc.", "mean over classes of recall", False),
         ("miou", "mIoU", "mean over classes of IoU", False),

@@ -196,6 +196,10 @@ class ClassDefinition:
         Ignore values of masks that already hold class ids (``--class-ids``).
     name, description, source : str
         What the definition is, for reports and ``segeval presets``.
+    categories : tuple of str
+        One category name per class ("" for none), or empty when the definition
+        declares no categories; classes of a category are also scored merged
+        (Cityscapes' category IoU).
     """
 
     names: tuple[str, ...]
@@ -209,6 +213,7 @@ class ClassDefinition:
     name: str = ""
     description: str = ""
     source: str = ""
+    categories: tuple[str, ...] = ()
 
     @property
     def num_classes(self) -> int:
@@ -265,6 +270,8 @@ class ClassDefinition:
                 entry["values"] = values[index]
             if index in colors:
                 entry["color"] = colors[index]
+            if self.categories and self.categories[index]:
+                entry["category"] = self.categories[index]
             classes.append(entry)
         class_colors = {c for c, index in self.class_colors.items() if index < self.num_classes}
         document: dict[str, Any] = {
@@ -382,7 +389,8 @@ def parse_class_definition(document: Any, source: str = "class definition") -> C
         {
           "name": "my-dataset",                      # optional
           "classes": [                               # class ids 0..C-1, each once
-            {"id": 0, "name": "road", "color": [128, 64, 128], "values": [7]},
+            {"id": 0, "name": "road", "color": [128, 64, 128], "values": [7],
+             "category": "flat"},                    # optional: scored merged too
             ...
           ],
           "label_map": {"7": 0, "8": 1},             # optional: raw value -> class id
@@ -518,8 +526,10 @@ def parse_class_definition(document: Any, source: str = "class definition") -> C
     for color in value_colors:
         if color not in class_color_table:
             class_color_table[color] = min(class_id_ignore, default=255)
+    categories = tuple(str(by_id[index].get("category", "")) for index in range(len(names)))
     return ClassDefinition(
         names=names,
+        categories=categories if any(categories) else (),
         value_to_class=table,
         ignore_values=frozenset(ignore_values),
         unmapped=unmapped,

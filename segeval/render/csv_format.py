@@ -40,6 +40,8 @@ def render_csv(report: Report, options: RenderOptions) -> str:
             writer.writerow([name, result.id, result.name, "", csv_number(value)])
         for name in _COUNTS:
             writer.writerow([name, result.id, result.name, "", csv_number(getattr(result, name))])
+    for category in report.categories:
+        writer.writerow(["category_iou", "", category.name, "", csv_number(category.iou)])
     if options.confusion_matrix:
         names = report.config.class_names
         matrix = report.confusion_matrix

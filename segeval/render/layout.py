@@ -161,6 +161,8 @@ def report_notes(report: Report) -> list[str]:
 def report_sections(report: Report, options: RenderOptions) -> list[Section]:
     """The summary, per-class and (optionally) confusion-matrix tables."""
     sections = [_summary_section(report, options), _class_section(report, options)]
+    if report.categories:
+        sections.append(_category_section(report, options))
     if options.confusion_matrix:
         sections.append(_confusion_section(report, options))
     return sections
@@ -222,6 +224,21 @@ def _class_section(report: Report, options: RenderOptions) -> Section:
         row += [format_count(result.support), format_count(result.predicted)]
         rows.append(row)
     return Section("Per class", headers, rows, [header != "Class" for header in headers])
+
+
+def _category_section(report: Report, options: RenderOptions) -> Section:
+    rows = [
+        [
+            result.name,
+            format_value(result.iou, options.digits),
+            format_count(result.tp),
+            format_count(result.fp),
+            format_count(result.fn),
+        ]
+        for result in report.categories
+    ]
+    headers = ["Category", "IoU", "TP", "FP", "FN"]
+    return Section("Per category", headers, rows, [False, True, True, True, True])
 
 
 def _or_nan(value: float | None) -> float:

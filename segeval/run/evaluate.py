@@ -182,6 +182,7 @@ def finish_report(
         convention=options.convention,
         classes_source=None if options.classes is None else options.classes.source,
         class_ids=options.class_ids,
+        categories=() if options.classes is None else options.classes.categories,
         pairing=PairingSummary(
             missing_policy=options.missing,
             missing=len(checked.missing),
