@@ -36,6 +36,7 @@ class ComparisonRow:
     baseline: float
     candidate: float
     higher_is_better: bool
+    zero_is_best: bool = False
 
     @property
     def delta(self) -> float:
@@ -47,6 +48,10 @@ class ComparisonRow:
         """True if better, False if worse, None if equal or undefined."""
         if math.isnan(self.delta) or self.delta == 0:
             return None
+        if self.zero_is_best:
+            if abs(self.candidate) == abs(self.baseline):
+                return None
+            return abs(self.candidate) < abs(self.baseline)
         return (self.delta > 0) == self.higher_is_better
 
 
@@ -164,6 +169,7 @@ def _row(name: str, baseline: Report, candidate: Report, class_index: int | None
         baseline=math.nan if before is None else float(before),
         candidate=math.nan if after is None else float(after),
         higher_is_better=spec.higher_is_better,
+        zero_is_best=spec.zero_is_best,
     )
 
 

@@ -295,6 +295,8 @@ def check_thresholds(report: Report, thresholds: Iterable[Threshold]) -> GateRes
     for threshold in thresholds:
         ref = resolve_metric(threshold.metric, report)
         value = metric_value(ref, report)
+        if REGISTRY[ref.name].zero_is_best:
+            value = abs(value)  # a signed difference: its size is what is gated
         comparison = ">=" if threshold.direction == "under" else "<="
         if math.isnan(value):
             passed, note = False, "the metric is undefined in this report"
@@ -361,8 +363,8 @@ def check_regressions(
 
 def _drop_check(ref: MetricRef, baseline: Report, candidate: Report, allowed: float) -> Check:
     before, after = metric_value(ref, baseline), metric_value(ref, candidate)
-    higher_is_better = REGISTRY[ref.name].higher_is_better
-    drop = (before - after) if higher_is_better else (after - before)
+    spec = REGISTRY[ref.name]
+    drop = spec.badness(after) - spec.badness(before)
     note = f"baseline {before:.4f}, candidate {after:.4f}"
     if math.isnan(drop):
         return Check(f"max-drop {ref}", drop, allowed, "<=", False, "undefined in one report")

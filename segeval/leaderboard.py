@@ -106,8 +106,7 @@ def rank(entries: list[SubmissionResult], rank_by: str) -> list[SubmissionResult
         values = []
         for name in order:
             value = entry.report.summary.get(name, math.nan)
-            better = REGISTRY[name].higher_is_better
-            values.append(math.inf if math.isnan(value) else (-value if better else value))
+            values.append(math.inf if math.isnan(value) else REGISTRY[name].badness(value))
         return (*values, entry.name)
 
     valid = sorted((e for e in entries if e.status == "ok"), key=key)

@@ -286,3 +286,36 @@ def test_specificity_matches_a_one_vs_rest_confusion_matrix() -> None:
     for label in range(4):
         tn, fp, _, _ = sk_confusion(gt == label, pred == label, labels=[False, True]).ravel()
         assert values["specificity"][label] == tn / (tn + fp)
+
+
+def test_volume_measures_match_their_definitions_on_masks() -> None:
+    from sklearn.metrics import confusion_matrix as sk_confusion
+
+    rng = np.random.default_rng(8)
+    gt, pred = rng.integers(0, 3, 400), rng.integers(0, 3, 400)
+    values = class_metrics(*counts_from_matrix(sk_confusion(gt, pred, labels=range(3)))).values
+    for label in range(3):
+        predicted, reference = int((pred == label).sum()), int((gt == label).sum())
+        # seg-metrics / Taha & Hanbury: 1 - | |P| - |G| | / (|P| + |G|); MedPy ravd.
+        assert values["volume_similarity"][label] == pytest.approx(
+            1 - abs(predicted - reference) / (predicted + reference), abs=1e-15
+        )
+        assert values["rvd"][label] == pytest.approx((predicted - reference) / reference, abs=1e-15)
+
+
+def test_a_signed_metric_is_gated_and_compared_by_its_size() -> None:
+    from segeval.compare import ComparisonRow, compare_reports
+    from segeval.gate import MaxDrop, Threshold, check_regressions, check_thresholds
+    from segeval.report import build_report
+
+    # class 1: GT 4 pixels; baseline predicts 3 of them (rvd -0.25), candidate 5 (rvd +0.25).
+    baseline = build_report(ConfusionMatrix.from_counts(np.array([[4, 0], [1, 3]])))
+    candidate = build_report(ConfusionMatrix.from_counts(np.array([[3, 1], [0, 4]])))
+    assert baseline.classes[1].value("rvd") == -0.25
+    assert candidate.classes[1].value("rvd") == 0.25
+    gate = check_thresholds(baseline, [Threshold("rvd[1]", 0.2, "over")])
+    assert not gate.passed  # |-0.25| > 0.2
+    assert check_regressions(baseline, candidate, [MaxDrop("rvd[1]", 0.0)]).passed  # same size
+    row = ComparisonRow("rvd[class_1]", "RVD", "class_1", -0.25, 0.2, False, zero_is_best=True)
+    assert row.improved is True  # closer to 0, although larger
+    assert compare_reports(baseline, candidate).gate.passed

@@ -488,6 +488,9 @@ class MetricSpec:
         True for metrics that exist once per class.
     per_image : bool
         True for means over images (present only with per-image aggregation).
+    zero_is_best : bool
+        A signed metric whose best value is 0 (a relative volume difference):
+        the gate, comparisons and ranking use its absolute value.
     per_category : bool
         True for scores of class groups (present only when the class definition
         declares categories); with ``per_class`` it is addressed ``NAME[CATEGORY]``.
@@ -505,6 +508,19 @@ class MetricSpec:
     per_image: bool = False
     ratio: Ratio | None = field(default=None, compare=False)
     per_category: bool = False
+    zero_is_best: bool = False
+
+    def badness(self, value: float) -> float:
+        """What "worse" grows with: -value, value, or |value| for a zero-is-best metric.
+
+        Examples
+        --------
+        >>> REGISTRY["miou"].badness(0.8), REGISTRY["rvd"].badness(-0.2)
+        (-0.8, 0.2)
+        """
+        if self.zero_is_best:
+            return abs(value)
+        return -value if self.higher_is_better else value
 
 
 _PER_IMAGE_PREFIXES = ("image_", "samplewise_", "pooled_")
@@ -523,9 +539,13 @@ def _specs(entries: Iterable[tuple[str, str, str, bool | Ratio]]) -> Mapping[str
             per_image=name.startswith(_PER_IMAGE_PREFIXES),
             ratio=None if isinstance(per_class, bool) else per_class,
             per_category=name.startswith("category_"),
+            zero_is_best=name in _ZERO_IS_BEST,
         )
         for name, title, formula, per_class in entries
     }
+
+
+_ZERO_IS_BEST = frozenset({"rvd"})
 
 
 def _fbeta(c: RatioCounts) -> tuple[np.ndarray, np.ndarray]:
@@ -548,6 +568,18 @@ REGISTRY: Mapping[str, MetricSpec] = _specs(
         ("recall", "Recall", "TP / (TP + FN)  (class accuracy)", lambda c: (c.tp, c.tp + c.fn)),
         ("fbeta", "F-beta", "(1 + b^2) TP / ((1 + b^2) TP + b^2 FN + FP)", _fbeta),
         ("specificity", "Specificity", "TN / (TN + FP)", lambda c: (c.tn, c.tn + c.fp)),
+        (
+            "volume_similarity",
+            "Vol. similarity",
+            "1 - |FN - FP| / (2 TP + FP + FN)",
+            lambda c: (2 * c.tp + c.fp + c.fn - abs(c.fn - c.fp), 2 * c.tp + c.fp + c.fn),
+        ),
+        (
+            "rvd",
+            "RVD",
+            "(predicted - GT volume) / GT volume = (FP - FN) / (TP + FN); best 0",
+            lambda c: (c.fp - c.fn, c.tp + c.fn),
+        ),
         (
             "category_iou",
             "Category IoU",
