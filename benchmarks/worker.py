@@ -29,16 +29,17 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from segeval.scoring import PairScorer
 
 from segeval.inputs.pairing import MaskPair, pair_folders
 from segeval.run.batch import BatchOptions, run_batch
-from segeval.run.engine import chunk_size_for, parallel_map, tune_allocator
-from segeval.run.evaluate import ScoreOptions, evaluate
+from segeval.run.engine import ThreadExecutor, chunked, tune_allocator
+from segeval.run.evaluate import evaluate
+from segeval.run.options import Execution, ScoreOptions
+from segeval.run.work import PairReader
 
 
 def _decode_chunk(pairs: Sequence[MaskPair]) -> int:
-    scorer = PairScorer()
+    scorer = PairReader()
     pixels = 0
     for pair in pairs:
         gt, _, _ = scorer.read(pair)
@@ -49,9 +50,7 @@ def _decode_chunk(pairs: Sequence[MaskPair]) -> int:
 def floor(pairs: Sequence[MaskPair], jobs: int) -> int:
     """Decode every pair with segeval's reader, chunked and run by segeval's own engine."""
     tune_allocator()
-    size = chunk_size_for(len(pairs), jobs)
-    chunks = [pairs[i : i + size] for i in range(0, len(pairs), size)]
-    return sum(parallel_map(_decode_chunk, chunks, jobs))
+    return sum(ThreadExecutor(jobs).run(_decode_chunk, chunked(pairs, jobs)))  # type: ignore[misc]
 
 
 def _pillow(path: Path) -> np.ndarray:
@@ -161,7 +160,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         board = run_batch(
             args.pred,
             args.gt,
-            BatchOptions(score=ScoreOptions(num_classes=args.classes, jobs=args.jobs)),
+            BatchOptions(
+                score=ScoreOptions(num_classes=args.classes), execution=Execution(jobs=args.jobs)
+            ),
         )
         seconds = time.perf_counter() - started
         assert not board.invalid, board.invalid
@@ -184,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     if args.mode == "count":  # counting alone, on masks decoded beforehand (not timed)
         tune_allocator()
-        masks = [PairScorer().read(pair)[:2] for pair in pairs]
+        masks = [PairReader().read(pair)[:2] for pair in pairs]
         accumulator = ScoreOptions(num_classes=args.classes).new_accumulator()
         started = time.perf_counter()
         for gt, pred in masks:
@@ -197,7 +198,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             parser.error("segeval scores whole folders; build a folder of the size wanted")
         tune_allocator()
         report = evaluate(
-            args.pred, args.gt, ScoreOptions(num_classes=args.classes, jobs=args.jobs)
+            args.pred,
+            args.gt,
+            ScoreOptions(num_classes=args.classes),
+            execution=Execution(jobs=args.jobs),
         )
         pixels = report.scored_pixels + report.ignored_pixels
     elif args.mode == "sklearn":

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import click
+import pytest
 
 from segeval import __version__
 from segeval.cli import cli
@@ -120,3 +121,21 @@ def test_readme_python_examples_run() -> None:
     finally:
         os.chdir(previous)
     assert runner.summarize(verbose=False).failed == 0
+
+
+@pytest.mark.parametrize("mode", ["floor", "segeval", "count"])
+def test_the_benchmark_worker_runs_against_the_current_api(mode: str) -> None:
+    """`make bench` is not part of the suite; its worker must not rot when the API moves."""
+    import json
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.worker", mode, "sample_data/pred", "sample_data/gt",
+         "--jobs", "2", "--classes", "6"],
+        cwd=REPO, capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    measured = json.loads(result.stdout.strip().splitlines()[-1])
+    assert measured["pairs"] == 12
+    assert measured["pixels"] == 73_728
