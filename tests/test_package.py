@@ -139,3 +139,16 @@ def test_the_benchmark_worker_runs_against_the_current_api(mode: str) -> None:
     measured = json.loads(result.stdout.strip().splitlines()[-1])
     assert measured["pairs"] == 12
     assert measured["pixels"] == 73_728
+
+
+def test_packaging_metadata_is_consistent() -> None:
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert project["project"]["name"] == "segeval-masks"  # "segeval" is another package
+    assert project["project"]["license"] == "MIT"
+    assert project["project"]["license-files"] == ["LICENSE"]
+    assert "MIT License" in (REPO / "LICENSE").read_text()
+    # An SPDX license string needs setuptools 77 to build.
+    assert project["build-system"]["requires"] == ["setuptools>=77"]
+    assert (REPO / "CHANGELOG.md").read_text().startswith("# Changelog")
