@@ -23,7 +23,7 @@ from typing import Literal
 from segeval.checks import Check, GateResult
 from segeval.core.metrics import REGISTRY
 from segeval.errors import ThresholdError, UsageError
-from segeval.inputs.classes import resolve_class
+from segeval.inputs.classes import did_you_mean, resolve_class
 from segeval.report import Report
 
 __all__ = [
@@ -122,7 +122,8 @@ def resolve_metric(reference: str, report: Report) -> MetricRef:
     match = _REFERENCE.match(reference)
     spec = REGISTRY.get(match.group(1)) if match else None
     if match is None or spec is None:
-        raise ThresholdError(f"unknown metric {reference.strip()!r}; {_valid_names(report)}.")
+        hint = did_you_mean(match.group(1) if match else reference.strip(), list(REGISTRY))
+        raise ThresholdError(f"unknown metric {reference.strip()!r}{hint}; {_valid_names(report)}.")
     name, class_ref = match.group(1), match.group(2)
     if spec.per_image and not report.config.per_image:
         raise ThresholdError(
@@ -165,13 +166,14 @@ def check_metric_name(reference: str, class_names: Sequence[str] | None = None) 
     >>> check_metric_name("mIoU")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    segeval.errors.ThresholdError: unknown metric 'mIoU'; valid metrics: ...
+    segeval.errors.ThresholdError: unknown metric 'mIoU' (did you mean 'miou'?); valid ...
     """
     match = _REFERENCE.match(reference)
     name = match.group(1) if match else ""
     if name not in REGISTRY:
         valid = ", ".join(f"{n}[CLASS]" if spec.per_class else n for n, spec in REGISTRY.items())
-        raise ThresholdError(f"unknown metric {reference.strip()!r}; valid metrics: {valid}.")
+        hint = did_you_mean(match.group(1) if match else reference.strip(), list(REGISTRY))
+        raise ThresholdError(f"unknown metric {reference.strip()!r}{hint}; valid metrics: {valid}.")
     spec = REGISTRY[name]
     if match and match.group(2) is not None and class_names is not None and not spec.per_category:
         try:

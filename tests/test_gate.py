@@ -81,7 +81,10 @@ def test_undefined_metric_fails_its_check() -> None:
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("mIoU=0.7", "unknown metric 'mIoU'; valid metrics: iou[CLASS], dice[CLASS]"),
+        (
+            "mIoU=0.7",
+            "unknown metric 'mIoU' (did you mean 'miou'?); valid metrics: iou[CLASS], dice[CLASS]",
+        ),
         ("iou[sky]=0.7", "unknown class 'sky'; use a class id 0..5 or one of: background"),
         ("iou=0.7", "write it as iou[CLASS]"),
         ("miou", "expected METRIC=VALUE"),

@@ -15,6 +15,7 @@ use for colour masks.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import tomllib
@@ -32,6 +33,7 @@ __all__ = [
     "PRESET_NAMES",
     "ClassDefinition",
     "default_class_names",
+    "did_you_mean",
     "load_class_definition",
     "load_class_names",
     "load_definition",
@@ -145,7 +147,8 @@ def resolve_class(reference: str, names: Sequence[str]) -> int:
     Parameters
     ----------
     reference : str
-        A class name (exact) or a decimal id.
+        A class name, or a decimal id. Names match exactly, else without
+        regard to case when that picks exactly one class.
     names : sequence of str
         The class names, in index order.
 
@@ -162,15 +165,42 @@ def resolve_class(reference: str, names: Sequence[str]) -> int:
     --------
     >>> resolve_class("car", ["road", "car"]), resolve_class("0", ["road", "car"])
     (1, 0)
+    >>> resolve_class("Car", ["road", "car"])
+    1
+    >>> resolve_class("raod", ["road", "car"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    segeval.errors.UsageError: unknown class 'raod' (did you mean 'road'?); use a class id ...
     """
     if reference in names:
         return list(names).index(reference)
     if reference.isdigit() and int(reference) < len(names):
         return int(reference)
+    folded = [index for index, name in enumerate(names) if name.casefold() == reference.casefold()]
+    if len(folded) == 1:
+        return folded[0]
     shown = ", ".join(names[:30]) + (", ..." if len(names) > 30 else "")
     raise UsageError(
-        f"unknown class {reference!r}; use a class id 0..{len(names) - 1} or one of: {shown}."
+        f"unknown class {reference!r}{did_you_mean(reference, names)}; use a class id "
+        f"0..{len(names) - 1} or one of: {shown}."
     )
+
+
+def did_you_mean(word: str, choices: Sequence[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest choice, or an empty string.
+
+    Examples
+    --------
+    >>> did_you_mean("mdise", ["miou", "mdice"])
+    " (did you mean 'mdice'?)"
+    >>> did_you_mean("xyz", ["miou"])
+    ''
+    """
+    close = difflib.get_close_matches(word.casefold(), [c.casefold() for c in choices], n=1)
+    if not close:
+        return ""
+    original = next(c for c in choices if c.casefold() == close[0])
+    return f" (did you mean {original!r}?)"
 
 
 @dataclass(frozen=True)
