@@ -15,11 +15,12 @@ import pytest
 from click.testing import CliRunner, Result
 from PIL import Image
 
-import segeval.run.work
 from segeval.cli import cli
+from segeval.inputs.pairing import MaskPair
 from segeval.run.batch import BatchOptions, run_batch
 from segeval.run.evaluate import evaluate
 from segeval.run.options import Execution, ScoreOptions
+from segeval.run.work import PairReader
 from tests.helpers import png_declaring, save_mask
 
 RNG = np.random.default_rng(4)
@@ -222,14 +223,17 @@ def test_resume_reuses_reports_with_the_same_settings(arena: Path) -> None:
 def test_a_crashing_worker_only_invalidates_its_submission(
     arena: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_read = segeval.run.work.read_mask
+    real_read = PairReader.read_prediction
 
-    def crash_on(path: Path, options: object = None) -> np.ndarray:
-        if "good" in Path(path).parts:
+    def crash_on(
+        reader: PairReader, pair: MaskPair, gt_mask: np.ndarray
+    ) -> tuple[np.ndarray | None, bool]:
+        if pair.pred_path is not None and "good" in pair.pred_path.parts:
             os._exit(3)  # a decoder crashing the whole process, as a hostile file might
-        return real_read(path, options)  # type: ignore[arg-type]
+        return real_read(reader, pair, gt_mask)
 
-    monkeypatch.setattr(segeval.run.work, "read_mask", crash_on)
+    # Workers are forked, so they inherit the patched class.
+    monkeypatch.setattr(PairReader, "read_prediction", crash_on)
     board = run_batch(
         arena / "subs", arena / "gt",
         BatchOptions(score=ScoreOptions(num_classes=3), execution=Execution(jobs=2)),

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -32,7 +33,7 @@ def assert_one_line_error(result: Result, *fragments: str) -> None:
         assert fragment in lines[0], (fragment, lines[0])
 
 
-def _stable(document: dict) -> dict:  # type: ignore[type-arg]
+def _stable(document: dict[str, Any]) -> dict[str, Any]:
     document = dict(document)
     document["elapsed_seconds"] = 0.0
     document["segeval_version"] = "X"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ElementTree
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -123,7 +125,7 @@ def test_thresholds_file_toml_and_json(tmp_path: Path, sample_miou: float) -> No
 def test_thresholds_file_errors(tmp_path: Path, name: str, text: str, message: str) -> None:
     path = tmp_path / name
     path.write_text(text)
-    with pytest.raises(ThresholdError, match=__import__("re").escape(message)):
+    with pytest.raises(ThresholdError, match=re.escape(message)):
         load_thresholds(path)
     result = run("score", *SAMPLE_ARGS, "--thresholds", str(path))
     assert result.exit_code == 2
@@ -181,15 +183,13 @@ def test_github_summary_is_appended(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ compare
 
 
-def _report(counts: list[list[int]], **changes: object) -> Report:
+def _report(counts: list[list[int]], images: str = "abc", **config_changes: Any) -> Report:
+    """A two-class report of four images; ``config_changes`` go to its ScoreConfig."""
     report = build_report(ConfusionMatrix.from_counts(np.array(counts)), class_names=["bg", "car"])
-    report = replace(report, num_images=4, pairing=PairingSummary(images_digest="abc"))
-    config_changes = {k: v for k, v in changes.items() if k != "images"}
-    if config_changes:
-        report = replace(report, config=replace(report.config, **config_changes))
-    if "images" in changes:
-        report = replace(report, pairing=PairingSummary(images_digest=str(changes["images"])))
-    return report
+    config = replace(report.config, **config_changes)
+    return replace(
+        report, config=config, num_images=4, pairing=PairingSummary(images_digest=images)
+    )
 
 
 BASE = [[8, 0], [0, 8]]
@@ -207,7 +207,7 @@ WORSE = [[8, 0], [2, 6]]
         ({"images": "other"}, "image set"),
     ],
 )
-def test_incomparable_reports_are_refused(changes: dict, field: str) -> None:  # type: ignore[type-arg]
+def test_incomparable_reports_are_refused(changes: dict[str, Any], field: str) -> None:
     with pytest.raises(IncomparableReportsError, match=f"not comparable: {field}"):
         compare_reports(_report(BASE), _report(WORSE, **changes))
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -34,14 +36,15 @@ CITYSCAPES_NAMES = [
 ]  # fmt: skip
 
 
-def run(*args: str) -> Result:
+def run(*args: str | Path) -> Result:
     return CliRunner().invoke(cli, [str(arg) for arg in args])
 
 
-def score_json(*args: object) -> dict:  # type: ignore[type-arg]
+def score_json(*args: str | Path) -> dict[str, Any]:
     result = run("score", *[str(a) for a in args], "--format", "json")
     assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)  # type: ignore[no-any-return]
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
 
 
 def test_cityscapes_maps_every_label_id_to_its_train_id() -> None:
@@ -295,8 +298,8 @@ def test_class_definition_toml_with_label_map(tmp_path: Path) -> None:
         ({"classes": [{"name": "3"}]}, "must not be plain numbers"),
     ],
 )
-def test_class_definition_errors(document: dict, message: str) -> None:  # type: ignore[type-arg]
-    with pytest.raises(ClassDefinitionError, match=__import__("re").escape(message)):
+def test_class_definition_errors(document: dict[str, Any], message: str) -> None:
+    with pytest.raises(ClassDefinitionError, match=re.escape(message)):
         parse_class_definition(document, "classes.json")
 
 
