@@ -232,15 +232,18 @@ def test_unknown_colours_are_an_error_or_ignored(tmp_path: Path) -> None:
     assert lenient["pixels"]["ignored"] == 4  # three void pixels and one unknown colour
 
 
-def test_every_preset_loads_and_round_trips(tmp_path: Path) -> None:
-    for name in PRESET_NAMES:
-        preset = load_preset(name)
-        path = tmp_path / f"{name}.json"
-        path.write_text(json.dumps(preset.to_dict()))
-        again = load_class_definition(path)
-        assert again.names == preset.names
-        assert again.mapping() == preset.mapping()
-        assert again.value_colors == preset.value_colors
+@pytest.mark.parametrize("name", PRESET_NAMES)
+def test_every_preset_loads_and_round_trips(tmp_path: Path, name: str) -> None:
+    preset = load_preset(name)
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(preset.to_dict()))
+    again = load_class_definition(path)
+    assert again.names == preset.names
+    assert again.mapping() == preset.mapping()
+    assert again.value_colors == preset.value_colors
+
+
+def test_presets_command_lists_and_shows_them() -> None:
     listing = run("presets")
     assert listing.exit_code == 0
     for name in PRESET_NAMES:
@@ -303,22 +306,34 @@ def test_class_definition_errors(document: dict[str, Any], message: str) -> None
         parse_class_definition(document, "classes.json")
 
 
-def test_conflicting_class_options_are_usage_errors(tmp_path: Path) -> None:
-    save_mask(tmp_path / "gt" / "a.png", np.zeros((2, 2)))
-    save_mask(tmp_path / "pred" / "a.png", np.zeros((2, 2)))
-    names = tmp_path / "names.txt"
-    names.write_text("a\nb\n")
-    cases = [
-        (["--preset", "camvid", "--class-names", str(names)], "--class-names cannot be combined"),
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--preset", "camvid", "--class-names", "NAMES"], "--class-names cannot be combined"),
         (
             ["--preset", "camvid", "--num-classes", "3"],
             "--num-classes 3 disagrees with the 11 classes",
         ),
         (["--class-ids", "both"], "--class-ids only applies with --classes or --preset"),
         (["--preset", "camvid", "--reduce-zero-label"], "--reduce-zero-label cannot be combined"),
-        (["--preset", "camvid", "--classes", str(names)], "either --classes or --preset"),
-    ]
-    for extra, message in cases:
-        result = run("score", tmp_path / "pred", tmp_path / "gt", *extra)
-        assert result.exit_code == 2, extra
-        assert message in result.stderr, (extra, result.stderr)
+        (["--preset", "camvid", "--classes", "NAMES"], "either --classes or --preset"),
+    ],
+    ids=[
+        "preset+class-names",
+        "preset+num-classes",
+        "class-ids-alone",
+        "preset+reduce-zero",
+        "preset+classes",
+    ],
+)
+def test_conflicting_class_options_are_usage_errors(
+    tmp_path: Path, extra: list[str], message: str
+) -> None:
+    save_mask(tmp_path / "gt" / "a.png", np.zeros((2, 2)))
+    save_mask(tmp_path / "pred" / "a.png", np.zeros((2, 2)))
+    names = tmp_path / "names.txt"
+    names.write_text("a\nb\n")
+    arguments = [str(names) if argument == "NAMES" else argument for argument in extra]
+    result = run("score", tmp_path / "pred", tmp_path / "gt", *arguments)
+    assert result.exit_code == 2
+    assert message in result.stderr
