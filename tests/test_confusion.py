@@ -277,6 +277,7 @@ def test_run_length_and_fallback_kernels_agree(
     pred = gt.copy()
     pred[rng.random(gt.shape) < 0.01] = 3  # some noise, still mostly runs
     gt[:3, :7] = 255
+    # A module constant, not an option: no public way to force either kernel.
     monkeypatch.setattr(segeval.core.histogram, "RUN_FALLBACK_SHARE", share)
     cm = ConfusionMatrix(6, chunk_pixels=1000)
     cm.update(pred, gt)

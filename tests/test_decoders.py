@@ -43,6 +43,8 @@ def _both(
     path: Path, monkeypatch: pytest.MonkeyPatch, options: ReadOptions | None = None
 ) -> np.ndarray:
     fast = read_mask(path, options)
+    # SEGEVAL_DECODER=pillow is the public switch, but it is read once and cached per
+    # process, so the tests replace the cached lookup (a private function) instead.
     with monkeypatch.context() as patch:
         patch.setattr(segeval.io.png, "_imagecodecs", lambda: None)
         slow = read_mask(path, options)
