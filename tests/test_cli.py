@@ -89,14 +89,13 @@ def test_sample_json_agrees_with_sklearn() -> None:
     precision, recall, f1, support = precision_recall_fscore_support(
         gt_all, pred_all, labels=present
     )
-    classes = document["classes"]
-    for index in present:
-        assert classes[index]["iou"] == pytest.approx(iou[index], rel=1e-12)
-        assert classes[index]["dice"] == pytest.approx(f1[index], rel=1e-12)
-        assert classes[index]["precision"] == pytest.approx(precision[index], rel=1e-12)
-        assert classes[index]["recall"] == pytest.approx(recall[index], rel=1e-12)
-        assert classes[index]["support"] == support[index]
-    assert classes[5]["iou"] is None
+    scored = [document["classes"][index] for index in present]
+    assert [c["iou"] for c in scored] == pytest.approx(list(iou), rel=1e-12)
+    assert [c["dice"] for c in scored] == pytest.approx(list(f1), rel=1e-12)
+    assert [c["precision"] for c in scored] == pytest.approx(list(precision), rel=1e-12)
+    assert [c["recall"] for c in scored] == pytest.approx(list(recall), rel=1e-12)
+    assert [c["support"] for c in scored] == list(support)
+    assert document["classes"][5]["iou"] is None
     assert document["summary"]["miou"] == pytest.approx(iou.mean(), rel=1e-12)
     assert document["summary"]["pixel_accuracy"] == pytest.approx(
         accuracy_score(gt_all, pred_all), rel=1e-12

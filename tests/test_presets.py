@@ -52,9 +52,11 @@ def test_cityscapes_maps_every_label_id_to_its_train_id() -> None:
     assert list(preset.names) == CITYSCAPES_NAMES
     mapping = preset.mapping()
     codes = mapping.encode(np.arange(34, dtype=np.uint8))
-    for label_id, train_id in CITYSCAPES_TRAIN_ID.items():
-        expected = mapping.ignore_code if train_id == 255 else train_id
-        assert int(codes[label_id]) == expected, label_id
+    expected = {
+        label_id: mapping.ignore_code if train_id == 255 else train_id
+        for label_id, train_id in CITYSCAPES_TRAIN_ID.items()
+    }
+    assert {label_id: int(codes[label_id]) for label_id in CITYSCAPES_TRAIN_ID} == expected
     assert int(mapping.encode(np.array([34], np.uint8))[0]) == mapping.invalid_code
 
 
