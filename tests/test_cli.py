@@ -5,7 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,6 +19,7 @@ from PIL import Image
 
 from segeval import __version__
 from segeval.cli import cli
+from segeval.report import Report
 from tests.helpers import SAMPLE, SAMPLE_ARGS, MaskWriter, assert_golden, save_mask
 
 
@@ -32,7 +38,7 @@ def assert_one_line_error(result: Result, *fragments: str) -> None:
         assert fragment in lines[0], (fragment, lines[0])
 
 
-def _stable(document: dict) -> dict:  # type: ignore[type-arg]
+def _stable(document: dict[str, Any]) -> dict[str, Any]:
     document = dict(document)
     document["elapsed_seconds"] = 0.0
     document["segeval_version"] = "X"
@@ -83,14 +89,13 @@ def test_sample_json_agrees_with_sklearn() -> None:
     precision, recall, f1, support = precision_recall_fscore_support(
         gt_all, pred_all, labels=present
     )
-    classes = document["classes"]
-    for index in present:
-        assert classes[index]["iou"] == pytest.approx(iou[index], rel=1e-12)
-        assert classes[index]["dice"] == pytest.approx(f1[index], rel=1e-12)
-        assert classes[index]["precision"] == pytest.approx(precision[index], rel=1e-12)
-        assert classes[index]["recall"] == pytest.approx(recall[index], rel=1e-12)
-        assert classes[index]["support"] == support[index]
-    assert classes[5]["iou"] is None
+    scored = [document["classes"][index] for index in present]
+    assert [c["iou"] for c in scored] == pytest.approx(list(iou), rel=1e-12)
+    assert [c["dice"] for c in scored] == pytest.approx(list(f1), rel=1e-12)
+    assert [c["precision"] for c in scored] == pytest.approx(list(precision), rel=1e-12)
+    assert [c["recall"] for c in scored] == pytest.approx(list(recall), rel=1e-12)
+    assert [c["support"] for c in scored] == list(support)
+    assert document["classes"][5]["iou"] is None
     assert document["summary"]["miou"] == pytest.approx(iou.mean(), rel=1e-12)
     assert document["summary"]["pixel_accuracy"] == pytest.approx(
         accuracy_score(gt_all, pred_all), rel=1e-12
@@ -361,3 +366,90 @@ def test_version_verbose_names_the_decoder() -> None:
     lines = result.stdout.splitlines()
     assert lines[0] == f"segeval {__version__}"
     assert any(line.startswith("PNG decoder: ") for line in lines)
+
+
+# ---------------------------------------------------------------- exit codes
+# The library call of `score` is replaced by one that raises, to reach each
+# branch of the CLI's one error boundary (_SegevalGroup.invoke).
+
+
+def _raising(error: BaseException) -> Callable[..., Report]:
+    def evaluate(*_args: object, **_kwargs: object) -> Report:
+        raise error
+
+    return evaluate
+
+
+@pytest.mark.parametrize("debug", [[], ["--debug"]], ids=["plain", "debug"])
+def test_ctrl_c_exits_130_with_one_line(monkeypatch: pytest.MonkeyPatch, debug: list[str]) -> None:
+    monkeypatch.setattr("segeval.cli.evaluate", _raising(KeyboardInterrupt()))
+    result = run("score", *SAMPLE_ARGS, *debug)
+    assert result.exit_code == 130  # not click's "Aborted!" with 1, which means "gate failed"
+    assert result.stdout == ""
+    assert result.stderr == "segeval: interrupted\n"
+
+
+def test_an_unexpected_exception_is_an_internal_error_exiting_2(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("segeval.cli.evaluate", _raising(RuntimeError("boom")))
+    result = run("score", *SAMPLE_ARGS)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        "segeval: error: internal error: RuntimeError: boom (rerun with --debug and report it)\n"
+    )
+
+
+def test_debug_reraises_an_unexpected_exception(monkeypatch: pytest.MonkeyPatch) -> None:
+    error = RuntimeError("boom")
+    monkeypatch.setattr("segeval.cli.evaluate", _raising(error))
+    result = run("score", *SAMPLE_ARGS, "--debug")
+    assert result.exception is error  # propagated, so Python prints its traceback
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("error", "line"),
+    [
+        (
+            PermissionError(13, "Permission denied", "/data/gt/a.png"),
+            "segeval: error: /data/gt/a.png: Permission denied\n",
+        ),
+        (OSError("no space left"), "segeval: error: no space left\n"),
+    ],
+    ids=["with-filename", "without-filename"],
+)
+def test_an_os_error_is_one_line_exiting_2(
+    monkeypatch: pytest.MonkeyPatch, error: OSError, line: str
+) -> None:
+    monkeypatch.setattr("segeval.cli.evaluate", _raising(error))
+    result = run("score", *SAMPLE_ARGS)
+    assert result.exit_code == 2
+    assert result.stderr == line
+
+
+def test_a_broken_pipe_exits_0_and_says_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("segeval.cli.evaluate", _raising(BrokenPipeError(32, "Broken pipe")))
+    result = run("score", *SAMPLE_ARGS)
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    assert result.stderr == ""
+
+
+def test_a_closed_stdout_pipe_exits_0_and_says_nothing() -> None:
+    """`segeval score ... | head`, for real: the reader is gone before the report is written."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        process = subprocess.run(
+            [sys.executable, "-m", "segeval", "score", *SAMPLE_ARGS],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    assert process.returncode == 0
+    assert process.stderr == ""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+from typing import Any
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -20,12 +23,15 @@ def _sklearn_counts(
     keep = np.ones(gt.shape, dtype=bool) if ignore is None else gt != ignore
     if not keep.any():  # scikit-learn refuses empty input
         return np.zeros((num_classes, num_classes), dtype=np.int64)
-    return confusion_matrix(gt[keep].ravel(), pred[keep].ravel(), labels=list(range(num_classes)))
+    labels = list(range(num_classes))
+    return np.asarray(confusion_matrix(gt[keep].ravel(), pred[keep].ravel(), labels=labels))
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32, np.int64])
 @pytest.mark.parametrize("num_classes", [2, 7, 19])
-def test_counts_equal_sklearn_on_random_masks(dtype: type, num_classes: int) -> None:
+def test_counts_equal_sklearn_on_random_masks(
+    dtype: type[np.integer[Any]], num_classes: int
+) -> None:
     rng = np.random.default_rng(num_classes)
     gt = rng.integers(0, num_classes, size=(61, 83)).astype(dtype)
     pred = rng.integers(0, num_classes, size=(61, 83)).astype(dtype)
@@ -92,7 +98,7 @@ def test_gt_label_out_of_range_names_label_and_pixel_count() -> None:
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int64])
-def test_pred_label_out_of_range_is_an_error_by_default(dtype: type) -> None:
+def test_pred_label_out_of_range_is_an_error_by_default(dtype: type[np.integer[Any]]) -> None:
     cm = ConfusionMatrix(3)
     with pytest.raises(
         LabelRangeError, match=r"prediction label 5 \(1 pixels\) is outside class ids 0..2"
@@ -213,8 +219,8 @@ def test_chunk_size_does_not_matter(case: tuple[np.ndarray, int], chunk_pixels: 
 @settings(max_examples=40, deadline=None)
 @given(st.lists(masks, min_size=1, max_size=6), st.randoms(use_true_random=False))
 def test_merging_parts_in_any_order_equals_the_whole(
-    cases: list[tuple[np.ndarray, int]], shuffle
-) -> None:  # type: ignore[no-untyped-def]
+    cases: list[tuple[np.ndarray, int]], shuffle: random.Random
+) -> None:
     pairs = []
     for gt, seed in cases:
         pred = np.random.default_rng(seed).integers(0, 4, size=gt.shape).astype(np.uint8)
@@ -271,6 +277,7 @@ def test_run_length_and_fallback_kernels_agree(
     pred = gt.copy()
     pred[rng.random(gt.shape) < 0.01] = 3  # some noise, still mostly runs
     gt[:3, :7] = 255
+    # A module constant, not an option: no public way to force either kernel.
     monkeypatch.setattr(segeval.core.histogram, "RUN_FALLBACK_SHARE", share)
     cm = ConfusionMatrix(6, chunk_pixels=1000)
     cm.update(pred, gt)

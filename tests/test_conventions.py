@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -11,13 +13,14 @@ from click.testing import CliRunner
 from segeval.cli import cli
 from segeval.run.conventions import CONVENTIONS, apply_convention
 from segeval.run.options import ScoreOptions
-from tests.helpers import MaskWriter
+from tests.helpers import REPO, MaskWriter
 
 
-def score(pred: object, gt: object, *args: str) -> dict:  # type: ignore[type-arg]
+def score(pred: Path, gt: Path, *args: str) -> dict[str, Any]:
     result = CliRunner().invoke(cli, ["score", str(pred), str(gt), *args, "--format", "json"])
     assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)  # type: ignore[no-any-return]
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
 
 
 def test_cityscapes_ignored_gt_and_ignored_prediction(make_dataset: MaskWriter) -> None:
@@ -126,10 +129,8 @@ def test_explicit_options_win_over_the_convention(make_dataset: MaskWriter) -> N
     assert document["classes"][1]["iou"] is None
 
 
-def test_every_convention_is_documented() -> None:
-    docs = (__import__("pathlib").Path(__file__).parents[1] / "docs" / "metrics.md").read_text()
-    for name, convention in CONVENTIONS.items():
-        assert f"`--convention {name}`" in docs, name
-        assert convention.differences
-        options = apply_convention(ScoreOptions(), name)
-        assert options.convention == name
+@pytest.mark.parametrize("name", list(CONVENTIONS))
+def test_every_convention_is_documented(name: str) -> None:
+    assert f"`--convention {name}`" in (REPO / "docs" / "metrics.md").read_text()
+    assert CONVENTIONS[name].differences
+    assert apply_convention(ScoreOptions(), name).convention == name

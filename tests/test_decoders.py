@@ -43,6 +43,8 @@ def _both(
     path: Path, monkeypatch: pytest.MonkeyPatch, options: ReadOptions | None = None
 ) -> np.ndarray:
     fast = read_mask(path, options)
+    # SEGEVAL_DECODER=pillow is the public switch, but it is read once and cached per
+    # process, so the tests replace the cached lookup (a private function) instead.
     with monkeypatch.context() as patch:
         patch.setattr(segeval.io.png, "_imagecodecs", lambda: None)
         slow = read_mask(path, options)
@@ -60,9 +62,13 @@ LABELS[:5] = 255
 def test_pillow_written_modes_are_identical(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
-    labels = {"L": LABELS, "P": LABELS, "I;16": LABELS.astype(np.uint16) * 257, "1": LABELS % 2}[
-        mode
-    ]
+    by_mode: dict[str, np.ndarray] = {
+        "L": LABELS,
+        "P": LABELS,
+        "I;16": LABELS.astype(np.uint16) * 257,
+        "1": LABELS % 2,
+    }
+    labels = by_mode[mode]
     path = save_mask(tmp_path / "m.png", labels, mode)
     result = _both(path, monkeypatch)
     np.testing.assert_array_equal(result, labels)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ElementTree
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -126,7 +128,7 @@ def test_thresholds_file_toml_and_json(tmp_path: Path, sample_miou: float) -> No
 def test_thresholds_file_errors(tmp_path: Path, name: str, text: str, message: str) -> None:
     path = tmp_path / name
     path.write_text(text)
-    with pytest.raises(ThresholdError, match=__import__("re").escape(message)):
+    with pytest.raises(ThresholdError, match=re.escape(message)):
         load_thresholds(path)
     result = run("score", *SAMPLE_ARGS, "--thresholds", str(path))
     assert result.exit_code == 2
@@ -184,15 +186,13 @@ def test_github_summary_is_appended(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ compare
 
 
-def _report(counts: list[list[int]], **changes: object) -> Report:
+def _report(counts: list[list[int]], images: str = "abc", **config_changes: Any) -> Report:
+    """A two-class report of four images; ``config_changes`` go to its ScoreConfig."""
     report = build_report(ConfusionMatrix.from_counts(np.array(counts)), class_names=["bg", "car"])
-    report = replace(report, num_images=4, pairing=PairingSummary(images_digest="abc"))
-    config_changes = {k: v for k, v in changes.items() if k != "images"}
-    if config_changes:
-        report = replace(report, config=replace(report.config, **config_changes))
-    if "images" in changes:
-        report = replace(report, pairing=PairingSummary(images_digest=str(changes["images"])))
-    return report
+    config = replace(report.config, **config_changes)
+    return replace(
+        report, config=config, num_images=4, pairing=PairingSummary(images_digest=images)
+    )
 
 
 BASE = [[8, 0], [0, 8]]
@@ -210,16 +210,29 @@ WORSE = [[8, 0], [2, 6]]
         ({"images": "other"}, "image set"),
     ],
 )
-def test_incomparable_reports_are_refused(changes: dict, field: str) -> None:  # type: ignore[type-arg]
+def test_incomparable_reports_are_refused(changes: dict[str, Any], field: str) -> None:
     with pytest.raises(IncomparableReportsError, match=f"not comparable: {field}"):
         compare_reports(_report(BASE), _report(WORSE, **changes))
 
 
 def test_different_images_can_be_allowed() -> None:
-    comparison = compare_reports(
+    with pytest.raises(
+        IncomparableReportsError,
+        match=r"image set \(4 vs 4 images, different files\).*\(--allow-different-images",
+    ):
+        compare_reports(_report(BASE), _report(WORSE, images="x"))
+    allowed = compare_reports(
         _report(BASE), _report(WORSE, images="x"), allow_different_images=True
     )
-    assert comparison.candidate.pairing.images_digest == "x"
+    assert allowed.candidate.pairing.images_digest == "x"
+    # Allowing another image set changes no number: the rows are those of the same set.
+    same = compare_reports(_report(BASE), _report(WORSE))
+    assert allowed.summary == same.summary
+    assert allowed.classes == same.classes
+    miou = next(row for row in allowed.summary if row.name == "miou")
+    assert miou.baseline == 1.0
+    assert miou.candidate == pytest.approx((0.8 + 0.75) / 2)  # bg 8/10, car 6/8
+    assert miou.improved is False
 
 
 def test_max_drop_forms() -> None:
@@ -275,6 +288,32 @@ def test_compare_markdown_matches_golden() -> None:
 
 
 def test_checks_are_pure_functions_of_reports() -> None:
-    report = _report(BASE)
-    result = check_thresholds(report, [Threshold("miou", 1.0), Threshold("miou", 0.5, "over")])
-    assert [check.passed for check in result.checks] == [False, True]
+    baseline, candidate = _report(BASE), _report(WORSE)
+    before = [json.dumps(report.to_dict(), sort_keys=True) for report in (baseline, candidate)]
+    thresholds = [Threshold("miou", 0.7), Threshold("iou[car]", 0.8)]
+    drops = [MaxDrop("miou", 0.25), MaxDrop("any-class-iou", 0.1)]
+    gate = check_thresholds(candidate, thresholds)
+    regressions = check_regressions(baseline, candidate, drops)
+    # The values are the report's own, failed checks first.
+    assert [(check.name, check.passed) for check in gate.checks] == [
+        ("iou[car]", False),
+        ("miou", True),
+    ]
+    assert [check.value for check in gate.checks] == [
+        candidate.classes[1].iou,
+        candidate.summary["miou"],
+    ]
+    assert [check.value for check in gate.checks] == pytest.approx([0.75, 0.775])
+    drop = {check.name: (round(check.value, 4), check.passed) for check in regressions.checks}
+    assert drop == {
+        "max-drop miou": (0.225, True),
+        "max-drop iou[bg]": (0.2, False),
+        "max-drop iou[car]": (0.25, False),
+    }
+    # Calling again gives the same result, and neither report was changed or given a gate.
+    assert check_thresholds(candidate, thresholds) == gate
+    assert check_regressions(baseline, candidate, drops) == regressions
+    after = [json.dumps(report.to_dict(), sort_keys=True) for report in (baseline, candidate)]
+    assert after == before
+    assert baseline.gate is None
+    assert candidate.gate is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -42,7 +43,7 @@ def test_16bit_png_keeps_values_above_255(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("dtype", "mode"), [(np.uint8, "L"), (np.uint16, "I;16"), (np.int32, "I")])
-def test_tiff_integer_masks(tmp_path: Path, dtype: type, mode: str) -> None:
+def test_tiff_integer_masks(tmp_path: Path, dtype: type[np.integer[Any]], mode: str) -> None:
     labels = np.array([[0, 1], [2, 200 if dtype == np.uint8 else 70000 % 65536]], dtype=dtype)
     if dtype == np.int32:
         labels[1, 1] = 70000  # beyond 16 bits: Pillow's mode I
@@ -156,7 +157,7 @@ def test_1bit_png_gives_zeros_and_ones(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.int32, np.int64, np.uint16])
-def test_npy_integer_arrays(tmp_path: Path, dtype: type) -> None:
+def test_npy_integer_arrays(tmp_path: Path, dtype: type[np.integer[Any]]) -> None:
     labels = np.array([[0, 1], [2, 3]], dtype=dtype)
     path = save_mask(tmp_path / "m.npy", labels)
     result = read_mask(path)

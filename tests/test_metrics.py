@@ -22,6 +22,7 @@ from segeval.core.confusion import ConfusionMatrix
 from segeval.core.metrics import (
     PER_CLASS_METRICS,
     REGISTRY,
+    EmptyPolicy,
     MetricOptions,
     class_metrics,
     compute_metrics,
@@ -78,21 +79,21 @@ def test_class_absent_from_both_sides_is_nan_and_left_out() -> None:
 @pytest.mark.parametrize(
     ("policy", "value", "miou"), [("nan", math.nan, 1.0), ("zero", 0.0, 0.5), ("one", 1.0, 1.0)]
 )
-def test_empty_policy(policy: str, value: float, miou: float) -> None:
+def test_empty_policy(policy: EmptyPolicy, value: float, miou: float) -> None:
     counts = np.array([[4, 0], [0, 0]], dtype=np.uint64)
-    result = compute_metrics(*counts_from_matrix(counts), MetricOptions(empty=policy))  # type: ignore[arg-type]
+    result = compute_metrics(*counts_from_matrix(counts), MetricOptions(empty=policy))
     for name in ("iou", "dice", "precision", "recall", "fbeta"):
         got = getattr(result.per_class, name)[1]
         assert (math.isnan(got) and math.isnan(value)) or got == value
     assert result.summary["miou"] == miou
 
 
-def test_false_positives_on_an_absent_class_always_score_zero() -> None:
+@pytest.mark.parametrize("policy", ["nan", "zero", "one"])
+def test_false_positives_on_an_absent_class_always_score_zero(policy: EmptyPolicy) -> None:
     counts = np.array([[3, 1], [0, 0]], dtype=np.uint64)
-    for policy in ("nan", "zero", "one"):
-        m = class_metrics(*counts_from_matrix(counts), MetricOptions(empty=policy))  # type: ignore[arg-type]
-        assert m.iou[1] == 0.0
-        assert m.dice[1] == 0.0
+    m = class_metrics(*counts_from_matrix(counts), MetricOptions(empty=policy))
+    assert m.iou[1] == 0.0
+    assert m.dice[1] == 0.0
 
 
 def test_zero_division_zero_fills_one_sided_ratios() -> None:
@@ -269,12 +270,11 @@ def test_perfect_prediction_scores_one(diagonal: np.ndarray) -> None:
             assert result.summary[name] == 1.0, name
 
 
-def test_every_registry_metric_is_documented() -> None:
+@pytest.mark.parametrize("name", list(REGISTRY))
+def test_every_registry_metric_is_documented(name: str) -> None:
     from tests.helpers import REPO
 
-    docs = (REPO / "docs" / "metrics.md").read_text()
-    for name in REGISTRY:
-        assert f"`{name}" in docs, name
+    assert f"`{name}" in (REPO / "docs" / "metrics.md").read_text()
 
 
 def test_specificity_matches_a_one_vs_rest_confusion_matrix() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,10 +17,11 @@ def run(*args: str) -> Result:
     return CliRunner().invoke(cli, list(args))
 
 
-def score_json(*args: str) -> dict:  # type: ignore[type-arg]
+def score_json(*args: str) -> dict[str, Any]:
     result = run("score", *args, "--format", "json")
     assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)  # type: ignore[no-any-return]
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
 
 
 def test_exclude_class_by_name_and_id(make_dataset: MaskWriter) -> None:

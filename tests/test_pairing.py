@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 
 from segeval.errors import PairingError
-from segeval.inputs.pairing import PairingOptions, check_pairing, list_masks, pair_folders
+from segeval.inputs.pairing import (
+    CheckedPairing,
+    MissingPolicy,
+    PairingOptions,
+    check_pairing,
+    list_masks,
+    pair_folders,
+)
 from tests.helpers import save_mask
 
 
@@ -71,12 +78,15 @@ def test_missing_prediction_is_an_error_listing_the_files(tmp_path: Path) -> Non
     assert "\n" not in message
 
 
-def _check(tmp_path: Path, **policy: object):  # type: ignore[no-untyped-def]
+def _check(
+    tmp_path: Path, missing: MissingPolicy = "error", strict: bool = False
+) -> CheckedPairing:
     return check_pairing(
         pair_folders(tmp_path / "pred", tmp_path / "gt"),
         gt_dir=tmp_path / "gt",
         pred_dir=tmp_path / "pred",
-        **policy,  # type: ignore[arg-type]
+        missing=missing,
+        strict=strict,
     )
 
 

@@ -12,7 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from segeval.cli import cli
-from segeval.core.metrics import MetricOptions
+from segeval.core.metrics import EmptyPolicy, MetricOptions
+from segeval.report import Report
 from segeval.run.evaluate import evaluate
 from segeval.run.options import ScoreOptions
 from tests.helpers import MaskWriter
@@ -27,13 +28,15 @@ GT = {"a": np.zeros((2, 2)), "b": np.array([[1, 1], [0, 0]])}
 PRED = {"a": np.zeros((2, 2)), "b": np.array([[1, 0], [0, 0]])}
 
 
-def _report(make_dataset: MaskWriter, empty: str, **extra: object):  # type: ignore[no-untyped-def]
+def _report(
+    make_dataset: MaskWriter, empty: EmptyPolicy, exclude_classes: tuple[str, ...] = ()
+) -> Report:
     pred, gt = make_dataset(PRED, GT)
     options = ScoreOptions(
         num_classes=3,
         per_image=True,
         metric_options=MetricOptions(empty=empty),
-        **extra,  # type: ignore[arg-type]
+        exclude_classes=exclude_classes,
     )
     return evaluate(pred, gt, options)
 
@@ -46,6 +49,7 @@ def test_empty_nan_skips_absent_classes_per_image(make_dataset: MaskWriter) -> N
     assert one.image_iou == pytest.approx(0.5)  # image a does not count
     assert one.image_iou_images == 1
     assert one.image_dice == pytest.approx(2 / 3)
+    assert two.image_iou is not None
     assert math.isnan(two.image_iou)
     assert two.image_iou_images == 0
     assert report.summary["image_miou"] == pytest.approx(((1 + 2 / 3) / 2 + 0.5) / 2)

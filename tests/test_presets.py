@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -34,14 +36,15 @@ CITYSCAPES_NAMES = [
 ]  # fmt: skip
 
 
-def run(*args: str) -> Result:
+def run(*args: str | Path) -> Result:
     return CliRunner().invoke(cli, [str(arg) for arg in args])
 
 
-def score_json(*args: object) -> dict:  # type: ignore[type-arg]
+def score_json(*args: str | Path) -> dict[str, Any]:
     result = run("score", *[str(a) for a in args], "--format", "json")
     assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)  # type: ignore[no-any-return]
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
 
 
 def test_cityscapes_maps_every_label_id_to_its_train_id() -> None:
@@ -49,9 +52,11 @@ def test_cityscapes_maps_every_label_id_to_its_train_id() -> None:
     assert list(preset.names) == CITYSCAPES_NAMES
     mapping = preset.mapping()
     codes = mapping.encode(np.arange(34, dtype=np.uint8))
-    for label_id, train_id in CITYSCAPES_TRAIN_ID.items():
-        expected = mapping.ignore_code if train_id == 255 else train_id
-        assert int(codes[label_id]) == expected, label_id
+    expected = {
+        label_id: mapping.ignore_code if train_id == 255 else train_id
+        for label_id, train_id in CITYSCAPES_TRAIN_ID.items()
+    }
+    assert {label_id: int(codes[label_id]) for label_id in CITYSCAPES_TRAIN_ID} == expected
     assert int(mapping.encode(np.array([34], np.uint8))[0]) == mapping.invalid_code
 
 
@@ -229,15 +234,18 @@ def test_unknown_colours_are_an_error_or_ignored(tmp_path: Path) -> None:
     assert lenient["pixels"]["ignored"] == 4  # three void pixels and one unknown colour
 
 
-def test_every_preset_loads_and_round_trips(tmp_path: Path) -> None:
-    for name in PRESET_NAMES:
-        preset = load_preset(name)
-        path = tmp_path / f"{name}.json"
-        path.write_text(json.dumps(preset.to_dict()))
-        again = load_class_definition(path)
-        assert again.names == preset.names
-        assert again.mapping() == preset.mapping()
-        assert again.value_colors == preset.value_colors
+@pytest.mark.parametrize("name", PRESET_NAMES)
+def test_every_preset_loads_and_round_trips(tmp_path: Path, name: str) -> None:
+    preset = load_preset(name)
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(preset.to_dict()))
+    again = load_class_definition(path)
+    assert again.names == preset.names
+    assert again.mapping() == preset.mapping()
+    assert again.value_colors == preset.value_colors
+
+
+def test_presets_command_lists_and_shows_them() -> None:
     listing = run("presets")
     assert listing.exit_code == 0
     for name in PRESET_NAMES:
@@ -295,27 +303,39 @@ def test_class_definition_toml_with_label_map(tmp_path: Path) -> None:
         ({"classes": [{"name": "3"}]}, "must not be plain numbers"),
     ],
 )
-def test_class_definition_errors(document: dict, message: str) -> None:  # type: ignore[type-arg]
-    with pytest.raises(ClassDefinitionError, match=__import__("re").escape(message)):
+def test_class_definition_errors(document: dict[str, Any], message: str) -> None:
+    with pytest.raises(ClassDefinitionError, match=re.escape(message)):
         parse_class_definition(document, "classes.json")
 
 
-def test_conflicting_class_options_are_usage_errors(tmp_path: Path) -> None:
-    save_mask(tmp_path / "gt" / "a.png", np.zeros((2, 2)))
-    save_mask(tmp_path / "pred" / "a.png", np.zeros((2, 2)))
-    names = tmp_path / "names.txt"
-    names.write_text("a\nb\n")
-    cases = [
-        (["--preset", "camvid", "--class-names", str(names)], "--class-names cannot be combined"),
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--preset", "camvid", "--class-names", "NAMES"], "--class-names cannot be combined"),
         (
             ["--preset", "camvid", "--num-classes", "3"],
             "--num-classes 3 disagrees with the 11 classes",
         ),
         (["--class-ids", "both"], "--class-ids only applies with --classes or --preset"),
         (["--preset", "camvid", "--reduce-zero-label"], "--reduce-zero-label cannot be combined"),
-        (["--preset", "camvid", "--classes", str(names)], "either --classes or --preset"),
-    ]
-    for extra, message in cases:
-        result = run("score", tmp_path / "pred", tmp_path / "gt", *extra)
-        assert result.exit_code == 2, extra
-        assert message in result.stderr, (extra, result.stderr)
+        (["--preset", "camvid", "--classes", "NAMES"], "either --classes or --preset"),
+    ],
+    ids=[
+        "preset+class-names",
+        "preset+num-classes",
+        "class-ids-alone",
+        "preset+reduce-zero",
+        "preset+classes",
+    ],
+)
+def test_conflicting_class_options_are_usage_errors(
+    tmp_path: Path, extra: list[str], message: str
+) -> None:
+    save_mask(tmp_path / "gt" / "a.png", np.zeros((2, 2)))
+    save_mask(tmp_path / "pred" / "a.png", np.zeros((2, 2)))
+    names = tmp_path / "names.txt"
+    names.write_text("a\nb\n")
+    arguments = [str(names) if argument == "NAMES" else argument for argument in extra]
+    result = run("score", tmp_path / "pred", tmp_path / "gt", *arguments)
+    assert result.exit_code == 2
+    assert message in result.stderr

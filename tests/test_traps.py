@@ -70,7 +70,7 @@ CITY_TRAIN_IDS = np.array([[0, 0, 0, 0], [0, 0, 13, 13]])
 
 def test_cityscapes_train_ids_scored_as_label_ids_warn_with_the_flag(tmp_path: Path) -> None:
     _write(tmp_path, {"a": CITY_TRAIN_IDS}, {"a": CITY_GT})
-    args = ["score", tmp_path / "pred", tmp_path / "gt", "--preset", "cityscapes"]
+    args: list[str | Path] = ["score", tmp_path / "pred", tmp_path / "gt", "--preset", "cityscapes"]
     trap = run(*args, "--format", "json")
     assert trap.exit_code == 0
     assert _codes(trap) == ["label-ids-as-class-ids"]

@@ -91,7 +91,7 @@ def report_pair(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
 
 
 def _edited(document: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
-    copy = json.loads(json.dumps(document))
+    copy: dict[str, Any] = json.loads(json.dumps(document))
     target = copy
     for step in path[:-1]:
         target = target[step]
