@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
+from segeval.core.metrics import MetricOptions, compute_metrics
+from segeval.core.per_image import ImageCountSpool
 from segeval.errors import IncomparableReportsError, UsageError
-from segeval.metrics import MetricOptions, compute_metrics
-from segeval.per_image import ImageCountSpool
 from segeval.stats import (
     CAMVID_SEQUENCE,
     DATASET_SUMMARY_METRICS,

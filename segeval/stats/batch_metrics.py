@@ -1,9 +1,9 @@
 """Every dataset-level metric for many count vectors at once (one row per resample).
 
-:func:`batch_metrics` is :func:`segeval.metrics.compute_metrics` over a leading
+:func:`batch_metrics` is :func:`segeval.core.metrics.compute_metrics` over a leading
 axis: row ``r`` of its output equals ``compute_metrics(tp[r], fp[r], fn[r])``
 for every summary metric and for per-class IoU and Dice, under the same
-:class:`~segeval.metrics.MetricOptions` (the tests hold it to that). Calling the
+:class:`~segeval.core.metrics.MetricOptions` (the tests hold it to that). Calling the
 scalar function 2,000 times would dominate a bootstrap; this computes each
 formula once over an ``(R, C)`` array.
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from segeval.metrics import REGISTRY, MetricOptions, included_classes
+from segeval.core.metrics import REGISTRY, MetricOptions, included_classes
 
 __all__ = ["DATASET_SUMMARY_METRICS", "batch_metrics"]
 

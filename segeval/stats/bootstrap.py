@@ -49,8 +49,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from segeval.core.metrics import REGISTRY, MetricOptions
 from segeval.errors import IncomparableReportsError, UsageError
-from segeval.metrics import REGISTRY, MetricOptions
 from segeval.stats.batch_metrics import DATASET_SUMMARY_METRICS, batch_metrics
 from segeval.stats.groups import require_groups
 from segeval.stats.table import ImageCountTable
@@ -814,7 +814,7 @@ def require_improvement(
 
     Better means the whole interval of ``candidate - baseline`` lies on the
     improving side of 0 (its low bound above 0 for a higher-is-better metric,
-    per :data:`segeval.metrics.REGISTRY`, or its high bound below 0).
+    per :data:`segeval.core.metrics.REGISTRY`, or its high bound below 0).
 
     Parameters
     ----------

@@ -3,7 +3,7 @@
 Every dataset-level metric segeval reports (``miou``, ``pixel_accuracy``,
 ``kappa``, the micro / macro / weighted families, per-class IoU and Dice) is a
 pure function of the per-class TP, FP and FN summed over images (see
-:mod:`segeval.metrics`); the scored pixels of an image are ``sum(tp + fn)``.
+:mod:`segeval.core.metrics`); the scored pixels of an image are ``sum(tp + fn)``.
 So one small integer table, images x (tp, fp, fn) x classes, is all a bootstrap
 needs: resampling images is re-weighting rows of this table.
 
@@ -149,7 +149,7 @@ class ImageCountTable:
     ) -> ImageCountTable:
         """Build a table from ``(key, tp, fp, fn)`` rows, one per image.
 
-        This is exactly what :meth:`segeval.per_image.ImageCountSpool.read`
+        This is exactly what :meth:`segeval.core.per_image.ImageCountSpool.read`
         yields, so a scorer that spools per-image counts can build the table
         with ``ImageCountTable.from_rows(spool.read(num_classes))``.
 
