@@ -9,14 +9,13 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from segeval.core.metrics import MetricOptions, compute_metrics
+from segeval.core.metrics import class_metrics, compute_metrics, summary_arrays
 from segeval.core.per_image import ImageCountSpool
 from segeval.errors import IncomparableReportsError, UsageError
 from segeval.stats import (
     CAMVID_SEQUENCE,
     DATASET_SUMMARY_METRICS,
     ImageCountTable,
-    batch_metrics,
     bootstrap_ci,
     check_max_drop,
     groups_from_csv,
@@ -95,32 +94,7 @@ def test_table_rejects_duplicate_keys_and_negative_counts() -> None:
         ImageCountTable.from_arrays(["a"], np.array([[-1]]), np.array([[0]]), np.array([[0]]))
 
 
-# ------------------------------------------------------------------ batch metrics
-
-
-@pytest.mark.parametrize(
-    "options",
-    [
-        MetricOptions(),
-        MetricOptions(empty="one", zero_division="zero", beta=2.0),
-        MetricOptions(empty="zero", exclude=frozenset({0, 3})),
-    ],
-)
-def test_batch_metrics_equal_compute_metrics_row_by_row(options: MetricOptions) -> None:
-    table = random_table(2, images=40, classes=5, absent=0.5)
-    rows = table.counts.astype(np.float64)
-    rows[:3] = 0  # an empty image: every metric undefined or a policy value
-    rows[3, 1:] = 0  # only true positives
-    out = batch_metrics(rows[:, 0], rows[:, 1], rows[:, 2], options)
-    for index, counts in enumerate(table.counts):
-        counts = rows[index].astype(np.uint64)
-        expected = compute_metrics(counts[0], counts[1], counts[2], options)
-        for name in DATASET_SUMMARY_METRICS:
-            np.testing.assert_allclose(
-                out[name][index], expected.summary[name], rtol=1e-12, err_msg=name
-            )
-        np.testing.assert_allclose(out["iou"][index], expected.per_class.iou, rtol=1e-12)
-        np.testing.assert_allclose(out["dice"][index], expected.per_class.dice, rtol=1e-12)
+# ------------------------------------------------------------------ draws
 
 
 def test_resample_weights_are_draw_counts_of_the_seeded_block() -> None:
@@ -140,7 +114,7 @@ def scipy_miou_interval(
     def miou(rows: np.ndarray, axis: int = -1) -> np.ndarray:
         summed = counts[rows.astype(np.intp)].sum(axis=-3)  # (..., 3, C)
         flat = summed.reshape(-1, 3, table.num_classes)
-        values = batch_metrics(flat[:, 0], flat[:, 1], flat[:, 2])["miou"]
+        values = summary_arrays(class_metrics(flat[:, 0], flat[:, 1], flat[:, 2]))["miou"]
         return values.reshape(summed.shape[:-2])
 
     result = scipy_stats.bootstrap(

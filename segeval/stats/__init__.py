@@ -9,13 +9,14 @@ The package owns three things, one module each:
 * :mod:`segeval.stats.bootstrap`: :func:`bootstrap_ci` and
   :func:`paired_bootstrap`, and the gate decisions built on their intervals.
 
-:mod:`segeval.stats.batch_metrics` computes every dataset-level metric for many
-resamples at once. Nothing here prints; numpy is the only dependency.
+Every metric of a resample is computed by :mod:`segeval.core.metrics`, the
+functions the report uses, over one row per resample. Nothing here prints; numpy
+is the only dependency.
 """
 
 from __future__ import annotations
 
-from segeval.stats.batch_metrics import DATASET_SUMMARY_METRICS, batch_metrics
+from segeval.core.metrics import DATASET_SUMMARY_METRICS
 from segeval.stats.bootstrap import (
     BootstrapResult,
     Decision,
@@ -42,7 +43,6 @@ __all__ = [
     "ImageCountTable",
     "Interval",
     "PairedBootstrapResult",
-    "batch_metrics",
     "bootstrap_ci",
     "check_max_drop",
     "groups_from_csv",

@@ -6,9 +6,10 @@ Images (or whole groups of images, a cluster bootstrap) are drawn with
 replacement, as many as there are. Each draw is a weight vector (how often each
 image was drawn, a ``np.bincount`` of the drawn indices); the resampled dataset
 counts are ``weights @ unit_counts``, one matrix product for a block of
-resamples, and every metric is recomputed from those summed counts with
-:func:`segeval.stats.batch_metrics.batch_metrics`, exactly as the report
-computes it from the whole dataset.
+resamples, and every metric is recomputed from those summed counts by the
+report's own functions (:func:`segeval.core.metrics.class_metrics` and
+:func:`~segeval.core.metrics.summary_arrays`, one row per resample), so the
+estimate is bit-identical to the report's value.
 
 Determinism
 -----------
@@ -49,9 +50,14 @@ from typing import Any, Literal
 
 import numpy as np
 
-from segeval.core.metrics import REGISTRY, MetricOptions
+from segeval.core.metrics import (
+    DATASET_SUMMARY_METRICS,
+    REGISTRY,
+    MetricOptions,
+    class_metrics,
+    summary_arrays,
+)
 from segeval.errors import IncomparableReportsError, UsageError
-from segeval.stats.batch_metrics import DATASET_SUMMARY_METRICS, batch_metrics
 from segeval.stats.groups import require_groups
 from segeval.stats.table import ImageCountTable
 
@@ -468,7 +474,13 @@ def _statistic(
     wanted = set(names) | (set(_PER_CLASS) if metrics is None else set())
 
     def segeval_metrics(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> dict[str, np.ndarray]:
-        values = batch_metrics(tp, fp, fn, options)
+        # The report's own formulas, one row per resample (segeval.core.metrics).
+        per_class = class_metrics(tp, fp, fn, options)
+        values = {
+            **summary_arrays(per_class, options),
+            "iou": per_class.iou,
+            "dice": per_class.dice,
+        }
         return {name: values[name] for name in (*names, *_PER_CLASS) if name in wanted}
 
     return segeval_metrics
