@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from segeval.core.metrics import DATASET_SUMMARY_METRICS
 from segeval.stats.bootstrap import (
+    MIN_TRUSTED_UNITS,
     BootstrapResult,
     Decision,
     Difference,
@@ -37,6 +38,7 @@ from segeval.stats.table import ImageCountTable
 __all__ = [
     "CAMVID_SEQUENCE",
     "DATASET_SUMMARY_METRICS",
+    "MIN_TRUSTED_UNITS",
     "BootstrapResult",
     "Decision",
     "Difference",

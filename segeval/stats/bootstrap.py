@@ -63,6 +63,7 @@ from segeval.stats.table import ImageCountTable
 
 __all__ = [
     "DEFAULT_BLOCK_SIZE",
+    "MIN_TRUSTED_UNITS",
     "BootstrapResult",
     "Decision",
     "Difference",
@@ -87,6 +88,10 @@ StatisticFn = Callable[[np.ndarray, np.ndarray, np.ndarray], Mapping[str, np.nda
 #: Resamples per block; part of the seed's meaning (another size draws other resamples).
 DEFAULT_BLOCK_SIZE = 250
 
+#: Below this many resampled units (images or groups) an interval only reflects the
+#: few units it saw (2 groups allow 3 distinct resamples); callers warn.
+MIN_TRUSTED_UNITS = 10
+
 _PER_CLASS = ("iou", "dice")
 _EXACT_LIMIT = 2**53  # float64 sums of integers stay exact below this
 _NORMAL = statistics.NormalDist()
@@ -101,6 +106,10 @@ def _ndtr(x: float) -> float:
 
 def _json_float(value: float) -> float | None:
     return None if math.isnan(value) else float(value)
+
+
+def _from_json_float(value: float | None) -> float:
+    return math.nan if value is None else float(value)
 
 
 @dataclass(frozen=True)
@@ -140,6 +149,23 @@ class Interval:
             "high": _json_float(self.high),
             "undefined_resamples": self.undefined,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Interval:
+        """Inverse of :meth:`to_dict`.
+
+        Examples
+        --------
+        >>> interval = Interval(0.7, 0.6, float("nan"), 3)
+        >>> Interval.from_dict(interval.to_dict()).format()
+        '0.700 [0.600, nan]'
+        """
+        return cls(
+            _from_json_float(data["estimate"]),
+            _from_json_float(data["low"]),
+            _from_json_float(data["high"]),
+            int(data.get("undefined_resamples", 0)),
+        )
 
 
 @dataclass(frozen=True)
@@ -191,6 +217,41 @@ class _Meta:
             "num_images": self.num_images,
         }
 
+    @staticmethod
+    def _settings(data: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "method": str(data["method"]),
+            "confidence": float(data["confidence"]),
+            "n_resamples": int(data["n_resamples"]),
+            "seed": int(data["seed"]),
+            "block_size": int(data["block_size"]),
+            "unit": str(data["unit"]),
+            "num_units": int(data["num_units"]),
+            "num_images": int(data["num_images"]),
+        }
+
+    @property
+    def few_units(self) -> bool:
+        """True when fewer units were resampled than an interval can be trusted with."""
+        return self.num_units < MIN_TRUSTED_UNITS
+
+    def describe(self) -> str:
+        """One line: what was resampled, how, and the seed.
+
+        Examples
+        --------
+        >>> _Meta("bca", 0.95, 2000, 18, 250, "image", 233, 233).describe()
+        '95% BCa bootstrap over 233 images, 2,000 resamples, seed 18'
+        """
+        method = "BCa" if self.method == "bca" else self.method
+        units = f"{self.num_units} {self.unit}s"
+        if self.unit != "image":
+            units += f" ({self.num_images} images)"
+        return (
+            f"{self.confidence:.0%} {method} bootstrap over {units}, "
+            f"{self.n_resamples:,} resamples, seed {self.seed}"
+        )
+
 
 @dataclass(frozen=True)
 class BootstrapResult(_Meta):
@@ -216,17 +277,38 @@ class BootstrapResult(_Meta):
 
     summary: Mapping[str, Interval]
     per_class: Mapping[str, tuple[Interval, ...]]
+    grouping: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form: settings, ``summary`` and ``classes`` intervals."""
         return {
             **super().to_dict(),
+            "grouping": self.grouping or None,
             "summary": {name: value.to_dict() for name, value in self.summary.items()},
             "classes": {
                 name: [value.to_dict() for value in values]
                 for name, values in self.per_class.items()
             },
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BootstrapResult:
+        """Inverse of :meth:`to_dict`.
+
+        Raises
+        ------
+        KeyError, TypeError, ValueError
+            A field is missing or malformed.
+        """
+        return cls(
+            **cls._settings(data),
+            summary={name: Interval.from_dict(value) for name, value in data["summary"].items()},
+            per_class={
+                name: tuple(Interval.from_dict(value) for value in values)
+                for name, values in data["classes"].items()
+            },
+            grouping=str(data.get("grouping") or ""),
+        )
 
 
 @dataclass(frozen=True)
@@ -245,6 +327,7 @@ class PairedBootstrapResult(_Meta):
     per_class: Mapping[str, tuple[Difference, ...]]
     only_baseline: tuple[str, ...] = ()
     only_candidate: tuple[str, ...] = ()
+    grouping: str = ""
 
     def difference(self, metric: str, class_index: int | None = None) -> Difference:
         """The difference of one metric (``class_index`` for per-class ones).
@@ -268,6 +351,7 @@ class PairedBootstrapResult(_Meta):
         """JSON-ready form: settings, ``summary`` and ``classes`` differences."""
         return {
             **super().to_dict(),
+            "grouping": self.grouping or None,
             "difference": "candidate - baseline",
             "only_baseline": len(self.only_baseline),
             "only_candidate": len(self.only_candidate),
@@ -518,7 +602,8 @@ def _check_settings(
 
 def _seed(seed: int | None) -> int:
     if seed is None:
-        return int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
+        # 32 bits of OS entropy: short enough to print and pass back as --seed.
+        return int(np.random.SeedSequence().generate_state(1)[0])
     if seed < 0:
         raise UsageError(f"--seed must be a non-negative integer, got {seed}.")
     return int(seed)
