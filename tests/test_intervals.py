@@ -21,7 +21,7 @@ from segeval.report import Report
 from segeval.run.evaluate import evaluate
 from segeval.run.options import ScoreOptions
 from segeval.stats import DATASET_SUMMARY_METRICS, ImageCountTable
-from tests.helpers import CAMVID, SAMPLE_ARGS, MaskWriter, save_mask
+from tests.helpers import CAMVID, REPO, SAMPLE_ARGS, MaskWriter, save_mask
 
 #: The sample set's keys are street_01 .. street_10 and night/street_11, night/street_12.
 TWO_GROUPS = r"^(\w+?)[/_]"
@@ -456,3 +456,11 @@ def test_camvid_sequence_level_interval_is_wider(tmp_path: Path) -> None:
         assert miou["p_value"] < 0.001
         widths[label] = miou["ci_high"] - miou["ci_low"]
     assert widths["sequences"] > 2 * widths["images"]
+    # The README shows this very run.
+    readme = (REPO / "README.md").read_text()
+    start = readme.index("```text\nsegeval compare: weak.json") + len("```text\n")
+    shown, gate = readme[start : readme.index("```", start)].split("...\n")
+    result = run(*base, "--require-improvement", "miou")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(shown)
+    assert result.stderr == gate
