@@ -464,3 +464,43 @@ def test_camvid_sequence_level_interval_is_wider(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(shown)
     assert result.stderr == gate
+
+
+def test_terminal_comparison_with_intervals_draws_every_column(
+    two_reports: dict[str, Path],
+) -> None:
+    from rich.console import Console
+
+    from segeval.compare import load_report
+    from segeval.render.terminal import print_comparison
+
+    comparison = compare_reports(
+        load_report(two_reports["poor"]),
+        load_report(two_reports["good"]),
+        intervals=IntervalOptions(seed=1, n_resamples=200),
+    )
+    buffer = io.StringIO()
+    print_comparison(comparison, Console(file=buffer, width=250))
+    drawn = buffer.getvalue()
+    assert "Paired 95% BCa bootstrap over 14 images" in drawn
+    assert "Dice delta [95% CI]" in drawn
+    assert "Dice p" in drawn
+
+
+def test_ci_with_categories_keeps_every_csv_row_one_width(tmp_path: Path) -> None:
+    rng = np.random.default_rng(21)
+    for index in range(4):
+        gt_mask = rng.integers(0, 34, size=(20, 24)).astype(np.uint8)
+        keep = rng.random(gt_mask.shape) < 0.6
+        pred_mask = np.where(keep, gt_mask, rng.integers(0, 34, size=gt_mask.shape))
+        save_mask(tmp_path / "gt" / f"{index}.png", gt_mask)
+        save_mask(tmp_path / "pred" / f"{index}.png", pred_mask.astype(np.uint8))
+    result = run("score", str(tmp_path / "pred"), str(tmp_path / "gt"), "--preset", "cityscapes",
+                 "--ci", "--bootstrap", "100", "--seed", "1", "--format", "csv")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = list(csv.reader(io.StringIO(result.stdout)))
+    assert {len(row) for row in rows} == {7}
+    categories = [row for row in rows if row[0] == "category_iou"]
+    assert len(categories) == 7
+    assert all(row[5:] == ["", ""] for row in categories)  # categories have no interval
+    assert not any(row[0] == "category_miou" and row[5] for row in rows)
