@@ -11,6 +11,11 @@ The library under the ``segeval`` command. Typical use::
     cm.update(pred_mask, gt_mask)                      # prediction first
     cm.metrics().summary["miou"]
 
+    options = segeval.ScoreOptions(image_counts=True)       # confidence intervals
+    report = segeval.with_intervals(segeval.evaluate("preds/", "gt/", options),
+                                    segeval.IntervalOptions(confidence=0.95, seed=1))
+    report.intervals.summary["miou"].format()           # '0.712 [0.698, 0.727]'
+
 Importing segeval never imports click, rich or tqdm; those belong to the CLI.
 """
 
@@ -24,6 +29,7 @@ from segeval.gate import GateResult, Threshold, check_regressions, check_thresho
 from segeval.inputs.classes import ClassDefinition, load_class_definition, load_preset
 from segeval.inputs.pairing import PairingOptions, pair_folders
 from segeval.inspection import inspect_folder
+from segeval.intervals import IntervalOptions, with_intervals
 from segeval.io import ReadOptions, read_mask
 from segeval.leaderboard import Leaderboard
 from segeval.report import Report, build_report
@@ -40,6 +46,7 @@ __all__ = [
     "ConfusionMatrix",
     "Execution",
     "GateResult",
+    "IntervalOptions",
     "LabelMapping",
     "Leaderboard",
     "MetricOptions",
@@ -63,4 +70,5 @@ __all__ = [
     "pair_folders",
     "read_mask",
     "run_batch",
+    "with_intervals",
 ]

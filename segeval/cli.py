@@ -37,6 +37,7 @@ from segeval.gate import (
 from segeval.inputs.classes import PRESET_NAMES, load_class_names, load_definition, load_preset
 from segeval.inputs.pairing import PairingOptions
 from segeval.inspection import inspect_folder
+from segeval.intervals import IntervalOptions, with_intervals
 from segeval.io.png import active_decoder
 from segeval.notices import Notice
 from segeval.outputs.atomic import refuse_inside_inputs, write_text_atomic
@@ -413,6 +414,108 @@ def scoring_options(function: F) -> F:
     return function
 
 
+#: --ci given without a level means this one.
+DEFAULT_CONFIDENCE = "0.95"
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+class _OptionalLevelCommand(click.Command):
+    """Lets ``--ci`` stand alone (``compare --ci a.json b.json``) or take a level (``--ci 0.9``).
+
+    Click's optional option values consume the next word whatever it is; here the
+    default level is inserted unless the next word is a number.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        completed: list[str] = []
+        for index, arg in enumerate(args):
+            if arg == "--":
+                completed += args[index:]
+                break
+            completed.append(arg)
+            following = args[index + 1] if index + 1 < len(args) else None
+            if arg == "--ci" and (following is None or not _is_number(following)):
+                completed.append(DEFAULT_CONFIDENCE)
+        return super().parse_args(ctx, completed)
+
+
+def interval_options(function: F) -> F:
+    """--ci and its settings (shared by score and compare)."""
+    decorators = [
+        click.option(
+            "--ci",
+            "confidence",
+            type=float,
+            metavar="[LEVEL]",
+            help="Bootstrap confidence intervals at LEVEL (default 0.95 when given alone); "
+            "see docs/statistics.md.",
+        ),
+        click.option(
+            "--bootstrap",
+            "n_resamples",
+            type=click.IntRange(min=2),
+            help="Resamples of the bootstrap (default 2000; with --ci).",
+        ),
+        click.option(
+            "--seed",
+            type=click.IntRange(min=0),
+            help="Seed of the resampling: the same seed gives the same intervals for any "
+            "--jobs (default: drawn, and shown in the report).",
+        ),
+        click.option(
+            "--ci-method",
+            type=click.Choice(["bca", "percentile"]),
+            help="Interval method (default bca: bias-corrected and accelerated).",
+        ),
+        click.option(
+            "--group-by",
+            metavar="REGEX",
+            help="Resample groups of images, not images: the first capture group (or the "
+            "match) of REGEX in each image key names its group, e.g. '^([^_]+)_' for "
+            "CamVid sequences.",
+        ),
+        click.option(
+            "--groups-csv",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="Resample groups read from a CSV file of 'image key,group' rows.",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
+
+
+def build_interval_options(params: dict[str, Any]) -> IntervalOptions | None:
+    """IntervalOptions from --ci and its settings (None without --ci)."""
+    settings = {
+        "--bootstrap": params["n_resamples"],
+        "--seed": params["seed"],
+        "--ci-method": params["ci_method"],
+        "--group-by": params["group_by"],
+        "--groups-csv": params["groups_csv"],
+    }
+    if params["confidence"] is None:
+        given = [option for option, value in settings.items() if value is not None]
+        if given:
+            raise UsageError(f"{given[0]} sets up confidence intervals; add --ci.")
+        return None
+    return IntervalOptions(
+        confidence=params["confidence"],
+        n_resamples=params["n_resamples"] or 2000,
+        method=params["ci_method"] or "bca",
+        seed=params["seed"],
+        group_by=params["group_by"],
+        groups_csv=params["groups_csv"],
+    )
+
+
 def gate_options(function: F) -> F:
     """--junit and --github-summary (shared by score and compare)."""
     function = click.option(
@@ -481,10 +584,11 @@ def build_score_options(ctx: click.Context) -> ScoreOptions:
     return options
 
 
-@cli.command()
+@cli.command(cls=_OptionalLevelCommand)
 @click.argument("pred_dir", type=click.Path(path_type=Path))
 @click.argument("gt_dir", type=click.Path(path_type=Path))
 @scoring_options
+@interval_options
 @click.option(
     "--per-image-output",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -550,7 +654,9 @@ def score(
     gt/a/b.png or gt/a/b.npy). Prints per-class IoU, Dice, precision, recall
     and the dataset-level summary (one confusion matrix over all pixels); with
     --per-image, also the means over images. Metric names and formulas:
-    'segeval metrics'.
+    'segeval metrics'. With --ci, a bootstrap confidence interval for every
+    dataset-level metric and per-class IoU and Dice; the JSON report then
+    carries the per-image counts that 'compare --ci' resamples.
 
     \b
     Example:
@@ -558,28 +664,35 @@ def score(
         segeval score preds/ gt/ --class-names names.txt --format json | jq .summary
         segeval score preds/ gt/ --convention nnunet --per-image-output cases.csv
         segeval score preds/ gt/ --num-classes 19 --fail-under miou=0.72 --junit gate.xml
+        segeval score preds/ gt/ --num-classes 11 --ci 0.95 --seed 1 --group-by '^([^_]+)_'
     """
     _check_outputs(
         {"--output": output, "--per-image-output": per_image_output, "--junit": junit},
         [pred_dir, gt_dir],
     )
     thresholds = _thresholds(fail_under, fail_over, thresholds_file)
+    intervals = build_interval_options(ctx.params)
     options = build_score_options(ctx)
     if per_image_output is not None:
         options = replace(options, per_image=True)
+    if intervals is not None:
+        options = replace(options, image_counts=True)
     known_classes = options.resolved_num_classes()
     check_names(
         thresholds, None if known_classes is None else options.class_names_for(known_classes)
     )
     tune_allocator()
+    execution = build_execution(ctx)
     with (
         PerImageWriter(per_image_output) if per_image_output else nullcontext() as image_writer,
         _Progress(not quiet, "scoring") as progress,
     ):
         report = evaluate(
             pred_dir, gt_dir, options,
-            execution=build_execution(ctx), on_progress=progress, image_sink=image_writer,
+            execution=execution, on_progress=progress, image_sink=image_writer,
         )  # fmt: skip
+    if intervals is not None:
+        report = with_intervals(report, intervals, jobs=execution.jobs or default_jobs())
     gate = check_thresholds(report, thresholds) if thresholds else None
     report = replace(report, gate=gate)
     render_options = RenderOptions(confusion_matrix=confusion_matrix, normalize=normalize)
@@ -645,7 +758,7 @@ def _finish_gate(
         ctx.exit(EXIT_GATE_FAILED)
 
 
-@cli.command()
+@cli.command(cls=_OptionalLevelCommand)
 @click.argument("baseline", type=click.Path(path_type=Path, dir_okay=False))
 @click.argument("candidate", type=click.Path(path_type=Path, dir_okay=False))
 @click.option(
@@ -654,6 +767,26 @@ def _finish_gate(
     metavar="METRIC=DELTA",
     help="Exit 1 if the candidate is worse by more than DELTA (miou=0.01, iou[road]=0.02, "
     "any-class-iou=0.02); repeatable.",
+)
+@interval_options
+@click.option(
+    "--require-improvement",
+    multiple=True,
+    metavar="METRIC",
+    help="With --ci: exit 1 unless the candidate is better on METRIC (miou, iou[road]) "
+    "with the chosen confidence (the whole interval of the difference above 0); repeatable.",
+)
+@click.option(
+    "--max-drop-ci",
+    is_flag=True,
+    help="With --ci: judge each --max-drop on the interval's pessimistic bound, not the "
+    "point difference.",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    help="Threads of the bootstrap (default: all cores); never changes a number.",
 )
 @click.option(
     "--allow-different-images",
@@ -671,22 +804,30 @@ def compare(
     baseline: Path,
     candidate: Path,
     max_drop: tuple[str, ...],
+    require_improvement: tuple[str, ...],
+    max_drop_ci: bool,
+    jobs: int | None,
     allow_different_images: bool,
     output_format: str,
     output: Path | None,
     junit: Path | None,
     github_summary: bool,
+    **_intervals: Any,
 ) -> None:
     """Compare two score reports (JSON) side by side, and gate on regressions.
 
     Both files come from 'segeval score --format json'. They must have been
     scored the same way: same classes, ignore values, aggregation, policies
-    and images (--allow-different-images relaxes the last).
+    and images (--allow-different-images relaxes the last). With --ci, a
+    paired bootstrap on the images both scored gives every difference an
+    interval and a p-value; both reports must have been scored with --ci.
 
     \b
     Example:
         segeval compare release.json candidate.json --max-drop miou=0.01
         segeval compare old.json new.json --max-drop any-class-iou=0.02 --format markdown
+        segeval compare old.json new.json --ci --seed 1 --require-improvement miou
+        segeval compare old.json new.json --ci --max-drop miou=0.01 --max-drop-ci
     """
     comparison = compare_reports(
         load_report(baseline),
@@ -695,6 +836,10 @@ def compare(
         allow_different_images=allow_different_images,
         baseline_name=baseline.name,
         candidate_name=candidate.name,
+        intervals=build_interval_options(ctx.params),
+        require_improvement=require_improvement,
+        max_drop_ci=max_drop_ci,
+        jobs=jobs or default_jobs(),
     )
     if output is None and output_format == "table" and sys.stdout.isatty():
         from rich.console import Console
@@ -704,10 +849,11 @@ def compare(
         print_comparison(comparison, Console())
     else:
         _write(render_with(compare_formats.FORMATS, comparison, output_format), output)
+    _warn(comparison.warnings)
     markdown = (
         render_with(compare_formats.FORMATS, comparison, "markdown") if github_summary else ""
     )
-    gate = comparison.gate if max_drop else None
+    gate = comparison.gate if max_drop or require_improvement else None
     _finish_gate(ctx, gate, junit=junit, github_summary=markdown, suite="segeval.compare")
 
 

@@ -4,20 +4,35 @@
 (different classes, ignore values, aggregation, metric policies or image
 sets), then lines up their summary and per-class metrics with deltas, and runs
 the ``--max-drop`` regression checks of :mod:`segeval.gate`.
+
+With ``intervals`` (``compare --ci``) it also runs a paired bootstrap on the
+images both reports scored (:func:`segeval.intervals.paired_intervals`): each
+row gets the interval and p-value of its difference, and the gate can require
+an improvement (``--require-improvement``) or judge ``--max-drop`` on the
+interval's bound (``--max-drop-ci``).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from segeval.core.metrics import REGISTRY
-from segeval.errors import IncomparableReportsError
-from segeval.gate import GateResult, MaxDrop, check_regressions
+from segeval.errors import IncomparableReportsError, UsageError
+from segeval.gate import (
+    GateResult,
+    MaxDrop,
+    check_improvements,
+    check_metric_name,
+    check_regressions,
+)
+from segeval.intervals import IntervalOptions, paired_intervals
+from segeval.notices import Notice
 from segeval.report import Report
+from segeval.stats import Difference, PairedBootstrapResult
 
 __all__ = ["Comparison", "ComparisonRow", "check_comparable", "compare_reports", "load_report"]
 
@@ -28,7 +43,12 @@ IMAGE_SUMMARY_ROWS = ("image_miou", "image_mdice", "samplewise_miou", "pooled_mi
 
 @dataclass(frozen=True)
 class ComparisonRow:
-    """One metric in both reports."""
+    """One metric in both reports.
+
+    ``difference`` holds the paired bootstrap's interval and p-value of
+    ``candidate - baseline`` (``compare --ci``; None without, and for the
+    per-image means, which are not resampled).
+    """
 
     name: str
     title: str
@@ -37,6 +57,7 @@ class ComparisonRow:
     candidate: float
     higher_is_better: bool
     zero_is_best: bool = False
+    difference: Difference | None = None
 
     @property
     def delta(self) -> float:
@@ -66,6 +87,8 @@ class Comparison:
     gate: GateResult
     baseline_name: str = "baseline"
     candidate_name: str = "candidate"
+    paired: PairedBootstrapResult | None = None
+    warnings: tuple[Notice, ...] = ()
 
 
 def load_report(path: str | Path) -> Report:
@@ -152,7 +175,24 @@ def check_comparable(
         )
 
 
-def _row(name: str, baseline: Report, candidate: Report, class_index: int | None) -> ComparisonRow:
+def _difference(
+    paired: PairedBootstrapResult | None, name: str, class_index: int | None
+) -> Difference | None:
+    if paired is None:
+        return None
+    if class_index is None:
+        return paired.summary.get(name)
+    values = paired.per_class.get(name)
+    return None if values is None else values[class_index]
+
+
+def _row(
+    name: str,
+    baseline: Report,
+    candidate: Report,
+    class_index: int | None,
+    paired: PairedBootstrapResult | None = None,
+) -> ComparisonRow:
     spec = REGISTRY[name]
     if class_index is None:
         before = baseline.summary.get(name, math.nan)
@@ -170,6 +210,7 @@ def _row(name: str, baseline: Report, candidate: Report, class_index: int | None
         candidate=math.nan if after is None else float(after),
         higher_is_better=spec.higher_is_better,
         zero_is_best=spec.zero_is_best,
+        difference=_difference(paired, name, class_index),
     )
 
 
@@ -181,8 +222,43 @@ def compare_reports(
     allow_different_images: bool = False,
     baseline_name: str = "baseline",
     candidate_name: str = "candidate",
+    intervals: IntervalOptions | None = None,
+    require_improvement: Sequence[str] = (),
+    max_drop_ci: bool = False,
+    jobs: int = 1,
 ) -> Comparison:
     """Line up two comparable reports and run the regression checks.
+
+    Parameters
+    ----------
+    baseline, candidate : Report
+    max_drops : iterable of MaxDrop
+        ``--max-drop`` checks.
+    allow_different_images : bool, default False
+        Compare reports scored on different image sets (the paired bootstrap
+        uses the images both scored).
+    baseline_name, candidate_name : str
+        How the reports are named in output and errors.
+    intervals : IntervalOptions, optional
+        Run a paired bootstrap (both reports need per-image counts,
+        ``score --ci``).
+    require_improvement : sequence of str
+        Metrics the candidate must improve with the interval's confidence (needs ``intervals``).
+    max_drop_ci : bool, default False
+        Judge ``max_drops`` on the interval's pessimistic bound (needs ``intervals``).
+    jobs : int, default 1
+        Threads of the bootstrap; never changes a number.
+
+    Returns
+    -------
+    Comparison
+
+    Raises
+    ------
+    IncomparableReportsError
+        Reports scored differently, or without per-image counts for ``intervals``.
+    UsageError
+        ``require_improvement`` or ``max_drop_ci`` without ``intervals``.
 
     Examples
     --------
@@ -195,20 +271,42 @@ def compare_reports(
     >>> round(row.delta, 4), row.improved
     (-0.225, False)
     """
+    max_drops = list(max_drops)
+    if intervals is None and (require_improvement or max_drop_ci):
+        option = "--require-improvement" if require_improvement else "--max-drop-ci"
+        raise UsageError(f"{option} judges a confidence interval; add --ci.")
+    if max_drop_ci and not max_drops:
+        raise UsageError("--max-drop-ci judges --max-drop checks; add --max-drop METRIC=DELTA.")
+    for reference in require_improvement:
+        check_metric_name(reference)
     check_comparable(baseline, candidate, allow_different_images=allow_different_images)
+    paired: PairedBootstrapResult | None = None
+    warnings: list[Notice] = []
+    if intervals is not None:
+        names = {"baseline": baseline_name, "candidate": candidate_name}
+        paired, warnings = paired_intervals(baseline, candidate, intervals, jobs=jobs, names=names)
     per_image = baseline.config.per_image and candidate.config.per_image
-    names = SUMMARY_ROWS + (IMAGE_SUMMARY_ROWS if per_image else ())
+    names_shown = SUMMARY_ROWS + (IMAGE_SUMMARY_ROWS if per_image else ())
     class_metrics = ("iou", "dice") + (("image_iou", "image_dice") if per_image else ())
+    gate = check_regressions(baseline, candidate, max_drops, paired=paired if max_drop_ci else None)
+    if require_improvement:
+        assert paired is not None
+        improvements = check_improvements(candidate, require_improvement, paired)
+        gate = GateResult(
+            tuple(sorted((*gate.checks, *improvements.checks), key=lambda check: check.passed))
+        )
     return Comparison(
         baseline=baseline,
         candidate=candidate,
-        summary=tuple(_row(name, baseline, candidate, None) for name in names),
+        summary=tuple(_row(name, baseline, candidate, None, paired) for name in names_shown),
         classes=tuple(
-            _row(name, baseline, candidate, index)
+            _row(name, baseline, candidate, index, paired)
             for index in range(len(candidate.classes))
             for name in class_metrics
         ),
-        gate=check_regressions(baseline, candidate, max_drops),
+        gate=gate,
         baseline_name=baseline_name,
         candidate_name=candidate_name,
+        paired=paired,
+        warnings=tuple(warnings),
     )

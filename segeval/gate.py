@@ -4,6 +4,11 @@ Everything here is a pure function from reports and specs to a
 :class:`GateResult`; the CLI prints it, turns it into an exit code (1 when a
 check failed) and, on request, into JUnit XML.
 
+With a paired bootstrap of the two reports (:mod:`segeval.stats`), regressions
+can be judged on the pessimistic bound of the difference's interval
+(``--max-drop-ci``) and :func:`check_improvements` requires the candidate to be
+better with the interval's confidence (``--require-improvement``).
+
 Metric references use the registry's names (``segeval metrics``): a summary
 metric (``miou``, ``pixel_accuracy``, ``min_iou``, ``image_mdice``) or a
 per-class one with a class name or id in brackets (``iou[road]``, ``dice[3]``).
@@ -25,6 +30,8 @@ from segeval.core.metrics import REGISTRY
 from segeval.errors import ThresholdError, UsageError
 from segeval.inputs.classes import did_you_mean, resolve_class
 from segeval.report import Report
+from segeval.stats import PairedBootstrapResult, check_max_drop, require_improvement
+from segeval.stats.bootstrap import Decision
 
 __all__ = [
     "Check",
@@ -32,6 +39,7 @@ __all__ = [
     "MaxDrop",
     "MetricRef",
     "Threshold",
+    "check_improvements",
     "check_metric_name",
     "check_names",
     "check_regressions",
@@ -315,14 +323,21 @@ def _ordered(checks: Sequence[Check]) -> GateResult:
 
 
 def check_regressions(
-    baseline: Report, candidate: Report, max_drops: Iterable[MaxDrop]
+    baseline: Report,
+    candidate: Report,
+    max_drops: Iterable[MaxDrop],
+    *,
+    paired: PairedBootstrapResult | None = None,
 ) -> GateResult:
     """Fail where the candidate is worse than the baseline by more than allowed.
 
     ``max_drops`` hold ``METRIC=DELTA``; ``any-class-iou`` / ``any-class-dice``
     (and any ``any-class-NAME`` of a per-class metric) expand to one check per
     class defined in both reports. "Worse" follows the registry's
-    ``higher_is_better``.
+    ``higher_is_better``. With ``paired`` (``--max-drop-ci``) the drop judged is
+    the pessimistic bound of the difference's interval, not the point estimate:
+    the check passes only if the candidate is, with the interval's confidence,
+    no worse than allowed.
 
     Examples
     --------
@@ -359,7 +374,61 @@ def check_regressions(
         else:
             refs = [resolve_metric(drop.metric, candidate)]
             resolve_metric(drop.metric, baseline)
-        checks.extend(_drop_check(ref, baseline, candidate, drop.delta) for ref in refs)
+        if paired is None:
+            checks.extend(_drop_check(ref, baseline, candidate, drop.delta) for ref in refs)
+        else:
+            checks.extend(
+                _check(check_max_drop(paired, ref.name, drop.delta, ref.class_index), ref)
+                for ref in refs
+            )
+    return _ordered(checks)
+
+
+def _check(decision: Decision, ref: MetricRef) -> Check:
+    """A bootstrap decision as a gate check, named with the class name rather than its id."""
+    kind = decision.name.split(" ", 1)[0]
+    return Check(
+        f"{kind} {ref}",
+        decision.value,
+        decision.threshold,
+        decision.comparison,
+        decision.passed,
+        decision.note,
+    )
+
+
+def check_improvements(
+    candidate: Report, metrics: Iterable[str], paired: PairedBootstrapResult
+) -> GateResult:
+    """``--require-improvement``: fail unless the candidate is better, with confidence.
+
+    Better means the whole interval of ``candidate - baseline`` lies on the
+    better side of 0 (the registry's ``higher_is_better`` says which side);
+    the check's value is that bound.
+
+    Parameters
+    ----------
+    candidate : Report
+        Resolves metric and class names.
+    metrics : iterable of str
+        ``miou``, ``iou[road]``...: dataset-level metrics (per-image means are not resampled).
+    paired : PairedBootstrapResult
+
+    Returns
+    -------
+    GateResult
+
+    Raises
+    ------
+    ThresholdError
+        An unknown metric or class.
+    UsageError
+        A metric the bootstrap has no interval for.
+    """
+    checks = []
+    for reference in metrics:
+        ref = resolve_metric(reference, candidate)
+        checks.append(_check(require_improvement(paired, ref.name, ref.class_index), ref))
     return _ordered(checks)
 
 

@@ -27,6 +27,8 @@ NOTICE_CODES: Mapping[str, str] = {
     "same-folder": "the prediction folder is the ground-truth folder",
     "constant-prediction": "every prediction is one single value",
     "mostly-ignore-predicted": "most scored pixels were predicted as an ignore value",
+    "few-resampled-units": "--ci resampled fewer than 10 images or groups",
+    "images-not-shared": "compare --ci resampled only the images both reports scored",
 }
 
 

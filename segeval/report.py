@@ -6,6 +6,13 @@ raw confusion matrix and pixel counters. :meth:`Report.to_dict` gives the JSON
 document (schema ``segeval/score/v1``) and :meth:`Report.from_dict` reads it
 back, so saved reports can be compared later.
 
+Scored with confidence intervals (``score --ci``), a report also carries its
+``intervals`` (:class:`~segeval.stats.BootstrapResult`) and, compactly, the
+per-image counts they were resampled from (``image_counts``,
+:class:`~segeval.stats.ImageCountTable`), so that two saved reports can be
+compared with a paired bootstrap later (``compare --ci``). Both sections are
+optional: readers of older reports see none.
+
 In the JSON form undefined values (NaN) are ``null`` and floats keep full
 precision; counts are exact integers.
 """
@@ -23,11 +30,18 @@ from segeval._version import __version__
 from segeval.checks import GateResult
 from segeval.core.categories import category_scores
 from segeval.core.confusion import ConfusionMatrix
-from segeval.core.metrics import PER_CLASS_METRICS, MetricOptions, normalize_matrix
+from segeval.core.metrics import (
+    PER_CLASS_METRICS,
+    MetricOptions,
+    counts_from_matrix,
+    normalize_matrix,
+)
 from segeval.core.per_image import ImageMeans
 from segeval.errors import IncomparableReportsError
 from segeval.inputs.classes import default_class_names
 from segeval.notices import Notice
+from segeval.stats.bootstrap import BootstrapResult
+from segeval.stats.table import ImageCountTable
 
 __all__ = ["SCHEMA", "ClassResult", "PairingSummary", "Report", "ScoreConfig", "build_report"]
 
@@ -360,6 +374,15 @@ class Report:
     scored_pixels, ignored_pixels, pred_ignore_pixels, out_of_range_pixels : int
     elapsed_seconds : float
     segeval_version : str
+    pairing : PairingSummary
+    warnings : tuple of Notice
+    gate : GateResult or None
+    categories : tuple of CategoryResult
+        Scores of the class definition's categories (empty without them).
+    image_counts : ImageCountTable or None
+        Every image's per-class TP, FP and FN (scored with ``image_counts``).
+    intervals : BootstrapResult or None
+        Confidence intervals of the summary and per-class IoU / Dice.
     """
 
     config: ScoreConfig
@@ -379,6 +402,8 @@ class Report:
     warnings: tuple[Notice, ...] = ()
     gate: GateResult | None = None
     categories: tuple[CategoryResult, ...] = ()
+    image_counts: ImageCountTable | None = None
+    intervals: BootstrapResult | None = None
 
     def normalized_matrix(self, how: str) -> np.ndarray:
         """The confusion matrix divided by GT rows (``"gt"``), columns (``"pred"``) or total."""
@@ -424,8 +449,10 @@ class Report:
                 if self.categories
                 else {}
             ),
+            **({} if self.intervals is None else {"intervals": self.intervals.to_dict()}),
             "confusion_matrix": matrix,
             **({} if self.gate is None else {"gate": self.gate.to_dict()}),
+            **({} if self.image_counts is None else {"image_counts": self.image_counts.to_dict()}),
             "elapsed_seconds": self.elapsed_seconds,
         }
 
@@ -466,6 +493,12 @@ class Report:
             warnings=tuple(Notice.from_dict(item) for item in data.get("warnings", ())),
             gate=None if data.get("gate") is None else GateResult.from_dict(data["gate"]),
             categories=tuple(CategoryResult.from_dict(item) for item in data.get("categories", ())),
+            image_counts=None
+            if data.get("image_counts") is None
+            else ImageCountTable.from_dict(data["image_counts"]),
+            intervals=None
+            if data.get("intervals") is None
+            else BootstrapResult.from_dict(data["intervals"]),
         )
         report._check_shapes()
         return report
@@ -490,6 +523,20 @@ class Report:
             raise ValueError(
                 f"pixels.scored is {self.scored_pixels} but the confusion matrix holds {total}"
             )
+        if self.image_counts is not None:
+            self._check_image_counts(self.image_counts)
+
+    def _check_image_counts(self, table: ImageCountTable) -> None:
+        """Per-image counts must add up to the confusion matrix: compare --ci resamples them."""
+        if (table.num_images, table.num_classes) != (self.num_images, self.config.num_classes):
+            raise ValueError(
+                f"image_counts holds {table.num_images} images x {table.num_classes} classes, "
+                f"the report {self.num_images} x {self.config.num_classes}"
+            )
+        expected = counts_from_matrix(self.confusion_matrix, self.missed)
+        for name, summed, whole in zip(("tp", "fp", "fn"), table.totals(), expected, strict=True):
+            if not np.array_equal(summed, whole):
+                raise ValueError(f"image_counts' {name} do not add up to the confusion matrix's")
 
     def recomputed(self) -> Report:
         """This report with every dataset-level metric recomputed from its counts.
@@ -571,6 +618,7 @@ def build_report(
     class_names: Sequence[str] | None = None,
     metric_options: MetricOptions | None = None,
     image_means: ImageMeans | None = None,
+    image_counts: ImageCountTable | None = None,
     reduce_zero_label: bool = False,
     convention: str | None = None,
     classes_source: str | None = None,
@@ -592,6 +640,8 @@ def build_report(
         Policies, beta, excluded classes.
     image_means : ImageMeans, optional
         Per-image means, when images were also scored one by one.
+    image_counts : ImageCountTable, optional
+        Every image's counts, kept in the report for confidence intervals.
     reduce_zero_label : bool, default False
         Recorded in the configuration.
     convention : str, optional
@@ -689,4 +739,5 @@ def build_report(
         pairing=pairing or PairingSummary(),
         warnings=tuple(warnings),
         categories=category_results,
+        image_counts=image_counts,
     )

@@ -20,6 +20,7 @@ from sklearn.metrics import (
 
 from segeval.core.confusion import ConfusionMatrix
 from segeval.core.metrics import (
+    DATASET_SUMMARY_METRICS,
     PER_CLASS_METRICS,
     REGISTRY,
     EmptyPolicy,
@@ -28,6 +29,7 @@ from segeval.core.metrics import (
     compute_metrics,
     counts_from_matrix,
     normalize_matrix,
+    summary_arrays,
     summary_metrics,
 )
 from segeval.errors import UsageError
@@ -319,3 +321,43 @@ def test_a_signed_metric_is_gated_and_compared_by_its_size() -> None:
     row = ComparisonRow("rvd[class_1]", "RVD", "class_1", -0.25, 0.2, False, zero_is_best=True)
     assert row.improved is True  # closer to 0, although larger
     assert compare_reports(baseline, candidate).gate.passed
+
+
+# ------------------------------------------------------------------ one definition, two shapes
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        MetricOptions(),
+        MetricOptions(empty="one", zero_division="zero", beta=2.0),
+        MetricOptions(empty="zero", exclude=frozenset({0, 3})),
+    ],
+)
+@pytest.mark.parametrize("num_classes", [5, 19, 150])
+def test_batch_rows_are_bit_identical_to_scoring_each_row(
+    options: MetricOptions, num_classes: int
+) -> None:
+    # The bootstrap scores (resamples, classes) arrays with the report's functions; every
+    # row must be the very float the report gets (not merely close): one definition.
+    rng = np.random.default_rng(num_classes)
+    rows = 120
+    present = rng.random((rows, num_classes)) > rng.random((rows, 1))  # rows differ in NaNs
+    tp, fp, fn = (rng.integers(0, 10**6, (rows, num_classes)) * present for _ in range(3))
+    tp[:3] = fp[:3] = fn[:3] = 0  # nothing scored: every metric undefined or a policy value
+    fp[3] = fn[3] = 0  # only true positives
+    batch = class_metrics(tp, fp, fn, options)
+    summary = summary_arrays(batch, options)
+    assert list(summary) == list(DATASET_SUMMARY_METRICS)
+    for row in range(rows):
+        alone = compute_metrics(tp[row], fp[row], fn[row], options)
+        for name in PER_CLASS_METRICS:
+            np.testing.assert_array_equal(batch[name][row], alone.per_class[name], err_msg=name)
+        for name, value in alone.summary.items():
+            np.testing.assert_array_equal(summary[name][row], value, err_msg=name)
+
+
+def test_summary_metrics_refuses_a_batch() -> None:
+    batch = class_metrics(np.ones((2, 3)), np.zeros((2, 3)), np.zeros((2, 3)))
+    with pytest.raises(UsageError, match="use summary_arrays"):
+        summary_metrics(batch)

@@ -34,6 +34,7 @@ import numpy as np
 from segeval.errors import UsageError
 
 __all__ = [
+    "DATASET_SUMMARY_METRICS",
     "PER_CLASS_METRICS",
     "REGISTRY",
     "ClassMetrics",
@@ -48,6 +49,7 @@ __all__ = [
     "counts_from_matrix",
     "included_classes",
     "normalize_matrix",
+    "summary_arrays",
     "summary_metrics",
 ]
 
@@ -195,14 +197,17 @@ def class_metrics(
 
     Parameters
     ----------
-    tp, fp, fn : numpy.ndarray
-        Per-class true positives, false positives, false negatives.
+    tp, fp, fn : numpy.ndarray of shape (C,) or (R, C)
+        Per-class true positives, false positives, false negatives; with a
+        leading axis, one count vector per row (a bootstrap's resamples), each
+        scored on its own.
     options : MetricOptions, optional
         Empty-class policy, zero division, beta.
 
     Returns
     -------
     ClassMetrics
+        Arrays of the same shape as the counts.
 
     Notes
     -----
@@ -217,8 +222,13 @@ def class_metrics(
     array([0.5, 0. , nan])
     >>> m.dice
     array([0.66666667, 0.        ,        nan])
+    >>> class_metrics(np.array([[2, 1], [4, 0]]), np.zeros((2, 2)), np.ones((2, 2))).iou
+    array([[0.66666667, 0.5       ],
+           [0.8       , 0.        ]])
     """
     options = options or MetricOptions()
+    # Integer counts (exact below 2**53 when given as float sums) keep support and
+    # totals exact before the one conversion to float64.
     tp, fp, fn = (np.asarray(v, dtype=np.uint64) for v in (tp, fp, fn))
     absent = (tp + fp + fn) == 0
     counts = RatioCounts(
@@ -232,19 +242,152 @@ def class_metrics(
     return ClassMetrics(tp=tp, fp=fp, fn=fn, values=values)
 
 
-def _nanmean(values: np.ndarray) -> float:
-    finite = values[~np.isnan(values)]
-    return float(finite.mean()) if finite.size else float("nan")
+def _divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """``numerator / denominator`` where the denominator is positive, else NaN."""
+    out = np.full(np.broadcast(numerator, denominator).shape, np.nan)
+    np.divide(numerator, denominator, out=out, where=denominator > 0)
+    return out
 
 
-def _nan_weighted(values: np.ndarray, weights: np.ndarray) -> float:
-    keep = ~np.isnan(values)
-    total = weights[keep].sum()
-    return float((values[keep] * weights[keep]).sum() / total) if total > 0 else float("nan")
+def _sum_where(keep: np.ndarray, *arrays: np.ndarray) -> list[np.ndarray]:
+    """Row sums of each ``(R, C)`` array over the entries where ``keep`` is True.
+
+    Each row is summed as numpy sums the 1-D array ``row[keep_row]`` (the same
+    pairwise order), so row ``r`` of a batch gets exactly the float that scoring
+    that row alone gets: one definition, bit-identical on both paths.
+    """
+    rows = keep.shape[0]
+    sums = [np.zeros(rows) for _ in arrays]
+    if rows == 1:
+        for out, values in zip(sums, arrays, strict=True):
+            out[0] = values[0][keep[0]].sum()
+        return sums
+    kept = keep.sum(axis=-1)
+    order = np.argsort(~keep, axis=-1, kind="stable")  # kept entries first, in order
+    for width in np.unique(kept):
+        if width == 0:
+            continue
+        selected = kept == width
+        columns = order[selected, :width]
+        for out, values in zip(sums, arrays, strict=True):
+            kept_values = np.take_along_axis(values[selected], columns, axis=-1)
+            out[selected] = np.ascontiguousarray(kept_values).sum(axis=-1)
+    return sums
 
 
-def _safe_div(numerator: float, denominator: float) -> float:
-    return numerator / denominator if denominator > 0 else float("nan")
+def _nanmean(values: np.ndarray) -> np.ndarray:
+    defined = ~np.isnan(values)
+    (total,) = _sum_where(defined, values)
+    return _divide(total, defined.sum(axis=-1))
+
+
+def _nan_weighted(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    weight, weighted = _sum_where(~np.isnan(values), weights, values * weights)
+    return _divide(weighted, weight)
+
+
+def _nanmin(values: np.ndarray) -> np.ndarray:
+    defined = ~np.isnan(values)
+    smallest = np.where(defined, values, np.inf).min(axis=-1, initial=np.inf)
+    return np.where(defined.any(axis=-1), smallest, np.nan)
+
+
+def summary_arrays(
+    metrics: ClassMetrics, options: MetricOptions | None = None
+) -> dict[str, np.ndarray]:
+    """Every dataset summary metric, for one count vector or a batch of them.
+
+    The single definition of the summary formulas: :func:`summary_metrics`
+    (the report) and the bootstrap (:mod:`segeval.stats`, one row per resample)
+    both call it, and row ``r`` of a batch is bit-identical to scoring row ``r``
+    alone.
+
+    Parameters
+    ----------
+    metrics : ClassMetrics
+        As returned by :func:`class_metrics`, with counts of shape ``(C,)`` or
+        ``(R, C)``.
+    options : MetricOptions, optional
+        ``exclude`` removes classes from the means (not from pixel accuracy or
+        kappa, which describe the whole matrix).
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Every summary metric of :data:`DATASET_SUMMARY_METRICS`, in registry
+        order, as float64 arrays of the counts' leading shape (``()`` or
+        ``(R,)``), NaN where undefined.
+
+    Examples
+    --------
+    >>> batch = class_metrics(np.array([[2, 3], [4, 0]]), np.array([[1, 0], [0, 0]]),
+    ...                       np.array([[0, 1], [0, 0]]))
+    >>> summary_arrays(batch)["miou"].round(4)
+    array([0.7083, 1.    ])
+    """
+    options = options or MetricOptions()
+    leading = metrics.tp.shape[:-1]
+    num_classes = metrics.tp.shape[-1]
+    included = included_classes(num_classes, options)
+
+    def rows(values: np.ndarray, columns: np.ndarray | slice = slice(None)) -> np.ndarray:
+        # C order: numpy sums a C-ordered row in the order it sums a 1-D array
+        # (selecting columns of a 2-D array can give F order, and other floats).
+        as_rows = np.asarray(values, dtype=np.float64).reshape(-1, num_classes)
+        return np.ascontiguousarray(as_rows[:, columns])
+
+    support, predicted = rows(metrics.support), rows(metrics.predicted)
+    iou, dice = rows(metrics.iou, included), rows(metrics.dice, included)
+    precision, recall = rows(metrics.precision, included), rows(metrics.recall, included)
+    fbeta = rows(metrics.fbeta, included)
+
+    total = support.sum(axis=-1)
+    tp_sum = rows(metrics.tp).sum(axis=-1)
+    inc_support = rows(metrics.support, included)
+    inc_tp = rows(metrics.tp, included).sum(axis=-1)
+    inc_fp = rows(metrics.fp, included).sum(axis=-1)
+    inc_fn = rows(metrics.fn, included).sum(axis=-1)
+    beta2 = options.beta**2
+
+    scored = total > 0
+    safe_total = np.where(scored, total, 1.0)[:, None]
+    expected_agreement = np.where(
+        scored, ((support / safe_total) * (predicted / safe_total)).sum(axis=-1), 0.0
+    )
+    observed_agreement = _divide(tp_sum, total)
+    weighted_iou = inc_support * iou
+    weighted_iou_sum = np.where(np.isnan(weighted_iou), 0.0, weighted_iou).sum(axis=-1)
+
+    summary = {
+        "pixel_accuracy": observed_agreement,
+        "mean_accuracy": _nanmean(recall),
+        "miou": _nanmean(iou),
+        "mdice": _nanmean(dice),
+        "fwiou": _divide(weighted_iou_sum, inc_support.sum(axis=-1)),
+        "kappa": np.where(
+            scored,
+            _divide(observed_agreement - expected_agreement, 1.0 - expected_agreement),
+            np.nan,
+        ),
+        "min_iou": _nanmin(iou),
+        "min_dice": _nanmin(dice),
+        "macro_precision": _nanmean(precision),
+        "macro_recall": _nanmean(recall),
+        "macro_f1": _nanmean(dice),
+        "macro_fbeta": _nanmean(fbeta),
+        "micro_iou": _divide(inc_tp, inc_tp + inc_fp + inc_fn),
+        "micro_precision": _divide(inc_tp, inc_tp + inc_fp),
+        "micro_recall": _divide(inc_tp, inc_tp + inc_fn),
+        "micro_f1": _divide(2 * inc_tp, 2 * inc_tp + inc_fp + inc_fn),
+        "micro_fbeta": _divide(
+            (1 + beta2) * inc_tp, (1 + beta2) * inc_tp + beta2 * inc_fn + inc_fp
+        ),
+        "weighted_precision": _nan_weighted(precision, inc_support),
+        "weighted_recall": _nan_weighted(recall, inc_support),
+        "weighted_f1": _nan_weighted(dice, inc_support),
+        "weighted_fbeta": _nan_weighted(fbeta, inc_support),
+    }
+    return {name: values.reshape(leading) for name, values in summary.items()}
 
 
 def summary_metrics(
@@ -255,7 +398,7 @@ def summary_metrics(
     Parameters
     ----------
     metrics : ClassMetrics
-        As returned by :func:`class_metrics`.
+        As returned by :func:`class_metrics` for one count vector.
     options : MetricOptions, optional
         ``exclude`` removes classes from the means (not from pixel accuracy or
         kappa, which describe the whole matrix).
@@ -263,7 +406,8 @@ def summary_metrics(
     Returns
     -------
     dict of str to float
-        Every summary metric of :data:`REGISTRY`, NaN where undefined.
+        Every summary metric of :data:`REGISTRY`, NaN where undefined: the
+        values of :func:`summary_arrays`, as floats.
 
     Examples
     --------
@@ -272,55 +416,12 @@ def summary_metrics(
     >>> round(s["miou"], 4), round(s["pixel_accuracy"], 4)
     (0.7083, 0.8333)
     """
-    options = options or MetricOptions()
-    included = included_classes(metrics.tp.shape[0], options)
-
-    support = metrics.support.astype(np.float64)
-    predicted = metrics.predicted.astype(np.float64)
-    total = float(support.sum())
-    tp_sum = float(metrics.tp.astype(np.float64).sum())
-
-    inc_support = support[included]
-    inc_tp = float(metrics.tp[included].astype(np.float64).sum())
-    inc_fp = float(metrics.fp[included].astype(np.float64).sum())
-    inc_fn = float(metrics.fn[included].astype(np.float64).sum())
-
-    iou = metrics.iou[included]
-    dice = metrics.dice[included]
-    beta2 = options.beta**2
-    micro_precision = _safe_div(inc_tp, inc_tp + inc_fp)
-    micro_recall = _safe_div(inc_tp, inc_tp + inc_fn)
-    expected_agreement = float(((support / total) * (predicted / total)).sum()) if total else 0.0
-    observed_agreement = _safe_div(tp_sum, total)
-
-    summary = {
-        "pixel_accuracy": observed_agreement,
-        "mean_accuracy": _nanmean(metrics.recall[included]),
-        "miou": _nanmean(iou),
-        "mdice": _nanmean(dice),
-        "fwiou": _safe_div(float(np.nansum(inc_support * iou)), float(inc_support.sum())),
-        "kappa": _safe_div(observed_agreement - expected_agreement, 1.0 - expected_agreement)
-        if total
-        else float("nan"),
-        "min_iou": float(np.nanmin(iou)) if np.any(~np.isnan(iou)) else float("nan"),
-        "min_dice": float(np.nanmin(dice)) if np.any(~np.isnan(dice)) else float("nan"),
-        "macro_precision": _nanmean(metrics.precision[included]),
-        "macro_recall": _nanmean(metrics.recall[included]),
-        "macro_f1": _nanmean(dice),
-        "macro_fbeta": _nanmean(metrics.fbeta[included]),
-        "micro_iou": _safe_div(inc_tp, inc_tp + inc_fp + inc_fn),
-        "micro_precision": micro_precision,
-        "micro_recall": micro_recall,
-        "micro_f1": _safe_div(2 * inc_tp, 2 * inc_tp + inc_fp + inc_fn),
-        "micro_fbeta": _safe_div(
-            (1 + beta2) * inc_tp, (1 + beta2) * inc_tp + beta2 * inc_fn + inc_fp
-        ),
-        "weighted_precision": _nan_weighted(metrics.precision[included], inc_support),
-        "weighted_recall": _nan_weighted(metrics.recall[included], inc_support),
-        "weighted_f1": _nan_weighted(dice, inc_support),
-        "weighted_fbeta": _nan_weighted(metrics.fbeta[included], inc_support),
-    }
-    return summary
+    if metrics.tp.ndim != 1:
+        raise UsageError(
+            f"summary_metrics scores one count vector, got counts of shape {metrics.tp.shape}; "
+            "use summary_arrays for a batch."
+        )
+    return {name: float(value) for name, value in summary_arrays(metrics, options).items()}
 
 
 @dataclass(frozen=True)
@@ -462,8 +563,9 @@ class RatioCounts:
 
     @property
     def tn(self) -> np.ndarray:
-        """Scored pixels neither in the class nor predicted as it."""
-        return np.asarray(self.tp.sum() + self.fn.sum() - self.tp - self.fp - self.fn)
+        """Scored pixels neither in the class nor predicted as it (per row of a batch)."""
+        scored = self.tp.sum(axis=-1, keepdims=True) + self.fn.sum(axis=-1, keepdims=True)
+        return np.asarray(scored - self.tp - self.fp - self.fn)
 
 
 Ratio = Callable[[RatioCounts], tuple[np.ndarray, np.ndarray]]
@@ -658,4 +760,13 @@ REGISTRY: Mapping[str, MetricSpec] = _specs(
 #: The dataset-level per-class metrics, in registry order (report columns, CSV rows).
 PER_CLASS_METRICS: tuple[str, ...] = tuple(
     name for name, spec in REGISTRY.items() if spec.ratio is not None
+)
+
+#: The summary metrics computed from summed counts (:func:`summary_arrays`), in
+#: registry order; the per-image means (``image_*``, ...) and the category scores
+#: (``category_*``, from merged class counts) are not among them.
+DATASET_SUMMARY_METRICS: tuple[str, ...] = tuple(
+    name
+    for name, spec in REGISTRY.items()
+    if not spec.per_class and not spec.per_image and not spec.per_category
 )

@@ -11,6 +11,10 @@ Columns: ``metric, class_id, class, pred_id, value``.
 
 Undefined values are empty cells. A long table pivots easily
 (``pandas.pivot``) and keeps every metric addressable by name.
+
+A report with confidence intervals (``score --ci``) has two more columns,
+``ci_low`` and ``ci_high``, filled on the rows of the metrics that have an
+interval (dataset-level summary metrics, per-class ``iou`` and ``dice``).
 """
 
 from __future__ import annotations
@@ -18,13 +22,16 @@ from __future__ import annotations
 import csv
 import io
 
-from segeval.render.layout import RenderOptions
+from segeval.render.layout import RenderOptions, class_interval, summary_interval
 from segeval.render.tables import csv_number
 from segeval.report import Report
+from segeval.stats import Interval
 
-__all__ = ["CSV_COLUMNS", "render_csv"]
+__all__ = ["CI_COLUMNS", "CSV_COLUMNS", "render_csv"]
 
 CSV_COLUMNS = ("metric", "class_id", "class", "pred_id", "value")
+#: Added after CSV_COLUMNS when the report has confidence intervals.
+CI_COLUMNS = ("ci_low", "ci_high")
 _COUNTS = ("support", "predicted", "tp", "fp", "fn")
 
 
@@ -32,16 +39,31 @@ def render_csv(report: Report, options: RenderOptions) -> str:
     """The report as a long CSV table (see the module docstring)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    with_ci = report.intervals is not None
+
+    def bounds(interval: Interval | None) -> list[str]:
+        if not with_ci:
+            return []
+        if interval is None:
+            return ["", ""]
+        return [csv_number(interval.low), csv_number(interval.high)]
+
+    writer.writerow(CSV_COLUMNS + (CI_COLUMNS if with_ci else ()))
     for name, value in report.summary.items():
-        writer.writerow([name, "", "", "", csv_number(value)])
+        interval = summary_interval(report, name)
+        writer.writerow([name, "", "", "", csv_number(value), *bounds(interval)])
     for result in report.classes:
         for name, value in result.metrics.items():
-            writer.writerow([name, result.id, result.name, "", csv_number(value)])
+            interval = class_interval(report, name, result.id)
+            writer.writerow(
+                [name, result.id, result.name, "", csv_number(value), *bounds(interval)]
+            )
         for name in _COUNTS:
-            writer.writerow([name, result.id, result.name, "", csv_number(getattr(result, name))])
+            count = csv_number(getattr(result, name))
+            writer.writerow([name, result.id, result.name, "", count, *bounds(None)])
     for category in report.categories:
-        writer.writerow(["category_iou", "", category.name, "", csv_number(category.iou)])
+        iou = csv_number(category.iou)
+        writer.writerow(["category_iou", "", category.name, "", iou, *bounds(None)])
     if options.confusion_matrix:
         names = report.config.class_names
         matrix = report.confusion_matrix
@@ -50,7 +72,8 @@ def render_csv(report: Report, options: RenderOptions) -> str:
         )
         for gt_id, gt_name in enumerate(names):
             for pred_id in range(len(names)):
-                writer.writerow(["confusion", gt_id, gt_name, pred_id, int(matrix[gt_id, pred_id])])
+                cell = int(matrix[gt_id, pred_id])
+                writer.writerow(["confusion", gt_id, gt_name, pred_id, cell, *bounds(None)])
                 if normalized is not None:
                     writer.writerow(
                         [
@@ -59,7 +82,9 @@ def render_csv(report: Report, options: RenderOptions) -> str:
                             gt_name,
                             pred_id,
                             csv_number(float(normalized[gt_id, pred_id])),
+                            *bounds(None),
                         ]
                     )
-            writer.writerow(["confusion", gt_id, gt_name, "none", int(report.missed[gt_id])])
+            missed = int(report.missed[gt_id])
+            writer.writerow(["confusion", gt_id, gt_name, "none", missed, *bounds(None)])
     return buffer.getvalue()

@@ -13,16 +13,21 @@ import numpy as np
 
 from segeval.core.metrics import REGISTRY
 from segeval.report import Report
+from segeval.stats import Interval
 
 __all__ = [
     "HEADLINE_METRICS",
     "RenderOptions",
     "Section",
+    "class_interval",
     "format_count",
+    "format_interval",
+    "format_p_value",
     "format_value",
     "report_header",
     "report_notes",
     "report_sections",
+    "summary_interval",
 ]
 
 #: Summary metrics shown in tables (JSON and CSV carry every metric).
@@ -69,6 +74,39 @@ def format_value(value: float, digits: int = 4) -> str:
     ('0.1235', '-')
     """
     return "-" if math.isnan(value) else f"{value:.{digits}f}"
+
+
+def format_interval(value: float, interval: Interval | None, digits: int = 4) -> str:
+    """A metric with its confidence interval: ``0.7120 [0.6980, 0.7270]``.
+
+    The value alone when there is no interval, ``-`` when undefined, and ``-``
+    for a bound no resample defined.
+
+    Examples
+    --------
+    >>> format_interval(0.712, Interval(0.712, 0.698, 0.727), 3)
+    '0.712 [0.698, 0.727]'
+    >>> nan = float("nan")
+    >>> format_interval(0.712, None, 3), format_interval(nan, Interval(nan, nan, nan))
+    ('0.712', '-')
+    """
+    if interval is None or math.isnan(value):
+        return format_value(value, digits)
+    low, high = (format_value(bound, digits) for bound in (interval.low, interval.high))
+    return f"{format_value(value, digits)} [{low}, {high}]"
+
+
+def format_p_value(p_value: float) -> str:
+    """A bootstrap p-value for display: ``< 0.001`` below the resolution shown.
+
+    Examples
+    --------
+    >>> format_p_value(0.0009995), format_p_value(0.0314), format_p_value(float("nan"))
+    ('< 0.001', '0.031', '-')
+    """
+    if math.isnan(p_value):
+        return "-"
+    return "< 0.001" if p_value < 0.001 else f"{p_value:.3f}"
 
 
 def format_count(value: int) -> str:
@@ -127,6 +165,13 @@ def report_header(report: Report) -> list[str]:
         settings.append(f"F-beta with beta = {options.beta:g}")
     if settings:
         lines.append("Settings: " + "; ".join(settings))
+    if report.intervals is not None:
+        intervals = report.intervals
+        grouping = f", grouped by {intervals.grouping}" if intervals.grouping else ""
+        lines.append(
+            f"Intervals: {intervals.describe()}{grouping}; dataset-level metrics and per-class "
+            "IoU and Dice (docs/statistics.md)"
+        )
     return lines
 
 
@@ -168,21 +213,40 @@ def report_sections(report: Report, options: RenderOptions) -> list[Section]:
     return sections
 
 
+def _ci_header(report: Report) -> str:
+    intervals = report.intervals
+    return "" if intervals is None else f" [{intervals.confidence:.0%} CI]"
+
+
+def summary_interval(report: Report, name: str) -> Interval | None:
+    """The interval of a summary metric, when the report has one."""
+    return None if report.intervals is None else report.intervals.summary.get(name)
+
+
+def class_interval(report: Report, name: str, class_index: int) -> Interval | None:
+    """The interval of a per-class metric (``iou``, ``dice``), when the report has one."""
+    if report.intervals is None or name not in report.intervals.per_class:
+        return None
+    return report.intervals.per_class[name][class_index]
+
+
 def _summary_section(report: Report, options: RenderOptions) -> Section:
     digits = options.digits
+    ci = _ci_header(report)
+
+    def value(name: str) -> str:
+        return format_interval(report.summary[name], summary_interval(report, name), digits)
+
     if not report.config.per_image:
-        rows = [
-            [REGISTRY[name].title, format_value(report.summary[name], digits)]
-            for name in HEADLINE_METRICS
-        ]
-        return Section("Summary (dataset level)", ["Metric", "Value"], rows, [False, True])
+        rows = [[REGISTRY[name].title, value(name)] for name in HEADLINE_METRICS]
+        return Section("Summary (dataset level)", ["Metric", f"Value{ci}"], rows, [False, True])
     rows = []
     for name in HEADLINE_METRICS:
         image_value = report.summary.get(f"image_{name}")
         rows.append(
             [
                 REGISTRY[name].title,
-                format_value(report.summary[name], digits),
+                value(name),
                 "" if image_value is None else format_value(image_value, digits),
             ]
         )
@@ -190,14 +254,15 @@ def _summary_section(report: Report, options: RenderOptions) -> Section:
     for name in ("samplewise_miou", "pooled_miou", "samplewise_mdice", "pooled_mdice"):
         rows.append([REGISTRY[name].title, "", format_value(report.summary[name], digits)])
     return Section(
-        "Summary", ["Metric", "Dataset level", "Per-image mean"], rows, [False, True, True]
+        "Summary", ["Metric", f"Dataset level{ci}", "Per-image mean"], rows, [False, True, True]
     )
 
 
 def _class_section(report: Report, options: RenderOptions) -> Section:
     digits = options.digits
     beta = report.config.metric_options.beta
-    headers = ["ID", "Class", "IoU", "Dice", "Precision", "Recall"]
+    ci = _ci_header(report)
+    headers = ["ID", "Class", f"IoU{ci}", f"Dice{ci}", "Precision", "Recall"]
     if beta != 1.0:
         headers.append(f"F{beta:g}")
     if report.config.per_image:
@@ -208,8 +273,8 @@ def _class_section(report: Report, options: RenderOptions) -> Section:
         row = [
             str(result.id),
             result.name if result.included else f"{result.name} (excluded)",
-            format_value(result.iou, digits),
-            format_value(result.dice, digits),
+            format_interval(result.iou, class_interval(report, "iou", result.id), digits),
+            format_interval(result.dice, class_interval(report, "dice", result.id), digits),
             format_value(result.precision, digits),
             format_value(result.recall, digits),
         ]

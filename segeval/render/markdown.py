@@ -14,10 +14,12 @@ from segeval.core.metrics import REGISTRY
 from segeval.render.layout import (
     RenderOptions,
     Section,
+    format_interval,
     format_value,
     report_header,
     report_notes,
     report_sections,
+    summary_interval,
 )
 from segeval.report import Report
 
@@ -83,7 +85,8 @@ def _headline(report: Report) -> str:
     if report.config.per_image:
         names += ["image_miou", "image_mdice"]
     parts = [
-        f"{REGISTRY[name].title} {format_value(report.summary.get(name, math.nan))}"
+        f"{REGISTRY[name].title} "
+        + format_interval(report.summary.get(name, math.nan), summary_interval(report, name))
         for name in names
     ]
     return "## segeval: " + " · ".join(parts)

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from segeval.compare import Comparison
-from segeval.render.compare import comparison_sections, render_comparison
+from segeval.render.compare import columns_per_metric, comparison_sections, render_comparison
 from segeval.render.layout import (
     RenderOptions,
     Section,
@@ -75,16 +75,20 @@ def _style(improved: bool | None) -> str:
 def print_comparison(comparison: Comparison, console: Console) -> None:
     """Print a comparison with improvements in green and drops in red."""
     summary, per_class = comparison_sections(comparison)
-    summary_styles = [["", "", "", _style(row.improved)] for row in comparison.summary]
-    metrics_per_class = (len(per_class.headers) - 1) // 3
+    columns = columns_per_metric(comparison)
+    extra = [""] * (columns - 3)  # the p-value column, unstyled
+    summary_styles = [["", "", "", _style(row.improved), *extra] for row in comparison.summary]
+    metrics_per_class = (len(per_class.headers) - 1) // columns
     class_styles = []
     for class_index in range(len(per_class.rows)):
         styles = [""]
         for metric in range(metrics_per_class):
             row = comparison.classes[class_index * metrics_per_class + metric]
-            styles += ["", "", _style(row.improved)]
+            styles += ["", "", _style(row.improved), *extra]
         class_styles.append(styles)
-    console.print(Text(render_comparison(comparison, "table").splitlines()[0]))
+    header = render_comparison(comparison, "table").split("\n\n", 1)[0]
+    for line in header.splitlines():
+        console.print(Text(line))
     console.print()
     console.print(rich_table(summary, summary_styles))
     console.print()

@@ -212,7 +212,7 @@ def run_batch(
     reader = score.pair_reader()
     reader = replace(reader, gt_read=replace(reader.gt_read, max_pixels=None))  # trusted
     template = score.new_accumulator(options.execution.chunk_pixels)
-    work = Work(reader, template, score.per_image, record_errors=True)
+    work = Work(reader, template, score.counts_per_image, record_errors=True)
     # At least one worker process: workers isolate crashes.
     jobs = max(1, options.execution.jobs or default_jobs())
 

@@ -25,6 +25,7 @@ from segeval.run.diagnostics import diagnose_counts, diagnose_folders
 from segeval.run.engine import ThreadExecutor, WorkerCrash, chunked, default_jobs
 from segeval.run.options import Execution, ScoreOptions
 from segeval.run.work import ImageTask, Work, count_tasks
+from segeval.stats.table import ImageCountTable
 
 __all__ = ["ImageSink", "ProgressCallback", "evaluate", "finish_report"]
 
@@ -107,7 +108,7 @@ def evaluate(
         missing=options.missing,
         strict=options.strict,
     )
-    work = Work(options.pair_reader(), accumulator.copy_empty(), options.per_image)
+    work = Work(options.pair_reader(), accumulator.copy_empty(), options.counts_per_image)
     jobs = execution.jobs or default_jobs()
     executor = execution.executor or ThreadExecutor(jobs)
     tasks = [ImageTask(pair.key, pair.gt_path, ((0, pair.pred_path),)) for pair in checked.pairs]
@@ -153,7 +154,8 @@ def finish_report(
     resized : int
         Predictions resized.
     spool : ImageCountSpool
-        Per-image counts (read only with ``options.per_image``).
+        Per-image counts (read only with ``options.per_image`` or
+        ``options.image_counts``).
     image_sink : ImageSink, optional
         Receives the per-image rows.
     started : float
@@ -166,6 +168,10 @@ def finish_report(
     image_means = None
     if options.per_image:
         image_means = _image_means(spool, class_names, metric_options, image_sink)
+    image_counts = None
+    if options.image_counts:
+        num_classes = len(class_names)
+        image_counts = ImageCountTable.from_rows(spool.read(num_classes), num_classes)
     warnings = [*checked.warnings, *notices]
     if resized:
         warnings.append(
@@ -177,6 +183,7 @@ def finish_report(
         class_names=class_names,
         metric_options=metric_options,
         image_means=image_means,
+        image_counts=image_counts,
         reduce_zero_label=options.reduce_zero_label
         or (options.classes is not None and options.classes.offset == 1),
         convention=options.convention,

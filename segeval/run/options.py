@@ -64,6 +64,10 @@ class ScoreOptions:
         ADE20K convention, on both sides: 0 is ignored, every other label minus 1.
     per_image : bool, default False
         Also score every image on its own and report means over images.
+    image_counts : bool, default False
+        Keep every image's per-class TP, FP and FN in the report
+        (``Report.image_counts``), what confidence intervals and ``compare
+        --ci`` resample; the aggregation does not change.
     convention : str, optional
         Name of the convention preset these options came from (recorded only).
     pairing : PairingOptions
@@ -110,6 +114,7 @@ class ScoreOptions:
     out_of_range: OutOfRange = "error"
     reduce_zero_label: bool = False
     per_image: bool = False
+    image_counts: bool = False
     convention: str | None = None
     pairing: PairingOptions = field(default_factory=PairingOptions)
     missing: MissingPolicy = "error"
@@ -161,6 +166,11 @@ class ScoreOptions:
                 f"--num-classes {self.num_classes} disagrees with the "
                 f"{len(self.class_names)} class names given; drop one or fix the other."
             )
+
+    @property
+    def counts_per_image(self) -> bool:
+        """Whether workers return each image's counts (per-image means or the count table)."""
+        return self.per_image or self.image_counts
 
     def resolved_num_classes(self) -> int | None:
         """The class count, when known before scoring."""
