@@ -41,7 +41,7 @@ from segeval.intervals import IntervalOptions, with_intervals
 from segeval.io.png import active_decoder
 from segeval.leaderboard import Leaderboard
 from segeval.notices import Notice
-from segeval.outputs.atomic import refuse_inside_inputs, write_text_atomic
+from segeval.outputs.atomic import refuse_inside_inputs, write_bytes_atomic, write_text_atomic
 from segeval.outputs.per_image_file import PerImageWriter
 from segeval.render import RenderOptions, listings
 from segeval.render import compare as compare_formats
@@ -1158,6 +1158,101 @@ def batch(
         click.echo(f"segeval: invalid submission {entry.name}: {entry.reason}", err=True)
     if options.strict and board.invalid:
         ctx.exit(EXIT_GATE_FAILED)
+
+
+@cli.group()
+def plot() -> None:
+    """Draw figures for papers and slides from a saved JSON score report.
+
+    PNG, SVG or PDF, chosen by the output file's suffix. Needs matplotlib, an
+    optional extra: pip install 'segeval[plot]'. (The HTML report of
+    'segeval score --format html' needs nothing extra.)
+
+    \b
+    Example:
+        segeval score preds/ gt/ --preset camvid --format json --output report.json
+        segeval plot confusion report.json -o cm.png
+        segeval plot per-class report.json -o classes.svg --metric iou --metric dice
+    """
+
+
+def _figure_output(function: F) -> F:
+    return click.option(
+        "--output",
+        "-o",
+        required=True,
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Figure file: .png, .svg or .pdf (written atomically).",
+    )(function)
+
+
+def _save_figure(draw: Callable[[str], bytes], output: Path) -> None:
+    from segeval.render.figures import FIGURE_FORMATS
+
+    suffix = output.suffix.lower()
+    if suffix not in FIGURE_FORMATS:
+        raise UsageError(
+            f"--output {output}: write a figure as {', '.join(FIGURE_FORMATS)} (by its suffix)."
+        )
+    _check_outputs({"--output": output}, [])
+    write_bytes_atomic(output, draw(FIGURE_FORMATS[suffix]))
+
+
+@plot.command("confusion")
+@click.argument(
+    "report_file", metavar="REPORT.json", type=click.Path(path_type=Path, dir_okay=False)
+)
+@_figure_output
+@click.option(
+    "--normalize",
+    type=click.Choice(["rows", "cols", "counts"]),
+    default="rows",
+    show_default=True,
+    help="Shares of each ground-truth row, of each predicted column, or pixel counts.",
+)
+@debug_option
+def plot_confusion(report_file: Path, output: Path, normalize: str) -> None:
+    """The confusion matrix as a heat map (viridis; undefined cells hatched).
+
+    \b
+    Example:
+        segeval plot confusion report.json -o cm.png
+        segeval plot confusion report.json -o cm.svg --normalize counts
+    """
+    from segeval.render.figures import confusion_figure
+
+    report = load_report(report_file)
+    _save_figure(
+        lambda kind: confusion_figure(report, normalize=normalize, output_format=kind), output
+    )
+
+
+@plot.command("per-class")
+@click.argument(
+    "report_file", metavar="REPORT.json", type=click.Path(path_type=Path, dir_okay=False)
+)
+@_figure_output
+@click.option(
+    "--metric",
+    "metrics",
+    multiple=True,
+    default=("iou", "dice"),
+    show_default=True,
+    help="Per-class metric to draw (repeatable): iou, dice, precision, recall, ...",
+)
+@debug_option
+def plot_per_class(report_file: Path, output: Path, metrics: tuple[str, ...]) -> None:
+    """Per-class metrics as grouped horizontal bars with their values.
+
+    \b
+    Example:
+        segeval plot per-class report.json -o classes.png
+        segeval plot per-class report.json -o recall.pdf --metric recall
+    """
+    from segeval.render.figures import per_class_figure
+
+    report = load_report(report_file)
+    _save_figure(lambda kind: per_class_figure(report, metrics=metrics, output_format=kind), output)
 
 
 def _write_submission_pages(
