@@ -327,3 +327,20 @@ def test_image_sink_without_per_image_aggregation(tmp_path: Path) -> None:
     assert report.config.aggregation == "dataset"  # the rows fed the sink only
     assert "image_miou" not in report.summary
     assert [(image.key, round(image.score, 4)) for image in worst.ranked()] == [("a", 0.5833)]
+
+
+def test_categories_and_new_registry_metrics_appear(tmp_path: Path) -> None:
+    rng = np.random.default_rng(8)
+    for index in range(2):
+        gt = rng.integers(0, 19, (16, 24))
+        save_mask(tmp_path / "gt" / f"{index}.png", gt)
+        save_mask(tmp_path / "pred" / f"{index}.png", np.where(rng.random(gt.shape) < 0.7, gt, 0))
+    document = _invoke(
+        "score", str(tmp_path / "pred"), str(tmp_path / "gt"), "--preset", "cityscapes",
+        "--class-ids", "both", "--format", "html",
+    )  # fmt: skip
+    categories = re.search(r'<table id="categories-table".*?</table>', document)
+    assert categories is not None
+    assert categories.group(0).count("<tr>") == 1 + 7  # header and the 7 categories
+    assert "category_miou" in document
+    assert "Specificity" in document  # a per-class metric added to the registry later

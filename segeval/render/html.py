@@ -197,6 +197,30 @@ def _class_section(report: Report, colors: Sequence[tuple[int, int, int]]) -> st
     )
 
 
+def _category_section(report: Report) -> str:
+    """Categories (a class definition's groups of classes), each scored as its classes merged."""
+    if not report.categories:
+        return ""
+    rows = [
+        [
+            Cell(escape(result.name), result.name),
+            bar(result.iou, what=f"{result.name} IoU"),
+            Cell(f"{result.tp:,}", float(result.tp)),
+            Cell(f"{result.fp:,}", float(result.fp)),
+            Cell(f"{result.fn:,}", float(result.fn)),
+        ]
+        for result in report.categories
+    ]
+    table = data_table(
+        ["Category", "IoU", "TP", "FP", "FN"], rows, table_id="categories-table",
+        numeric=[False, True, True, True, True],
+    )  # fmt: skip
+    return (
+        '<section id="per-category"><h2>Per category</h2><p>Each category of the class '
+        f"definition scored as its classes merged.</p>{table}</section>"
+    )
+
+
 def _confusion_section(report: Report) -> str:
     figure = heatmap(
         [(report.confusion_matrix, report.missed)],
@@ -271,7 +295,9 @@ def render_score_html(report: Report, options: RenderOptions) -> str:
     for line in header_lines[3:]:
         label, _, value = line.partition(": ")
         details[label] = value
-    warnings = [*report.warnings, *report_notes(report)]
+    # Warnings keep their stable code, which scripts and --strict use.
+    warnings = [f"{warning.message} [{warning.code}]" for warning in report.warnings]
+    warnings += report_notes(report)
     if gallery is not None:
         images = gallery_section(gallery, names, section_id="worst")
     else:
@@ -295,6 +321,7 @@ def render_score_html(report: Report, options: RenderOptions) -> str:
         + _gate(report.gate)
         + _summary_section(report)
         + _class_section(report, colors)
+        + _category_section(report)
         + _confusion_section(report)
         + _distribution_section(gallery)
         + images
