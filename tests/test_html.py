@@ -20,8 +20,10 @@ from PIL import Image
 
 from segeval import ConfusionMatrix, build_report, compare_reports
 from segeval.cli import cli
+from segeval.compare import ComparisonRow
 from segeval.core.per_image import ImageResult
 from segeval.render import RenderOptions, render
+from segeval.render.html import _delta_cell
 from segeval.run.gallery import ScoreHistogram, WorstImages, _Painter
 from tests.helpers import SAMPLE, SAMPLE_ARGS, measured, save_mask
 
@@ -344,3 +346,16 @@ def test_categories_and_new_registry_metrics_appear(tmp_path: Path) -> None:
     assert categories.group(0).count("<tr>") == 1 + 7  # header and the 7 categories
     assert "category_miou" in document
     assert "Specificity" in document  # a per-class metric added to the registry later
+
+
+def test_directions_come_from_the_registry() -> None:
+    # Class 0: RVD from -0.5 (predicted half its volume) to +0.25: closer to 0 is better.
+    old = build_report(ConfusionMatrix.from_counts(np.array([[2, 2], [0, 4]])))
+    new = build_report(ConfusionMatrix.from_counts(np.array([[4, 0], [1, 3]])))
+    document = render_comparison(compare_reports(old, new))
+    row = re.search(r"<tr><td[^>]*>class_0</td>.*?</tr>", document)
+    assert row is not None
+    assert '<td class="better num" data-sort="0.75"><span title="better">▲ +0.7500' in row.group(0)
+    # A metric the registry does not know gets no colour: its direction is unknown.
+    unknown = ComparisonRow("made_up", "made_up", None, 0.1, 0.2, True)
+    assert _delta_cell(unknown).css == ""

@@ -19,7 +19,7 @@ import numpy as np
 
 from segeval.checks import GateResult
 from segeval.compare import Comparison, ComparisonRow
-from segeval.core.metrics import REGISTRY
+from segeval.core.metrics import REGISTRY, MetricSpec
 from segeval.gallery import Gallery
 from segeval.leaderboard import Leaderboard, SubmissionResult
 from segeval.palettes import class_palette
@@ -55,9 +55,32 @@ def _formula(name: str) -> str:
     return spec.formula if spec is not None else ""
 
 
-def _higher_is_better(name: str) -> bool | None:
-    spec = REGISTRY.get(name.removeprefix("image_"))
-    return None if spec is None else spec.higher_is_better
+def _spec(name: str) -> MetricSpec | None:
+    return REGISTRY.get(name.removeprefix("image_"))
+
+
+def _better(name: str) -> str:
+    """Which way a metric improves, in words ("" when the registry does not know it)."""
+    spec = _spec(name)
+    if spec is None:
+        return ""
+    if spec.zero_is_best:
+        return "closer to 0"
+    return "higher" if spec.higher_is_better else "lower"
+
+
+def _row(name: str, class_name: str | None, before: float, after: float) -> ComparisonRow:
+    """A metric in both reports; its direction from the registry (none when unknown)."""
+    spec = _spec(name)
+    return ComparisonRow(
+        name,
+        _title(name),
+        class_name,
+        before,
+        after,
+        True if spec is None else spec.higher_is_better,
+        False if spec is None else spec.zero_is_best,
+    )
 
 
 def _nav(links: Sequence[tuple[str, str]]) -> str:
@@ -114,8 +137,7 @@ def _summary_section(report: Report) -> str:
     ]
     rows = []
     for name, value in report.summary.items():
-        better = _higher_is_better(name)
-        direction = {True: "higher", False: "lower", None: ""}[better]
+        direction = _better(name)
         rows.append(
             [
                 Cell(escape(name), name),
@@ -337,7 +359,7 @@ def _delta_cell(row: ComparisonRow) -> Cell:
     if math.isnan(delta):
         return Cell("undefined", delta)
     improved = row.improved
-    if improved is None:
+    if improved is None or _spec(row.name.split("[")[0]) is None:  # equal, or no known direction
         return Cell(f"{delta:+.4f}", delta)
     css, arrow, word = ("better", "▲", "better") if improved else ("worse", "▼", "worse")
     return Cell(f'<span title="{word}">{arrow} {delta:+.4f}</span>', delta, css)
@@ -349,17 +371,7 @@ def _extra_summary_rows(comparison: Comparison) -> list[ComparisonRow]:
     for name, after in comparison.candidate.summary.items():
         if name in shown or name not in comparison.baseline.summary:
             continue
-        better = _higher_is_better(name)
-        rows.append(
-            ComparisonRow(
-                name,
-                _title(name),
-                None,
-                comparison.baseline.summary[name],
-                after,
-                True if better is None else better,
-            )
-        )
+        rows.append(_row(name, None, comparison.baseline.summary[name], after))
     return rows
 
 
@@ -403,15 +415,7 @@ def _class_rows(comparison: Comparison) -> tuple[list[str], list[list[Cell]]]:
     for before, after in zip(baseline.classes, candidate.classes, strict=True):
         cells = [Cell(escape(after.name), after.name)]
         for name in names:
-            better = _higher_is_better(name)
-            row = ComparisonRow(
-                name,
-                _title(name),
-                after.name,
-                before.value(name),
-                after.value(name),
-                True if better is None else better,
-            )
+            row = _row(name, after.name, before.value(name), after.value(name))
             cells += [
                 Cell(number(row.baseline), row.baseline),
                 Cell(number(row.candidate), row.candidate),
