@@ -1165,7 +1165,7 @@ def plot() -> None:
     """Draw figures for papers and slides from a saved JSON score report.
 
     PNG, SVG or PDF, chosen by the output file's suffix. Needs matplotlib, an
-    optional extra: pip install 'segeval[plot]'. (The HTML report of
+    optional extra: pip install 'segeval-masks[plot]'. (The HTML report of
     'segeval score --format html' needs nothing extra.)
 
     \b

@@ -72,7 +72,7 @@ def test_missing_matplotlib_names_the_extra(
     assert code == 2
     assert message == (
         "segeval: error: segeval plot needs matplotlib, an optional extra: "
-        "pip install 'segeval[plot]'.\n"
+        "pip install 'segeval-masks[plot]'.\n"
     )
     assert not (tmp_path / "cm.png").exists()
 

@@ -1,7 +1,7 @@
 """Figures for papers and slides: the confusion matrix and per-class bars as PNG, SVG or PDF.
 
 ``segeval plot`` draws these from any saved JSON report. They use matplotlib,
-an optional dependency (``pip install "segeval[plot]"``), imported only when a
+an optional dependency (``pip install "segeval-masks[plot]"``), imported only when a
 figure is drawn, through its object-oriented API (no pyplot, no global state).
 The HTML report does not need it: it draws its own small SVG.
 
@@ -42,7 +42,7 @@ def _matplotlib() -> ModuleType:
         import matplotlib.figure
     except ImportError as err:
         raise MissingDependencyError(
-            "segeval plot needs matplotlib, an optional extra: pip install 'segeval[plot]'."
+            "segeval plot needs matplotlib, an optional extra: pip install 'segeval-masks[plot]'."
         ) from err
     return matplotlib
 
