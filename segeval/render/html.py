@@ -194,7 +194,7 @@ def _class_section(report: Report, colors: Sequence[tuple[int, int, int]]) -> st
         label = escape(result.name) + ("" if result.included else " <i>(excluded)</i>")
         cells = [
             Cell(str(result.id), float(result.id)),
-            Cell(swatch(colors[result.id], result.name) + label, result.name),
+            Cell(swatch(colors[result.id], result.name) + label, result.name, "name"),
         ]
         for name in metric_names:
             value = result.value(name)
@@ -215,7 +215,7 @@ def _class_section(report: Report, colors: Sequence[tuple[int, int, int]]) -> st
         '<section id="per-class"><h2>Per class</h2><p>Click a column header to sort '
         "(undefined values stay last). Hatched bars are undefined: the class is absent from "
         "both ground truth and prediction, or the ratio is 0/0; they are left out of the means."
-        f"</p>{table}</section>"
+        f'</p><div class="scroll">{table}</div></section>'
     )
 
 
@@ -521,7 +521,7 @@ def render_comparison_html(comparison: Comparison, options: RenderOptions) -> st
         + "</section>"
         + '<section id="compare-classes-section"><h2>Per class</h2><p>Click a header to sort, '
         "for instance by a change to see the classes that got worse first.</p>"
-        + classes
+        + f'<div class="scroll">{classes}</div>'
         + "</section>"
         + '<section id="matrices"><h2>Confusion matrices</h2>'
         + heatmaps
