@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pytest
@@ -130,7 +131,7 @@ def scipy_miou_interval(
 
 
 @pytest.mark.parametrize("method", ["percentile", "bca"])
-def test_same_draws_as_scipy_give_the_same_interval(method: str) -> None:
+def test_same_draws_as_scipy_give_the_same_interval(method: Literal["percentile", "bca"]) -> None:
     # One block of ours is scipy's single batch drawn from the same generator state.
     table = random_table(3, images=50)
     ours = bootstrap_ci(table, ["miou"], n_resamples=400, block_size=400, seed=11, method=method)
@@ -140,7 +141,9 @@ def test_same_draws_as_scipy_give_the_same_interval(method: str) -> None:
 
 
 @pytest.mark.parametrize("method", ["percentile", "bca"])
-def test_independent_draws_agree_with_scipy_within_monte_carlo_error(method: str) -> None:
+def test_independent_draws_agree_with_scipy_within_monte_carlo_error(
+    method: Literal["percentile", "bca"],
+) -> None:
     # A 2.5 % quantile from B resamples of a roughly normal statistic with spread s has
     # standard error s * sqrt(p (1 - p) / B) / phi(1.96) ~ 0.06 s at B = 2000; two
     # independent runs differ by ~0.085 s; allow 5 of those.
@@ -160,7 +163,7 @@ def test_matches_a_hand_written_resampling_loop() -> None:
     table = random_table(6, images=25, absent=0.5)
     order = np.argsort(table.keys)
     n_resamples, block_size, seed = 300, 128, 3
-    resampled = []
+    resampled: list[float] = []
     for block, start in enumerate(range(0, n_resamples, block_size)):
         size = min(block_size, n_resamples - start)
         drawn = block_generator(seed, block).integers(0, 25, size=(size, 25))
@@ -211,7 +214,9 @@ def test_seed_is_recorded_when_drawn() -> None:
 
 
 @pytest.mark.parametrize("method", ["percentile", "bca"])
-def test_coverage_of_95_percent_interval_on_200_datasets(method: str) -> None:
+def test_coverage_of_95_percent_interval_on_200_datasets(
+    method: Literal["percentile", "bca"],
+) -> None:
     # Pixel accuracy of 100 images whose own accuracy varies (Beta(8, 2), mean 0.8) and
     # whose size varies independently: the dataset pixel accuracy estimates 0.8. With
     # 200 datasets the count of intervals containing 0.8 is Binomial(200, 0.95):
