@@ -60,6 +60,7 @@ from segeval.run.gallery import (
     ImageSinks,
     ScoreHistogram,
     WorstImages,
+    changed_from_counts,
     changed_images,
     score_gallery,
 )
@@ -942,6 +943,8 @@ def compare(
         jobs=jobs or default_jobs(),
     )
     gallery = None
+    if html and gt_dir is None:  # reports scored with --ci carry per-image counts
+        gallery = changed_from_counts(comparison.baseline, comparison.candidate, k=worst)
     if gt_dir is not None and baseline_pred is not None and candidate_pred is not None:
         gallery = changed_images(
             gt_dir, baseline_pred, candidate_pred, comparison.baseline, comparison.candidate,

@@ -359,3 +359,37 @@ def test_directions_come_from_the_registry() -> None:
     # A metric the registry does not know gets no colour: its direction is unknown.
     unknown = ComparisonRow("made_up", "made_up", None, 0.1, 0.2, True)
     assert _delta_cell(unknown).css == ""
+
+
+def test_reports_scored_with_ci_name_the_changed_images_and_show_intervals(
+    tmp_path: Path,
+) -> None:
+    rng = np.random.default_rng(9)
+    for index in range(8):
+        gt = rng.integers(0, 3, (12, 16))
+        save_mask(tmp_path / "gt" / f"i{index}.png", gt)
+        save_mask(tmp_path / "old" / f"i{index}.png", np.where(rng.random(gt.shape) < 0.5, gt, 0))
+        accuracy = 0.95 if index == 5 else 0.55
+        save_mask(
+            tmp_path / "new" / f"i{index}.png", np.where(rng.random(gt.shape) < accuracy, gt, 0)
+        )
+    for name in ("old", "new"):
+        _invoke(
+            "score", str(tmp_path / name), str(tmp_path / "gt"), "--num-classes", "3",
+            "--ci", "--bootstrap", "200", "--seed", "1", "--format", "json",
+            "--output", str(tmp_path / f"{name}.json"),
+        )  # fmt: skip
+    score_page = _invoke(
+        "score", str(tmp_path / "new"), str(tmp_path / "gt"), "--num-classes", "3",
+        "--ci", "--bootstrap", "200", "--seed", "1", "--format", "html",
+    )  # fmt: skip
+    assert "95% interval" in score_page
+    assert "bootstrap over 8 images" in score_page
+    reports = [str(tmp_path / "old.json"), str(tmp_path / "new.json")]
+    page = _invoke("compare", *reports, "--format", "html", "--worst", "2", "--ci", "--seed", "1")
+    keys = re.findall(r'<article class="panel" data-key="([^"]+)"', page)
+    assert keys[0] == "i5"  # the image that got much better
+    assert len(keys) == 2
+    assert "Numbers only" in page
+    assert "<img" not in page
+    assert re.search(r"<small>\[[+-]\d\.\d{4}, [+-]\d\.\d{4}\], p = ", page)

@@ -130,6 +130,7 @@ def _gate(gate: GateResult | None) -> str:
 
 
 def _summary_section(report: Report) -> str:
+    intervals = report.intervals
     headline = [
         (_title(name), report.summary[name], _formula(name))
         for name in HEADLINE_METRICS
@@ -138,25 +139,38 @@ def _summary_section(report: Report) -> str:
     rows = []
     for name, value in report.summary.items():
         direction = _better(name)
-        rows.append(
-            [
-                Cell(escape(name), name),
-                Cell(escape(_title(name)), _title(name)),
-                Cell(number(value), value),
-                Cell(direction, direction),
-                Cell(escape(_formula(name)), _formula(name)),
-            ]
-        )
+        row = [
+            Cell(escape(name), name),
+            Cell(escape(_title(name)), _title(name)),
+            Cell(number(value), value),
+        ]
+        if intervals is not None:
+            interval = intervals.summary.get(name)
+            text = "" if interval is None else f"[{number(interval.low)}, {number(interval.high)}]"
+            row.append(Cell(text, "" if interval is None else interval.low))
+        row += [Cell(direction, direction), Cell(escape(_formula(name)), _formula(name))]
+        rows.append(row)
+    headers = ["Name", "Metric", "Value"]
+    if intervals is not None:
+        headers.append(f"{intervals.confidence:.0%} interval")
+    headers += ["Better", "Formula"]
     table = data_table(
-        ["Name", "Metric", "Value", "Better", "Formula"],
+        headers,
         rows,
         table_id="summary-table",
-        numeric=[False, False, True, False, False],
+        numeric=[False, False, True] + ([True] if intervals is not None else []) + [False, False],
     )
     scope = "dataset level (one confusion matrix over all pixels)"
+    bootstrap = ""
+    if intervals is not None:
+        bootstrap = (
+            f" Intervals: {intervals.method} bootstrap over {intervals.num_units} "
+            f"{intervals.unit}s, {intervals.n_resamples:,} resamples, seed {intervals.seed}."
+        )
     return (
         f'<section id="summary"><h2>Summary</h2><p>Headline metrics at the {scope}; '
-        "undefined values say so. Every summary metric of the report is in the table.</p>"
+        "undefined values say so. Every summary metric of the report is in the table."
+        f"{escape(bootstrap)}</p>"
         f"{metric_cards(headline)}<details><summary>All {len(rows)} summary metrics"
         f"</summary>{table}</details></section>"
     )
@@ -360,9 +374,18 @@ def _delta_cell(row: ComparisonRow) -> Cell:
         return Cell("undefined", delta)
     improved = row.improved
     if improved is None or _spec(row.name.split("[")[0]) is None:  # equal, or no known direction
-        return Cell(f"{delta:+.4f}", delta)
+        return Cell(f"{delta:+.4f}{_bounds(row)}", delta)
     css, arrow, word = ("better", "▲", "better") if improved else ("worse", "▼", "worse")
-    return Cell(f'<span title="{word}">{arrow} {delta:+.4f}</span>', delta, css)
+    return Cell(f'<span title="{word}">{arrow} {delta:+.4f}</span>{_bounds(row)}', delta, css)
+
+
+def _bounds(row: ComparisonRow) -> str:
+    """The paired bootstrap's interval and p-value of a change (compare --ci), if any."""
+    difference = row.difference
+    if difference is None or math.isnan(difference.low) or math.isnan(difference.high):
+        return ""
+    p_value = "" if math.isnan(difference.p_value) else f", p = {difference.p_value:.3g}"
+    return f" <small>[{difference.low:+.4f}, {difference.high:+.4f}]{p_value}</small>"
 
 
 def _extra_summary_rows(comparison: Comparison) -> list[ComparisonRow]:
@@ -497,9 +520,9 @@ def render_comparison_html(comparison: Comparison, options: RenderOptions) -> st
     else:
         changed = (
             '<section id="changed"><h2>Images that changed most</h2><p>Not shown: the two '
-            "reports hold no per-image scores. Pass --gt, --baseline-pred and --candidate-pred "
-            "to score both prediction folders image by image and show the images whose mIoU "
-            "changed most, side by side.</p></section>"
+            "reports hold no per-image scores (score with --ci to keep them). Pass --gt, "
+            "--baseline-pred and --candidate-pred to score both prediction folders image by "
+            "image and show the images whose mIoU changed most, side by side.</p></section>"
         )
     body = (
         f"<h1>segeval comparison: {escape(comparison.baseline_name)} → "

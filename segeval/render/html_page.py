@@ -660,10 +660,12 @@ def _panel(panel: ImagePanel, index: int, names: Sequence[str]) -> str:
         f"{escape(gt)} → {escape(pred)} {count:,} px" for gt, pred, count in panel.confusions
     )
     width, height = panel.size
+    size = f" · {width}&times;{height} px" if width and height else ""
     return (
         f'<article class="panel" data-key="{escape(panel.key)}"><h3>{index}. '
-        f'{escape(panel.key)}</h3><p class="scores">{scores} · {width}&times;{height} px</p>'
-        f'<div class="thumbs">{thumbs}</div><p class="pixels">Pixels: {pixels}</p>'
+        f'{escape(panel.key)}</h3><p class="scores">{scores}{size}</p>'
+        + (f'<div class="thumbs">{thumbs}</div>' if thumbs else "")
+        + (f'<p class="pixels">Pixels: {pixels}</p>' if pixels else "")
         + (f'<p class="confusions">Largest mix-ups: {confusions}</p>' if confusions else "")
         + "</article>"
     )
@@ -709,12 +711,16 @@ def gallery_section(gallery: Gallery, names: Sequence[str], *, section_id: str) 
     if not panels:
         panels = "<p>No image to show.</p>"
     notes = "".join(f"<li>{escape(note)}</li>" for note in gallery.notes)
+    legends = ""
+    if any(panel.thumbnails for panel in gallery.panels):
+        legends = (
+            f'<p class="legend-line">Classes ({escape(gallery.colors_source)}): '
+            f'{legend_classes}</p><p class="legend-line">Error maps: {legend_errors} (correct '
+            "pixels keep a faded class colour)</p>"
+        )
     return (
         f'<section id="{section_id}"><h2>{escape(gallery.title)}</h2>'
-        f"<p>{escape(gallery.description)}</p>"
-        f'<p class="legend-line">Classes ({escape(gallery.colors_source)}): {legend_classes}</p>'
-        f'<p class="legend-line">Error maps: {legend_errors} (correct pixels keep a faded '
-        f"class colour)</p>"
+        f"<p>{escape(gallery.description)}</p>{legends}"
         f'<div class="panels">{panels}</div>'
         + (f'<ul class="notes">{notes}</ul>' if notes else "")
         + "</section>"

@@ -54,6 +54,7 @@ __all__ = [
     "RankedImage",
     "ScoreHistogram",
     "WorstImages",
+    "changed_from_counts",
     "changed_images",
     "class_colors",
     "find_photo",
@@ -788,6 +789,82 @@ def changed_images(
         class_colors=colors,
         colors_source=colors_source,
         notes=tuple(notes),
+    )
+
+
+def changed_from_counts(
+    baseline: Report, candidate: Report, *, k: int = DEFAULT_WORST
+) -> Gallery | None:
+    """The images whose mIoU changed most, from the per-image counts both reports carry.
+
+    Reports scored with ``--ci`` keep every image's counts (``image_counts``), so
+    the most changed images can be named without the folders; there is nothing to
+    draw them with, so the panels hold numbers only.
+
+    Returns
+    -------
+    Gallery or None
+        None when either report has no per-image counts.
+
+    Examples
+    --------
+    >>> from segeval.stats import ImageCountTable
+    >>> from segeval import ConfusionMatrix, build_report
+    >>> report = build_report(ConfusionMatrix.from_counts(np.array([[3, 1], [0, 4]])))
+    >>> old = replace(report, image_counts=ImageCountTable.from_rows(
+    ...     [("a", [3, 4], [0, 1], [1, 0]), ("b", [0, 0], [0, 0], [0, 0])]))
+    >>> new = replace(report, image_counts=ImageCountTable.from_rows(
+    ...     [("a", [4, 4], [0, 0], [0, 0]), ("b", [0, 0], [0, 0], [0, 0])]))
+    >>> [(p.key, round(p.scores["change"], 4)) for p in changed_from_counts(old, new).panels]
+    [('a', 0.225)]
+    """
+    before, after = baseline.image_counts, candidate.image_counts
+    if before is None or after is None:
+        return None
+    metric = candidate.config.metric_options
+    size = max(before.num_classes, after.num_classes)
+    rows = {key: index for index, key in enumerate(before.keys)}
+    heap: list[tuple[float, int, _ChangedImage]] = []
+    shared = 0
+    for index, key in enumerate(after.keys):
+        if key not in rows:
+            continue
+        shared += 1
+        old = _image_miou(
+            (key, before.tp[rows[key]], before.fp[rows[key]], before.fn[rows[key]]), size, metric
+        )
+        new = _image_miou((key, after.tp[index], after.fp[index], after.fn[index]), size, metric)
+        if math.isnan(new - old) or k == 0:
+            continue
+        item = (abs(new - old), -shared, _ChangedImage(new - old, key, old, new))
+        if len(heap) < k:
+            heapq.heappush(heap, item)
+        elif item > heap[0]:
+            heapq.heapreplace(heap, item)
+    chosen = [entry for _, _, entry in sorted(heap, key=lambda item: (-item[0], -item[1]))]
+    panels = tuple(
+        ImagePanel(
+            key=image.key,
+            scores={
+                "baseline mIoU": image.before,
+                "candidate mIoU": image.after,
+                "change": image.change,
+            },
+            thumbnails=(),
+        )
+        for image in chosen
+    )
+    return Gallery(
+        title=f"The {len(panels)} most changed images",
+        description=(
+            f"The {len(panels)} images (of {shared} in both reports) whose per-image mIoU "
+            "changed most, largest change first, computed from the per-image counts both "
+            "reports carry (scored with --ci). Numbers only: pass --gt, --baseline-pred and "
+            "--candidate-pred to draw them."
+        ),
+        panels=panels,
+        class_colors=class_palette(candidate.config.num_classes),
+        colors_source="generated colour-blind-friendly palette",
     )
 
 
