@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint format bench golden sample-data clean
+.PHONY: demo test lint format bench golden sample-data browser screenshots clean
 
 # The venv is rebuilt when pyproject.toml changes; the stamp files record which extras it has.
 $(BIN)/python:
@@ -21,8 +21,22 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/segeval score sample_data/pred sample_data/gt --class-names sample_data/class_names.txt
 
-test: $(VENV)/.installed-test lint
+test: $(VENV)/.installed-test browser lint
 	$(BIN)/python -m pytest -q
+
+# Headless Chromium for tests/test_browser.py: Debian's package, never a browser download
+# (Playwright drives the system executable). Without it those tests skip, unless
+# SEGEVAL_REQUIRE_BROWSER=1 (set by .ci/run) makes them fail.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -qq && \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "make: chromium could not be installed; the browser tests will be skipped"
+
+# Rewrites docs/report-*.png from the browser tests: look at them before committing.
+screenshots: $(VENV)/.installed-test browser
+	SEGEVAL_UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/test_browser.py
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

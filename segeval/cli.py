@@ -39,8 +39,9 @@ from segeval.inputs.pairing import PairingOptions
 from segeval.inspection import inspect_folder
 from segeval.intervals import IntervalOptions, with_intervals
 from segeval.io.png import active_decoder
+from segeval.leaderboard import Leaderboard
 from segeval.notices import Notice
-from segeval.outputs.atomic import refuse_inside_inputs, write_text_atomic
+from segeval.outputs.atomic import refuse_inside_inputs, write_bytes_atomic, write_text_atomic
 from segeval.outputs.per_image_file import PerImageWriter
 from segeval.render import RenderOptions, listings
 from segeval.render import compare as compare_formats
@@ -54,6 +55,15 @@ from segeval.run.batch import DEFAULT_MAX_ARCHIVE_BYTES, BatchOptions, run_batch
 from segeval.run.conventions import CONVENTIONS, apply_convention
 from segeval.run.engine import default_jobs, tune_allocator
 from segeval.run.evaluate import evaluate
+from segeval.run.gallery import (
+    DEFAULT_WORST,
+    ImageSinks,
+    ScoreHistogram,
+    WorstImages,
+    changed_from_counts,
+    changed_images,
+    score_gallery,
+)
 from segeval.run.options import Execution, ScoreOptions
 
 __all__ = ["cli", "main"]
@@ -608,6 +618,21 @@ def build_score_options(ctx: click.Context) -> ScoreOptions:
     show_default=True,
     help="Normalise the shown matrix by ground-truth rows, prediction columns or the total.",
 )
+@click.option(
+    "--worst",
+    type=click.IntRange(min=0),
+    default=DEFAULT_WORST,
+    show_default=True,
+    help="--format html: show this many lowest-scoring images (per-image mIoU), drawn as "
+    "ground truth, prediction and error map.",
+)
+@click.option(
+    "--images",
+    "images_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="--format html: folder of photos, paired by key (a.jpg for a.png), shown under "
+    "the worst images.",
+)
 @gate_options
 @click.option(
     "--fail-under",
@@ -640,6 +665,8 @@ def score(
     output: Path | None,
     confusion_matrix: bool,
     normalize: str,
+    worst: int,
+    images_dir: Path | None,
     junit: Path | None,
     github_summary: bool,
     fail_under: tuple[str, ...],
@@ -665,10 +692,13 @@ def score(
         segeval score preds/ gt/ --convention nnunet --per-image-output cases.csv
         segeval score preds/ gt/ --num-classes 19 --fail-under miou=0.72 --junit gate.xml
         segeval score preds/ gt/ --num-classes 11 --ci 0.95 --seed 1 --group-by '^([^_]+)_'
+        segeval score preds/ gt/ --preset camvid --format html --output report.html
     """
+    html = output_format == "html"
+    _html_only(ctx, html, ["worst", "images_dir"])
     _check_outputs(
         {"--output": output, "--per-image-output": per_image_output, "--junit": junit},
-        [pred_dir, gt_dir],
+        [pred_dir, gt_dir] + ([images_dir] if images_dir is not None else []),
     )
     thresholds = _thresholds(fail_under, fail_over, thresholds_file)
     intervals = build_interval_options(ctx.params)
@@ -683,19 +713,31 @@ def score(
     )
     tune_allocator()
     execution = build_execution(ctx)
+    # The HTML report picks its worst images while the per-image rows stream past.
+    worst_images = WorstImages(worst) if html else None
+    histogram = ScoreHistogram() if html else None
     with (
         PerImageWriter(per_image_output) if per_image_output else nullcontext() as image_writer,
         _Progress(not quiet, "scoring") as progress,
     ):
+        sinks = [sink for sink in (image_writer, worst_images, histogram) if sink is not None]
         report = evaluate(
-            pred_dir, gt_dir, options,
-            execution=execution, on_progress=progress, image_sink=image_writer,
+            pred_dir, gt_dir, options, execution=execution, on_progress=progress,
+            image_sink=ImageSinks(sinks) if sinks else None,
         )  # fmt: skip
     if intervals is not None:
         report = with_intervals(report, intervals, jobs=execution.jobs or default_jobs())
     gate = check_thresholds(report, thresholds) if thresholds else None
     report = replace(report, gate=gate)
-    render_options = RenderOptions(confusion_matrix=confusion_matrix, normalize=normalize)
+    gallery = None
+    if worst_images is not None:
+        gallery = score_gallery(
+            pred_dir, gt_dir, options, report, worst_images,
+            histogram=histogram, images_dir=images_dir,
+        )  # fmt: skip
+    render_options = RenderOptions(
+        confusion_matrix=confusion_matrix, normalize=normalize, gallery=gallery
+    )
     _emit(report, output_format, render_options, output)
     _warn(report.warnings)
     if options.strict and report.warnings:
@@ -708,6 +750,18 @@ def score(
         else ""
     )
     _finish_gate(ctx, gate, junit=junit, github_summary=markdown, suite="segeval.score")
+
+
+def _html_only(ctx: click.Context, html: bool, names: Sequence[str]) -> None:
+    """Refuse options that only shape the HTML report when another format is asked for."""
+    if html:
+        return
+    given = [
+        name for name in names if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT
+    ]
+    if given:
+        option = "--" + given[0].removesuffix("_dir").replace("_", "-")
+        raise UsageError(f"{option} only applies to --format html.")
 
 
 def _thresholds(
@@ -786,7 +840,8 @@ def _finish_gate(
     "--jobs",
     "-j",
     type=click.IntRange(min=1),
-    help="Threads of the bootstrap (default: all cores); never changes a number.",
+    help="Threads of the bootstrap, and of scoring the folders of --format html "
+    "(default: all cores); never changes a number.",
 )
 @click.option(
     "--allow-different-images",
@@ -795,6 +850,36 @@ def _finish_gate(
 )
 @format_option(list(compare_formats.FORMATS), "Comparison")
 @output_option("comparison")
+@click.option(
+    "--gt",
+    "gt_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="--format html: the ground truth both reports were scored on (with --baseline-pred "
+    "and --candidate-pred, shows the images that changed most).",
+)
+@click.option(
+    "--baseline-pred",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="--format html: the baseline's prediction folder.",
+)
+@click.option(
+    "--candidate-pred",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="--format html: the candidate's prediction folder.",
+)
+@click.option(
+    "--worst",
+    type=click.IntRange(min=0),
+    default=DEFAULT_WORST,
+    show_default=True,
+    help="--format html: how many of the most changed images to show.",
+)
+@click.option(
+    "--images",
+    "images_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="--format html: folder of photos, paired by key, shown beside the changed images.",
+)
 @gate_options
 @debug_option
 @click.pass_context
@@ -810,6 +895,11 @@ def compare(
     allow_different_images: bool,
     output_format: str,
     output: Path | None,
+    gt_dir: Path | None,
+    baseline_pred: Path | None,
+    candidate_pred: Path | None,
+    worst: int,
+    images_dir: Path | None,
     junit: Path | None,
     github_summary: bool,
     **_intervals: Any,
@@ -828,7 +918,18 @@ def compare(
         segeval compare old.json new.json --max-drop any-class-iou=0.02 --format markdown
         segeval compare old.json new.json --ci --seed 1 --require-improvement miou
         segeval compare old.json new.json --ci --max-drop miou=0.01 --max-drop-ci
+        segeval compare old.json new.json --format html --output diff.html \\
+            --gt gt/ --baseline-pred old_preds/ --candidate-pred new_preds/
     """
+    html = output_format == "html"
+    folders = {"--gt": gt_dir, "--baseline-pred": baseline_pred, "--candidate-pred": candidate_pred}
+    _html_only(ctx, html, ["gt_dir", "baseline_pred", "candidate_pred", "worst", "images_dir"])
+    given = [option for option, folder in folders.items() if folder is not None]
+    if given and len(given) < len(folders):
+        missing = ", ".join(option for option, folder in folders.items() if folder is None)
+        raise UsageError(f"{', '.join(given)} also needs {missing}: give all three folders.")
+    inputs = [folder for folder in (*folders.values(), images_dir) if folder is not None]
+    _check_outputs({"--output": output, "--junit": junit}, inputs)
     comparison = compare_reports(
         load_report(baseline),
         load_report(candidate),
@@ -841,6 +942,14 @@ def compare(
         max_drop_ci=max_drop_ci,
         jobs=jobs or default_jobs(),
     )
+    gallery = None
+    if html and gt_dir is None:  # reports scored with --ci carry per-image counts
+        gallery = changed_from_counts(comparison.baseline, comparison.candidate, k=worst)
+    if gt_dir is not None and baseline_pred is not None and candidate_pred is not None:
+        gallery = changed_images(
+            gt_dir, baseline_pred, candidate_pred, comparison.baseline, comparison.candidate,
+            k=worst, images_dir=images_dir, execution=Execution(jobs=jobs),
+        )  # fmt: skip
     if output is None and output_format == "table" and sys.stdout.isatty():
         from rich.console import Console
 
@@ -848,7 +957,8 @@ def compare(
 
         print_comparison(comparison, Console())
     else:
-        _write(render_with(compare_formats.FORMATS, comparison, output_format), output)
+        options = RenderOptions(gallery=gallery)
+        _write(render_with(compare_formats.FORMATS, comparison, output_format, options), output)
     _warn(comparison.warnings)
     markdown = (
         render_with(compare_formats.FORMATS, comparison, "markdown") if github_summary else ""
@@ -967,7 +1077,7 @@ def inspect(
 @click.option(
     "--output-dir",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Also write each submission's full score report (JSON) here.",
+    help="Also write each submission's full score report (JSON, and HTML with --format html) here.",
 )
 @click.option(
     "--resume",
@@ -1015,6 +1125,8 @@ def batch(
     Example:
         segeval batch submissions/ gt/ --preset cityscapes --output-dir reports/
         segeval batch submissions/ gt/ --num-classes 11 --ignore-index 11 --format markdown
+        segeval batch submissions/ gt/ --preset camvid --format html --output board.html \\
+            --output-dir reports/
     """
     if resume and output_dir is None:
         raise UsageError("--resume needs --output-dir, where the earlier reports are.")
@@ -1034,7 +1146,11 @@ def batch(
     )
     with _Progress(not quiet, "scoring", unit="mask") as progress:
         board = run_batch(submissions, gt_dir, options, on_progress=progress)
-    _write(render_with(leaderboard_formats.FORMATS, board, output_format), output)
+    links = {}
+    if output_format == "html" and output_dir is not None:
+        links = _write_submission_pages(board, output_dir, output)
+    render_options = RenderOptions(links=links)
+    _write(render_with(leaderboard_formats.FORMATS, board, output_format, render_options), output)
     for entry in board.entries:
         for warning in () if entry.report is None else entry.report.warnings:
             click.echo(
@@ -1045,6 +1161,116 @@ def batch(
         click.echo(f"segeval: invalid submission {entry.name}: {entry.reason}", err=True)
     if options.strict and board.invalid:
         ctx.exit(EXIT_GATE_FAILED)
+
+
+@cli.group()
+def plot() -> None:
+    """Draw figures for papers and slides from a saved JSON score report.
+
+    PNG, SVG or PDF, chosen by the output file's suffix. Needs matplotlib, an
+    optional extra: pip install 'segeval-masks[plot]'. (The HTML report of
+    'segeval score --format html' needs nothing extra.)
+
+    \b
+    Example:
+        segeval score preds/ gt/ --preset camvid --format json --output report.json
+        segeval plot confusion report.json -o cm.png
+        segeval plot per-class report.json -o classes.svg --metric iou --metric dice
+    """
+
+
+def _figure_output(function: F) -> F:
+    return click.option(
+        "--output",
+        "-o",
+        required=True,
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Figure file: .png, .svg or .pdf (written atomically).",
+    )(function)
+
+
+def _save_figure(draw: Callable[[str], bytes], output: Path) -> None:
+    from segeval.render.figures import FIGURE_FORMATS
+
+    suffix = output.suffix.lower()
+    if suffix not in FIGURE_FORMATS:
+        raise UsageError(
+            f"--output {output}: write a figure as {', '.join(FIGURE_FORMATS)} (by its suffix)."
+        )
+    _check_outputs({"--output": output}, [])
+    write_bytes_atomic(output, draw(FIGURE_FORMATS[suffix]))
+
+
+@plot.command("confusion")
+@click.argument(
+    "report_file", metavar="REPORT.json", type=click.Path(path_type=Path, dir_okay=False)
+)
+@_figure_output
+@click.option(
+    "--normalize",
+    type=click.Choice(["rows", "cols", "counts"]),
+    default="rows",
+    show_default=True,
+    help="Shares of each ground-truth row, of each predicted column, or pixel counts.",
+)
+@debug_option
+def plot_confusion(report_file: Path, output: Path, normalize: str) -> None:
+    """The confusion matrix as a heat map (viridis; undefined cells hatched).
+
+    \b
+    Example:
+        segeval plot confusion report.json -o cm.png
+        segeval plot confusion report.json -o cm.svg --normalize counts
+    """
+    from segeval.render.figures import confusion_figure
+
+    report = load_report(report_file)
+    _save_figure(
+        lambda kind: confusion_figure(report, normalize=normalize, output_format=kind), output
+    )
+
+
+@plot.command("per-class")
+@click.argument(
+    "report_file", metavar="REPORT.json", type=click.Path(path_type=Path, dir_okay=False)
+)
+@_figure_output
+@click.option(
+    "--metric",
+    "metrics",
+    multiple=True,
+    default=("iou", "dice"),
+    show_default=True,
+    help="Per-class metric to draw (repeatable): iou, dice, precision, recall, ...",
+)
+@debug_option
+def plot_per_class(report_file: Path, output: Path, metrics: tuple[str, ...]) -> None:
+    """Per-class metrics as grouped horizontal bars with their values.
+
+    \b
+    Example:
+        segeval plot per-class report.json -o classes.png
+        segeval plot per-class report.json -o recall.pdf --metric recall
+    """
+    from segeval.render.figures import per_class_figure
+
+    report = load_report(report_file)
+    _save_figure(lambda kind: per_class_figure(report, metrics=metrics, output_format=kind), output)
+
+
+def _write_submission_pages(
+    board: Leaderboard, output_dir: Path, output: Path | None
+) -> dict[str, str]:
+    """Each scored submission's own HTML report in --output-dir; links from the leaderboard."""
+    start = (output.resolve().parent if output is not None else Path.cwd()).resolve()
+    links = {}
+    for entry in board.entries:
+        if entry.report is None:
+            continue
+        target = output_dir / f"{entry.name}.html"
+        write_text_atomic(target, render_with(score_formats.FORMATS, entry.report, "html"))
+        links[entry.name] = Path(os.path.relpath(target.resolve(), start)).as_posix()
+    return links
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -20,6 +20,7 @@ __all__ = [
     "IncomparableReportsError",
     "LabelRangeError",
     "MaskReadError",
+    "MissingDependencyError",
     "PairingError",
     "SegevalError",
     "ShapeMismatchError",
@@ -100,6 +101,10 @@ class CountOverflowError(SegevalError):
 
 class IncomparableReportsError(SegevalError):
     """Two reports that cannot be compared (different classes, ignore ids, ...)."""
+
+
+class MissingDependencyError(SegevalError):
+    """An optional dependency that a feature needs is not installed (names the extra)."""
 
 
 class UnsafeInputError(SegevalError):

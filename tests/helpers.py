@@ -72,6 +72,17 @@ def png_declaring(
     )
 
 
+#: Numbers the tests measured (report sizes, browser render times), printed at the end
+#: of the run by conftest.py so that they show without ``-s``.
+MEASUREMENTS: list[str] = []
+
+
+def measured(line: str) -> None:
+    """Print a measurement now (with ``-s``) and again in pytest's closing summary."""
+    print(line)
+    MEASUREMENTS.append(line)
+
+
 MaskWriter = Callable[[Mapping[str, np.ndarray], Mapping[str, np.ndarray]], tuple[Path, Path]]
 
 

@@ -10,7 +10,7 @@ from typing import IO
 
 from segeval.errors import UsageError
 
-__all__ = ["AtomicWriter", "refuse_inside_inputs", "write_text_atomic"]
+__all__ = ["AtomicWriter", "refuse_inside_inputs", "write_bytes_atomic", "write_text_atomic"]
 
 
 class AtomicWriter:
@@ -82,6 +82,31 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
         writer.abort()
         raise
     writer.commit()
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (a figure, an image).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "figure.png"
+    >>> write_bytes_atomic(target, b"\\x89PNG")
+    >>> target.read_bytes()
+    b'\\x89PNG'
+    """
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, 0o666 & ~_current_umask())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def _current_umask() -> int:

@@ -1,4 +1,4 @@
-"""Render a comparison of two reports: table, Markdown, JSON or CSV.
+"""Render a comparison of two reports: table, Markdown, JSON, CSV or HTML.
 
 With a paired bootstrap (``compare --ci``) the delta of every resampled metric
 carries its interval (``+0.0123 [+0.0050, +0.0190]``) and a p-value column;
@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from segeval.compare import Comparison, ComparisonRow
+from segeval.render.html import render_comparison_html
 from segeval.render.layout import RenderOptions, Section, format_p_value, format_value
 from segeval.render.markdown import details, gate_markdown, markdown_table
 from segeval.render.tables import Renderer, csv_number, json_number, render_with, text_table
@@ -223,6 +224,7 @@ FORMATS: Mapping[str, Renderer[Comparison]] = {
     "markdown": _markdown,
     "json": _json,
     "csv": _csv,
+    "html": render_comparison_html,
 }
 
 

@@ -7,11 +7,13 @@ The plain-text, terminal and Markdown renderers all draw the same
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from segeval.core.metrics import REGISTRY
+from segeval.gallery import Gallery
 from segeval.report import Report
 from segeval.stats import Interval
 
@@ -48,11 +50,18 @@ class RenderOptions:
         the total.
     digits : int, default 4
         Decimals shown for metrics in tables (JSON keeps full precision).
+    gallery : Gallery, optional
+        Images to draw in HTML output (the worst images of a score run, the
+        most changed ones of a comparison) and the per-image score distribution.
+    links : mapping of str to str
+        HTML output of a batch: submission name -> address of its own report.
     """
 
     confusion_matrix: bool = False
     normalize: str = "none"
     digits: int = 4
+    gallery: Gallery | None = None
+    links: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

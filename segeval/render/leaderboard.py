@@ -1,4 +1,4 @@
-"""Render a batch leaderboard: table, Markdown, JSON (``segeval/batch/v1``) or CSV."""
+"""Render a batch leaderboard: table, Markdown, JSON (``segeval/batch/v1``), CSV or HTML."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 from segeval.core.metrics import REGISTRY
 from segeval.leaderboard import Leaderboard, SubmissionResult
+from segeval.render.html import render_leaderboard_html
 from segeval.render.layout import RenderOptions, Section, format_value
 from segeval.render.markdown import markdown_table
 from segeval.render.tables import Renderer, csv_number, render_with, text_table
@@ -82,6 +83,7 @@ FORMATS: Mapping[str, Renderer[Leaderboard]] = {
     "markdown": _markdown,
     "json": _json,
     "csv": _csv,
+    "html": render_leaderboard_html,
 }
 
 

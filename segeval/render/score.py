@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from segeval.render.csv_format import render_csv
+from segeval.render.html import render_score_html
 from segeval.render.json_format import render_json
 from segeval.render.layout import RenderOptions
 from segeval.render.markdown import render_markdown
@@ -25,6 +26,7 @@ FORMATS: Mapping[str, Renderer[Report]] = {
     "csv": render_csv,
     "json": render_json,
     "markdown": render_markdown,
+    "html": render_score_html,
 }
 
 
@@ -34,7 +36,7 @@ def render(report: Report, output_format: str, options: RenderOptions | None = N
     Parameters
     ----------
     report : Report
-    output_format : {"table", "csv", "json", "markdown"}
+    output_format : {"table", "csv", "json", "markdown", "html"}
     options : RenderOptions, optional
 
     Returns

@@ -66,7 +66,9 @@ def evaluate(
     on_progress : callable, optional
         Called as ``on_progress(done, total)`` after each pair.
     image_sink : ImageSink, optional
-        With ``options.per_image``, receives one :class:`ImageResult` per image.
+        Receives one :class:`ImageResult` per image when the run ends (images
+        are then counted one by one even without ``options.per_image``, which
+        alone decides whether the report carries means over images).
 
     Returns
     -------
@@ -108,7 +110,9 @@ def evaluate(
         missing=options.missing,
         strict=options.strict,
     )
-    work = Work(options.pair_reader(), accumulator.copy_empty(), options.counts_per_image)
+    # A sink (the HTML report's worst images) needs each image's counts too.
+    per_image = options.counts_per_image or image_sink is not None
+    work = Work(options.pair_reader(), accumulator.copy_empty(), per_image)
     jobs = execution.jobs or default_jobs()
     executor = execution.executor or ThreadExecutor(jobs)
     tasks = [ImageTask(pair.key, pair.gt_path, ((0, pair.pred_path),)) for pair in checked.pairs]
@@ -157,7 +161,7 @@ def finish_report(
         Per-image counts (read only with ``options.per_image`` or
         ``options.image_counts``).
     image_sink : ImageSink, optional
-        Receives the per-image rows.
+        Receives the per-image rows (whether or not the report has per-image means).
     started : float
         ``time.perf_counter()`` when the run began.
     notices : sequence of Notice
@@ -166,8 +170,10 @@ def finish_report(
     class_names = options.class_names_for(accumulator.num_classes)
     metric_options = options.final_metric_options(class_names)
     image_means = None
-    if options.per_image:
+    if options.per_image or image_sink is not None:
         image_means = _image_means(spool, class_names, metric_options, image_sink)
+        if not options.per_image:
+            image_means = None  # the rows were for the sink only
     image_counts = None
     if options.image_counts:
         num_classes = len(class_names)
