@@ -299,8 +299,9 @@ class ConfusionMatrix:
             )
         else:
             other_counts, other_missed = other.counts, other.missed
-        _add_exactly(self.counts, other_counts)
-        _add_exactly(self.missed, other_missed)
+        safe = self._headroom_ok(other._total_bound())
+        _add_exactly(self.counts, other_counts, safe)
+        _add_exactly(self.missed, other_missed, safe)
         self.ignored_pixels += other.ignored_pixels
         self.pred_ignore_pixels += other.pred_ignore_pixels
         self.out_of_range_pixels += other.out_of_range_pixels
@@ -400,6 +401,13 @@ class ConfusionMatrix:
             codes = self._codes(pred, target)
         self._absorb(codes, pred, target)
 
+    def _total_bound(self) -> float:
+        return float(self.counts.sum(dtype=np.float64)) + float(self.missed.sum(dtype=np.float64))
+
+    def _headroom_ok(self, added: float) -> bool:
+        """True when adding ``added`` pixels cannot wrap any cell (total far below 2**64)."""
+        return self._total_bound() + added < 2.0**63
+
     def _row_blocks(self, mask: np.ndarray) -> Iterable[slice]:
         rows_per_block = max(1, self.chunk_pixels // max(1, mask.shape[1]))
         for start in range(0, mask.shape[0], rows_per_block):
@@ -444,8 +452,11 @@ class ConfusionMatrix:
             raise self._gt_mapping.invalid_value_error("gt", target)
         if pred is not None and split.out_of_range.any() and self.out_of_range == "error":
             raise self._pred_mapping.invalid_value_error("pred", pred)
-        _add_exactly(self.counts, split.classes)
-        _add_exactly(self.missed, split.pred_ignore + split.out_of_range)
+        # No cell can wrap while the total stays below 2**64 (the common case: one
+        # comparison instead of one per cell).
+        safe = self._headroom_ok(float(codes.sum()))
+        _add_exactly(self.counts, split.classes, safe)
+        _add_exactly(self.missed, split.pred_ignore + split.out_of_range, safe)
         self.ignored_pixels += split.gt_ignored
         self.pred_ignore_pixels += int(split.pred_ignore.sum()) if pred is not None else 0
         self.out_of_range_pixels += int(split.out_of_range.sum())
@@ -464,10 +475,14 @@ def _padded(matrix: ConfusionMatrix, size: int) -> tuple[np.ndarray, np.ndarray]
 _UINT64_MAX = np.iinfo(np.uint64).max
 
 
-def _add_exactly(total: np.ndarray, addend: np.ndarray) -> None:
-    """``total += addend`` in uint64, refusing to wrap around (counts stay exact)."""
+def _add_exactly(total: np.ndarray, addend: np.ndarray, safe: bool = False) -> None:
+    """``total += addend`` in uint64, refusing to wrap around (counts stay exact).
+
+    ``safe`` says the caller knows no cell can wrap (the grand total stays below
+    2**64), which skips the per-cell check.
+    """
     addend = np.asarray(addend)
-    if addend.size and int(addend.max(initial=0)) > 0:
+    if not safe and addend.size and int(addend.max(initial=0)) > 0:
         headroom = _UINT64_MAX - total
         if np.any(addend.astype(np.uint64, copy=False) > headroom):
             raise CountOverflowError(
