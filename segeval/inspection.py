@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from segeval.core.labels import LabelMapping
+from segeval.core.labels import DEFAULT_IGNORE, LabelMapping
 from segeval.errors import MaskReadError, SegevalError
 from segeval.inputs.classes import PRESET_NAMES, ClassDefinition, load_preset
 from segeval.inputs.pairing import list_masks
@@ -194,11 +194,11 @@ def _hints(
     if colour_files:
         hints.append(_colour_hint(inspection, colour_files, classes))
     values = set(inspection.values)
-    if values and values <= {0, 255} and 255 in values:
+    if values and values <= {0, DEFAULT_IGNORE} and DEFAULT_IGNORE in values:
         hints.append(
             "Only values 0 and 255 were found: these look like binary masks saved as 0/255. "
-            "255 is the default ignore index, so the foreground would be ignored; use a class "
-            'definition with label_map {"0": 0, "255": 1} and ignore [], or re-save as 0/1.'
+            "255 is the default ignore index, so the foreground would be ignored; score them "
+            "with --binary (any non-zero value is the foreground)."
         )
     if classes is not None and values:
         hints.extend(_definition_hints(inspection.values, classes, class_ids))
@@ -290,7 +290,7 @@ def _definition_hints(
 
 
 def _value_hints(values: set[int]) -> list[str]:
-    labelled = values - {255}
+    labelled = values - {DEFAULT_IGNORE}
     if not labelled:
         return []
     largest = max(labelled)

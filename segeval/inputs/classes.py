@@ -25,7 +25,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from segeval.core.labels import LabelMapping, Unmapped
+from segeval.core.labels import DEFAULT_IGNORE, LabelMapping, Unmapped
 from segeval.errors import ClassDefinitionError, UsageError
 from segeval.io.colors import RGB, ColorTable
 
@@ -234,11 +234,11 @@ class ClassDefinition:
 
     names: tuple[str, ...]
     value_to_class: Mapping[int, int] | None = None
-    ignore_values: frozenset[int] = frozenset({255})
+    ignore_values: frozenset[int] = frozenset({DEFAULT_IGNORE})
     unmapped: Unmapped = "error"
     offset: int = 0
     value_colors: Mapping[RGB, int] = field(default_factory=dict)
-    class_id_ignore: frozenset[int] = frozenset({255})
+    class_id_ignore: frozenset[int] = frozenset({DEFAULT_IGNORE})
     class_colors: Mapping[RGB, int] = field(default_factory=dict)
     name: str = ""
     description: str = ""
@@ -479,7 +479,7 @@ def parse_class_definition(document: Any, source: str = "class definition") -> C
 
     reduce_zero_label = bool(document.get("reduce_zero_label", False))
     offset = 1 if reduce_zero_label else 0
-    ignore_values = set(_int_list(document.get("ignore", [255]), f"{source}: ignore"))
+    ignore_values = set(_int_list(document.get("ignore", [DEFAULT_IGNORE]), f"{source}: ignore"))
     if reduce_zero_label:
         ignore_values.add(0)
     unmapped = document.get("unmapped", "error")
@@ -543,10 +543,10 @@ def parse_class_definition(document: Any, source: str = "class definition") -> C
         else:
             value_colors[color] = min(raw for raw, cls in table.items() if cls == index)
     first_ignore = (
-        min(ignore_values - {0}) if ignore_values - {0} else min(ignore_values, default=255)
+        min(ignore_values - {0}) if ignore_values - {0} else min(ignore_values, default=DEFAULT_IGNORE)
     )
     class_id_ignore = frozenset(
-        _int_list(document.get("class_id_ignore", [255]), f"{source}: class_id_ignore")
+        _int_list(document.get("class_id_ignore", [DEFAULT_IGNORE]), f"{source}: class_id_ignore")
     )
     for raw_color in document.get("ignore_colors", []):
         color = _color(raw_color, f"{source}: ignore_colors")
@@ -555,7 +555,7 @@ def parse_class_definition(document: Any, source: str = "class definition") -> C
     class_color_table = dict(class_colors)
     for color in value_colors:
         if color not in class_color_table:
-            class_color_table[color] = min(class_id_ignore, default=255)
+            class_color_table[color] = min(class_id_ignore, default=DEFAULT_IGNORE)
     categories = tuple(str(by_id[index].get("category", "")) for index in range(len(names)))
     return ClassDefinition(
         names=names,
