@@ -542,9 +542,8 @@ def parse_class_definition(document: Any, source: str = "class definition") -> C
             value_colors[color] = index + offset
         else:
             value_colors[color] = min(raw for raw, cls in table.items() if cls == index)
-    first_ignore = (
-        min(ignore_values - {0}) if ignore_values - {0} else min(ignore_values, default=DEFAULT_IGNORE)
-    )
+    nonzero_ignore = ignore_values - {0}
+    first_ignore = min(nonzero_ignore or ignore_values, default=DEFAULT_IGNORE)
     class_id_ignore = frozenset(
         _int_list(document.get("class_id_ignore", [DEFAULT_IGNORE]), f"{source}: class_id_ignore")
     )
