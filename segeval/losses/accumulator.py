@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -304,7 +304,9 @@ class LossAccumulator:
 
     def merge(self, other: LossAccumulator) -> LossAccumulator:
         """A new accumulator holding both: images of ``self`` first, then ``other``."""
-        if self.weights != other.weights or self.options != other.options:
+        # The block size changes memory, not values: accumulators may differ in it.
+        same_options = replace(self.options, block_bytes=1) == replace(other.options, block_bytes=1)
+        if self.weights != other.weights or not same_options:
             raise UsageError("cannot merge loss accumulators with different terms or options.")
         if None not in (self.num_classes, other.num_classes) and (
             self.num_classes != other.num_classes
