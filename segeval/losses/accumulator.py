@@ -273,7 +273,10 @@ class LossAccumulator:
             stats.calibration = CalibrationHistogram(self.options.n_bins)
         valid_mask = labels >= 0
         distances = self._distances(labels) if "boundary" in self.weights else None
-        image_lovasz: list[tuple[npt.NDArray[np.int64], FloatArray]] = []
+        image_labels: list[npt.NDArray[np.int64]] = []
+        image_errors: list[FloatArray] = []
+        # Per image, Lovasz averages over the classes present, so only their errors are kept.
+        present = np.unique(labels[valid_mask]) if channels > 1 else np.zeros(1, dtype=np.int64)
         for row_start, row_stop in self._row_blocks(scores.shape):
             block = np.asarray(scores[:, row_start:row_stop], dtype=np.float64)
             check_finite(block, name=label, row_offset=row_start)
@@ -289,14 +292,13 @@ class LossAccumulator:
                 phi = _block_distances(distances, labels, row_start, row_stop, valid)
             lovasz_errors = self._block_stats(stats, pixels, block_labels, phi)
             if lovasz_errors is not None:
-                image_lovasz.append((block_labels, lovasz_errors))
+                image_labels.append(block_labels)
+                image_errors.append(lovasz_errors[present])
                 if not self.options.lovasz_per_image:
                     self._store_lovasz(block_labels, lovasz_errors, label)
-        if image_lovasz and stats.pixels:
+        if image_errors and stats.pixels:
             stats.lovasz = _lovasz_value(
-                np.concatenate([block_labels for block_labels, _ in image_lovasz]),
-                np.concatenate([errors for _, errors in image_lovasz], axis=1),
-                hinge=channels == 1,
+                image_labels, image_errors, present.tolist(), hinge=channels == 1
             )
         self.images.append(stats)
 
@@ -529,13 +531,11 @@ class LossAccumulator:
         if self.options.lovasz_per_image:
             per_image = [stats.lovasz for stats in self.images if stats.pixels]
             return float(np.mean(per_image)) if per_image else float("nan")
-        if not self._lovasz_labels:
-            return float("nan")
-        labels = np.concatenate(self._lovasz_labels)
-        if labels.shape[0] == 0:
-            return float("nan")
         return _lovasz_value(
-            labels, np.concatenate(self._lovasz_errors, axis=1), hinge=self.num_classes == 1
+            self._lovasz_labels,
+            self._lovasz_errors,
+            range(self.num_classes or 1),
+            hinge=self.num_classes == 1,
         )
 
 
@@ -554,17 +554,30 @@ def _block_distances(
     return block_phi
 
 
-def _lovasz_value(labels: npt.NDArray[Any], errors: FloatArray, *, hinge: bool) -> float:
-    """smp's Lovasz over the given pixels: mean over present classes (or the hinge)."""
+def _lovasz_value(
+    label_blocks: Sequence[npt.NDArray[Any]],
+    error_blocks: Sequence[FloatArray],
+    classes: Sequence[int],
+    *,
+    hinge: bool,
+) -> float:
+    """smp's Lovasz over the given pixels: mean over present classes (or the hinge).
+
+    ``error_blocks[b][i]`` holds the errors of class ``classes[i]``; one class's
+    errors are joined at a time, so the transient memory is one class's.
+    """
+    labels = np.concatenate(label_blocks) if label_blocks else np.zeros(0, dtype=np.int64)
     if labels.shape[0] == 0:
         return float("nan")
     if hinge:
-        return lovasz_from_errors(errors[0], labels.astype(np.float64), hinge=True)
+        errors = np.concatenate([block[0] for block in error_blocks])
+        return lovasz_from_errors(errors, labels.astype(np.float64), hinge=True)
     losses = []
-    for class_id in range(errors.shape[0]):
+    for row, class_id in enumerate(classes):
         fg = labels == class_id
         if fg.any():
-            losses.append(lovasz_from_errors(errors[class_id], fg.astype(np.float64)))
+            errors = np.concatenate([block[row] for block in error_blocks])
+            losses.append(lovasz_from_errors(errors, fg.astype(np.float64)))
     return float(np.mean(losses))
 
 
