@@ -365,3 +365,36 @@ def test_channel_count_and_term_errors() -> None:
     with pytest.raises(UsageError, match="3 weights for 2 classes"):
         LossAccumulator(["ce"], num_classes=2, options=LossOptions(class_weights=(1, 1, 1)))
     assert set(TERMS) == {"ce", "bce", "focal", "dice", "jaccard", "lovasz", "boundary"}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 12),
+    st.integers(1, 12),
+    st.floats(0.05, 0.95),
+    st.integers(0, 2**32 - 1),
+)
+def test_signed_distance_equals_reference_formula(
+    height: int, width: int, density: float, seed: int
+) -> None:
+    from scipy.ndimage import distance_transform_edt
+
+    mask = np.random.default_rng(seed).random((height, width)) < density
+    if not mask.any() or mask.all():
+        return
+    expected = distance_transform_edt(~mask) * ~mask - (distance_transform_edt(mask) - 1) * mask
+    assert np.array_equal(signed_distance(mask), expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 40), st.integers(0, 2**32 - 1), st.booleans(), st.booleans())
+def test_lovasz_merge_sort_equals_argsort(size: int, seed: int, ties: bool, hinge: bool) -> None:
+    rng = np.random.default_rng(seed)
+    errors = rng.integers(0, 4, size) / 4.0 if ties else rng.normal(size=size)
+    fg = (rng.random(size) < 0.5).astype(np.float64)
+    order = np.argsort(-errors, kind="stable")
+    sorted_errors = np.maximum(errors[order], 0.0) if hinge else errors[order]
+    total = fg.sum()
+    jaccard = 1 - (total - np.cumsum(fg[order])) / (total + np.cumsum(1 - fg[order]))
+    expected = float(np.dot(sorted_errors, np.diff(jaccard, prepend=0.0)))
+    assert close(lovasz_from_errors(errors, fg, hinge=hinge), expected)

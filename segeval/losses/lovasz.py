@@ -56,13 +56,29 @@ def lovasz_from_errors(
     -------
     float
 
+    Notes
+    -----
+    Instead of an argsort of all errors (what smp does with ``torch.sort``), the
+    foreground and background errors are sorted apart, as plain values, and
+    merged: a foreground error goes after every larger background error. Value
+    sorts are several times faster than an argsort, and the Lovasz extension
+    does not depend on how ties are ordered.
+
     Examples
     --------
     >>> round(lovasz_from_errors(np.array([0.2, 0.9, 0.1]), np.array([1.0, 0.0, 1.0])), 6)
     0.4
     """
-    order = np.argsort(-errors, kind="stable")
-    errors_sorted = errors[order]
+    is_fg = fg > 0
+    fg_desc = np.sort(errors[is_fg])[::-1]
+    bg_asc = np.sort(errors[~is_fg])
+    larger_bg = bg_asc.shape[0] - np.searchsorted(bg_asc, fg_desc, side="right")
+    fg_positions = np.arange(fg_desc.shape[0]) + larger_bg
+    fg_sorted = np.zeros(errors.shape[0])
+    fg_sorted[fg_positions] = 1.0
+    errors_sorted = np.empty(errors.shape[0])
+    errors_sorted[fg_positions] = fg_desc
+    errors_sorted[fg_sorted == 0.0] = bg_asc[::-1]
     if hinge:
         errors_sorted = np.maximum(errors_sorted, 0.0)
-    return float(np.dot(errors_sorted, lovasz_grad(fg[order])))
+    return float(np.dot(errors_sorted, lovasz_grad(fg_sorted)))
