@@ -296,6 +296,7 @@ class LossAccumulator:
                 image_errors.append(lovasz_errors[present])
                 if not self.options.lovasz_per_image:
                     self._store_lovasz(block_labels, lovasz_errors, label)
+        distances = None  # free the distance maps before Lovasz sorts (lower peak)
         if image_errors and stats.pixels:
             stats.lovasz = _lovasz_value(
                 image_labels, image_errors, present.tolist(), hinge=channels == 1

@@ -142,17 +142,12 @@ def focal(
     >>> round(focal(np.zeros((2, 1, 1)), np.array([[1]])), 6)  # (1 - 1/2)^2 log 2
     0.173287
     """
-    alpha_option = alpha if alpha is None or isinstance(alpha, float | int) else _tuple(alpha)
-    options = LossOptions(
-        input=input,
-        gamma=gamma,
-        alpha=None
-        if alpha_option is None
-        else alpha_option
-        if isinstance(alpha_option, tuple)
-        else float(alpha_option),
-        ignore_index=ignore_index,
-    )
+    alpha_option: float | tuple[float, ...] | None
+    if alpha is None or isinstance(alpha, float | int):
+        alpha_option = None if alpha is None else float(alpha)
+    else:
+        alpha_option = _tuple(alpha)
+    options = LossOptions(input=input, gamma=gamma, alpha=alpha_option, ignore_index=ignore_index)
     return _run("focal", scores, target, options)
 
 
