@@ -9,6 +9,8 @@ that run's alone:
   memory-mapped and read in row blocks;
 * ``segeval-pixel``: the same without Lovasz and boundary (the per-pixel and
   overlap terms, which need no sort and no distance transform);
+* ``segeval-lovasz``, ``segeval-lovasz-set``, ``segeval-boundary``: one term
+  alone (plus calibration), Lovasz per image and over the whole set;
 * ``numpy-naive``: a PyTorch-free baseline written the obvious way: load the
   whole map, float64 softmax in memory, one-hot targets, every term on full
   arrays.
@@ -39,7 +41,15 @@ import numpy as np
 CLASSES, HEIGHT, WIDTH = 19, 1024, 2048
 IGNORE = 255
 TERMS_ALL = ["ce", "focal", "dice", "jaccard", "lovasz", "boundary"]
-TERMS_PIXEL = ["ce", "focal", "dice", "jaccard"]
+#: segeval runs: terms and whether Lovasz is per image. All also compute calibration.
+SEGEVAL_RUNS: dict[str, tuple[list[str], bool]] = {
+    "segeval": (TERMS_ALL, True),
+    "segeval-pixel": (["ce", "focal", "dice", "jaccard"], True),
+    "segeval-lovasz": (["lovasz"], True),
+    "segeval-lovasz-set": (["lovasz"], False),
+    "segeval-boundary": (["boundary"], True),
+}
+KINDS = [*SEGEVAL_RUNS, "numpy-naive"]
 
 
 def make_set(directory: Path, images: int) -> list[tuple[Path, Path]]:
@@ -78,10 +88,12 @@ def make_set(directory: Path, images: int) -> list[tuple[Path, Path]]:
     return pairs
 
 
-def run_segeval(pairs: list[tuple[Path, Path]], terms: list[str]) -> dict[str, float]:
+def run_segeval(
+    pairs: list[tuple[Path, Path]], terms: list[str], per_image: bool
+) -> dict[str, float]:
     from segeval.losses import LossAccumulator, LossOptions
 
-    options = LossOptions(ignore_index=IGNORE, lovasz_per_image=True)
+    options = LossOptions(ignore_index=IGNORE, lovasz_per_image=per_image)
     accumulator = LossAccumulator(terms, num_classes=CLASSES, options=options, calibration=True)
     for scores_path, gt_path in pairs:
         accumulator.add_image(
@@ -94,7 +106,7 @@ def run_segeval(pairs: list[tuple[Path, Path]], terms: list[str]) -> dict[str, f
 
 def run_naive(pairs: list[tuple[Path, Path]]) -> dict[str, float]:
     """Per image, everything in memory: the way one writes it without streaming in mind."""
-    from scipy.ndimage import distance_transform_edt
+    from scipy.ndimage import distance_transform_edt  # type: ignore[import-untyped,unused-ignore]
 
     totals: dict[str, list[float]] = {name: [] for name in TERMS_ALL}
     confidences: list[np.ndarray] = []
@@ -172,10 +184,8 @@ def worker(kind: str, directory: Path, images: int) -> None:
     pairs = make_set(directory, images)
     tracemalloc.start()
     start = time.perf_counter()
-    if kind == "numpy-naive":
-        values = run_naive(pairs)
-    else:
-        values = run_segeval(pairs, TERMS_ALL if kind == "segeval" else TERMS_PIXEL)
+    run = SEGEVAL_RUNS.get(kind)
+    values = run_naive(pairs) if run is None else run_segeval(pairs, *run)
     seconds = time.perf_counter() - start
     _, traced_peak = tracemalloc.get_traced_memory()
     rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -196,8 +206,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=2)
     parser.add_argument("--dir", type=Path, default=Path("/tmp/segeval-loss-bench"))
-    parser.add_argument("--worker", choices=["segeval", "segeval-pixel", "numpy-naive"])
-    parser.add_argument("--only", nargs="*", default=["segeval", "segeval-pixel", "numpy-naive"])
+    parser.add_argument("--worker", choices=KINDS)
+    parser.add_argument("--only", nargs="*", choices=KINDS, default=KINDS)
     args = parser.parse_args(argv)
     if args.worker:
         worker(args.worker, args.dir, args.images)
@@ -211,7 +221,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     megapixels = args.images * HEIGHT * WIDTH / 1e6
     print(f"{args.images} images of {CLASSES} x {HEIGHT} x {WIDTH} float32 logits, one thread\n")
-    print(f"{'run':15s} {'seconds':>8s} {'MPix/s':>7s} {'peak RSS MB':>12s} {'peak heap MB':>13s}")
+    print(f"{'run':19s} {'seconds':>8s} {'MPix/s':>7s} {'peak RSS MB':>12s} {'peak heap MB':>13s}")
     results: list[dict[str, Any]] = []
     for kind in args.only:
         command = [
@@ -229,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
         result = json.loads(output.stdout.strip().splitlines()[-1])
         results.append(result)
         print(
-            f"{kind:15s} {result['seconds']:8.2f} {megapixels / result['seconds']:7.2f} "
+            f"{kind:19s} {result['seconds']:8.2f} {megapixels / result['seconds']:7.2f} "
             f"{result['rss_peak'] / 2**20:12.0f} {result['traced_peak'] / 2**20:13.0f}"
         )
     print()

@@ -85,8 +85,9 @@ def _lovasz_grad_float64(gt_sorted: torch.Tensor) -> torch.Tensor:
     return jaccard
 
 
-sys.modules["segmentation_models_pytorch.losses.lovasz"]._lovasz_grad = _lovasz_grad_float64
-from monai.losses import DiceLoss as MonaiDiceLoss  # noqa: E402
+smp_lovasz: Any = sys.modules["segmentation_models_pytorch.losses.lovasz"]
+smp_lovasz._lovasz_grad = _lovasz_grad_float64
+from monai.losses.dice import DiceLoss as MonaiDiceLoss  # noqa: E402
 
 # -- fixtures -------------------------------------------------------------------------
 
@@ -99,7 +100,8 @@ def _regions(rng: np.random.Generator, height: int, width: int, classes: list[in
     distance = (rows[None] - seeds[:, 0, None, None]) ** 2 + (
         cols[None] - seeds[:, 1, None, None]
     ) ** 2
-    return owner[np.argmin(distance, axis=0)].astype(np.int64)
+    labels: np.ndarray = owner[np.argmin(distance, axis=0)].astype(np.int64)
+    return labels
 
 
 def make_fixtures() -> dict[str, dict[str, np.ndarray]]:
@@ -171,7 +173,7 @@ def ref_focal_softmax(x: torch.Tensor, y: torch.Tensor, o: dict[str, Any]) -> fl
     loss = -((1 - log_pt.exp()) ** o.get("gamma", 2.0)) * log_pt
     if o.get("alpha") is not None:
         loss = torch.tensor(o["alpha"], dtype=torch.float64)[safe] * loss
-    return loss[valid].mean().item()
+    return float(loss[valid].mean().item())
 
 
 def ref_focal_sigmoid(x: torch.Tensor, y: torch.Tensor, o: dict[str, Any]) -> float:
@@ -185,7 +187,7 @@ def ref_focal_sigmoid(x: torch.Tensor, y: torch.Tensor, o: dict[str, Any]) -> fl
     loss = bce * ((1 - prob_true) ** gamma)
     if alpha >= 0:
         loss = (alpha * targets + (1 - alpha) * (1 - targets)) * loss
-    return loss.mean().item()
+    return float(loss.mean().item())
 
 
 def ref_bce(x: torch.Tensor, y: torch.Tensor, o: dict[str, Any]) -> float:
@@ -211,7 +213,7 @@ def ref_smp_overlap(x: torch.Tensor, y: torch.Tensor, o: dict[str, Any], jaccard
         ignore_index=o.get("ignore_index"),
     )
     target = y[:, None] if x.shape[1] == 1 else y
-    return loss(x, target).item()
+    return float(loss(x, target).item())
 
 
 def ref_monai_overlap(x: torch.Tensor, y: torch.Tensor, o: dict[str, Any], jaccard: bool) -> float:
@@ -226,7 +228,7 @@ def ref_monai_overlap(x: torch.Tensor, y: torch.Tensor, o: dict[str, Any], jacca
         smooth_dr=smooth,
         ignore_index=o.get("ignore_index"),
     )
-    return loss(x, y[:, None]).item()
+    return float(loss(x, y[:, None]).item())
 
 
 def ref_lovasz(x: torch.Tensor, y: torch.Tensor, o: dict[str, Any]) -> float:
@@ -355,8 +357,10 @@ def main(out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     fixtures = make_fixtures()
     for name, arrays in fixtures.items():
-        np.savez_compressed(out_dir / f"{name}.npz", **arrays)
-    cases = []
+        np.savez_compressed(
+            out_dir / f"{name}.npz", scores=arrays["scores"], target=arrays["target"]
+        )
+    cases: list[dict[str, Any]] = []
     for fixture, term, key, options in CASES:
         reference, function = REFERENCES[key]
         x, y = _tensors(fixtures[fixture])
