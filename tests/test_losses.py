@@ -398,3 +398,15 @@ def test_lovasz_merge_sort_equals_argsort(size: int, seed: int, ties: bool, hing
     jaccard = 1 - (total - np.cumsum(fg[order])) / (total + np.cumsum(1 - fg[order]))
     expected = float(np.dot(sorted_errors, np.diff(jaccard, prepend=0.0)))
     assert close(lovasz_from_errors(errors, fg, hinge=hinge), expected)
+
+
+def test_accumulator_pickles_float16_and_batch_names() -> None:
+    import pickle
+
+    scores, target = fixture("multiclass")
+    accumulator = LossAccumulator(["ce", "lovasz"], options=LossOptions(ignore_index=IGNORE))
+    accumulator.update(scores.astype(np.float16), target, names=["a", "b", "c"])
+    restored = pickle.loads(pickle.dumps(accumulator))
+    assert restored.result().values == accumulator.result().values
+    reference = ce(scores.astype(np.float16).astype(np.float64), target, ignore_index=IGNORE)
+    assert close(accumulator.result().values["ce"], reference)
