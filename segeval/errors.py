@@ -16,12 +16,15 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "ChannelCountError",
     "ClassDefinitionError",
     "IncomparableReportsError",
     "LabelRangeError",
+    "LossMemoryError",
     "MaskReadError",
     "MissingDependencyError",
     "PairingError",
+    "ScoreValueError",
     "SegevalError",
     "ShapeMismatchError",
     "ThresholdError",
@@ -73,6 +76,18 @@ class ShapeMismatchError(SegevalError):
     """A prediction whose size differs from its ground truth."""
 
 
+class ChannelCountError(ShapeMismatchError):
+    """A score array whose channel count differs from the number of classes."""
+
+
+class ScoreValueError(SegevalError):
+    """A score array that cannot be logits or probabilities.
+
+    Raised for non-finite values, integer or boolean arrays given as scores, and
+    probabilities outside [0, 1] or whose channels do not sum to 1.
+    """
+
+
 class LabelRangeError(SegevalError):
     """A label value outside the classes being scored.
 
@@ -89,6 +104,10 @@ class LabelRangeError(SegevalError):
     side: str = ""
     label: int = -1
     pixel_count: int = 0
+
+
+class LossMemoryError(UsageError):
+    """A whole-set computation that would exceed its stated memory budget."""
 
 
 class ThresholdError(SegevalError):

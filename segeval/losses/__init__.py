@@ -20,6 +20,7 @@ line's (``segeval loss --loss NAME``).
 
 from __future__ import annotations
 
+from segeval.errors import ChannelCountError, LossMemoryError, ScoreValueError
 from segeval.losses.accumulator import (
     CalibrationResult,
     ImageLosses,
@@ -28,7 +29,6 @@ from segeval.losses.accumulator import (
 )
 from segeval.losses.calibration import CalibrationHistogram
 from segeval.losses.distance import signed_distance
-from segeval.losses.errors import ChannelCountError, LossMemoryError, ScoreValueError
 from segeval.losses.functional import (
     bce,
     boundary,

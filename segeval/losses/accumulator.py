@@ -32,10 +32,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from segeval.errors import ShapeMismatchError, UsageError
+from segeval.errors import LossMemoryError, ShapeMismatchError, UsageError
 from segeval.losses.calibration import CalibrationHistogram
 from segeval.losses.distance import signed_distance
-from segeval.losses.errors import LossMemoryError
 from segeval.losses.lovasz import lovasz_from_errors
 from segeval.losses.options import TERMS, LossOptions
 from segeval.losses.validate import (

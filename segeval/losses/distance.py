@@ -44,7 +44,7 @@ def signed_distance(mask: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
     array([[ 4.,  3.,  2.,  1.,  0., -1., -2.]])
     """
     # Lazy: scipy is heavy and only the boundary loss needs it.
-    from scipy.ndimage import distance_transform_edt  # type: ignore[import-untyped,unused-ignore]
+    from scipy.ndimage import distance_transform_edt
 
     positive = np.asarray(mask, dtype=bool)
     if not positive.any() or positive.all():

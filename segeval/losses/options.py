@@ -64,7 +64,7 @@ class LossOptions:
         mean of per-image values (``per_image=True``).
     lovasz_budget_bytes : int, default 2 GiB
         Memory the whole-set Lovasz may hold (8 bytes per pixel and class plus 2
-        per pixel); beyond it :class:`~segeval.losses.errors.LossMemoryError`.
+        per pixel); beyond it :class:`~segeval.errors.LossMemoryError`.
     n_bins : int, default 15
         Equal-width confidence bins of the expected calibration error.
     probs_atol : float, default 1e-3

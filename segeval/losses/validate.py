@@ -13,8 +13,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from segeval.errors import LabelRangeError, ShapeMismatchError
-from segeval.losses.errors import ChannelCountError, ScoreValueError
+from segeval.errors import (
+    ChannelCountError,
+    LabelRangeError,
+    ScoreValueError,
+    ShapeMismatchError,
+)
 
 __all__ = [
     "check_channels",
@@ -35,7 +39,7 @@ def image_view(scores: npt.NDArray[Any], *, name: str) -> npt.NDArray[Any]:
     >>> image_view(np.zeros((2, 4, 5), dtype=np.int64), name="a.npy")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    segeval.losses.errors.ScoreValueError: a.npy: scores have integer dtype int64; ...
+    segeval.errors.ScoreValueError: a.npy: scores have integer dtype int64; ...
     """
     if not np.issubdtype(scores.dtype, np.floating):
         raise ScoreValueError(
