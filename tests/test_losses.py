@@ -247,7 +247,8 @@ def test_report_total_per_image_and_worst() -> None:
     assert [image.name for image in report.per_image] == ["a", "b", "c"]
     worst = report.worst(1)[0]
     assert worst.total == max(image.total for image in report.per_image)
-    assert json.loads(json.dumps(report.to_dict()))["weights"] == {"ce": 1.0, "dice": 2.0}
+    terms = json.loads(json.dumps(report.to_dict()))["terms"]
+    assert {term: entry["weight"] for term, entry in terms.items()} == {"ce": 1.0, "dice": 2.0}
 
 
 # -- edge cases -------------------------------------------------------------------------

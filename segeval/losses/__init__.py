@@ -21,12 +21,8 @@ line's (``segeval loss --loss NAME``).
 from __future__ import annotations
 
 from segeval.errors import ChannelCountError, LossMemoryError, ScoreValueError
-from segeval.losses.accumulator import (
-    CalibrationResult,
-    ImageLosses,
-    LossAccumulator,
-    LossReport,
-)
+from segeval.loss_report import CalibrationResult, ImageLosses, LossReport
+from segeval.losses.accumulator import LossAccumulator
 from segeval.losses.calibration import CalibrationHistogram
 from segeval.losses.distance import signed_distance
 from segeval.losses.functional import (

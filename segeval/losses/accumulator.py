@@ -24,7 +24,6 @@ alone.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -33,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from segeval.errors import LossMemoryError, ShapeMismatchError, UsageError
+from segeval.loss_report import ImageLosses, LossReport, weighted_total
 from segeval.losses.calibration import CalibrationHistogram
 from segeval.losses.distance import signed_distance
 from segeval.losses.lovasz import lovasz_from_errors
@@ -45,13 +45,7 @@ from segeval.losses.validate import (
     image_view,
 )
 
-__all__ = [
-    "CalibrationResult",
-    "ImageLosses",
-    "ImageStats",
-    "LossAccumulator",
-    "LossReport",
-]
+__all__ = ["ImageStats", "LossAccumulator", "lovasz_budget_message", "lovasz_bytes"]
 
 FloatArray = npt.NDArray[np.float64]
 _LOG_CLAMP = -100.0  # PyTorch's BCELoss clamps log(p) and log(1 - p) here.
@@ -81,84 +75,6 @@ class ImageStats:
         self.intersection = np.zeros(width)
         self.pred_sum = np.zeros(width)
         self.target_sum = np.zeros(width)
-
-
-@dataclass(frozen=True)
-class CalibrationResult:
-    """Expected calibration error, Brier score and the histogram behind them."""
-
-    ece: float
-    brier: float
-    pixels: int
-    bin_counts: tuple[int, ...]
-    bin_confidence: tuple[float, ...]
-    bin_accuracy: tuple[float, ...]
-
-    @classmethod
-    def from_histogram(cls, hist: CalibrationHistogram) -> CalibrationResult:
-        """Summarise a histogram (mean confidence and accuracy per bin, NaN if empty)."""
-        with np.errstate(invalid="ignore", divide="ignore"):
-            confidence = hist.confidence_sums / hist.counts
-            accuracy = hist.accuracy_sums / hist.counts
-        return cls(
-            ece=hist.ece(),
-            brier=hist.brier(),
-            pixels=hist.pixels,
-            bin_counts=tuple(int(c) for c in hist.counts),
-            bin_confidence=tuple(float(v) for v in confidence),
-            bin_accuracy=tuple(float(v) for v in accuracy),
-        )
-
-
-@dataclass(frozen=True)
-class ImageLosses:
-    """One image's term values, weighted total and calibration."""
-
-    name: str
-    values: dict[str, float]
-    total: float
-    pixels: int
-    calibration: CalibrationResult | None = None
-
-
-@dataclass(frozen=True)
-class LossReport:
-    """Whole-set values, weighted total and per-image values."""
-
-    values: dict[str, float]
-    weights: dict[str, float]
-    total: float
-    per_image: tuple[ImageLosses, ...]
-    num_classes: int
-    options: LossOptions
-    calibration: CalibrationResult | None = None
-
-    def worst(self, count: int) -> list[ImageLosses]:
-        """The ``count`` images with the highest weighted total (NaN last)."""
-        ranked = sorted(self.per_image, key=lambda image: (math.isnan(image.total), -image.total))
-        return ranked[:count]
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready structure (NaN stays NaN; the renderer decides)."""
-        return {
-            "num_classes": self.num_classes,
-            "weights": dict(self.weights),
-            "values": dict(self.values),
-            "total": self.total,
-            "calibration": None if self.calibration is None else vars(self.calibration),
-            "per_image": [
-                {
-                    "name": image.name,
-                    "pixels": image.pixels,
-                    "values": dict(image.values),
-                    "total": image.total,
-                    "calibration": None
-                    if image.calibration is None
-                    else {"ece": image.calibration.ece, "brier": image.calibration.brier},
-                }
-                for image in self.per_image
-            ],
-        }
 
 
 class LossAccumulator:
@@ -243,7 +159,12 @@ class LossAccumulator:
             self.add_image(scores, target, name=names[0] if names else None)
 
     def add_image(
-        self, scores: npt.NDArray[Any], target: npt.NDArray[Any], *, name: str | None = None
+        self,
+        scores: npt.NDArray[Any],
+        target: npt.NDArray[Any],
+        *,
+        name: str | None = None,
+        source: str | None = None,
     ) -> None:
         """Add one image, reading ``scores`` in row blocks (a memory map stays on disk).
 
@@ -255,9 +176,21 @@ class LossAccumulator:
         target : ndarray of int, shape (H, W)
             Class ids, ``ignore_index`` for pixels that count nowhere.
         name : str or None
-            Names the image in error messages and in per-image values.
+            Names the image in per-image values (and in error messages, unless
+            ``source`` is given).
+        source : str or None
+            The file the scores came from, named in error messages.
+
+        Raises
+        ------
+        ScoreValueError, ShapeMismatchError, ChannelCountError, LabelRangeError
+            Scores or target that cannot be used, naming ``source`` (or ``name``).
+        LossMemoryError
+            The whole-set Lovasz would exceed its budget with this image (checked
+            before anything is read).
         """
-        label = name if name is not None else f"#{len(self.images)}"
+        name = name if name is not None else f"#{len(self.images)}"
+        label = source if source is not None else name
         scores = image_view(scores, name=label)
         channels = scores.shape[0]
         if self.num_classes is None:
@@ -267,7 +200,9 @@ class LossAccumulator:
         labels = check_target(
             target, scores.shape, name=label, ignore_index=self.options.ignore_index
         )
-        stats = ImageStats(label, channels)
+        if "lovasz" in self.weights and not self.options.lovasz_per_image:
+            self._reserve_lovasz(scores.shape, label)
+        stats = ImageStats(name, channels)
         if self.calibration:
             stats.calibration = CalibrationHistogram(self.options.n_bins)
         valid_mask = labels >= 0
@@ -294,7 +229,7 @@ class LossAccumulator:
                 image_labels.append(block_labels)
                 image_errors.append(lovasz_errors[present])
                 if not self.options.lovasz_per_image:
-                    self._store_lovasz(block_labels, lovasz_errors, label)
+                    self._store_lovasz(block_labels, lovasz_errors)
         distances = None  # free the distance maps before Lovasz sorts (lower peak)
         if image_errors and stats.pixels:
             stats.lovasz = _lovasz_value(
@@ -317,6 +252,10 @@ class LossAccumulator:
                 f"cannot merge loss accumulators of {self.num_classes} and "
                 f"{other.num_classes} classes."
             )
+        budget = self.options.lovasz_budget_bytes
+        if self._lovasz_bytes + other._lovasz_bytes > budget:
+            name = other.images[0].name if other.images else "merged accumulators"
+            raise LossMemoryError(lovasz_budget_message(name, budget))
         merged = LossAccumulator(
             self.weights,
             num_classes=self.num_classes or other.num_classes,
@@ -345,11 +284,9 @@ class LossAccumulator:
                 ImageLosses(
                     name=stats.name,
                     values=image_values,
-                    total=_weighted(image_values, self.weights),
+                    total=weighted_total(image_values, self.weights),
                     pixels=stats.pixels,
-                    calibration=None
-                    if stats.calibration is None
-                    else CalibrationResult.from_histogram(stats.calibration),
+                    calibration=None if stats.calibration is None else stats.calibration.result(),
                 )
             )
         calibration = None
@@ -358,11 +295,11 @@ class LossAccumulator:
             for stats in self.images:
                 if stats.calibration is not None:
                     hist = hist + stats.calibration
-            calibration = CalibrationResult.from_histogram(hist)
+            calibration = hist.result()
         return LossReport(
             values=values,
             weights=dict(self.weights),
-            total=_weighted(values, self.weights),
+            total=weighted_total(values, self.weights),
             per_image=tuple(per_image),
             num_classes=num_classes,
             options=self.options,
@@ -510,16 +447,19 @@ class LossAccumulator:
         errors[labels, columns] = 1.0 - prob_true
         return errors
 
-    def _store_lovasz(self, labels: npt.NDArray[np.int64], errors: FloatArray, name: str) -> None:
-        added = errors.nbytes + labels.shape[0] * 2
+    def _reserve_lovasz(self, shape: tuple[int, ...], name: str) -> None:
+        """Count an image against the whole-set Lovasz budget before reading it.
+
+        Every pixel counts (ignored ones too), so the need is known from the
+        shapes alone: a caller can check a whole set before starting
+        (:func:`lovasz_bytes`), and the answer never depends on the split.
+        """
+        added = lovasz_bytes(shape)
         if self._lovasz_bytes + added > self.options.lovasz_budget_bytes:
-            raise LossMemoryError(
-                f"{name}: the whole-set Lovasz loss sorts every pixel's error of every class "
-                f"and would need more than its budget of "
-                f"{self.options.lovasz_budget_bytes / 2**20:.0f} MiB (10 bytes per pixel and "
-                f"class); use --lovasz-per-image, or raise the budget."
-            )
+            raise LossMemoryError(lovasz_budget_message(name, self.options.lovasz_budget_bytes))
         self._lovasz_bytes += added
+
+    def _store_lovasz(self, labels: npt.NDArray[np.int64], errors: FloatArray) -> None:
         self._lovasz_labels.append(
             labels.astype(np.int16 if labels.max(initial=0) < 2**15 else np.int64)
         )
@@ -632,5 +572,27 @@ def _overlap_loss(term: str, images: Sequence[ImageStats], options: LossOptions)
     return float(np.mean(per_image))
 
 
-def _weighted(values: Mapping[str, float], weights: Mapping[str, float]) -> float:
-    return float(sum(weights[term] * values[term] for term in weights))
+def lovasz_bytes(shape: tuple[int, ...]) -> int:
+    """Bytes the whole-set Lovasz holds for one image of scores ``(C, H, W)`` or ``(H, W)``.
+
+    8 per pixel and class (the errors, float64) plus 2 per pixel (the label),
+    counting every pixel, ignored ones too.
+
+    Examples
+    --------
+    >>> lovasz_bytes((19, 1024, 2048)) / 2**20
+    308.0
+    """
+    channels = 1 if len(shape) == 2 else shape[0]
+    pixels = shape[-2] * shape[-1]
+    return pixels * (8 * channels + 2)
+
+
+def lovasz_budget_message(name: str, budget: int) -> str:
+    """The one-line refusal of a whole-set Lovasz over its budget."""
+    return (
+        f"{name}: the whole-set Lovasz loss sorts every pixel's error of every class "
+        f"together (8 bytes per pixel and class plus 2 per pixel) and would need more than "
+        f"its budget of {budget / 2**20:.0f} MiB with this image; use --lovasz-per-image "
+        f"(the mean of per-image values), or raise --lovasz-budget."
+    )

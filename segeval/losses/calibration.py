@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from segeval.loss_report import CalibrationResult
+
 __all__ = ["CalibrationHistogram"]
 
 
@@ -88,6 +90,20 @@ class CalibrationHistogram:
         merged.brier_sum = self.brier_sum + other.brier_sum
         merged.pixels = self.pixels + other.pixels
         return merged
+
+    def result(self) -> CalibrationResult:
+        """Summarise: ECE, Brier, and mean confidence and accuracy per bin (NaN if empty)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            confidence = self.confidence_sums / self.counts
+            accuracy = self.accuracy_sums / self.counts
+        return CalibrationResult(
+            ece=self.ece(),
+            brier=self.brier(),
+            pixels=self.pixels,
+            bin_counts=tuple(int(c) for c in self.counts),
+            bin_confidence=tuple(float(v) for v in confidence),
+            bin_accuracy=tuple(float(v) for v in accuracy),
+        )
 
     def ece(self) -> float:
         """Expected calibration error; NaN without pixels."""

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from segeval.losses.accumulator import CalibrationResult, LossAccumulator
+from segeval.loss_report import CalibrationResult
+from segeval.losses.accumulator import LossAccumulator
 from segeval.losses.options import Convention, InputKind, LossOptions
 
 __all__ = [
