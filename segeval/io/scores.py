@@ -1,0 +1,202 @@
+"""Open score maps (logits or probabilities) stored as ``.npy`` or ``.npz`` arrays.
+
+Score maps are large (19 x 1024 x 2048 float32 is 160 MB), so they are never
+loaded here: an ``.npy`` file, and an array stored uncompressed in an ``.npz``
+(``numpy.savez``), come back memory-mapped, and the loss accumulator reads them
+in row blocks. Only a compressed ``.npz`` member (``numpy.savez_compressed``)
+has to be decompressed into memory. Values are not checked here (dtype, shape
+against the ground truth, finiteness): the loss accumulator does that with the
+file's name in every message.
+"""
+
+from __future__ import annotations
+
+import struct
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from segeval.errors import MaskReadError
+
+__all__ = ["ScoreHeader", "read_score_header", "read_scores"]
+
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # a zip member's local file header
+
+
+@dataclass(frozen=True)
+class ScoreHeader:
+    """What an array file declares, read without loading it."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype[Any]
+
+    @property
+    def pixels(self) -> int:
+        """Pixels of one channel (the last two axes; 0 for fewer than two axes)."""
+        return self.shape[-2] * self.shape[-1] if len(self.shape) >= 2 else 0
+
+
+def _read_header(stream: IO[bytes], source: str) -> tuple[ScoreHeader, bool]:
+    try:
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
+        else:
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
+    except (ValueError, OSError, EOFError) as err:
+        raise MaskReadError(
+            f"{source}: cannot read the NPY header ({err}); save scores with numpy.save."
+        ) from err
+    return ScoreHeader(tuple(int(n) for n in shape), np.dtype(dtype)), bool(fortran)
+
+
+def _format(path: Path) -> str:
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(6)
+    except OSError as err:
+        raise MaskReadError(f"{path}: cannot open the file ({err.strerror or err}).") from err
+    if head.startswith(b"\x93NUMPY"):
+        return "npy"
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return "npz"
+    raise MaskReadError(
+        f"{path}: not a NumPy array file; save scores (logits or probabilities, shape "
+        "(C, H, W)) with numpy.save as .npy, or numpy.savez as .npz."
+    )
+
+
+def _member(archive: zipfile.ZipFile, path: Path, key: str | None) -> zipfile.ZipInfo:
+    names = [name.removesuffix(".npy") for name in archive.namelist()]
+    if key is None:
+        if len(names) != 1:
+            raise MaskReadError(
+                f"{path}: the NPZ file holds {len(names)} arrays "
+                f"({', '.join(sorted(names)[:10])}); pass --npz-key to choose one."
+            )
+        key = names[0]
+    if key not in names:
+        raise MaskReadError(
+            f"{path}: no array named {key!r} in the NPZ file; it holds "
+            f"{', '.join(sorted(names)[:10])}."
+        )
+    return archive.getinfo(f"{key}.npy")
+
+
+def read_score_header(path: str | Path, npz_key: str | None = None) -> ScoreHeader:
+    """Shape and dtype of a score file, from its header alone.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "a.npy"
+    >>> np.save(path, np.zeros((3, 4, 5), np.float32))
+    >>> read_score_header(path)
+    ScoreHeader(shape=(3, 4, 5), dtype=dtype('float32'))
+    """
+    path = Path(path)
+    try:
+        if _format(path) == "npy":
+            with path.open("rb") as stream:
+                return _read_header(stream, str(path))[0]
+        with zipfile.ZipFile(path) as archive:
+            member = _member(archive, path, npz_key)
+            with archive.open(member) as stream:
+                return _read_header(stream, f"{path}[{member.filename}]")[0]
+    except MaskReadError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        raise MaskReadError(f"{path}: cannot read the array file ({err}).") from err
+
+
+def read_scores(
+    path: str | Path, npz_key: str | None = None, max_pixels: int | None = None
+) -> np.ndarray:
+    """Open a score map without loading it (memory-mapped when the file allows).
+
+    Parameters
+    ----------
+    path : str or path-like
+        ``.npy``, or ``.npz`` holding one array (or ``npz_key``); the format is
+        recognised from the content.
+    npz_key : str, optional
+        The array to use from an ``.npz`` holding several.
+    max_pixels : int, optional
+        Refuse maps with more pixels per channel, from the header.
+
+    Returns
+    -------
+    numpy.ndarray
+        Read-only; a ``numpy.memmap`` for ``.npy`` and uncompressed ``.npz``.
+
+    Raises
+    ------
+    MaskReadError
+        Not an array file, truncated, pickled objects, too many pixels.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> np.savez(folder / "a.npz", logits=np.ones((2, 3, 4), np.float16))
+    >>> scores = read_scores(folder / "a.npz")
+    >>> type(scores).__name__, scores.shape, float(scores.sum())
+    ('memmap', (2, 3, 4), 24.0)
+    """
+    path = Path(path)
+    try:
+        if _format(path) == "npy":
+            with path.open("rb") as stream:
+                header, _ = _read_header(stream, str(path))
+            _check_size(header, str(path), max_pixels)
+            scores: np.ndarray = np.load(path, mmap_mode="r", allow_pickle=False)
+            return scores
+        return _read_npz(path, npz_key, max_pixels)
+    except MaskReadError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        raise MaskReadError(
+            f"{path}: cannot load the array ({err}); save scores with numpy.save as a plain "
+            "float array."
+        ) from err
+
+
+def _read_npz(path: Path, key: str | None, max_pixels: int | None) -> np.ndarray:
+    with zipfile.ZipFile(path) as archive:
+        member = _member(archive, path, key)
+        source = f"{path}[{member.filename.removesuffix('.npy')}]"
+        with archive.open(member) as stream:
+            header, fortran = _read_header(stream, source)
+            array_offset = stream.tell()
+        _check_size(header, source, max_pixels)
+        if member.compress_type != zipfile.ZIP_STORED or header.dtype.hasobject:
+            # Compressed: the array exists only once decompressed.
+            with archive.open(member) as stream:
+                return np.lib.format.read_array(stream, allow_pickle=False)
+    # Stored uncompressed (numpy.savez): map the bytes in place, past the member's
+    # local header (its name and extra field lengths are only known from there).
+    with path.open("rb") as raw:
+        raw.seek(member.header_offset)
+        fields = _LOCAL_HEADER.unpack(raw.read(_LOCAL_HEADER.size))
+    name_length, extra_length = fields[-2], fields[-1]
+    start = member.header_offset + _LOCAL_HEADER.size + name_length + extra_length
+    return np.memmap(
+        path,
+        dtype=header.dtype,
+        mode="r",
+        offset=start + array_offset,
+        shape=header.shape,
+        order="F" if fortran else "C",
+    )
+
+
+def _check_size(header: ScoreHeader, source: str, max_pixels: int | None) -> None:
+    if max_pixels is not None and header.pixels > max_pixels:
+        raise MaskReadError(
+            f"{source}: the scores declare shape {header.shape} ({header.pixels / 1e6:.1f} "
+            f"million pixels per channel), more than the limit of {max_pixels / 1e6:.1f} "
+            "megapixels; pass a larger --max-pixels if it is genuine."
+        )
