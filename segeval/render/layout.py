@@ -55,6 +55,10 @@ class RenderOptions:
         most changed ones of a comparison) and the per-image score distribution.
     links : mapping of str to str
         HTML output of a batch: submission name -> address of its own report.
+    per_image : bool, default False
+        Loss reports: add every image's values (all formats).
+    worst : int, default 0
+        Loss reports: add the ``worst`` images with the highest weighted total.
     """
 
     confusion_matrix: bool = False
@@ -62,6 +66,8 @@ class RenderOptions:
     digits: int = 4
     gallery: Gallery | None = None
     links: Mapping[str, str] = field(default_factory=dict)
+    per_image: bool = False
+    worst: int = 0
 
 
 @dataclass(frozen=True)
