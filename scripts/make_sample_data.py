@@ -5,6 +5,11 @@ them in the subfolder ``night/``) with some ignore pixels (255), and 12
 predictions (palette PNGs and one NPY array) with boundary errors and wrong
 blobs. Six named classes; ``water`` appears on neither side.
 
+``logits/`` holds the same predictions as the scores a model would have written
+for ``segeval loss``: one float16 ``(6, 64, 96)`` NPY per image, whose argmax is
+the predicted mask, confident inside regions and hesitant within 3 pixels of a
+predicted boundary (values on a 0.5 grid, so that they compress well in git).
+
 PNGs are written by the small encoder below with stored (uncompressed) deflate
 blocks, so the bytes do not depend on the zlib build of the machine.
 
@@ -103,12 +108,51 @@ def make_prediction(gt: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return pred.astype(np.uint8)
 
 
+def _edge_distance(pred: np.ndarray, limit: int) -> np.ndarray:
+    """Chessboard distance of each pixel to the nearest predicted boundary, capped at ``limit``."""
+    edge = np.zeros(pred.shape, dtype=bool)
+    edge[1:] |= pred[1:] != pred[:-1]
+    edge[:-1] |= pred[1:] != pred[:-1]
+    edge[:, 1:] |= pred[:, 1:] != pred[:, :-1]
+    edge[:, :-1] |= pred[:, 1:] != pred[:, :-1]
+    distance = np.full(pred.shape, limit, dtype=np.int64)
+    reached = edge
+    for step in range(limit):
+        distance[reached & (distance == limit)] = step
+        grown = reached.copy()
+        grown[1:] |= reached[:-1]
+        grown[:-1] |= reached[1:]
+        grown[:, 1:] |= grown[:, :-1].copy()
+        grown[:, :-1] |= grown[:, 1:].copy()
+        reached = grown
+    return distance
+
+
+def make_logits(pred: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Scores whose argmax is ``pred``: a margin of 1 on a boundary up to 4 inside a region.
+
+    The runner-up classes get a little noise (0 or 0.5), ``water`` stays at -1.
+    """
+    margin = 1.0 + _edge_distance(pred, 3)
+    logits = np.zeros((len(CLASS_NAMES), *pred.shape))
+    logits += 0.5 * (rng.random(logits.shape) < 0.3)
+    logits[len(CLASS_NAMES) - 1] = -1.0
+    np.put_along_axis(logits, pred[None].astype(np.intp), margin[None] + 0.5, axis=0)
+    return logits.astype(np.float16)
+
+
 def write_sample(root: Path) -> None:
-    """Write gt/, pred/ and class_names.txt under ``root``."""
+    """Write gt/, pred/, logits/ and class_names.txt under ``root``."""
     rng = np.random.default_rng(20261125)
+    # A generator of its own, so that the masks above stay byte for byte what they were.
+    logits_rng = np.random.default_rng(20261128)
     for name in NAMES:
         gt = make_scene(rng)
         pred = make_prediction(gt, rng)
+        logits_path = root / "logits" / f"{name}.npy"
+        logits_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(logits_path, "wb") as stream:
+            np.save(stream, make_logits(pred, logits_rng), allow_pickle=False)
         gt_path = root / "gt" / f"{name}.png"
         gt_path.parent.mkdir(parents=True, exist_ok=True)
         gt_path.write_bytes(encode_png(gt))
