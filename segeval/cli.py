@@ -40,6 +40,7 @@ from segeval.inspection import inspect_folder
 from segeval.intervals import IntervalOptions, with_intervals
 from segeval.io.png import active_decoder
 from segeval.leaderboard import Leaderboard
+from segeval.losses.options import LossOptions, parse_floats, parse_terms
 from segeval.notices import Notice
 from segeval.outputs.atomic import refuse_inside_inputs, write_bytes_atomic, write_text_atomic
 from segeval.outputs.per_image_file import PerImageWriter
@@ -47,6 +48,7 @@ from segeval.render import RenderOptions, listings
 from segeval.render import compare as compare_formats
 from segeval.render import inspection as inspection_formats
 from segeval.render import leaderboard as leaderboard_formats
+from segeval.render import loss as loss_formats
 from segeval.render import score as score_formats
 from segeval.render.junit import render_junit
 from segeval.render.tables import render_with
@@ -64,6 +66,7 @@ from segeval.run.gallery import (
     changed_images,
     score_gallery,
 )
+from segeval.run.losses import evaluate_losses
 from segeval.run.options import Execution, ScoreOptions
 
 __all__ = ["cli", "main"]
@@ -1271,6 +1274,258 @@ def _write_submission_pages(
         write_text_atomic(target, render_with(score_formats.FORMATS, entry.report, "html"))
         links[entry.name] = Path(os.path.relpath(target.resolve(), start)).as_posix()
     return links
+
+
+#: Options of ``score`` that ``loss`` shares as they are: how the ground truth is read
+#: and how files pair up (the same Option objects, so the two never disagree).
+_LOSS_SHARED_OPTIONS = (
+    "class_names_file",
+    "classes_file",
+    "preset",
+    "class_ids",
+    "ignore_index",
+    "reduce_zero_label",
+    "binary",
+    "pred_suffix",
+    "gt_suffix",
+    "pred_glob",
+    "gt_glob",
+    "flat",
+    "strict",
+    "unknown_color",
+    "allow_lossy",
+    "npz_key",
+    "max_pixels",
+)
+
+
+def _shared_with_score(function: F) -> F:
+    """Attach score's ground-truth and pairing options to a command."""
+    by_name = {param.name: param for param in score.params}
+    params: list[click.Parameter] = getattr(function, "__click_params__", [])
+    params.extend(by_name[name] for name in reversed(_LOSS_SHARED_OPTIONS))
+    function.__click_params__ = params  # type: ignore[attr-defined]
+    return function
+
+
+def build_loss_options(ctx: click.Context) -> tuple[ScoreOptions, LossOptions]:
+    """How the ground truth is read and paired, and how the losses are computed."""
+    params = ctx.params
+    options = ScoreOptions(
+        num_classes=params["num_classes"],
+        class_names=None
+        if params["class_names_file"] is None
+        else load_class_names(params["class_names_file"]),
+        classes=load_definition(params["classes_file"], params["preset"]),
+        class_ids="gt" if params["class_ids"] in ("gt", "both") else "none",
+        ignore_index=_parse_ignore_index(params["ignore_index"]),
+        reduce_zero_label=bool(params["reduce_zero_label"]),
+        pairing=PairingOptions(
+            pred_suffix=params["pred_suffix"],
+            gt_suffix=params["gt_suffix"],
+            pred_glob=params["pred_glob"],
+            gt_glob=params["gt_glob"],
+            flat=params["flat"],
+        ),
+        missing=params["missing"],
+        strict=params["strict"],
+        unknown_color=params["unknown_color"],
+        allow_lossy=params["allow_lossy"],
+        npz_key=params["npz_key"],
+        max_pixels=params["max_pixels"],
+        binary=params["binary"],
+    )
+    alpha_text = params["alpha"]
+    alpha: float | tuple[float, ...] | None = None
+    if alpha_text is not None:
+        values = parse_floats(alpha_text, "--alpha")
+        alpha = values[0] if len(values) == 1 else values
+    loss_options = LossOptions(
+        input=params["input_kind"],
+        class_weights=None
+        if params["class_weights"] is None
+        else parse_floats(params["class_weights"], "--class-weights"),
+        label_smoothing=params["label_smoothing"],
+        pos_weight=params["pos_weight"],
+        gamma=params["gamma"],
+        alpha=alpha,
+        convention=params["loss_convention"],
+        smooth=params["smooth"],
+        lovasz_per_image=params["lovasz_per_image"],
+        lovasz_budget_bytes=params["lovasz_budget"] * 2**20,
+        n_bins=params["ece_bins"],
+    )
+    return options, loss_options
+
+
+@cli.command()
+@click.argument("pred_dir", type=click.Path(path_type=Path))
+@click.argument("gt_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--loss",
+    "loss_specs",
+    multiple=True,
+    metavar="NAME[=WEIGHT]",
+    help="A loss term and its weight in the total (default 1); repeat for several. NAME: "
+    "ce, bce, focal, dice, jaccard, lovasz, boundary.",
+)
+@click.option(
+    "--input",
+    "input_kind",
+    type=click.Choice(["logits", "probs"]),
+    default="logits",
+    show_default=True,
+    help="Scores are logits (softmax applied; sigmoid for one channel) or probabilities "
+    "(each pixel's channels must sum to 1).",
+)
+@click.option(
+    "--class-weights",
+    metavar="W0,W1,...",
+    help="Cross-entropy weight of each class (PyTorch weight=).",
+)
+@click.option(
+    "--label-smoothing",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Cross-entropy label smoothing (PyTorch label_smoothing=).",
+)
+@click.option(
+    "--pos-weight",
+    type=click.FloatRange(min=0),
+    help="Binary cross-entropy weight of foreground pixels (PyTorch pos_weight=).",
+)
+@click.option(
+    "--gamma", type=click.FloatRange(min=0), default=2.0, show_default=True, help="Focal gamma."
+)
+@click.option(
+    "--alpha",
+    metavar="A|A0,A1,...",
+    help="Focal alpha: one channel, torchvision's alpha (default 0.25, negative disables); "
+    "several, one weight per class (default none).",
+)
+@click.option(
+    "--smooth",
+    type=click.FloatRange(min=0),
+    help="Dice/Jaccard smoothing (default: the convention's, smp 0, MONAI 1e-5).",
+)
+@click.option(
+    "--loss-convention",
+    type=click.Choice(["smp", "monai"]),
+    default="smp",
+    show_default=True,
+    help="Dice/Jaccard as segmentation-models-pytorch (sums over the whole set per class) "
+    "or MONAI (per image and class, then the mean) computes them.",
+)
+@click.option(
+    "--lovasz-per-image",
+    is_flag=True,
+    help="Lovasz as the mean of per-image values (smp per_image=True) instead of over the "
+    "whole set.",
+)
+@click.option(
+    "--lovasz-budget",
+    type=click.IntRange(min=1),
+    default=2048,
+    show_default=True,
+    metavar="MIB",
+    help="Memory the whole-set Lovasz may hold (10 bytes per pixel and class); refused beyond.",
+)
+@click.option(
+    "--calibration",
+    is_flag=True,
+    help="Also report the expected calibration error and the Brier score.",
+)
+@click.option(
+    "--ece-bins",
+    type=click.IntRange(min=1),
+    default=15,
+    show_default=True,
+    help="Equal-width confidence bins of the expected calibration error.",
+)
+@click.option("--per-image", is_flag=True, help="Also show every image's values.")
+@click.option(
+    "--worst",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Also show the N images with the highest weighted total, with each term.",
+)
+@click.option(
+    "--missing",
+    type=click.Choice(["error", "skip"]),
+    default="error",
+    show_default=True,
+    help="A ground-truth file without scores: an error, or skipped (reported).",
+)
+@click.option(
+    "--num-classes",
+    type=click.IntRange(min=1),
+    help="Number of classes (default: the scores' channel count; 2 for one binary channel).",
+)
+@_shared_with_score
+@format_option(list(loss_formats.FORMATS), "Report")
+@output_option("report")
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    help="Worker threads (default: all cores; 1 = none). Never changes a number.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@debug_option
+@click.pass_context
+def loss(
+    ctx: click.Context,
+    /,
+    pred_dir: Path,
+    gt_dir: Path,
+    loss_specs: tuple[str, ...],
+    calibration: bool,
+    per_image: bool,
+    worst: int | None,
+    output_format: str,
+    output: Path | None,
+    quiet: bool,
+    **_options: Any,
+) -> None:
+    """Compute training losses on the scores in PRED_DIR against the masks in GT_DIR.
+
+    PRED_DIR holds one .npy/.npz score map per image, channels first:
+    (C, H, W) logits or probabilities, float16/32/64; (1, H, W) or (H, W) is
+    binary. Files pair with the ground truth as in 'segeval score', and the
+    masks are read as there (classes, presets, ignore values). Each term is
+    computed over the whole set as the reference library would on one batch
+    (PyTorch, torchvision, segmentation-models-pytorch, MONAI), and the total
+    is the weighted sum. Scores are memory-mapped and read in row blocks.
+
+    \b
+    Example:
+        segeval loss logits/ gt/ --num-classes 19 --loss ce --loss dice=0.5
+        segeval loss logits/ gt/ --preset cityscapes --class-ids gt \\
+            --loss ce --loss lovasz --lovasz-per-image --worst 10 --calibration
+        segeval loss probs/ masks/ --input probs --loss bce --loss focal --format json
+    """
+    _check_outputs({"--output": output}, [pred_dir, gt_dir])
+    terms = parse_terms(loss_specs)
+    if not terms and not calibration:
+        raise UsageError(
+            "nothing to compute: give at least one --loss NAME[=WEIGHT] (ce, bce, focal, "
+            "dice, jaccard, lovasz, boundary), or --calibration."
+        )
+    options, loss_options = build_loss_options(ctx)
+    tune_allocator()
+    with _Progress(not quiet, "losses", unit="image") as progress:
+        report = evaluate_losses(
+            pred_dir, gt_dir, terms, loss_options, options,
+            calibration=calibration, execution=build_execution(ctx), on_progress=progress,
+        )  # fmt: skip
+    render_options = RenderOptions(per_image=per_image, worst=worst or 0)
+    _write(render_with(loss_formats.FORMATS, report, output_format, render_options), output)
+    _warn(report.warnings)
+    if options.strict and report.warnings:
+        codes = ", ".join(dict.fromkeys(warning.code for warning in report.warnings))
+        click.echo(f"segeval: error: --strict: the run had warnings ({codes}).", err=True)
+        ctx.exit(EXIT_USAGE)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

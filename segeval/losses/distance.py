@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from segeval.errors import UsageError
+
 __all__ = ["signed_distance"]
 
 
@@ -44,7 +46,13 @@ def signed_distance(mask: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
     array([[ 4.,  3.,  2.,  1.,  0., -1., -2.]])
     """
     # Lazy: scipy is heavy and only the boundary loss needs it.
-    from scipy.ndimage import distance_transform_edt
+    try:
+        from scipy.ndimage import distance_transform_edt
+    except ImportError as err:
+        raise UsageError(
+            "the boundary loss needs scipy (its exact Euclidean distance transform); "
+            "install it with: pip install 'segeval-masks[losses]'."
+        ) from err
 
     positive = np.asarray(mask, dtype=bool)
     if not positive.any() or positive.all():

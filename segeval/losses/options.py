@@ -15,7 +15,7 @@ from typing import Literal
 
 from segeval.errors import UsageError
 
-__all__ = ["TERMS", "Convention", "InputKind", "LossOptions"]
+__all__ = ["TERMS", "Convention", "InputKind", "LossOptions", "parse_floats", "parse_terms"]
 
 InputKind = Literal["logits", "probs"]
 Convention = Literal["smp", "monai"]
@@ -131,3 +131,55 @@ class LossOptions:
 def _check_weights(option: str, weights: Sequence[float]) -> None:
     if not all(math.isfinite(w) and w >= 0 for w in weights):
         raise UsageError(f"{option}: expected finite weights >= 0, got {list(weights)}.")
+
+
+def parse_terms(specs: Sequence[str]) -> dict[str, float]:
+    """Loss terms and weights from ``NAME`` or ``NAME=WEIGHT`` strings (``--loss``).
+
+    Examples
+    --------
+    >>> parse_terms(["ce", "dice=0.5", "boundary=1e-2"])
+    {'ce': 1.0, 'dice': 0.5, 'boundary': 0.01}
+    >>> parse_terms(["mse"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    segeval.errors.UsageError: --loss 'mse': unknown term; expected NAME or NAME=WEIGHT with ...
+    """
+    terms: dict[str, float] = {}
+    for spec in specs:
+        name, _, weight_text = spec.partition("=")
+        name = name.strip()
+        if name not in TERMS:
+            raise UsageError(
+                f"--loss {spec!r}: unknown term; expected NAME or NAME=WEIGHT with NAME one of "
+                f"{', '.join(TERMS)}."
+            )
+        if name in terms:
+            raise UsageError(f"--loss {spec!r}: {name} is given twice; give each term once.")
+        weight = 1.0
+        if weight_text:
+            weight = _float(weight_text, f"--loss {spec!r}")
+            if not (math.isfinite(weight) and weight >= 0):
+                raise UsageError(
+                    f"--loss {spec!r}: expected a finite weight >= 0, got {weight_text}."
+                )
+        terms[name] = weight
+    return terms
+
+
+def parse_floats(text: str, option: str) -> tuple[float, ...]:
+    """Comma-separated numbers (``--class-weights 1,2.5,0.3``).
+
+    Examples
+    --------
+    >>> parse_floats("1, 2.5,0.3", "--class-weights")
+    (1.0, 2.5, 0.3)
+    """
+    return tuple(_float(part, f"{option} {text!r}") for part in text.split(","))
+
+
+def _float(text: str, where: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise UsageError(f"{where}: {text.strip()!r} is not a number.") from None
