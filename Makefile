@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint format bench golden sample-data browser screenshots clean
+.PHONY: demo test lint format bench golden loss-golden sample-data browser screenshots clean
 
 # The venv is rebuilt when pyproject.toml changes; the stamp files record which extras it has.
 $(BIN)/python:
@@ -51,6 +51,27 @@ format: $(VENV)/.installed-test
 golden: $(VENV)/.installed-test
 	SEGEVAL_REGENERATE_GOLDEN=1 $(BIN)/python -m pytest -q -k golden tests
 
+# The loss tests' reference values (tests/golden/losses/) from PyTorch, torchvision's
+# focal formula, segmentation-models-pytorch and MONAI, in a venv of their own: never
+# part of `make test` (PyTorch is too large for CI). The versions are pinned; PyTorch
+# comes from its CPU index, since its default wheel pulls several GB of CUDA
+# libraries. Reuse a venv that has them with LOSS_GOLDEN_PYTHON=/path/to/bin/python.
+# Review the diff before committing it (the fixtures are seeded: same versions,
+# same bytes).
+LOSS_GOLDEN_VENV ?= .venv-loss-golden
+LOSS_GOLDEN_PYTHON ?= $(LOSS_GOLDEN_VENV)/bin/python
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+
+$(LOSS_GOLDEN_VENV)/bin/python:
+	$(PYTHON) -m venv $(LOSS_GOLDEN_VENV)
+	$@ -m pip install --quiet --upgrade pip
+	$@ -m pip install --quiet --index-url $(TORCH_INDEX) 'torch==2.13.0'
+	$@ -m pip install --quiet --no-deps 'segmentation-models-pytorch==0.6.0' 'monai==1.6.1'
+	$@ -m pip install --quiet 'numpy>=2' scipy
+
+loss-golden: $(LOSS_GOLDEN_PYTHON)
+	$(LOSS_GOLDEN_PYTHON) scripts/make_loss_golden.py tests/golden/losses
+
 sample-data: $(VENV)/.installed
 	$(BIN)/python scripts/make_sample_data.py sample_data
 
@@ -62,4 +83,4 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks.run
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LOSS_GOLDEN_VENV) .pytest_cache .mypy_cache .ruff_cache

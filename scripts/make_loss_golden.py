@@ -1,12 +1,14 @@
 """Generate the loss fixtures and their reference values (tests/golden/losses/).
 
 Run once, in its own venv, never in CI (PyTorch is too large there):
+``make loss-golden`` builds that venv (torch 2.13.0 from PyTorch's CPU index,
+segmentation-models-pytorch 0.6.0 and MONAI 1.6.1 without their dependencies,
+numpy, scipy) and runs
 
-    python3 -m venv /work/torchvenv
-    /work/torchvenv/bin/pip install torch==2.13.0            # the CPU wheel
-    /work/torchvenv/bin/pip install --no-deps segmentation-models-pytorch monai
-    /work/torchvenv/bin/pip install numpy scipy
-    /work/torchvenv/bin/python scripts/make_loss_golden.py tests/golden/losses
+    python scripts/make_loss_golden.py tests/golden/losses
+
+(``make loss-golden LOSS_GOLDEN_PYTHON=/path/to/venv/bin/python`` reuses a venv
+that has them). The output is the same bytes on every run with those versions.
 
 Fixtures are drawn from a seeded numpy generator and saved as ``.npz``
 (``scores`` float64 (N, C, H, W), ``target`` int64 (N, H, W)); the reference
