@@ -206,11 +206,14 @@ class LossAccumulator:
         if self.calibration:
             stats.calibration = CalibrationHistogram(self.options.n_bins)
         valid_mask = labels >= 0
-        distances = self._distances(labels) if "boundary" in self.weights else None
-        image_labels: list[npt.NDArray[np.int64]] = []
-        image_errors: list[FloatArray] = []
-        # Per image, Lovasz averages over the classes present, so only their errors are kept.
-        present = np.unique(labels[valid_mask]) if channels > 1 else np.zeros(1, dtype=np.int64)
+        whole_set_lovasz = "lovasz" in self.weights and not self.options.lovasz_per_image
+        per_class = "lovasz" in self.weights or "boundary" in self.weights
+        # Softmax normaliser of each kept pixel (max and log-sum-exp of the shifted
+        # scores), so that the per-class pass recomputes each class's probability
+        # exactly as the block pass did, one class at a time.
+        normaliser: list[list[FloatArray]] | None = (
+            [[], []] if per_class and channels > 1 and self.options.input == "logits" else None
+        )
         for row_start, row_stop in self._row_blocks(scores.shape):
             block = np.asarray(scores[:, row_start:row_stop], dtype=np.float64)
             check_finite(block, name=label, row_offset=row_start)
@@ -221,21 +224,67 @@ class LossAccumulator:
             valid = valid_mask[row_start:row_stop]
             block_labels = labels[row_start:row_stop][valid]
             pixels = block.reshape(channels, -1)[:, valid.ravel()]
-            phi = None
-            if distances is not None:
-                phi = _block_distances(distances, labels, row_start, row_stop, valid)
-            lovasz_errors = self._block_stats(stats, pixels, block_labels, phi)
-            if lovasz_errors is not None:
-                image_labels.append(block_labels)
-                image_errors.append(lovasz_errors[present])
-                if not self.options.lovasz_per_image:
-                    self._store_lovasz(block_labels, lovasz_errors)
-        distances = None  # free the distance maps before Lovasz sorts (lower peak)
-        if image_errors and stats.pixels:
-            stats.lovasz = _lovasz_value(
-                image_labels, image_errors, present.tolist(), hinge=channels == 1
+            lovasz_errors = self._block_stats(
+                stats, pixels, block_labels, normaliser, lovasz=whole_set_lovasz
             )
+            if lovasz_errors is not None:
+                self._store_lovasz(block_labels, lovasz_errors)
+        if per_class and stats.pixels:
+            self._per_class(stats, scores, labels, valid_mask, normaliser)
         self.images.append(stats)
+
+    def _per_class(
+        self,
+        stats: ImageStats,
+        scores: npt.NDArray[Any],
+        labels: npt.NDArray[np.int64],
+        valid_mask: npt.NDArray[np.bool_],
+        normaliser: list[list[FloatArray]] | None,
+    ) -> None:
+        """Boundary and per-image Lovasz, one class present at a time.
+
+        Both need a whole image per class (a distance transform, a sort), so
+        taking the classes one by one bounds the memory by one class's maps
+        instead of all classes' at once.
+        """
+        channels = scores.shape[0]
+        kept_labels = labels[valid_mask]
+        shift = logsum = None
+        if normaliser is not None:
+            shift, logsum = (np.concatenate(parts) for parts in normaliser)
+            normaliser.clear()
+        lovasz_losses = []
+        # Binary: the foreground, in the one channel. Several: each class present.
+        classes = [1] if channels == 1 else np.unique(kept_labels).tolist()
+        for class_id in classes:
+            row = 0 if channels == 1 else class_id
+            channel = np.asarray(scores[row], dtype=np.float64)[valid_mask]
+            fg = kept_labels == class_id
+            if channels == 1:
+                if self.options.input == "logits":
+                    probs = np.exp(-np.logaddexp(0.0, -channel))
+                    logit = channel
+                else:
+                    probs = channel
+                    with np.errstate(divide="ignore"):
+                        logit = np.log(channel) - np.log1p(-channel)
+            elif shift is not None and logsum is not None:
+                probs = np.exp((channel - shift) - logsum)
+            else:
+                probs = channel
+            if "boundary" in self.weights and fg.any():
+                phi = signed_distance(labels == class_id)[valid_mask]
+                stats.boundary_sum += float(np.dot(probs, phi))
+                del phi
+            if "lovasz" in self.weights:
+                if channels == 1:
+                    hinge = 1.0 - logit * (2.0 * fg - 1.0)
+                    lovasz_losses.append(lovasz_from_errors(hinge, fg, hinge=True))
+                elif fg.any():
+                    errors = np.where(fg, 1.0 - probs, probs)
+                    lovasz_losses.append(lovasz_from_errors(errors, fg))
+        if lovasz_losses:
+            stats.lovasz = float(np.mean(lovasz_losses))
 
     # -- merging and results -------------------------------------------------------
 
@@ -331,35 +380,22 @@ class LossAccumulator:
         for start in range(0, height, rows):
             yield start, min(height, start + rows)
 
-    def _distances(self, labels: npt.NDArray[np.int64]) -> dict[int, npt.NDArray[np.uint32]]:
-        # Squared distances are integers: storing them as uint32 halves the memory of
-        # float64 maps, and sqrt gives back scipy's values bit for bit.
-        stored: dict[int, npt.NDArray[np.uint32]] = {}
-        channels = self.num_classes or 1
-        classes = [1] if channels == 1 else range(channels)
-        for class_id in classes:
-            inside = labels == class_id
-            if not inside.any():
-                continue
-            phi = signed_distance(inside)
-            distance = np.where(inside, 1.0 - phi, phi)
-            stored[class_id] = np.rint(distance * distance).astype(np.uint32)
-        return stored
-
     def _block_stats(
         self,
         stats: ImageStats,
         pixels: FloatArray,
         labels: npt.NDArray[np.int64],
-        phi: dict[int, FloatArray] | None,
+        normaliser: list[list[FloatArray]] | None,
+        *,
+        lovasz: bool,
     ) -> FloatArray | None:
-        """Add one block of valid pixels; return its Lovasz errors if Lovasz is on."""
+        """Add one block of valid pixels; return its Lovasz errors when ``lovasz``."""
         options = self.options
         terms = self.weights
         count = labels.shape[0]
         stats.pixels += count
         if count == 0:
-            return np.zeros((pixels.shape[0], 0)) if "lovasz" in terms else None
+            return np.zeros((pixels.shape[0], 0)) if lovasz else None
         columns = np.arange(count)
         channels = pixels.shape[0]
         if channels == 1:
@@ -397,9 +433,14 @@ class LossAccumulator:
             stats.target_sum += truth.sum()
         else:
             if options.input == "logits":
-                shifted = pixels - pixels.max(axis=0)
-                log_probs = shifted - np.log(np.exp(shifted).sum(axis=0))
+                shift = pixels.max(axis=0)
+                shifted = pixels - shift
+                logsum = np.log(np.exp(shifted).sum(axis=0))
+                log_probs = shifted - logsum
                 probs = np.exp(log_probs)
+                if normaliser is not None:
+                    normaliser[0].append(shift)
+                    normaliser[1].append(logsum)
             else:
                 probs = pixels
                 with np.errstate(divide="ignore"):
@@ -427,13 +468,9 @@ class LossAccumulator:
             stats.intersection += np.bincount(labels, weights=prob_true, minlength=channels)
             stats.pred_sum += probs.sum(axis=1)
             stats.target_sum += np.bincount(labels, minlength=channels)
-        if phi is not None:
-            for class_id, class_phi in phi.items():
-                row = 0 if channels == 1 else class_id
-                stats.boundary_sum += float(np.dot(probs[row], class_phi))
         if stats.calibration is not None:
             stats.calibration.update(probs, labels)
-        if "lovasz" not in terms:
+        if not lovasz:
             return None
         if channels == 1:
             score = pixels[0]
@@ -477,21 +514,6 @@ class LossAccumulator:
             range(self.num_classes or 1),
             hinge=self.num_classes == 1,
         )
-
-
-def _block_distances(
-    distances: dict[int, npt.NDArray[np.uint32]],
-    labels: npt.NDArray[np.int64],
-    row_start: int,
-    row_stop: int,
-    valid: npt.NDArray[np.bool_],
-) -> dict[int, FloatArray]:
-    block_phi: dict[int, FloatArray] = {}
-    block_labels = labels[row_start:row_stop][valid]
-    for class_id, squared in distances.items():
-        distance = np.sqrt(squared[row_start:row_stop][valid].astype(np.float64))
-        block_phi[class_id] = np.where(block_labels == class_id, 1.0 - distance, distance)
-    return block_phi
 
 
 def _lovasz_value(
