@@ -16,6 +16,10 @@ The library under the ``segeval`` command. Typical use::
                                     segeval.IntervalOptions(confidence=0.95, seed=1))
     report.intervals.summary["miou"].format()           # '0.712 [0.698, 0.727]'
 
+    report = segeval.evaluate_losses("logits/", "gt/", {"ce": 1.0, "dice": 0.5})
+    report.values, report.total                          # losses on stored scores
+                                                         # (segeval.losses: on arrays)
+
 Importing segeval never imports click, rich or tqdm; those belong to the CLI.
 """
 
@@ -32,10 +36,12 @@ from segeval.inspection import inspect_folder
 from segeval.intervals import IntervalOptions, with_intervals
 from segeval.io import ReadOptions, read_mask
 from segeval.leaderboard import Leaderboard
+from segeval.loss_report import LossReport
 from segeval.report import Report, build_report
 from segeval.run.batch import BatchOptions, run_batch
 from segeval.run.conventions import CONVENTIONS, apply_convention
 from segeval.run.evaluate import evaluate
+from segeval.run.losses import evaluate_losses
 from segeval.run.options import Execution, ScoreOptions
 
 __all__ = [
@@ -49,6 +55,7 @@ __all__ = [
     "IntervalOptions",
     "LabelMapping",
     "Leaderboard",
+    "LossReport",
     "MetricOptions",
     "PairingOptions",
     "ReadOptions",
@@ -63,6 +70,7 @@ __all__ = [
     "check_thresholds",
     "compare_reports",
     "evaluate",
+    "evaluate_losses",
     "inspect_folder",
     "load_class_definition",
     "load_preset",
