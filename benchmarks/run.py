@@ -8,7 +8,12 @@ its floor alternate over several rounds and the best run of each is kept
 table is printed and written to ``docs/performance.md``.
 
 Usage: python -m benchmarks.run [--pairs 200] [--ade-pairs 2000] [--jobs N]
-       [--rounds 3] [--baseline-pairs 50] [--output docs/performance.md] [--quick]
+       [--rounds 3] [--baseline-pairs 50] [--loss-images 3] [--output docs/performance.md]
+       [--quick] [--only losses]
+
+``--only losses`` measures ``segeval loss`` alone (``benchmarks/loss_bench.py``)
+and replaces its section of the output file, leaving the other sections as the
+last full run wrote them.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from benchmarks import loss_bench
 from benchmarks.bootstrap_bench import measure as measure_bootstrap
 from benchmarks.datasets import ensure_ade_set, ensure_cityscapes_set
 
@@ -220,7 +226,17 @@ def main() -> None:
     parser.add_argument(
         "--quick", action="store_true", help="Small sets, one round (a smoke test)."
     )
+    parser.add_argument("--loss-images", type=int, default=3)
+    parser.add_argument(
+        "--only", choices=["losses"], help="Run one part and replace its section of --output."
+    )
     args = parser.parse_args()
+    if args.only == "losses":
+        lines = _losses(args)
+        print("\n".join(lines))
+        args.output.write_text(replace_section(args.output.read_text(), lines))
+        print(f"Section written to {args.output}")
+        return
     if args.quick:
         args.pairs, args.ade_pairs, args.rounds, args.baseline_pairs = 20, 40, 1, 5
         args.memory_pairs = (10, 40)
@@ -302,10 +318,36 @@ def main() -> None:
         ade_single_floor,
         bootstrap,
     )
+    report += "\n" + "\n".join(_losses(args))
     print(report)
     if not args.quick:
         args.output.write_text(report)
         print(f"Written to {args.output}")
+
+
+def _losses(args: argparse.Namespace) -> list[str]:
+    """The ``segeval loss`` section (its Markdown lines)."""
+    images = 2 if args.quick else args.loss_images
+    print(f"segeval loss on {images} Cityscapes-sized logit maps ...", flush=True)
+    return loss_bench.section(loss_bench.measure_all(images, args.jobs), images)
+
+
+def replace_section(document: str, lines: list[str]) -> str:
+    """``document`` with the section titled like ``lines[0]`` replaced (or appended).
+
+    Examples
+    --------
+    >>> replace_section("# P\n\n## A\nold\n\n## B\nb\n", ["## A", "new", ""])
+    '# P\n\n## A\nnew\n\n## B\nb\n'
+    """
+    title = lines[0] + "\n"
+    text = "\n".join(lines)
+    start = document.find(title)
+    if start < 0:
+        return document.rstrip("\n") + "\n\n" + text
+    end = document.find("\n## ", start + len(title))
+    rest = "" if end < 0 else document[end + 1 :]
+    return document[:start] + text + ("\n" + rest if rest else "")
 
 
 def _cityscapes_baseline(city: Path, limit: int) -> Measurement | None:
