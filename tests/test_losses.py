@@ -41,17 +41,20 @@ IGNORE = 255
 
 def fixture(name: str) -> tuple[np.ndarray, np.ndarray]:
     arrays = np.load(GOLDEN / f"{name}.npz")
-    return arrays["scores"], arrays["target"]
+    scores: np.ndarray = arrays["scores"]
+    target: np.ndarray = arrays["target"]
+    return scores, target
 
 
 def options_from(raw: dict[str, Any], **extra: Any) -> LossOptions:
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
     return LossOptions(**values, **extra)
 
 
 def softmax(scores: np.ndarray, axis: int = 1) -> np.ndarray:
     shifted = np.exp(scores - scores.max(axis=axis, keepdims=True))
-    return shifted / shifted.sum(axis=axis, keepdims=True)
+    probs: np.ndarray = shifted / shifted.sum(axis=axis, keepdims=True)
+    return probs
 
 
 def close(got: float, expected: float, tol: float = 1e-12) -> bool:
