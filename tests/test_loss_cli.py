@@ -359,3 +359,15 @@ def test_boundary_without_scipy_says_what_to_install(
     logits, gt = write_set(tmp_path)
     result = run("loss", str(logits), str(gt), "--loss", "boundary")
     assert_one_line_error(result, "needs scipy", "pip install 'segeval-masks[losses]'")
+
+
+def test_lovasz_budget_refusal_does_not_depend_on_jobs(tmp_path: Path) -> None:
+    logits, gt = write_set(tmp_path)
+    for index in range(3):
+        save_mask(gt / f"big{index}.png", np.zeros((200, 300)))
+        np.save(logits / f"big{index}.npy", np.zeros((3, 200, 300), np.float16))
+    # 60,000 pixels x 26 bytes = 1.5 MiB per map: the second one crosses 2 MiB.
+    args = ["loss", str(logits), str(gt), "--loss", "lovasz", "--lovasz-budget", "2"]
+    one, two = (run(*args, "--jobs", jobs) for jobs in ("1", "2"))
+    assert_one_line_error(one, "big1.npy", "budget of 2 MiB")
+    assert two.stderr == one.stderr

@@ -414,3 +414,16 @@ def test_accumulator_pickles_float16_and_batch_names() -> None:
     assert restored.result().values == accumulator.result().values
     reference = ce(scores.astype(np.float16).astype(np.float64), target, ignore_index=IGNORE)
     assert close(accumulator.result().values["ce"], reference)
+
+
+def test_lovasz_budget_counts_every_pixel_and_holds_for_merges() -> None:
+    # 3 classes x 4 x 4 pixels: 16 * (8 * 3 + 2) = 416 bytes per image, ignored pixels too.
+    options = LossOptions(lovasz_budget_bytes=416, ignore_index=IGNORE)
+    ignored = np.full((4, 4), IGNORE)
+    first, second = (LossAccumulator(["lovasz"], options=options) for _ in range(2))
+    first.add_image(np.zeros((3, 4, 4)), ignored, name="a")
+    second.add_image(np.zeros((3, 4, 4)), ignored, name="b")
+    with pytest.raises(LossMemoryError, match=r"^b: the whole-set Lovasz"):
+        first + second
+    with pytest.raises(LossMemoryError, match=r"^c: "):
+        first.add_image(np.zeros((3, 4, 4)), ignored, name="c")
