@@ -208,6 +208,9 @@ def test_calibration_alone(tmp_path: Path) -> None:
     assert document["terms"] == {}
     assert len(document["calibration"]["bin_counts"]) == 5
     assert sum(document["calibration"]["bin_counts"]) == document["pixels"]
+    table = run("loss", str(logits), str(gt), "--calibration").stdout
+    assert "Loss terms" not in table
+    assert "ECE (15 bins, top label)" in table
 
 
 def test_output_file_and_strict(tmp_path: Path) -> None:

@@ -169,7 +169,8 @@ def _image_section(
 def loss_sections(report: LossReport, options: RenderOptions) -> list[Section]:
     """The tables every human-readable format draws, in order."""
     digits = options.digits
-    sections = [_terms_section(report, digits)]
+    # Calibration alone (no --loss) has no terms and no total to show.
+    sections = [_terms_section(report, digits)] if report.weights else []
     calibration = _calibration_section(report, digits)
     if calibration is not None:
         sections.append(calibration)
@@ -202,7 +203,8 @@ def _table(report: LossReport, options: RenderOptions) -> str:
 
 def _markdown(report: LossReport, options: RenderOptions) -> str:
     total = format_value(report.total, options.digits)
-    parts = [f"## segeval loss: weighted total {total} over {len(report.per_image)} images"]
+    what = f"weighted total {total}" if report.weights else "calibration"
+    parts = [f"## segeval loss: {what} over {len(report.per_image)} images"]
     parts.append("\n".join(f"- {line}" for line in [*loss_header(report)[1:], *_notes(report)]))
     parts.extend(
         f"### {section.title}\n\n{markdown_table(section)}"
