@@ -342,6 +342,23 @@ def scoring_options(function: F) -> F:
             help="Beta of the F-beta score (default 1).",
         ),
         click.option(
+            "--fscore",
+            type=click.Choice(["counts", "precision_recall"]),
+            help="F-scores from the counts (default; F1 = Dice) or from precision and recall, "
+            "undefined for a class without true positives (mmsegmentation).",
+        ),
+        click.option(
+            "--gt-empty",
+            type=click.Choice(["score", "nan"]),
+            help="A class predicted but absent from the ground truth: scored 0 (default) or "
+            "undefined (MONAI ignore_empty).",
+        ),
+        click.option(
+            "--empty-mean",
+            type=click.Choice(["nan", "zero"]),
+            help="A mean over images that no image defines: undefined (default) or 0 (MONAI).",
+        ),
+        click.option(
             "--exclude-class",
             "exclude_classes",
             multiple=True,
@@ -359,6 +376,12 @@ def scoring_options(function: F) -> F:
             type=click.Choice(["error", "miss"]),
             help="A predicted label outside the classes: stop with an error (default) or "
             "count it as a miss of the GT class.",
+        ),
+        click.option(
+            "--pred-ignore",
+            type=click.Choice(["miss", "error"]),
+            help="A prediction equal to an ignore value on a scored pixel: a miss of the GT "
+            "class (default) or an error.",
         ),
         click.option(
             "--pred-suffix",
@@ -561,6 +584,9 @@ def build_score_options(ctx: click.Context) -> ScoreOptions:
         empty=params["empty"] or "nan",
         zero_division=params["zero_division"] or "nan",
         beta=params["beta"] if params["beta"] is not None else 1.0,
+        fscore=params["fscore"] or "counts",
+        gt_empty=params["gt_empty"] or "score",
+        empty_mean=params["empty_mean"] or "nan",
     )
     classes = load_definition(params["classes_file"], params["preset"])
     options = ScoreOptions(
@@ -574,6 +600,7 @@ def build_score_options(ctx: click.Context) -> ScoreOptions:
         metric_options=metric_options,
         exclude_classes=tuple(params["exclude_classes"]),
         out_of_range=params["out_of_range"] or "error",
+        pred_ignore=params["pred_ignore"] or "miss",
         reduce_zero_label=bool(params["reduce_zero_label"]),
         per_image=bool(params["per_image"]),
         pairing=PairingOptions(

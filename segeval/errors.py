@@ -24,6 +24,7 @@ __all__ = [
     "MaskReadError",
     "MissingDependencyError",
     "PairingError",
+    "PredictedIgnoreError",
     "ScoreValueError",
     "SegevalError",
     "ShapeMismatchError",
@@ -108,6 +109,14 @@ class LabelRangeError(SegevalError):
 
 class LossMemoryError(UsageError):
     """A whole-set computation that would exceed its stated memory budget."""
+
+
+class PredictedIgnoreError(LabelRangeError):
+    """A prediction equal to an ignore value where the ground truth is a class.
+
+    Raised only under ``pred_ignore="error"`` (``--convention torchmetrics``),
+    whose tool cannot score such a pixel as segeval does.
+    """
 
 
 class ThresholdError(SegevalError):

@@ -102,9 +102,12 @@ class ScoreConfig:
         ``"dataset"`` (one matrix over all pixels of all images) or
         ``"dataset+image"`` (also every image on its own, then means over images).
     metric_options : MetricOptions
-        Empty-class policy, zero division, beta, excluded classes.
+        Empty-class policy, zero division, beta, excluded classes, F-score rule,
+        classes without ground truth, means over no image.
     out_of_range : str
         ``"error"`` or ``"miss"``.
+    pred_ignore : str
+        ``"miss"`` or ``"error"``: what a prediction equal to an ignore value is.
     reduce_zero_label : bool
         Whether label 0 was ignored and every other label lowered by 1.
     convention : str or None
@@ -124,6 +127,7 @@ class ScoreConfig:
     aggregation: str = "dataset"
     metric_options: MetricOptions = field(default_factory=MetricOptions)
     out_of_range: str = "error"
+    pred_ignore: str = "miss"
     reduce_zero_label: bool = False
     convention: str | None = None
     classes: str | None = None
@@ -149,7 +153,11 @@ class ScoreConfig:
             "zero_division": options.zero_division,
             "beta": options.beta,
             "exclude_classes": sorted(options.exclude),
+            "fscore": options.fscore,
+            "gt_empty": options.gt_empty,
+            "empty_mean": options.empty_mean,
             "out_of_range": self.out_of_range,
+            "pred_ignore": self.pred_ignore,
             "reduce_zero_label": self.reduce_zero_label,
             "classes": self.classes,
             "class_ids": self.class_ids,
@@ -170,8 +178,13 @@ class ScoreConfig:
                 zero_division=data["zero_division"],
                 beta=float(data["beta"]),
                 exclude=frozenset(int(v) for v in data["exclude_classes"]),
+                # Reports written before these policies existed used the defaults.
+                fscore=data.get("fscore", "counts"),
+                gt_empty=data.get("gt_empty", "score"),
+                empty_mean=data.get("empty_mean", "nan"),
             ),
             out_of_range=str(data["out_of_range"]),
+            pred_ignore=str(data.get("pred_ignore", "miss")),
             reduce_zero_label=bool(data.get("reduce_zero_label", False)),
             convention=data.get("convention"),
             classes=data.get("classes"),
@@ -713,6 +726,7 @@ def build_report(
         aggregation="dataset" if image_means is None else "dataset+image",
         metric_options=options,
         out_of_range=matrix.out_of_range,
+        pred_ignore=matrix.pred_ignore,
         reduce_zero_label=reduce_zero_label,
         convention=convention,
         classes=classes_source,

@@ -14,7 +14,12 @@ from sklearn.metrics import confusion_matrix
 
 from segeval.core.confusion import ConfusionMatrix
 from segeval.core.labels import LabelMapping
-from segeval.errors import LabelRangeError, ShapeMismatchError, UsageError
+from segeval.errors import (
+    LabelRangeError,
+    PredictedIgnoreError,
+    ShapeMismatchError,
+    UsageError,
+)
 
 
 def _sklearn_counts(
@@ -330,3 +335,23 @@ def test_sparse_nonzero_equals_flatnonzero(flags: np.ndarray) -> None:
     from segeval.core.histogram import _nonzero_sparse
 
     np.testing.assert_array_equal(_nonzero_sparse(flags), np.flatnonzero(flags))
+
+
+def test_predicted_ignore_is_a_miss_or_an_error() -> None:
+    gt = np.array([[0, 0], [1, 255]], dtype=np.uint8)
+    pred = np.array([[255, 0], [1, 255]], dtype=np.uint8)  # the second 255 is not scored
+    miss = ConfusionMatrix(2)
+    miss.update(pred, gt)
+    assert (miss.missed.tolist(), miss.pred_ignore_pixels) == ([1, 0], 1)
+    refuse = ConfusionMatrix(2, pred_ignore="error")
+    with pytest.raises(PredictedIgnoreError) as info:
+        refuse.update(pred, gt)
+    assert info.value.message == "prediction holds the ignore value 255 on 1 scored pixel"
+    assert (info.value.side, info.value.label, info.value.pixel_count) == ("pred", 255, 1)
+    assert refuse.num_images == 0  # nothing added
+    refuse.update(np.array([[0, 0], [1, 255]], dtype=np.uint8), gt)  # no such pixel: counted
+    assert refuse.counts.tolist() == [[2, 0], [0, 1]]
+    with pytest.raises(UsageError, match="predicted-ignore"):
+        miss += refuse
+    with pytest.raises(UsageError, match="pred_ignore"):
+        ConfusionMatrix(2, pred_ignore="drop")  # type: ignore[arg-type]

@@ -361,3 +361,61 @@ def test_summary_metrics_refuses_a_batch() -> None:
     batch = class_metrics(np.ones((2, 3)), np.zeros((2, 3)), np.zeros((2, 3)))
     with pytest.raises(UsageError, match="use summary_arrays"):
         summary_metrics(batch)
+
+
+# ------------------------------------------- F-score rule and classes without ground truth
+
+
+@given(
+    hnp.arrays(np.int64, st.integers(1, 6), elements=st.integers(0, 50)),
+    hnp.arrays(np.int64, 6, elements=st.integers(0, 50)),
+    hnp.arrays(np.int64, 6, elements=st.integers(0, 50)),
+    st.sampled_from([0.5, 1.0, 2.0]),
+)
+@settings(max_examples=50, deadline=None)
+def test_fscore_from_precision_and_recall_differs_only_without_true_positives(
+    tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, beta: float
+) -> None:
+    fp, fn = fp[: tp.size], fn[: tp.size]
+    counts = class_metrics(tp, fp, fn, MetricOptions(beta=beta)).fbeta
+    rule = class_metrics(tp, fp, fn, MetricOptions(beta=beta, fscore="precision_recall")).fbeta
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision, recall = tp / (tp + fp), tp / (tp + fn)
+        from_pr = (1 + beta**2) * precision * recall / (beta**2 * precision + recall)
+    np.testing.assert_allclose(rule[tp > 0], from_pr[tp > 0], rtol=1e-12)
+    np.testing.assert_allclose(rule[tp > 0], counts[tp > 0], rtol=1e-12)
+    assert np.isnan(rule[tp == 0]).all()
+
+
+def test_fscore_rule_applies_to_every_f1_summary() -> None:
+    # gt [[0, 1]], pred [[0, 0]]: class 1 has no true positive.
+    tp, fp, fn = np.array([1, 0]), np.array([1, 0]), np.array([0, 1])
+    counts = compute_metrics(tp, fp, fn).summary
+    rule = compute_metrics(tp, fp, fn, MetricOptions(fscore="precision_recall")).summary
+    assert counts["macro_f1"] == counts["macro_fbeta"] == counts["mdice"] == pytest.approx(1 / 3)
+    assert rule["macro_f1"] == rule["macro_fbeta"] == pytest.approx(2 / 3)
+    assert rule["weighted_f1"] == pytest.approx(2 / 3)
+    assert rule["mdice"] == counts["mdice"]  # Dice is not an F-score rule
+    zero = MetricOptions(fscore="precision_recall", zero_division="zero")
+    assert compute_metrics(tp, fp, fn, zero).summary["macro_fbeta"] == pytest.approx(1 / 3)
+
+
+def test_gt_empty_nan_makes_a_class_without_ground_truth_undefined() -> None:
+    # class 0 right, class 1 predicted on one pixel without ground truth, class 2 absent
+    tp, fp, fn = np.array([3, 0, 0]), np.array([0, 1, 0]), np.array([1, 0, 0])
+    scored = class_metrics(tp, fp, fn)
+    assert scored.iou[1] == 0.0
+    ignored = class_metrics(tp, fp, fn, MetricOptions(gt_empty="nan"))
+    for name in PER_CLASS_METRICS:
+        assert math.isnan(ignored[name][1]), name
+        np.testing.assert_equal(ignored[name][0], scored[name][0])  # NaN-aware
+    # the empty policy still decides a class absent from both sides
+    assert class_metrics(tp, fp, fn, MetricOptions(gt_empty="nan", empty="one")).iou[2] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("fscore", "pr"), ("gt_empty", "zero"), ("empty_mean", "one")]
+)
+def test_new_policies_are_validated(field: str, value: str) -> None:
+    with pytest.raises(UsageError, match=field):
+        MetricOptions(**{field: value})  # type: ignore[arg-type]

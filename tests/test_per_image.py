@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from segeval.cli import cli
 from segeval.core.metrics import EmptyPolicy, MetricOptions
+from segeval.core.per_image import ImageMeans, ImageResult
 from segeval.report import Report
 from segeval.run.evaluate import evaluate
 from segeval.run.options import ScoreOptions
@@ -177,3 +178,19 @@ def test_summary_table_shows_both_levels(make_dataset: MaskWriter) -> None:
     )
     assert "Dataset level    Per-image mean" in result.stdout
     assert "and per image (each image scored alone" in result.stdout
+
+
+def test_empty_mean_zero_reports_a_mean_over_no_image_as_zero() -> None:
+    nan = np.nan
+    row = ImageResult("a", np.array([0.5, nan]), np.array([0.6, nan]), 1.0, 0.5, 0.6, 4)
+    for empty_mean, expected in (("nan", None), ("zero", 0.0)):
+        means = ImageMeans(np.array([True, True]), empty_mean)  # type: ignore[arg-type]
+        means.add(row)
+        assert means.iou_images.tolist() == [1, 0]
+        value = float(means.iou[1])
+        assert math.isnan(value) if expected is None else value == expected, empty_mean
+        # MONAI's mean_batch then mean over classes includes the 0
+        assert means.summary()["image_miou"] == pytest.approx(0.5 if expected is None else 0.25)
+    empty = ImageMeans(np.array([True]), "zero")
+    assert empty.summary()["samplewise_mdice"] == 0.0
+    assert math.isnan(ImageMeans(np.array([True])).summary()["samplewise_mdice"])

@@ -55,3 +55,28 @@ def test_from_dict_refuses_other_documents() -> None:
         IncomparableReportsError, match="expected a segeval/score/v1 report, found schema 'other'"
     ):
         Report.from_dict({"schema": "other"})
+
+
+def test_every_metric_policy_is_recorded_and_read_back() -> None:
+    options = MetricOptions(fscore="precision_recall", gt_empty="nan", empty_mean="zero")
+    cm = ConfusionMatrix(2, pred_ignore="error")
+    cm.update(np.array([[0, 1]]), np.array([[0, 1]]))
+    report = build_report(cm, metric_options=options)
+    config = report.to_dict()["config"]
+    assert (config["fscore"], config["gt_empty"], config["empty_mean"]) == (
+        "precision_recall",
+        "nan",
+        "zero",
+    )
+    assert config["pred_ignore"] == "error"
+    assert Report.from_dict(json.loads(json.dumps(report.to_dict()))).config == report.config
+
+
+def test_reports_written_before_the_policies_read_as_the_defaults() -> None:
+    document = _report().to_dict()
+    for key in ("fscore", "gt_empty", "empty_mean", "pred_ignore"):
+        del document["config"][key]
+    config = Report.from_dict(document).config
+    assert config.metric_options.fscore == "counts"
+    assert (config.metric_options.gt_empty, config.metric_options.empty_mean) == ("score", "nan")
+    assert config.pred_ignore == "miss"

@@ -40,9 +40,11 @@ __all__ = [
     "MAX_INFERRED_CLASSES",
     "ConfusionMatrix",
     "OutOfRange",
+    "PredIgnore",
 ]
 
 OutOfRange = Literal["error", "miss"]
+PredIgnore = Literal["miss", "error"]
 
 #: Pixels per row block: bounds the temporaries of one update to about 20 MiB.
 DEFAULT_CHUNK_PIXELS = 1 << 18
@@ -65,6 +67,10 @@ class ConfusionMatrix:
         A prediction value outside the classes raises
         :class:`~segeval.errors.LabelRangeError`, or counts as a miss of the
         ground-truth class (mmsegmentation's behaviour).
+    pred_ignore : {"miss", "error"}, default "miss"
+        A prediction equal to an ignore value on a scored pixel: a miss of the
+        ground-truth class, or a :class:`~segeval.errors.PredictedIgnoreError`
+        (for conventions whose tool cannot score it the same way).
     chunk_pixels : int, default DEFAULT_CHUNK_PIXELS
         Pixels per row block when counting.
 
@@ -111,10 +117,13 @@ class ConfusionMatrix:
         pred_mapping: LabelMapping | None = None,
         infer_num_classes: bool | None = None,
         out_of_range: OutOfRange = "error",
+        pred_ignore: PredIgnore = "miss",
         chunk_pixels: int = DEFAULT_CHUNK_PIXELS,
     ) -> None:
         if out_of_range not in ("error", "miss"):
             raise UsageError(f"out_of_range must be 'error' or 'miss', got {out_of_range!r}.")
+        if pred_ignore not in ("miss", "error"):
+            raise UsageError(f"pred_ignore must be 'miss' or 'error', got {pred_ignore!r}.")
         if chunk_pixels < 1:
             raise UsageError(f"chunk_pixels must be positive, got {chunk_pixels}.")
         if isinstance(ignore_index, int | np.integer):
@@ -139,6 +148,7 @@ class ConfusionMatrix:
         self._pred_mapping = pred_mapping
         self.num_classes_inferred = bool(infer_num_classes)
         self.out_of_range: OutOfRange = out_of_range
+        self.pred_ignore: PredIgnore = pred_ignore
         self.chunk_pixels = chunk_pixels
         self.reset()
 
@@ -224,6 +234,7 @@ class ConfusionMatrix:
             pred_mapping=self._pred_mapping,
             infer_num_classes=self.num_classes_inferred,
             out_of_range=self.out_of_range,
+            pred_ignore=self.pred_ignore,
             chunk_pixels=self.chunk_pixels,
         )
 
@@ -284,10 +295,14 @@ class ConfusionMatrix:
     def __iadd__(self, other: ConfusionMatrix) -> ConfusionMatrix:
         if not isinstance(other, ConfusionMatrix):
             return NotImplemented
-        if self.out_of_range != other.out_of_range or not self._same_rule(other):
+        if (
+            self.out_of_range != other.out_of_range
+            or self.pred_ignore != other.pred_ignore
+            or not self._same_rule(other)
+        ):
             raise UsageError(
                 "cannot merge confusion matrices with different ignore values, label "
-                "mappings or out-of-range policies."
+                "mappings, out-of-range or predicted-ignore policies."
             )
         if self.num_classes_inferred or other.num_classes_inferred:
             self._grow(other.num_classes)
@@ -452,6 +467,9 @@ class ConfusionMatrix:
             raise self._gt_mapping.invalid_value_error("gt", target)
         if pred is not None and split.out_of_range.any() and self.out_of_range == "error":
             raise self._pred_mapping.invalid_value_error("pred", pred)
+        if pred is not None and split.pred_ignore.any() and self.pred_ignore == "error":
+            scored = self._gt_mapping.encode(target) < self.num_classes
+            raise self._pred_mapping.predicted_ignore_error(pred, scored)
         # No cell can wrap while the total stays below 2**64 (the common case: one
         # comparison instead of one per cell).
         safe = self._headroom_ok(float(codes.sum()))

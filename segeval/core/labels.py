@@ -25,7 +25,7 @@ from typing import Any, Literal
 import numpy as np
 
 from segeval.core.histogram import code_histogram
-from segeval.errors import LabelRangeError, UsageError
+from segeval.errors import LabelRangeError, PredictedIgnoreError, UsageError
 
 __all__ = [
     "DEFAULT_IGNORE",
@@ -406,6 +406,34 @@ class LabelMapping:
             f"{name} label {label} ({pixel_count} pixels){others} is outside {self.describe()}"
         )
         error.side, error.label, error.pixel_count = side, label, pixel_count
+        return error
+
+    def predicted_ignore_error(self, mask: np.ndarray, scored: np.ndarray) -> PredictedIgnoreError:
+        """Describe the first ignore value predicted on a scored pixel (errors only).
+
+        Parameters
+        ----------
+        mask : numpy.ndarray
+            The raw prediction.
+        scored : numpy.ndarray of bool
+            Pixels whose ground truth is a class.
+
+        Examples
+        --------
+        >>> mapping = LabelMapping(2, ignore_values=[255])
+        >>> pred = np.array([[255, 255, 0]])
+        >>> mapping.predicted_ignore_error(pred, np.array([[True, False, True]])).message
+        'prediction holds the ignore value 255 on 1 scored pixel'
+        """
+        predicted = mask[scored & (self.encode(mask) == self.ignore_code)]
+        values, pixel_counts = np.unique(predicted, return_counts=True)
+        label, pixel_count = int(values[0]), int(pixel_counts[0])
+        others = f" (and {len(values) - 1} other ignore values)" if len(values) > 1 else ""
+        pixels = "pixel" if pixel_count == 1 else "pixels"
+        error = PredictedIgnoreError(
+            f"prediction holds the ignore value {label} on {pixel_count} scored {pixels}{others}"
+        )
+        error.side, error.label, error.pixel_count = "pred", label, pixel_count
         return error
 
     def describe(self) -> str:

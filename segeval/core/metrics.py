@@ -19,7 +19,13 @@ takes the ``empty`` policy value (NaN by default, left out of every mean). Any
 other undefined ratio (precision of a class never predicted, recall of a class
 absent from the ground truth) takes the ``zero_division`` value (NaN by
 default). IoU and Dice of a class predicted but absent from the ground truth are
-0: false positives are never free.
+0: false positives are never free, unless ``gt_empty="nan"`` (MONAI's
+``ignore_empty``) makes every metric of a class without ground truth undefined.
+
+F-scores are computed from the counts by default, so they equal Dice at beta 1.
+``fscore="precision_recall"`` computes them from precision and recall as
+mmsegmentation does, where a class without true positives is 0/0 (undefined)
+rather than 0.
 """
 
 from __future__ import annotations
@@ -38,7 +44,10 @@ __all__ = [
     "PER_CLASS_METRICS",
     "REGISTRY",
     "ClassMetrics",
+    "EmptyMean",
     "EmptyPolicy",
+    "FScoreRule",
+    "GtEmpty",
     "MetricOptions",
     "MetricResult",
     "MetricSpec",
@@ -55,6 +64,9 @@ __all__ = [
 
 EmptyPolicy = Literal["nan", "zero", "one"]
 ZeroDivision = Literal["nan", "zero"]
+FScoreRule = Literal["counts", "precision_recall"]
+GtEmpty = Literal["score", "nan"]
+EmptyMean = Literal["nan", "zero"]
 
 _POLICY_VALUE = {"nan": np.nan, "zero": 0.0, "one": 1.0}
 
@@ -74,12 +86,28 @@ class MetricOptions:
         Weight of recall in the F-beta score.
     exclude : frozenset of int, default empty
         Class indices reported but left out of summary means.
+    fscore : {"counts", "precision_recall"}, default "counts"
+        How F-scores are computed. ``counts``: (1 + b^2) TP / ((1 + b^2) TP +
+        b^2 FN + FP), 0 for a class without true positives (F1 = Dice).
+        ``precision_recall``: (1 + b^2) P R / (b^2 P + R), which is 0/0 for a
+        class without true positives, so it takes ``zero_division`` (NaN:
+        left out of the means, as mmsegmentation's mFscore does).
+    gt_empty : {"score", "nan"}, default "score"
+        A class with no ground-truth pixels but some predicted ones: scored (IoU
+        = Dice = 0, false positives are never free) or undefined, NaN for every
+        metric (MONAI's ``ignore_empty=True``).
+    empty_mean : {"nan", "zero"}, default "nan"
+        Value of a mean over images that no image defines (a class absent from
+        every image): NaN, or 0 as MONAI's reductions report it.
     """
 
     empty: EmptyPolicy = "nan"
     zero_division: ZeroDivision = "nan"
     beta: float = 1.0
     exclude: frozenset[int] = field(default_factory=frozenset)
+    fscore: FScoreRule = "counts"
+    gt_empty: GtEmpty = "score"
+    empty_mean: EmptyMean = "nan"
 
     def __post_init__(self) -> None:
         if self.empty not in _POLICY_VALUE:
@@ -88,6 +116,12 @@ class MetricOptions:
             raise UsageError(f"zero_division must be nan or zero, got {self.zero_division!r}.")
         if not self.beta > 0 or not np.isfinite(self.beta):
             raise UsageError(f"beta must be a positive number, got {self.beta}.")
+        if self.fscore not in ("counts", "precision_recall"):
+            raise UsageError(f"fscore must be counts or precision_recall, got {self.fscore!r}.")
+        if self.gt_empty not in ("score", "nan"):
+            raise UsageError(f"gt_empty must be score or nan, got {self.gt_empty!r}.")
+        if self.empty_mean not in ("nan", "zero"):
+            raise UsageError(f"empty_mean must be nan or zero, got {self.empty_mean!r}.")
 
 
 @dataclass(frozen=True)
@@ -179,15 +213,25 @@ def counts_from_matrix(
     return tp, fp, fn
 
 
-def _ratio(
-    numerator: np.ndarray, denominator: np.ndarray, absent: np.ndarray, options: MetricOptions
-) -> np.ndarray:
+def _ratio(ratio: Ratio, counts: RatioCounts, options: MetricOptions) -> np.ndarray:
+    """One per-class metric with the undefined-value policies applied."""
+    numerator, denominator = ratio(counts)
     num = numerator.astype(np.float64)
     den = denominator.astype(np.float64)
     out = np.full(num.shape, _POLICY_VALUE[options.zero_division])
     np.divide(num, den, out=out, where=den > 0)
-    out[absent] = _POLICY_VALUE[options.empty]
+    if options.gt_empty == "nan":
+        out[(counts.tp + counts.fn) == 0] = np.nan
+    out[(counts.tp + counts.fp + counts.fn) == 0] = _POLICY_VALUE[options.empty]
     return out
+
+
+def _ratio_counts(
+    tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, options: MetricOptions, beta: float
+) -> RatioCounts:
+    return RatioCounts(
+        tp.astype(np.float64), fp.astype(np.float64), fn.astype(np.float64), beta**2, options.fscore
+    )
 
 
 def class_metrics(
@@ -230,15 +274,12 @@ def class_metrics(
     # Integer counts (exact below 2**53 when given as float sums) keep support and
     # totals exact before the one conversion to float64.
     tp, fp, fn = (np.asarray(v, dtype=np.uint64) for v in (tp, fp, fn))
-    absent = (tp + fp + fn) == 0
-    counts = RatioCounts(
-        tp.astype(np.float64), fp.astype(np.float64), fn.astype(np.float64), options.beta**2
-    )
+    counts = _ratio_counts(tp, fp, fn, options, options.beta)
     values = {}
     for name in PER_CLASS_METRICS:
         ratio = REGISTRY[name].ratio
         assert ratio is not None
-        values[name] = _ratio(*ratio(counts), absent, options)
+        values[name] = _ratio(ratio, counts, options)
     return ClassMetrics(tp=tp, fp=fp, fn=fn, values=values)
 
 
@@ -340,6 +381,12 @@ def summary_arrays(
     iou, dice = rows(metrics.iou, included), rows(metrics.dice, included)
     precision, recall = rows(metrics.precision, included), rows(metrics.recall, included)
     fbeta = rows(metrics.fbeta, included)
+    # F1 is Dice when computed from the counts; from precision and recall it is the
+    # F-score at beta 1, undefined for a class without true positives.
+    f1 = dice
+    if options.fscore != "counts":
+        counts = _ratio_counts(metrics.tp, metrics.fp, metrics.fn, options, beta=1.0)
+        f1 = rows(_ratio(_fbeta, counts, options), included)
 
     total = support.sum(axis=-1)
     tp_sum = rows(metrics.tp).sum(axis=-1)
@@ -373,7 +420,7 @@ def summary_arrays(
         "min_dice": _nanmin(dice),
         "macro_precision": _nanmean(precision),
         "macro_recall": _nanmean(recall),
-        "macro_f1": _nanmean(dice),
+        "macro_f1": _nanmean(f1),
         "macro_fbeta": _nanmean(fbeta),
         "micro_iou": _divide(inc_tp, inc_tp + inc_fp + inc_fn),
         "micro_precision": _divide(inc_tp, inc_tp + inc_fp),
@@ -384,7 +431,7 @@ def summary_arrays(
         ),
         "weighted_precision": _nan_weighted(precision, inc_support),
         "weighted_recall": _nan_weighted(recall, inc_support),
-        "weighted_f1": _nan_weighted(dice, inc_support),
+        "weighted_f1": _nan_weighted(f1, inc_support),
         "weighted_fbeta": _nan_weighted(fbeta, inc_support),
     }
     return {name: values.reshape(leading) for name, values in summary.items()}
@@ -560,6 +607,7 @@ class RatioCounts:
     fp: np.ndarray
     fn: np.ndarray
     beta2: float = 1.0
+    fscore: FScoreRule = "counts"
 
     @property
     def tn(self) -> np.ndarray:
@@ -652,7 +700,12 @@ _ZERO_IS_BEST = frozenset({"rvd"})
 
 def _fbeta(c: RatioCounts) -> tuple[np.ndarray, np.ndarray]:
     weighted_tp = (1 + c.beta2) * c.tp
-    return weighted_tp, weighted_tp + c.beta2 * c.fn + c.fp
+    denominator = weighted_tp + c.beta2 * c.fn + c.fp
+    if c.fscore == "precision_recall":
+        # (1 + b^2) P R / (b^2 P + R) equals the counts' ratio when TP > 0; with TP = 0,
+        # P and R are each 0 or 0/0, so the F-score is 0/0 (mmsegmentation's NaN).
+        denominator = np.where(c.tp > 0, denominator, 0.0)
+    return weighted_tp, denominator
 
 
 #: Every metric segeval computes, by machine name. A per-class metric's last
@@ -699,7 +752,7 @@ REGISTRY: Mapping[str, MetricSpec] = _specs(
         ("min_dice", "Min Dice", "smallest class Dice", False),
         ("macro_precision", "Macro precision", "mean over classes of precision", False),
         ("macro_recall", "Macro recall", "mean over classes of recall", False),
-        ("macro_f1", "Macro F1", "mean over classes of F1 (= mDice)", False),
+        ("macro_f1", "Macro F1", "mean over classes of F1 (= mDice from counts)", False),
         ("macro_fbeta", "Macro F-beta", "mean over classes of F-beta", False),
         ("micro_iou", "Micro IoU", "sum TP / sum (TP + FP + FN)", False),
         ("micro_precision", "Micro precision", "sum TP / sum (TP + FP)", False),
@@ -733,25 +786,25 @@ REGISTRY: Mapping[str, MetricSpec] = _specs(
         (
             "samplewise_miou",
             "mIoU (samplewise)",
-            "mean over images of each image's mIoU (torchmetrics DiceScore-style)",
+            "mean over images of each image's mIoU (MONAI MeanIoU)",
             False,
         ),
         (
             "samplewise_mdice",
             "mDice (samplewise)",
-            "mean over images of each image's mDice (torchmetrics DiceScore)",
+            "mean over images of each image's mDice (MONAI DiceMetric, torchmetrics DiceScore)",
             False,
         ),
         (
             "pooled_miou",
             "mIoU (pooled)",
-            "mean over all defined (image, class) IoUs (MONAI mean, torchmetrics MeanIoU)",
+            "mean over all defined (image, class) IoUs (torchmetrics MeanIoU)",
             False,
         ),
         (
             "pooled_mdice",
             "mDice (pooled)",
-            "mean over all defined (image, class) Dice values (MONAI DiceMetric mean)",
+            "mean over all defined (image, class) Dice values",
             False,
         ),
     ]

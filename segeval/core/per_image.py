@@ -22,7 +22,7 @@ from typing import IO
 
 import numpy as np
 
-from segeval.core.metrics import MetricOptions, class_metrics, summary_arrays
+from segeval.core.metrics import EmptyMean, MetricOptions, class_metrics, summary_arrays
 
 __all__ = ["ImageCountSpool", "ImageMeans", "ImageResult", "image_results"]
 
@@ -107,16 +107,18 @@ class ImageMeans:
 
     * per class: the mean over images of each class's IoU and Dice, with the
       number of images that counted (``image_iou``; nnU-Net's per-label mean,
-      MONAI's ``mean_batch``),
+      MONAI's ``reduction="mean_batch"``),
     * ``samplewise``: the mean over images of each image's mean over classes
-      (torchmetrics ``DiceScore``),
-    * ``pooled``: the mean over every defined (image, class) value (MONAI's
-      ``reduction="mean"``, torchmetrics ``segmentation.MeanIoU``).
+      (torchmetrics ``DiceScore``, MONAI's ``reduction="mean"``),
+    * ``pooled``: the mean over every defined (image, class) value
+      (torchmetrics ``segmentation.MeanIoU``).
 
     Parameters
     ----------
     included : numpy.ndarray of bool
         Classes that enter means (excluded classes still get per-class means).
+    empty_mean : {"nan", "zero"}, default "nan"
+        Value of a mean that no image defines: NaN, or 0 as MONAI reports it.
 
     Examples
     --------
@@ -130,8 +132,9 @@ class ImageMeans:
     (0.375, 0.5)
     """
 
-    def __init__(self, included: np.ndarray) -> None:
+    def __init__(self, included: np.ndarray, empty_mean: EmptyMean = "nan") -> None:
         self._included = included
+        self._undefined = 0.0 if empty_mean == "zero" else math.nan
         num_classes = included.shape[0]
         self._sums = {name: np.zeros(num_classes) for name in ("iou", "dice")}
         self._images = {name: np.zeros(num_classes, dtype=np.int64) for name in ("iou", "dice")}
@@ -152,13 +155,13 @@ class ImageMeans:
 
     @property
     def iou(self) -> np.ndarray:
-        """Mean over images of each class's IoU (NaN for a class no image scored)."""
-        return _mean(self._sums["iou"], self._images["iou"])
+        """Mean over images of each class's IoU (``empty_mean`` for a class no image scored)."""
+        return _mean(self._sums["iou"], self._images["iou"], self._undefined)
 
     @property
     def dice(self) -> np.ndarray:
         """Mean over images of each class's Dice."""
-        return _mean(self._sums["dice"], self._images["dice"])
+        return _mean(self._sums["dice"], self._images["dice"], self._undefined)
 
     @property
     def iou_images(self) -> np.ndarray:
@@ -172,18 +175,18 @@ class ImageMeans:
 
     def _scalar_mean(self, name: str) -> float:
         images = self._scalar_images[name]
-        return self._scalar_sums[name] / images if images else math.nan
+        return self._scalar_sums[name] / images if images else self._undefined
 
     def _pooled(self, name: str) -> float:
         images = self._images[name][self._included].sum()
-        return float(self._sums[name][self._included].sum() / images) if images else math.nan
+        return float(self._sums[name][self._included].sum() / images) if images else self._undefined
 
     def summary(self) -> dict[str, float]:
         """Image-level summary metrics, by registry name."""
         return {
             "image_pixel_accuracy": self._scalar_mean("pixel_accuracy"),
-            "image_miou": _nanmean(self.iou[self._included]),
-            "image_mdice": _nanmean(self.dice[self._included]),
+            "image_miou": _nanmean(self.iou[self._included], self._undefined),
+            "image_mdice": _nanmean(self.dice[self._included], self._undefined),
             "samplewise_miou": self._scalar_mean("miou"),
             "samplewise_mdice": self._scalar_mean("mdice"),
             "pooled_miou": self._pooled("iou"),
@@ -191,15 +194,15 @@ class ImageMeans:
         }
 
 
-def _mean(total: np.ndarray, images: np.ndarray) -> np.ndarray:
-    out = np.full(total.shape, np.nan)
+def _mean(total: np.ndarray, images: np.ndarray, undefined: float) -> np.ndarray:
+    out = np.full(total.shape, undefined)
     np.divide(total, images, out=out, where=images > 0)
     return out
 
 
-def _nanmean(values: np.ndarray) -> float:
+def _nanmean(values: np.ndarray, undefined: float) -> float:
     defined = values[~np.isnan(values)]
-    return float(defined.mean()) if defined.size else math.nan
+    return float(defined.mean()) if defined.size else undefined
 
 
 def image_results(
@@ -214,7 +217,9 @@ def image_results(
         The final class count (counts of earlier images are zero-padded).
     options : MetricOptions
         The empty-class policy applies per image: a class absent from both the
-        ground truth and the prediction of one image takes the policy value there.
+        ground truth and the prediction of one image takes the policy value there
+        (and, with ``gt_empty="nan"``, a class absent from that image's ground truth
+        is undefined there).
     batch : int, default 512
         Images scored per call of the metric functions (one row each, the same
         values as scoring each alone; batching only saves per-call overhead).

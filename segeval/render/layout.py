@@ -178,6 +178,14 @@ def report_header(report: Report) -> list[str]:
         settings.append("other undefined ratios scored 0")
     if options.beta != 1.0:
         settings.append(f"F-beta with beta = {options.beta:g}")
+    if options.fscore == "precision_recall":
+        settings.append("F-scores from precision and recall (undefined without true positives)")
+    if options.gt_empty == "nan":
+        settings.append("classes absent from the ground truth undefined even when predicted")
+    if options.empty_mean == "zero" and config.per_image:
+        settings.append("a mean over no image scored 0")
+    if config.pred_ignore == "error":
+        settings.append("predicted ignore values refused")
     if settings:
         lines.append("Settings: " + "; ".join(settings))
     if report.intervals is not None:

@@ -222,7 +222,9 @@ def _image_means(
     metric_options: MetricOptions,
     image_sink: ImageSink | None,
 ) -> ImageMeans:
-    means = ImageMeans(included_classes(len(class_names), metric_options))
+    means = ImageMeans(
+        included_classes(len(class_names), metric_options), metric_options.empty_mean
+    )
     if image_sink is not None:
         image_sink.begin(class_names)
     for result in image_results(spool, len(class_names), metric_options):

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from segeval._version import __version__
-from segeval.core.confusion import DEFAULT_CHUNK_PIXELS, ConfusionMatrix, OutOfRange
+from segeval.core.confusion import DEFAULT_CHUNK_PIXELS, ConfusionMatrix, OutOfRange, PredIgnore
 from segeval.core.labels import DEFAULT_IGNORE, LabelMapping
 from segeval.core.metrics import MetricOptions
 from segeval.errors import UsageError
@@ -60,6 +60,9 @@ class ScoreOptions:
         Class names or ids reported but left out of summary means.
     out_of_range : {"error", "miss"}, default "error"
         What a prediction outside the classes is.
+    pred_ignore : {"miss", "error"}, default "miss"
+        What a prediction equal to an ignore value on a scored pixel is: a miss
+        of the ground-truth class, or an error.
     reduce_zero_label : bool, default False
         ADE20K convention, on both sides: 0 is ignored, every other label minus 1.
     per_image : bool, default False
@@ -112,6 +115,7 @@ class ScoreOptions:
     metric_options: MetricOptions = field(default_factory=MetricOptions)
     exclude_classes: Sequence[str] = ()
     out_of_range: OutOfRange = "error"
+    pred_ignore: PredIgnore = "miss"
     reduce_zero_label: bool = False
     per_image: bool = False
     image_counts: bool = False
@@ -218,6 +222,7 @@ class ScoreOptions:
             pred_mapping=self.mapping("pred"),
             infer_num_classes=self.resolved_num_classes() is None,
             out_of_range=self.out_of_range,
+            pred_ignore=self.pred_ignore,
             chunk_pixels=chunk_pixels,
         )
 

@@ -17,7 +17,12 @@ import numpy as np
 
 from segeval.core.confusion import ConfusionMatrix
 from segeval.core.metrics import counts_from_matrix
-from segeval.errors import LabelRangeError, SegevalError, ShapeMismatchError
+from segeval.errors import (
+    LabelRangeError,
+    PredictedIgnoreError,
+    SegevalError,
+    ShapeMismatchError,
+)
 from segeval.inputs.pairing import MaskPair
 from segeval.io import ReadOptions, read_mask
 from segeval.io.resize import resize_nearest
@@ -215,7 +220,14 @@ def _size(mask: np.ndarray) -> str:
 
 def _locate(err: LabelRangeError, pair: MaskPair) -> LabelRangeError:
     """Prefix a label error with the offending file and say what to do."""
-    if err.side == "pred":
+    if isinstance(err, PredictedIgnoreError):
+        path, hint = (
+            pair.pred_path,
+            "--pred-ignore error (set by --convention torchmetrics, whose MulticlassJaccardIndex "
+            "puts such a pixel in another class's cell or fails) refuses it; pass "
+            "--pred-ignore miss to count it as a miss of its ground-truth class",
+        )
+    elif err.side == "pred":
         path, hint = (
             pair.pred_path,
             "check --num-classes, or pass --out-of-range miss to count such pixels as "
@@ -227,6 +239,6 @@ def _locate(err: LabelRangeError, pair: MaskPair) -> LabelRangeError:
             "pass --num-classes larger than it, or --ignore-index for an "
             "'unlabelled' value (segeval inspect shows every value in a folder)",
         )
-    located = LabelRangeError(f"{path}: {err.message}; {hint}.")
+    located = type(err)(f"{path}: {err.message}; {hint}.")
     located.side, located.label, located.pixel_count = err.side, err.label, err.pixel_count
     return located
