@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,10 @@ import pytest
 from click.testing import CliRunner
 
 from segeval.cli import cli
+from segeval.core.metrics import MetricOptions
+from segeval.errors import UsageError
 from segeval.run.conventions import CONVENTIONS, apply_convention
+from segeval.run.evaluate import evaluate
 from segeval.run.options import ScoreOptions
 from tests.helpers import REPO, MaskWriter
 
@@ -134,3 +139,76 @@ def test_every_convention_is_documented(name: str) -> None:
     assert f"`--convention {name}`" in (REPO / "docs" / "metrics.md").read_text()
     assert CONVENTIONS[name].differences
     assert apply_convention(ScoreOptions(), name).convention == name
+
+
+def test_conventions_command_lists_monai() -> None:
+    result = CliRunner().invoke(cli, ["conventions", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    listing = json.loads(result.stdout)
+    assert listing["monai"]["settings"]["gt_empty"] == "nan"
+    assert listing["mmseg"]["settings"]["fscore"] == "precision_recall"
+    assert listing["torchmetrics"]["settings"]["pred_ignore"] == "error"
+
+
+# ------------------------------------------------- conventions in the Python API
+
+
+def test_api_convention_is_applied_by_for_convention() -> None:
+    options = ScoreOptions.for_convention("torchmetrics", num_classes=4)
+    assert options.convention == "torchmetrics"
+    assert options.metric_options.zero_division == "zero"
+    assert (options.per_image, options.pred_ignore, options.num_classes) == (True, "error", 4)
+    assert options == apply_convention(ScoreOptions(num_classes=4), "torchmetrics")
+
+
+def test_api_explicit_fields_win_over_the_convention() -> None:
+    options = ScoreOptions.for_convention("ade20k", empty="nan", per_image=True)
+    assert options.metric_options.empty == "nan"
+    assert options.per_image is True
+    assert options.reduce_zero_label is True  # not given: the convention's
+    assert options.convention_overrides == frozenset({"empty", "per_image"})
+    # A value equal to the convention's is no override.
+    assert ScoreOptions.for_convention("ade20k", empty="zero").convention_overrides == frozenset()
+    # A whole MetricOptions is the user's choice of every policy.
+    whole = ScoreOptions.for_convention("mmseg", metric_options=MetricOptions(beta=2.0))
+    assert (whole.metric_options.fscore, whole.metric_options.beta) == ("counts", 2.0)
+    assert whole.out_of_range == "miss"
+
+
+def test_api_convention_that_the_options_do_not_hold_is_refused() -> None:
+    # Before: the report said "convention: torchmetrics" while using segeval's defaults.
+    with pytest.raises(UsageError, match=r"for_convention\('torchmetrics'"):
+        ScoreOptions(convention="torchmetrics")
+    options = ScoreOptions.for_convention("mmseg")
+    with pytest.raises(UsageError, match="per_image=True but the convention sets False"):
+        replace(options, per_image=True)
+    # Options that already hold every setting need no factory.
+    assert ScoreOptions(convention="cityscapes").convention == "cityscapes"
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: ScoreOptions(convention="pytorch"),
+        lambda: ScoreOptions.for_convention("pytorch"),
+        lambda: apply_convention(ScoreOptions(), "pytorch"),
+    ],
+)
+def test_api_unknown_convention_lists_the_choices(build: Callable[[], ScoreOptions]) -> None:
+    with pytest.raises(UsageError, match="unknown convention 'pytorch'; choose one of") as info:
+        build()
+    assert all(name in str(info.value) for name in CONVENTIONS)
+
+
+def test_api_convention_reaches_the_report(make_dataset: MaskWriter) -> None:
+    pred, gt = make_dataset({"a": np.array([[0, 0, 0, 2]])}, {"a": np.array([[0, 0, 1, 1]])})
+    report = evaluate(pred, gt, ScoreOptions.for_convention("torchmetrics", num_classes=4))
+    config = report.to_dict()["config"]
+    assert (config["convention"], config["zero_division"]) == ("torchmetrics", "zero")
+    # the same numbers as the CLI test above
+    assert report.summary["macro_precision"] == pytest.approx((2 / 3 + 0 + 0) / 3)
+
+
+def test_unknown_field_for_convention() -> None:
+    with pytest.raises(UsageError, match="unknown option 'emtpy'"):
+        ScoreOptions.for_convention("mmseg", emtpy="nan")

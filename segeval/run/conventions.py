@@ -3,22 +3,37 @@
 A convention is a named set of :class:`~segeval.run.options.ScoreOptions` values.
 Applying one changes only the options the user did not set explicitly, and the
 report records the convention's name next to the effective settings. Where a
-reference tool has a known defect (false positives that cost nothing, memory
-corruption on bad labels) the preset does *not* reproduce it; ``differences``
-says what segeval does instead. ``docs/metrics.md`` documents every mapping.
+reference tool has a known defect (memory corruption on bad labels, a label
+landing in the wrong cell) the preset does *not* reproduce it and refuses that
+input instead; ``differences`` says what segeval does. ``docs/metrics.md``
+documents every mapping.
+
+A :class:`~segeval.run.options.ScoreOptions` naming a convention always holds
+that convention's settings, except on the fields listed in its
+``convention_overrides`` (checked on construction); :func:`apply_convention` and
+``ScoreOptions.for_convention`` build such options.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING, Any
 
 from segeval.core.metrics import MetricOptions
 from segeval.errors import UsageError
-from segeval.run.options import ScoreOptions
 
-__all__ = ["CONVENTIONS", "Convention", "apply_convention"]
+if TYPE_CHECKING:
+    from segeval.run.options import ScoreOptions
+
+__all__ = [
+    "CONVENTIONS",
+    "METRIC_FIELDS",
+    "Convention",
+    "apply_convention",
+    "convention_conflicts",
+    "convention_named",
+]
 
 
 @dataclass(frozen=True)
@@ -32,8 +47,9 @@ class Convention:
     tool : str
         The reference implementation reproduced.
     settings : mapping
-        ScoreOptions field -> value (``empty``, ``zero_division`` and ``beta``
-        go into ``metric_options``).
+        ScoreOptions field -> value (the fields of
+        :class:`~segeval.core.metrics.MetricOptions`, :data:`METRIC_FIELDS`, go
+        into ``metric_options``).
     headline : tuple of str
         The registry names of the numbers that tool reports.
     differences : str
@@ -47,7 +63,9 @@ class Convention:
     differences: str
 
 
-_METRIC_FIELDS = frozenset({"empty", "zero_division", "beta"})
+#: The metric policies a convention or the user may set by name (``exclude`` comes
+#: from ``exclude_classes``).
+METRIC_FIELDS = frozenset(f.name for f in fields(MetricOptions)) - {"exclude"}
 
 #: Every convention preset, by name.
 CONVENTIONS: Mapping[str, Convention] = {
@@ -60,7 +78,9 @@ CONVENTIONS: Mapping[str, Convention] = {
                 "per_image": False,
                 "empty": "nan",
                 "zero_division": "nan",
+                "gt_empty": "score",
                 "out_of_range": "error",
+                "pred_ignore": "miss",
                 "reduce_zero_label": False,
             },
             headline=("miou", "iou"),
@@ -77,7 +97,10 @@ CONVENTIONS: Mapping[str, Convention] = {
                 "per_image": False,
                 "empty": "nan",
                 "zero_division": "nan",
+                "fscore": "precision_recall",
+                "gt_empty": "score",
                 "out_of_range": "miss",
+                "pred_ignore": "miss",
                 "reduce_zero_label": False,
             },
             headline=(
@@ -85,15 +108,15 @@ CONVENTIONS: Mapping[str, Convention] = {
                 "miou",
                 "mean_accuracy",
                 "mdice",
+                "macro_fbeta",
                 "macro_precision",
                 "macro_recall",
             ),
             differences=(
                 "mmsegmentation prints percentages rounded to 2 decimals and sums its totals "
                 "in float32; segeval keeps exact counts and full-precision fractions. "
-                "mmsegmentation's F-score is undefined (skipped) when precision and recall "
-                "are both 0, which inflates mFscore; segeval scores it 0. A ground-truth value "
-                "outside the classes is silently dropped there and an error here."
+                "A ground-truth value outside the classes is silently dropped there and an "
+                "error here."
             ),
         ),
         Convention(
@@ -103,15 +126,17 @@ CONVENTIONS: Mapping[str, Convention] = {
                 "per_image": False,
                 "empty": "zero",
                 "zero_division": "nan",
+                "gt_empty": "score",
                 "out_of_range": "miss",
+                "pred_ignore": "miss",
                 "reduce_zero_label": True,
             },
             headline=("pixel_accuracy", "miou"),
             differences=(
-                "The official code divides by (union + eps), eps added once per image, so an "
-                "absent class scores 0 and the mean runs over all classes; segeval's "
-                "empty=zero gives the same numbers without the epsilon (differences below "
-                "1e-10)."
+                "The official code divides by the union plus eps = np.spacing(1) (2.2e-16) "
+                "added once per image, so an absent class scores 0 and the mean runs over all "
+                "classes; segeval's empty=zero gives the same numbers without the epsilon "
+                "(they agree to float rounding)."
             ),
         ),
         Convention(
@@ -121,6 +146,8 @@ CONVENTIONS: Mapping[str, Convention] = {
                 "per_image": True,
                 "empty": "nan",
                 "zero_division": "nan",
+                "gt_empty": "score",
+                "empty_mean": "nan",
                 "out_of_range": "error",
                 "reduce_zero_label": False,
                 "exclude_classes": ("0",),
@@ -142,7 +169,10 @@ CONVENTIONS: Mapping[str, Convention] = {
                 "per_image": True,
                 "empty": "nan",
                 "zero_division": "zero",
+                "fscore": "counts",
+                "gt_empty": "score",
                 "out_of_range": "error",
+                "pred_ignore": "error",
                 "reduce_zero_label": False,
             },
             headline=(
@@ -157,8 +187,33 @@ CONVENTIONS: Mapping[str, Convention] = {
                 "With average=None torchmetrics reports 0 for a class absent from both "
                 "sides; segeval reports it as undefined (-) and, like torchmetrics' macro "
                 "average, leaves it out of the mean. torchmetrics does not range-check "
-                "predictions (an out-of-range label lands in a wrong cell); segeval stops "
-                "with an error."
+                "predictions: an out-of-range label, or one equal to ignore_index on a scored "
+                "pixel, lands in a wrong cell of its matrix (or fails); segeval stops with an "
+                "error naming the file."
+            ),
+        ),
+        Convention(
+            name="monai",
+            tool=(
+                "MONAI DiceMetric and MeanIoU (include_background=True, ignore_empty=True; "
+                "reduction mean and mean_batch)"
+            ),
+            settings={
+                "per_image": True,
+                "empty": "nan",
+                "zero_division": "nan",
+                "gt_empty": "nan",
+                "empty_mean": "zero",
+                "out_of_range": "error",
+                "pred_ignore": "miss",
+                "reduce_zero_label": False,
+            },
+            headline=("samplewise_mdice", "samplewise_miou", "image_dice", "image_iou"),
+            differences=(
+                "MONAI computes in float32 (segeval in float64: differences near 1e-7). "
+                "Ignored ground-truth pixels are dropped, as MONAI's ignore_index does. A "
+                "prediction outside the classes is an error here; DiceMetric with num_classes "
+                "counts it as a miss and one-hot encoding it fails."
             ),
         ),
     )
@@ -177,35 +232,93 @@ def apply_convention(
     name : str
         A key of :data:`CONVENTIONS`.
     explicit : collection of str
-        Option fields the user set; the convention leaves them alone.
+        Option fields the user set (ScoreOptions fields or metric policies such
+        as ``empty``); the convention leaves them alone.
 
     Returns
     -------
     ScoreOptions
-        With ``convention`` recording the name.
+        With ``convention`` recording the name and ``convention_overrides`` the
+        explicit fields whose value differs from the convention's.
+
+    Raises
+    ------
+    UsageError
+        An unknown convention name.
 
     Examples
     --------
+    >>> from segeval.run.options import ScoreOptions
     >>> options = apply_convention(ScoreOptions(), "ade20k")
     >>> options.reduce_zero_label, options.metric_options.empty, options.convention
     (True, 'zero', 'ade20k')
     >>> apply_convention(ScoreOptions(), "ade20k", explicit={"empty"}).metric_options.empty
     'nan'
     """
-    try:
-        convention = CONVENTIONS[name]
-    except KeyError:
-        raise UsageError(
-            f"unknown convention {name!r}; choose one of {', '.join(CONVENTIONS)}."
-        ) from None
+    convention = convention_named(name)
     option_changes: dict[str, Any] = {}
     metric_changes: dict[str, Any] = {}
     for field_name, value in convention.settings.items():
         if field_name in explicit:
             continue
-        if field_name in _METRIC_FIELDS:
+        if field_name in METRIC_FIELDS:
             metric_changes[field_name] = value
         else:
             option_changes[field_name] = value
     metric_options: MetricOptions = replace(options.metric_options, **metric_changes)
-    return replace(options, **option_changes, metric_options=metric_options, convention=name)
+    changed = replace(
+        options,
+        **option_changes,
+        metric_options=metric_options,
+        convention=None,
+        convention_overrides=frozenset(),
+    )
+    overrides = frozenset(field for field, _, _ in convention_conflicts(changed, convention))
+    return replace(changed, convention=name, convention_overrides=overrides)
+
+
+def convention_named(name: str) -> Convention:
+    """The convention of that name.
+
+    Raises
+    ------
+    UsageError
+        An unknown name; the message lists the choices.
+
+    Examples
+    --------
+    >>> convention_named("mmseg").tool.split()[0]
+    'mmsegmentation'
+    """
+    try:
+        return CONVENTIONS[name]
+    except KeyError:
+        raise UsageError(
+            f"unknown convention {name!r}; choose one of {', '.join(CONVENTIONS)}."
+        ) from None
+
+
+def convention_conflicts(
+    options: ScoreOptions, convention: Convention
+) -> list[tuple[str, Any, Any]]:
+    """The convention's settings these options do not hold: ``(field, wanted, found)``.
+
+    Examples
+    --------
+    >>> from segeval.run.options import ScoreOptions
+    >>> convention_conflicts(ScoreOptions(), CONVENTIONS["ade20k"])[0]
+    ('empty', 'zero', 'nan')
+    """
+    found: list[tuple[str, Any, Any]] = []
+    for field_name, wanted in convention.settings.items():
+        source = options.metric_options if field_name in METRIC_FIELDS else options
+        value = getattr(source, field_name)
+        if _comparable(value) != _comparable(wanted):
+            found.append((field_name, wanted, value))
+    return found
+
+
+def _comparable(value: Any) -> Any:
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return tuple(value)
+    return value

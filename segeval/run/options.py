@@ -24,6 +24,12 @@ from segeval.errors import UsageError
 from segeval.inputs.classes import ClassDefinition, default_class_names, resolve_class
 from segeval.inputs.pairing import MissingPolicy, PairingOptions
 from segeval.io import ReadOptions
+from segeval.run.conventions import (
+    METRIC_FIELDS,
+    apply_convention,
+    convention_conflicts,
+    convention_named,
+)
 from segeval.run.work import PairReader
 
 if TYPE_CHECKING:
@@ -72,7 +78,11 @@ class ScoreOptions:
         (``Report.image_counts``), what confidence intervals and ``compare
         --ci`` resample; the aggregation does not change.
     convention : str, optional
-        Name of the convention preset these options came from (recorded only).
+        Name of the convention preset these options follow. Its settings must
+        hold on every field outside ``convention_overrides``: build such options
+        with :meth:`for_convention` (or ``apply_convention``), which sets them.
+    convention_overrides : frozenset of str
+        Fields set explicitly to another value than the convention's.
     pairing : PairingOptions
         How files are found and keyed.
     missing : {"error", "skip", "empty"}, default "error"
@@ -97,8 +107,9 @@ class ScoreOptions:
     Raises
     ------
     UsageError
-        Options that contradict each other (checked on construction, so every
-        ``ScoreOptions`` in existence is valid).
+        Options that contradict each other, an unknown convention, or a
+        convention whose settings these options do not hold (checked on
+        construction, so every ``ScoreOptions`` in existence is valid).
 
     Notes
     -----
@@ -120,6 +131,7 @@ class ScoreOptions:
     per_image: bool = False
     image_counts: bool = False
     convention: str | None = None
+    convention_overrides: frozenset[str] = frozenset()
     pairing: PairingOptions = field(default_factory=PairingOptions)
     missing: MissingPolicy = "error"
     strict: bool = False
@@ -131,6 +143,7 @@ class ScoreOptions:
     binary: bool = False
 
     def __post_init__(self) -> None:
+        self._check_convention()
         if self.binary:
             if self.classes is not None or self.reduce_zero_label:
                 raise UsageError(
@@ -175,6 +188,72 @@ class ScoreOptions:
     def counts_per_image(self) -> bool:
         """Whether workers return each image's counts (per-image means or the count table)."""
         return self.per_image or self.image_counts
+
+    @classmethod
+    def for_convention(cls, name: str, /, **fields: Any) -> ScoreOptions:
+        """Options that reproduce a reference tool, with the fields given here winning.
+
+        Parameters
+        ----------
+        name : str
+            A convention name (``segeval conventions`` lists them).
+        **fields
+            Any ScoreOptions field, or a metric policy by name (``empty``,
+            ``zero_division``, ``beta``, ``fscore``, ...). Each one given keeps
+            its value over the convention's. A whole ``metric_options=`` counts
+            as giving every metric policy.
+
+        Returns
+        -------
+        ScoreOptions
+
+        Raises
+        ------
+        UsageError
+            An unknown convention or field name.
+
+        Examples
+        --------
+        >>> options = ScoreOptions.for_convention("torchmetrics", num_classes=4)
+        >>> options.metric_options.zero_division, options.per_image, options.num_classes
+        ('zero', True, 4)
+        >>> ScoreOptions.for_convention("torchmetrics", per_image=False).per_image
+        False
+        """
+        convention_named(name)
+        known = {f.name for f in dataclasses.fields(cls)} - {"convention", "convention_overrides"}
+        unknown = sorted(set(fields) - known - METRIC_FIELDS)
+        if unknown:
+            raise UsageError(
+                f"unknown option {unknown[0]!r} for ScoreOptions.for_convention; pass "
+                f"ScoreOptions fields or metric policies ({', '.join(sorted(METRIC_FIELDS))})."
+            )
+        policies = {key: fields.pop(key) for key in list(fields) if key in METRIC_FIELDS}
+        explicit = set(fields) | set(policies)
+        if "metric_options" in fields:
+            if policies:
+                raise UsageError(
+                    "pass metric policies either inside metric_options or by name, not both."
+                )
+            explicit |= METRIC_FIELDS
+        else:
+            fields["metric_options"] = MetricOptions(**policies)
+        return apply_convention(cls(**fields), name, explicit=explicit)
+
+    def _check_convention(self) -> None:
+        if self.convention is None:
+            if self.convention_overrides:
+                raise UsageError("convention_overrides needs a convention.")
+            return
+        convention = convention_named(self.convention)
+        for field_name, wanted, found in convention_conflicts(self, convention):
+            if field_name not in self.convention_overrides:
+                raise UsageError(
+                    f"ScoreOptions(convention={self.convention!r}) has {field_name}={found!r} "
+                    f"but the convention sets {wanted!r}; build the options with "
+                    f"ScoreOptions.for_convention({self.convention!r}, ...), which applies "
+                    "the convention and keeps every field you pass."
+                )
 
     def resolved_num_classes(self) -> int | None:
         """The class count, when known before scoring."""
