@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint format bench golden loss-golden sample-data browser screenshots clean
+.PHONY: demo test lint format bench golden loss-golden convention-golden sample-data browser screenshots clean
 
 # The venv is rebuilt when pyproject.toml changes; the stamp files record which extras it has.
 $(BIN)/python:
@@ -72,6 +72,21 @@ $(LOSS_GOLDEN_VENV)/bin/python:
 loss-golden: $(LOSS_GOLDEN_PYTHON)
 	$(LOSS_GOLDEN_PYTHON) scripts/make_loss_golden.py tests/golden/losses
 
+# Reference numbers of the --convention presets from the tools' own code (mmsegmentation,
+# torchmetrics, MONAI, ADE20K), in a venv of their own: PyTorch is too large for CI, so the
+# tests read tests/golden/conventions.json. REF_VENV=/path reuses an existing venv.
+REF_VENV ?= .venv-reference
+
+$(REF_VENV)/.installed: scripts/reference-requirements.txt
+	$(PYTHON) -m venv $(REF_VENV)
+	$(REF_VENV)/bin/python -m pip install --quiet --index-url $(TORCH_INDEX) 'torch==2.13.0'
+	$(REF_VENV)/bin/python -m pip install --quiet -c scripts/reference-requirements.txt \
+		-r scripts/reference-requirements.txt
+	touch $@
+
+convention-golden: $(REF_VENV)/.installed
+	$(REF_VENV)/bin/python scripts/make_convention_golden.py tests/golden/conventions.json
+
 sample-data: $(VENV)/.installed
 	$(BIN)/python scripts/make_sample_data.py sample_data
 
@@ -83,4 +98,4 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks.run
 
 clean:
-	rm -rf $(VENV) $(LOSS_GOLDEN_VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LOSS_GOLDEN_VENV) $(REF_VENV) .pytest_cache .mypy_cache .ruff_cache
