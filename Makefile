@@ -53,19 +53,21 @@ golden: $(VENV)/.installed-test
 
 # The loss tests' reference values (tests/golden/losses/) from PyTorch, torchvision's
 # focal formula, segmentation-models-pytorch and MONAI, in a venv of their own: never
-# part of `make test` (PyTorch is too large for CI). The versions are pinned; PyTorch
-# comes from its CPU index, since its default wheel pulls several GB of CUDA
-# libraries. Reuse a venv that has them with LOSS_GOLDEN_PYTHON=/path/to/bin/python.
+# part of `make test` (PyTorch is too large for CI). The versions are pinned. The plain
+# torch wheel pulls several GB of CUDA libraries: set TORCH_INDEX to PyTorch's CPU wheel
+# index where you can reach it (on this project's machines a CPU wheel of 2.13.0 is on
+# disk and plain pip takes it). Reuse a venv with LOSS_GOLDEN_PYTHON=/path/to/bin/python.
 # Review the diff before committing it (the fixtures are seeded: same versions,
 # same bytes).
 LOSS_GOLDEN_VENV ?= .venv-loss-golden
 LOSS_GOLDEN_PYTHON ?= $(LOSS_GOLDEN_VENV)/bin/python
-TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
+TORCH_FROM := $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
 
 $(LOSS_GOLDEN_VENV)/bin/python:
 	$(PYTHON) -m venv $(LOSS_GOLDEN_VENV)
 	$@ -m pip install --quiet --upgrade pip
-	$@ -m pip install --quiet --index-url $(TORCH_INDEX) 'torch==2.13.0'
+	$@ -m pip install --quiet $(TORCH_FROM) 'torch==2.13.0'
 	$@ -m pip install --quiet --no-deps 'segmentation-models-pytorch==0.6.0' 'monai==1.6.1'
 	$@ -m pip install --quiet 'numpy>=2' scipy
 
@@ -79,7 +81,7 @@ REF_VENV ?= .venv-reference
 
 $(REF_VENV)/.installed: scripts/reference-requirements.txt
 	$(PYTHON) -m venv $(REF_VENV)
-	$(REF_VENV)/bin/python -m pip install --quiet --index-url $(TORCH_INDEX) 'torch==2.13.0'
+	$(REF_VENV)/bin/python -m pip install --quiet $(TORCH_FROM) 'torch==2.13.0'
 	$(REF_VENV)/bin/python -m pip install --quiet -c scripts/reference-requirements.txt \
 		-r scripts/reference-requirements.txt
 	touch $@

@@ -228,6 +228,33 @@ def monai_metrics(
     return result
 
 
+def monai_generalized_dice(preds: Images, gts: Images, num_classes: int) -> dict[str, Any]:
+    """GeneralizedDiceScore with its defaults, per image and on all pixels pooled.
+
+    Ignored ground-truth pixels (255) are all-zero one-hot pixels on both sides,
+    so they count nowhere; a prediction of 255 is an all-zero prediction (a miss).
+    The pooled value runs the same metric once on the images side by side.
+    """
+    from monai.metrics import GeneralizedDiceScore
+
+    def one_hot_pair(pred: np.ndarray, gt: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        valid = gt != 255
+        return _one_hot(np.where(valid, pred, 255), num_classes), _one_hot(gt, num_classes)
+
+    metric = GeneralizedDiceScore()
+    assert metric.include_background and metric.weight_type == "square"
+    for pred, gt in zip(preds, gts, strict=True):
+        metric(*one_hot_pair(pred, gt))
+    per_image = metric.get_buffer().clone()
+    pooled_metric = GeneralizedDiceScore()
+    pooled_metric(*one_hot_pair(np.concatenate(preds, axis=1), np.concatenate(gts, axis=1)))
+    return {
+        "per_image": _plain(per_image.flatten()),
+        "aggregate": _plain(metric.aggregate()),
+        "pooled": _plain(pooled_metric.aggregate()),
+    }
+
+
 # ------------------------------------------------------------------ ADE20K
 
 
@@ -386,6 +413,17 @@ def monai_cases() -> list[dict[str, Any]]:
             ignore_index=[255],
         ),
     ]
+    found.append(
+        case(
+            "monai-generalized-dice",
+            "monai",
+            "GeneralizedDiceScore() per image, then aggregate(); and on the images pooled",
+            inline(*mixed),
+            monai_generalized_dice(*mixed, 4),
+            num_classes=4,
+            ignore_index=[255],
+        )
+    )
     if CAMVID.is_dir():
         found.append(
             case(

@@ -229,3 +229,16 @@ def test_ade20k_official_epsilon_changes_nothing(tmp_path: Path) -> None:
     assert document["summary"]["pixel_accuracy"] == pytest.approx(
         reference["pixel_accuracy"], rel=1e-15
     )
+
+
+def test_generalized_dice_matches_monai(tmp_path: Path) -> None:
+    case = CASES["monai-generalized-dice"]
+    assert VERSIONS["monai"] == "1.6.1"
+    document = score(case, tmp_path, "--per-image")
+    expected = case["values"]
+    assert document["summary"]["image_generalized_dice"] == pytest.approx(
+        expected["aggregate"][0], rel=FLOAT32
+    )
+    assert document["summary"]["generalized_dice"] == pytest.approx(
+        expected["pooled"][0], rel=FLOAT32
+    )

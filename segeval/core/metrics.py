@@ -433,8 +433,31 @@ def summary_arrays(
         "weighted_recall": _nan_weighted(recall, inc_support),
         "weighted_f1": _nan_weighted(f1, inc_support),
         "weighted_fbeta": _nan_weighted(fbeta, inc_support),
+        "generalized_dice": _generalized_dice(
+            rows(metrics.tp, included), inc_support, rows(metrics.predicted, included)
+        ),
     }
     return {name: values.reshape(leading) for name, values in summary.items()}
+
+
+def _generalized_dice(tp: np.ndarray, support: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """Sudre et al.'s generalised Dice with MONAI 1.6's rules, one value per row.
+
+    Weights ``1 / support**2``; a class absent from the ground truth (infinite
+    weight) takes the largest finite weight of its row (1 if none); a row whose
+    weighted denominator is 0 scores 1 (``GeneralizedDiceScore`` with its defaults,
+    summed over classes).
+    """
+    with np.errstate(divide="ignore"):
+        weights = 1.0 / (support * support)
+    infinite = np.isinf(weights)
+    finite_max = np.where(infinite, 0.0, weights).max(axis=-1, initial=0.0)
+    fill = np.where(finite_max > 0, finite_max, 1.0)
+    weights = np.where(infinite, fill[:, None], weights)
+    numerator = 2.0 * (weights * tp).sum(axis=-1)
+    denominator = (weights * (support + predicted)).sum(axis=-1)
+    safe = np.where(denominator > 0, denominator, 1.0)
+    return np.where(denominator > 0, numerator / safe, 1.0)
 
 
 def summary_metrics(
@@ -769,6 +792,13 @@ REGISTRY: Mapping[str, MetricSpec] = _specs(
         ("weighted_f1", "Weighted F1", "support-weighted mean of F1", False),
         ("weighted_fbeta", "Weighted F-beta", "support-weighted mean of F-beta", False),
         (
+            "generalized_dice",
+            "Generalized Dice",
+            "2 sum_c w_c TP_c / sum_c w_c (2 TP_c + FP_c + FN_c), w_c = 1 / (TP_c + FN_c)^2 "
+            "(Sudre 2017; MONAI's rules for absent classes), on the summed counts",
+            False,
+        ),
+        (
             "image_iou",
             "IoU (img)",
             "mean over images of the class IoU, undefined images skipped",
@@ -781,6 +811,12 @@ REGISTRY: Mapping[str, MetricSpec] = _specs(
             True,
         ),
         ("image_pixel_accuracy", "Pixel acc. (img)", "mean over images of pixel accuracy", False),
+        (
+            "image_generalized_dice",
+            "Gen. Dice (img)",
+            "mean over images of each image's generalized_dice (MONAI GeneralizedDiceScore)",
+            False,
+        ),
         ("image_miou", "mIoU (img)", "mean over classes of image_iou (nnU-Net)", False),
         ("image_mdice", "mDice (img)", "mean over classes of image_dice (nnU-Net)", False),
         (

@@ -41,6 +41,8 @@ class ImageResult:
         This image's summary (means over included classes, NaN skipped).
     scored_pixels : int
         Ground-truth pixels scored in this image.
+    generalized_dice : float
+        This image's generalised Dice (MONAI's ``GeneralizedDiceScore``).
     """
 
     key: str
@@ -50,6 +52,7 @@ class ImageResult:
     miou: float
     mdice: float
     scored_pixels: int
+    generalized_dice: float = math.nan
 
 
 class ImageCountSpool:
@@ -138,8 +141,10 @@ class ImageMeans:
         num_classes = included.shape[0]
         self._sums = {name: np.zeros(num_classes) for name in ("iou", "dice")}
         self._images = {name: np.zeros(num_classes, dtype=np.int64) for name in ("iou", "dice")}
-        self._scalar_sums = dict.fromkeys(("pixel_accuracy", "miou", "mdice"), 0.0)
-        self._scalar_images = dict.fromkeys(("pixel_accuracy", "miou", "mdice"), 0)
+        self._scalar_sums = dict.fromkeys(
+            ("pixel_accuracy", "miou", "mdice", "generalized_dice"), 0.0
+        )
+        self._scalar_images = dict.fromkeys(self._scalar_sums, 0)
 
     def add(self, result: ImageResult) -> None:
         """Add one image's scores."""
@@ -189,6 +194,7 @@ class ImageMeans:
             "image_mdice": _nanmean(self.dice[self._included], self._undefined),
             "samplewise_miou": self._scalar_mean("miou"),
             "samplewise_mdice": self._scalar_mean("mdice"),
+            "image_generalized_dice": self._scalar_mean("generalized_dice"),
             "pooled_miou": self._pooled("iou"),
             "pooled_mdice": self._pooled("dice"),
         }
@@ -244,4 +250,5 @@ def image_results(
                 miou=float(summary["miou"][index]),
                 mdice=float(summary["mdice"][index]),
                 scored_pixels=int(scored[index]),
+                generalized_dice=float(summary["generalized_dice"][index]),
             )
