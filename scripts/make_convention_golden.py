@@ -242,7 +242,8 @@ def monai_generalized_dice(preds: Images, gts: Images, num_classes: int) -> dict
         return _one_hot(np.where(valid, pred, 255), num_classes), _one_hot(gt, num_classes)
 
     metric = GeneralizedDiceScore()
-    assert metric.include_background and metric.weight_type == "square"
+    assert metric.include_background
+    assert metric.weight_type == "square"
     for pred, gt in zip(preds, gts, strict=True):
         metric(*one_hot_pair(pred, gt))
     per_image = metric.get_buffer().clone()
