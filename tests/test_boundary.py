@@ -564,3 +564,64 @@ def test_streaming_over_any_split_and_order_equals_whole(seed, num_images, cuts,
         a, b = whole_s.compute(replace_inf), merged_s.compute(replace_inf)
         for name in a.__dataclass_fields__:
             _same(getattr(a, name), getattr(b, name))
+
+
+# ----------------------------------------------------------------------------- paths
+
+
+@pytest.mark.parametrize("num_classes", [130, 300])
+def test_many_classes_use_the_general_counting_path(num_classes):
+    rng = np.random.default_rng(num_classes)
+    gt = rng.integers(0, num_classes, size=(6, 7)).repeat(4, axis=0).repeat(4, axis=1)
+    gt = gt.astype(np.uint16)
+    gt[rng.random(gt.shape) < 0.05] = IGNORE if num_classes < IGNORE else 999
+    pred = np.roll(gt, 1, axis=1)
+    pred[pred == 999] = 0
+    ignore = (IGNORE,) if num_classes < IGNORE else (999,)
+    reference = prepare_reference(gt, num_classes, ignore_values=ignore)
+    stats = boundary_stats(reference, pred, width=2, bf=False)
+    gt_oracle = np.where(gt == ignore[0], IGNORE, gt)
+    pred_oracle = np.where(pred == ignore[0], IGNORE, pred)
+    inter, union = oracle_biou(gt_oracle, pred_oracle, num_classes, 2)
+    np.testing.assert_array_equal(stats.intersection[0], inter)
+    np.testing.assert_array_equal(stats.union[0], union)
+
+
+def test_without_opencv_the_scipy_and_numpy_paths_agree(monkeypatch):
+    rng = np.random.default_rng(21)
+    gt = blob_map(rng, (40, 50), 6, ignore_rate=0.05)
+    pred = perturb(rng, gt, 6)
+    pred[:3, :3] = IGNORE  # the prediction's ignore value means no class
+    with_cv = boundary_stats(gt, pred, num_classes=6, width=3)
+    monkeypatch.setattr("segeval.core.boundary._opencv", lambda: None)
+    without_cv = boundary_stats(gt, pred, num_classes=6, width=3)
+    np.testing.assert_array_equal(with_cv.intersection, without_cv.intersection)
+    np.testing.assert_array_equal(with_cv.union, without_cv.union)
+    inter, union = oracle_biou(gt, pred, 6, 3)
+    np.testing.assert_array_equal(without_cv.intersection[0], inter)
+    np.testing.assert_array_equal(without_cv.union[0], union)
+
+
+def test_far_boundaries_need_the_unbounded_search():
+    gt = np.zeros((30, 40), dtype=np.uint8)
+    gt[0, 0] = 1
+    pred = np.zeros_like(gt)
+    pred[0, 20] = 1
+    pred[29, 39] = 1
+    values = surface_stats(gt, pred, num_classes=2).values[0, 1]
+    to_gt = [20.0, math.hypot(29, 39)]
+    to_pred = [20.0]
+    assert values[0] == pytest.approx(math.hypot(29, 39))
+    assert values[3] == pytest.approx(np.mean(to_gt + to_pred))
+
+
+def test_importing_the_core_loads_no_heavy_dependency():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, segeval.core.boundary; "
+        "print(sorted(m for m in ('scipy', 'cv2') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
