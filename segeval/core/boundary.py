@@ -467,6 +467,36 @@ class Reference:
         """C."""
         return self.gt.num_classes
 
+    def precompute(self, width: int | None = None, ratio: float = DEFAULT_BAND_RATIO) -> Reference:
+        """Compute the cached band, boundary points and KD-trees now.
+
+        Everything is otherwise computed on first use; call this before sharing
+        one reference between threads so no two compute the same thing.
+
+        Parameters
+        ----------
+        width : int, optional
+            Boundary IoU band width; default ``band_width(shape, ratio)``.
+        ratio : float, default DEFAULT_BAND_RATIO
+            Band width as a fraction of the diagonal, when ``width`` is not given.
+
+        Returns
+        -------
+        Reference
+            ``self``.
+
+        Examples
+        --------
+        >>> ref = prepare_reference(np.zeros((4, 4), dtype=np.uint8), 1).precompute(width=1)
+        >>> int(ref.gt.band(1).sum())
+        12
+        """
+        self.gt.band(width if width is not None else band_width(self.shape, ratio))
+        for class_index in range(self.num_classes):
+            if len(self.gt.points(class_index)):
+                self.gt.tree(class_index)
+        return self
+
     @property
     def shape(self) -> tuple[int, ...]:
         """Array shape."""
