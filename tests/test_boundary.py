@@ -293,7 +293,12 @@ def test_biou_empty_policy_and_exclude():
 
 @pytest.mark.parametrize(("seed", "shape", "num_classes", "ignore_rate"), CASES)
 @pytest.mark.parametrize("fraction", [0.0075, 0.05, 0.1])
-def test_bf_counts_equal_brute_force_matlab(seed, shape, num_classes, ignore_rate, fraction):
+@pytest.mark.parametrize("budget", [400, 2])
+def test_bf_counts_equal_brute_force_matlab(
+    monkeypatch, seed, shape, num_classes, ignore_rate, fraction, budget
+):
+    # budget 400: matched by offsets alone; budget 2: the tolerance does not fit, KD-trees.
+    monkeypatch.setattr("segeval.core.boundary._OFFSET_BUDGET", budget)
     rng = np.random.default_rng(seed + 100)
     gt = blob_map(rng, shape, num_classes, ignore_rate=ignore_rate)
     pred = perturb(rng, gt, num_classes)
@@ -625,3 +630,25 @@ def test_importing_the_core_loads_no_heavy_dependency():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("budget", [1, 2, 5, 20, 400])
+@pytest.mark.parametrize("bound", [math.inf, 3.0, 2.0])
+@pytest.mark.parametrize("spacing", [None, (1.0, 2.5)])
+def test_nearest_boundary_search_is_exact_for_any_budget(budget, bound, spacing):
+    from segeval.core import boundary
+
+    rng = np.random.default_rng(budget)
+    gt = blob_map(rng, (30, 26), 4, ignore_rate=0.03)
+    pred = perturb(rng, gt, 4)
+    reference = prepare_reference(gt, 4, spacing=spacing)
+    prediction = prepare_prediction(reference, pred)
+    found = boundary._nearest(prediction, reference.gt, bound, budget)
+    scale = np.asarray(spacing or (1.0, 1.0))
+    valid = gt != IGNORE
+    for c in range(4):
+        source = np.argwhere(matlab_boundary(pred == c) & valid) * scale
+        target = np.argwhere(matlab_boundary(gt == c) & valid) * scale
+        expected = brute_min_distances(source, target)
+        expected[expected >= bound] = np.inf
+        np.testing.assert_allclose(found[c], expected, rtol=1e-12)
