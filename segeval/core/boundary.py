@@ -958,7 +958,7 @@ def _nearest(source: LabelMap, target: LabelMap, bound: float, budget: int) -> l
     (offset 0: a shared boundary pixel). Then points farther than the offsets
     reach go to a KD-tree of the class's target points (SciPy ``cKDTree``).
     When the bound is within the offsets' reach (boundary F1's tolerance on
-    images up to about 2000 pixels across), no KD-tree is built at all.
+    images up to about 1500 pixels across), no KD-tree is built at all.
     ``budget`` caps the offsets tried: points with no target nearby try them all,
     so a large budget only pays when the bound is within it.
     """
