@@ -47,11 +47,12 @@ import functools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from segeval.core.histogram import pair_histogram
+from segeval.core.metrics import EmptyPolicy, empty_value
 from segeval.errors import LabelRangeError, ShapeMismatchError, UsageError
 
 __all__ = [
@@ -74,15 +75,11 @@ __all__ = [
     "surface_stats",
 ]
 
-EmptyPolicy = Literal["nan", "zero", "one"]
-
 #: Boundary IoU band width as a fraction of the image diagonal (COCO / LVIS default).
 DEFAULT_BAND_RATIO = 0.02
 
 #: Boundary F1 tolerance as a fraction of the image diagonal (MATLAB ``bfscore``).
 DEFAULT_BF_FRACTION = 0.0075
-
-_POLICY_VALUE = {"nan": math.nan, "zero": 0.0, "one": 1.0}
 
 # Boundary F1 matches by trying offsets (no KD-tree) when its tolerance needs at
 # most this many (radius about 11 in 2-D); measured in docs/boundary-metrics.md.
@@ -786,9 +783,7 @@ class BoundaryStats:
         -------
         BoundaryResult
         """
-        if empty not in _POLICY_VALUE:
-            raise UsageError(f"empty must be nan, zero or one, got {empty!r}.")
-        fill = _POLICY_VALUE[empty]
+        fill = empty_value(empty)
         included = _class_filter(self.num_classes, exclude)
         inter = self.intersection.sum(axis=0)
         union = self.union.sum(axis=0)

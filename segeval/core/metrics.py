@@ -56,6 +56,7 @@ __all__ = [
     "class_metrics",
     "compute_metrics",
     "counts_from_matrix",
+    "empty_value",
     "included_classes",
     "normalize_matrix",
     "summary_arrays",
@@ -69,6 +70,19 @@ GtEmpty = Literal["score", "nan"]
 EmptyMean = Literal["nan", "zero"]
 
 _POLICY_VALUE = {"nan": np.nan, "zero": 0.0, "one": 1.0}
+
+
+def empty_value(policy: EmptyPolicy) -> float:
+    """The value an ``--empty`` policy gives an undefined class (one rule for every metric).
+
+    Examples
+    --------
+    >>> empty_value("zero"), empty_value("nan")
+    (0.0, nan)
+    """
+    if policy not in _POLICY_VALUE:
+        raise UsageError(f"empty must be nan, zero or one, got {policy!r}.")
+    return float(_POLICY_VALUE[policy])
 
 
 @dataclass(frozen=True)
@@ -110,8 +124,7 @@ class MetricOptions:
     empty_mean: EmptyMean = "nan"
 
     def __post_init__(self) -> None:
-        if self.empty not in _POLICY_VALUE:
-            raise UsageError(f"empty must be nan, zero or one, got {self.empty!r}.")
+        empty_value(self.empty)
         if self.zero_division not in ("nan", "zero"):
             raise UsageError(f"zero_division must be nan or zero, got {self.zero_division!r}.")
         if not self.beta > 0 or not np.isfinite(self.beta):
