@@ -47,7 +47,7 @@ import functools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -58,6 +58,8 @@ from segeval.errors import LabelRangeError, ShapeMismatchError, UsageError
 __all__ = [
     "DEFAULT_BAND_RATIO",
     "DEFAULT_BF_FRACTION",
+    "DEFAULT_NSD_TOLERANCE",
+    "BoundaryOptions",
     "BoundaryResult",
     "BoundaryStats",
     "LabelMap",
@@ -81,6 +83,11 @@ DEFAULT_BAND_RATIO = 0.02
 #: Boundary F1 tolerance as a fraction of the image diagonal (MATLAB ``bfscore``).
 DEFAULT_BF_FRACTION = 0.0075
 
+#: NSD tolerance tau in pixels when none is given.
+DEFAULT_NSD_TOLERANCE = 1.0
+
+Hd95Variant = Literal["monai", "medpy"]
+
 # Boundary F1 matches by trying offsets (no KD-tree) when its tolerance needs at
 # most this many (radius about 11 in 2-D); measured in docs/boundary-metrics.md.
 _OFFSET_BUDGET = 400
@@ -90,6 +97,92 @@ DEFINED = 0
 BOTH_EMPTY = 1
 PRED_EMPTY = 2
 GT_EMPTY = 3
+
+
+@dataclass(frozen=True)
+class BoundaryOptions:
+    """Which boundary metrics a run computes, and with which parameters.
+
+    Parameters
+    ----------
+    boundary : bool, default False
+        Boundary IoU and boundary F1 (``--boundary``).
+    surface : bool, default False
+        HD, HD95, ASSD and NSD (``--surface-distances``).
+    width : int, optional
+        Boundary IoU band width d in pixels; default ``band_width(shape, ratio)``
+        per image.
+    ratio : float, default DEFAULT_BAND_RATIO
+        Band width as a fraction of the image diagonal.
+    bf_fraction : float, default DEFAULT_BF_FRACTION
+        Boundary F1 tolerance as a fraction of the image diagonal.
+    nsd_tolerance : float, default DEFAULT_NSD_TOLERANCE
+        NSD tolerance tau in pixels.
+    hd95 : {"monai", "medpy"}, default "monai"
+        Which HD95 is reported: the larger of the two directed 95th percentiles
+        (MONAI) or the 95th percentile of both directions pooled (medpy).
+    replace_inf : bool, default False
+        Replace the infinite distances of one-sided empty cases by the image
+        diagonal (several challenges' practice).
+
+    Examples
+    --------
+    >>> BoundaryOptions(boundary=True).band_width((360, 480))
+    12
+    >>> BoundaryOptions()  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    segeval.errors.UsageError: boundary options computing nothing; ...
+    """
+
+    boundary: bool = False
+    surface: bool = False
+    width: int | None = None
+    ratio: float = DEFAULT_BAND_RATIO
+    bf_fraction: float = DEFAULT_BF_FRACTION
+    nsd_tolerance: float = DEFAULT_NSD_TOLERANCE
+    hd95: Hd95Variant = "monai"
+    replace_inf: bool = False
+
+    def __post_init__(self) -> None:
+        if not (self.boundary or self.surface):
+            raise UsageError(
+                "boundary options computing nothing; pass --boundary and/or --surface-distances."
+            )
+        if self.width is not None and (isinstance(self.width, bool) or self.width < 1):
+            raise UsageError(f"--boundary-width must be at least 1 pixel, got {self.width}.")
+        for option, value in (
+            ("--boundary-ratio", self.ratio),
+            ("--bf-tolerance", self.bf_fraction),
+        ):
+            if not value > 0 or not math.isfinite(value):
+                raise UsageError(f"{option} must be a positive number, got {value}.")
+        if not self.nsd_tolerance >= 0 or not math.isfinite(self.nsd_tolerance):
+            raise UsageError(
+                f"--nsd-tolerance must be a non-negative number, got {self.nsd_tolerance}."
+            )
+        if self.hd95 not in ("monai", "medpy"):
+            raise UsageError(f"--hd95 must be monai or medpy, got {self.hd95!r}.")
+
+    def band_width(self, shape: Sequence[int]) -> int:
+        """The Boundary IoU band width d of an image of this shape."""
+        return self.width if self.width is not None else band_width(shape, self.ratio)
+
+    def check_dependencies(self) -> None:
+        """Fail before any work when SciPy (KD-trees, N-D morphology) is missing.
+
+        Raises
+        ------
+        UsageError
+            Naming the extra that installs it.
+        """
+        import importlib.util
+
+        if importlib.util.find_spec("scipy") is None:
+            raise UsageError(
+                "boundary metrics need SciPy; install it with pip install 'segeval[boundary]' "
+                "(OpenCV, also in that extra, makes the bands about 5x faster)."
+            )
 
 
 # --------------------------------------------------------------------------- sizes
@@ -759,6 +852,45 @@ class BoundaryStats:
             np.concatenate([self.bf_counts, other.bf_counts]),
         )
 
+    @classmethod
+    def concatenate(cls, parts: Sequence[BoundaryStats], num_classes: int) -> BoundaryStats:
+        """Every part's rows in order, in one copy, padded to ``num_classes``.
+
+        A part counted before the class count grew (an inferred count) has no
+        row for the later classes: they were absent from its images, so their
+        counts are 0.
+
+        Examples
+        --------
+        >>> gt = np.array([[0, 0, 1, 1]] * 4, dtype=np.uint8)
+        >>> one = boundary_stats(prepare_reference(gt, 2), gt, width=1, key="x")
+        >>> BoundaryStats.concatenate([one, one], 3).union.tolist()
+        [[8, 8, 0], [8, 8, 0]]
+        """
+        if any(part.num_classes > num_classes for part in parts):
+            raise UsageError(f"cannot fit boundary statistics into {num_classes} classes.")
+
+        def padded(name: str) -> np.ndarray:
+            arrays = [getattr(part, name) for part in parts]
+            out = np.zeros(
+                (sum(len(a) for a in arrays), num_classes, *arrays[0].shape[2:]), np.int64
+            )
+            start = 0
+            for array in arrays:
+                out[start : start + len(array), : array.shape[1]] = array
+                start += len(array)
+            return out
+
+        if not parts:
+            return cls.empty(num_classes)
+        return cls(
+            num_classes,
+            tuple(key for part in parts for key in part.keys),
+            padded("intersection"),
+            padded("union"),
+            padded("bf_counts"),
+        )
+
     def image_bf(self) -> np.ndarray:
         """``(N, C)`` boundary F1 per image and class (NaN where undefined)."""
         return _f1_from_counts(self.bf_counts)
@@ -1133,6 +1265,46 @@ class SurfaceStats:
             np.concatenate([self.values, other.values]),
             np.concatenate([self.status, other.status]),
             np.concatenate([self.diagonal, other.diagonal]),
+        )
+
+    @classmethod
+    def concatenate(cls, parts: Sequence[SurfaceStats], num_classes: int) -> SurfaceStats:
+        """Every part's rows in order, in one copy, padded to ``num_classes``.
+
+        Classes a part has no column for (counted before an inferred class
+        count grew) were absent from both sides of its images: NaN, both empty.
+
+        Examples
+        --------
+        >>> gt = np.zeros((4, 4), dtype=np.uint8); gt[1:3, 1:3] = 1
+        >>> one = surface_stats(gt, gt, num_classes=2)
+        >>> SurfaceStats.concatenate([one, one], 3).status.tolist()
+        [[0, 0, 1], [0, 0, 1]]
+        """
+        if any(part.num_classes > num_classes for part in parts):
+            raise UsageError(f"cannot fit surface statistics into {num_classes} classes.")
+        tolerances = {part.nsd_tolerance for part in parts}
+        if len(tolerances) > 1:
+            raise UsageError("cannot merge surface statistics with different NSD tolerances.")
+        tolerance = tolerances.pop() if tolerances else 1.0
+        total = sum(part.num_images for part in parts)
+        values = np.full((total, num_classes, len(_SURFACE_FIELDS)), np.nan, dtype=np.float64)
+        status = np.full((total, num_classes), BOTH_EMPTY, dtype=np.int8)
+        start = 0
+        for part in parts:
+            stop = start + part.num_images
+            values[start:stop, : part.num_classes] = part.values
+            status[start:stop, : part.num_classes] = part.status
+            start = stop
+        return cls(
+            num_classes,
+            tolerance,
+            tuple(key for part in parts for key in part.keys),
+            values,
+            status,
+            np.concatenate([part.diagonal for part in parts])
+            if parts
+            else np.zeros(0, dtype=np.float64),
         )
 
     def image_values(self, replace_inf: bool = False) -> np.ndarray:
