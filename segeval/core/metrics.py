@@ -661,6 +661,12 @@ class MetricSpec:
         For a dataset-level per-class metric: ``counts -> (numerator,
         denominator)``; :func:`class_metrics` applies the undefined-value
         policies to it. Adding such a metric is one registry entry.
+    class_values : bool
+        A summary metric whose per-class values carry the same name: ``hd95``
+        is the mean over classes, ``hd95[road]`` one class's value.
+    option : str, optional
+        The score option that computes it (``--boundary``,
+        ``--surface-distances``); None for metrics every report has.
     """
 
     name: str
@@ -672,6 +678,8 @@ class MetricSpec:
     ratio: Ratio | None = field(default=None, compare=False)
     per_category: bool = False
     zero_is_best: bool = False
+    class_values: bool = False
+    option: str | None = None
 
     def badness(self, value: float) -> float:
         """What "worse" grows with: -value, value, or |value| for a zero-is-best metric.
@@ -684,6 +692,22 @@ class MetricSpec:
         if self.zero_is_best:
             return abs(value)
         return -value if self.higher_is_better else value
+
+    @property
+    def by_class(self) -> bool:
+        """True when the metric is addressed per class, as ``NAME[CLASS]``."""
+        return self.per_class or self.class_values
+
+    def forms(self) -> list[str]:
+        """How the gate addresses it: ``miou``, ``iou[CLASS]``, or both for ``hd95``.
+
+        Examples
+        --------
+        >>> REGISTRY["hd95"].forms(), REGISTRY["biou"].forms()
+        (['hd95', 'hd95[CLASS]'], ['biou[CLASS]'])
+        """
+        forms = [] if self.per_class else [self.name]
+        return forms + ([f"{self.name}[CLASS]"] if self.by_class else [])
 
 
 _PER_IMAGE_PREFIXES = ("image_", "samplewise_", "pooled_")
@@ -721,9 +745,10 @@ def _fbeta(c: RatioCounts) -> tuple[np.ndarray, np.ndarray]:
     return weighted_tp, denominator
 
 
-#: Every metric segeval computes, by machine name. A per-class metric's last
-#: field is its ratio; True marks per-class means over images; False a summary.
-REGISTRY: Mapping[str, MetricSpec] = _specs(
+# The metrics of the confusion matrix and of per-image counts. A per-class
+# metric's last field is its ratio; True marks per-class means over images;
+# False a summary.
+_COUNT_METRICS: Mapping[str, MetricSpec] = _specs(
     [
         ("iou", "IoU", "TP / (TP + FP + FN)", lambda c: (c.tp, c.tp + c.fp + c.fn)),
         (
@@ -822,6 +847,76 @@ REGISTRY: Mapping[str, MetricSpec] = _specs(
         ),
     ]
 )
+
+
+def _boundary_specs() -> Mapping[str, MetricSpec]:
+    # Boundary metrics need per-image work beyond the confusion matrix, so each
+    # names the option that computes it; distances are better when lower.
+    boundary, surface = "--boundary", "--surface-distances"
+    specs = [
+        MetricSpec(
+            "biou",
+            "Boundary IoU",
+            "sum over images |band(G) & band(P)| / sum |band(G) | band(P)|, bands of width d "
+            "(Cheng et al. 2021)",
+            per_class=True,
+            option=boundary,
+        ),
+        MetricSpec("mean_biou", "mBIoU", "mean over classes of biou", option=boundary),
+        MetricSpec(
+            "bf",
+            "BF",
+            "mean over images of the class's boundary F1 (MATLAB bfscore: tolerance 0.75 % of "
+            "the diagonal)",
+            per_class=True,
+            option=boundary,
+        ),
+        MetricSpec(
+            "mean_bf",
+            "Mean BF",
+            "mean over images of each image's mean BF over classes (MATLAB MeanBFScore)",
+            option=boundary,
+        ),
+        MetricSpec(
+            "hd",
+            "HD",
+            "Hausdorff distance max(max d_PG, max d_GP); per class mean over images, "
+            "summary mean over classes",
+            higher_is_better=False,
+            class_values=True,
+            option=surface,
+        ),
+        MetricSpec(
+            "hd95",
+            "HD95",
+            "max(q95(d_PG), q95(d_GP)) (MONAI; --hd95 medpy: q95 of both pooled); per class "
+            "mean over images, summary mean over classes",
+            higher_is_better=False,
+            class_values=True,
+            option=surface,
+        ),
+        MetricSpec(
+            "assd",
+            "ASSD",
+            "mean of d_PG and d_GP pooled; per class mean over images, summary mean over classes",
+            higher_is_better=False,
+            class_values=True,
+            option=surface,
+        ),
+        MetricSpec(
+            "nsd",
+            "NSD",
+            "(#{d_PG <= tau} + #{d_GP <= tau}) / (|d_PG| + |d_GP|); per class mean over "
+            "images, summary mean over classes",
+            class_values=True,
+            option=surface,
+        ),
+    ]
+    return {spec.name: spec for spec in specs}
+
+
+#: Every metric segeval computes, by machine name.
+REGISTRY: Mapping[str, MetricSpec] = {**_COUNT_METRICS, **_boundary_specs()}
 
 #: The dataset-level per-class metrics, in registry order (report columns, CSV rows).
 PER_CLASS_METRICS: tuple[str, ...] = tuple(

@@ -63,9 +63,10 @@ def render_listing(listing: Listing, output_format: str = "table") -> str:
 def _metric_section() -> Section:
     rows = [
         [
-            f"{name}[CLASS]" if spec.per_class else name,
-            "per class" if spec.per_class else "summary",
-            "image" if spec.per_image else "dataset",
+            ", ".join(spec.forms()),
+            "per class" if spec.per_class else "summary, per class" if spec.by_class else "summary",
+            ("image" if spec.per_image else "dataset")
+            + (f" ({spec.option})" if spec.option else ""),
             "higher" if spec.higher_is_better else "lower",
             spec.formula,
         ]
@@ -99,6 +100,8 @@ def metric_listing() -> Listing:
             "title": spec.title,
             "formula": spec.formula,
             "per_class": spec.per_class,
+            "class_values": spec.by_class,
+            "option": spec.option,
             "per_image": spec.per_image,
             "higher_is_better": spec.higher_is_better,
         }
