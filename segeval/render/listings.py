@@ -80,11 +80,18 @@ def _convention_section(conventions: Mapping[str, Convention]) -> Section:
         [
             convention.name,
             convention.tool,
-            ", ".join(f"{key}={_show(value)}" for key, value in convention.settings.items()),
+            ", ".join(f"{key}={_show(value)}" for key, value in _settings(convention).items()),
         ]
         for convention in conventions.values()
     ]
     return Section("Conventions", ["Name", "Reproduces", "Settings"], rows, [False] * 3)
+
+
+def _settings(convention: Convention) -> dict[str, Any]:
+    settings = dict(convention.settings)
+    if convention.boundary_ratio is not None:
+        settings["boundary_ratio"] = convention.boundary_ratio  # applies with --boundary
+    return settings
 
 
 def _show(value: Any) -> str:
@@ -115,7 +122,7 @@ def convention_listing(conventions: Mapping[str, Convention]) -> Listing:
     document = {
         convention.name: {
             "tool": convention.tool,
-            "settings": dict(convention.settings),
+            "settings": _settings(convention),
             "headline": list(convention.headline),
             "differences": convention.differences,
         }
