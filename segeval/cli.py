@@ -803,10 +803,11 @@ def score(
     Files pair by relative path without extension (pred/a/b.png with
     gt/a/b.png or gt/a/b.npy). Prints per-class IoU, Dice, precision, recall
     and the dataset-level summary (one confusion matrix over all pixels); with
-    --per-image, also the means over images. Metric names and formulas:
-    'segeval metrics'. With --ci, a bootstrap confidence interval for every
-    dataset-level metric and per-class IoU and Dice; the JSON report then
-    carries the per-image counts that 'compare --ci' resamples.
+    --per-image, also the means over images; with --boundary, Boundary IoU and
+    boundary F1, with --surface-distances, HD, HD95, ASSD and NSD. Metric names
+    and formulas: 'segeval metrics'. With --ci, a bootstrap confidence interval
+    for every dataset-level metric and per-class IoU and Dice; the JSON report
+    then carries the per-image counts that 'compare --ci' resamples.
 
     \b
     Example:
@@ -816,6 +817,7 @@ def score(
         segeval score preds/ gt/ --num-classes 19 --fail-under miou=0.72 --junit gate.xml
         segeval score preds/ gt/ --num-classes 11 --ci 0.95 --seed 1 --group-by '^([^_]+)_'
         segeval score preds/ gt/ --preset camvid --format html --output report.html
+        segeval score preds/ gt/ --preset camvid --boundary --surface-distances --fail-over hd95=50
     """
     html = output_format == "html"
     _html_only(ctx, html, ["worst", "images_dir"])
