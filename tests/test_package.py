@@ -136,7 +136,9 @@ def test_readme_python_examples_run() -> None:
     assert runner.summarize(verbose=False).failed == 0
 
 
-@pytest.mark.parametrize("mode", ["floor", "segeval", "count"])
+@pytest.mark.parametrize(
+    "mode", ["floor", "segeval", "count", "segeval-boundary", "segeval-surface"]
+)
 def test_the_benchmark_worker_runs_against_the_current_api(mode: str) -> None:
     """`make bench` is not part of the suite; its worker must not rot when the API moves."""
     import json
