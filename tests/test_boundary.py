@@ -53,10 +53,12 @@ def mask_to_boundary(mask: np.ndarray, width: int) -> np.ndarray:
     """The authors' band: pad by one zero, erode ``width`` times with a 3 x 3 square."""
     padded = np.pad(mask, 1, constant_values=False)
     eroded = ndimage.binary_erosion(padded, structure=np.ones((3, 3)), iterations=width)
-    return mask & ~eroded[1:-1, 1:-1]
+    return np.asarray(mask & ~eroded[1:-1, 1:-1])
 
 
-def oracle_biou(gt, pred, num_classes, width):
+def oracle_biou(
+    gt: np.ndarray, pred: np.ndarray, num_classes: int, width: int
+) -> tuple[np.ndarray, np.ndarray]:
     valid = gt != IGNORE
     inter = np.zeros(num_classes, dtype=np.int64)
     union = np.zeros(num_classes, dtype=np.int64)
@@ -70,7 +72,7 @@ def oracle_biou(gt, pred, num_classes, width):
 
 def matlab_boundary(mask: np.ndarray) -> np.ndarray:
     padded = np.pad(mask, 1, constant_values=False)
-    return mask & ~ndimage.binary_erosion(padded, structure=CROSS)[1:-1, 1:-1]
+    return np.asarray(mask & ~ndimage.binary_erosion(padded, structure=CROSS)[1:-1, 1:-1])
 
 
 def brute_min_distances(points: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -78,10 +80,12 @@ def brute_min_distances(points: np.ndarray, targets: np.ndarray) -> np.ndarray:
         return np.zeros(0)
     if len(targets) == 0:
         return np.full(len(points), np.inf)
-    return cdist(points, targets).min(axis=1)
+    return np.asarray(cdist(points, targets).min(axis=1))
 
 
-def oracle_bf_counts(gt, pred, num_classes, theta):
+def oracle_bf_counts(
+    gt: np.ndarray, pred: np.ndarray, num_classes: int, theta: float
+) -> np.ndarray:
     valid = gt != IGNORE
     counts = np.zeros((num_classes, 4), dtype=np.int64)
     for c in range(num_classes):
@@ -96,20 +100,29 @@ def oracle_bf_counts(gt, pred, num_classes, theta):
     return counts
 
 
-def oracle_f1(counts):
+def oracle_f1(counts: np.ndarray) -> float:
     pred_total, pred_matched, gt_total, gt_matched = counts
     if pred_total == 0 and gt_total == 0:
         return math.nan
     precision = pred_matched / pred_total if pred_total else 0.0
     recall = gt_matched / gt_total if gt_total else 0.0
-    return 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
+    return 0.0 if precision + recall == 0 else float(2 * precision * recall / (precision + recall))
 
 
 def monai_edges(mask: np.ndarray) -> np.ndarray:
-    return mask ^ ndimage.binary_erosion(mask)
+    return np.asarray(mask ^ ndimage.binary_erosion(mask))
 
 
-def oracle_surface(gt, pred, c, tau, spacing=None):
+SurfaceValues = tuple[float, float, float, float, float]
+
+
+def oracle_surface(
+    gt: np.ndarray,
+    pred: np.ndarray,
+    c: int,
+    tau: float,
+    spacing: tuple[float, ...] | None = None,
+) -> SurfaceValues | None:
     """MONAI's way: edges, EDT of the other edge map, percentile with linear interpolation."""
     valid = gt != IGNORE
     gt_edges = monai_edges(gt == c) & valid
@@ -122,10 +135,10 @@ def oracle_surface(gt, pred, c, tau, spacing=None):
     to_pred = ndimage.distance_transform_edt(~pred_edges, sampling=spacing)[gt_edges]
     pooled = np.concatenate([to_gt, to_pred])
     return (
-        max(to_gt.max(), to_pred.max()),
-        max(np.percentile(to_gt, 95), np.percentile(to_pred, 95)),
-        np.percentile(pooled, 95),
-        pooled.mean(),
+        float(max(to_gt.max(), to_pred.max())),
+        float(max(np.percentile(to_gt, 95), np.percentile(to_pred, 95))),
+        float(np.percentile(pooled, 95)),
+        float(pooled.mean()),
         np.count_nonzero(pooled <= tau) / pooled.size,
     )
 
@@ -133,7 +146,13 @@ def oracle_surface(gt, pred, c, tau, spacing=None):
 # ----------------------------------------------------------------------------- data
 
 
-def blob_map(rng: np.random.Generator, shape, num_classes, shapes=6, ignore_rate=0.0):
+def blob_map(
+    rng: np.random.Generator,
+    shape: tuple[int, int],
+    num_classes: int,
+    shapes: int = 6,
+    ignore_rate: float = 0.0,
+) -> np.ndarray:
     """A label map of rectangles and discs on a background, optionally with ignore blobs."""
     height, width = shape
     labels = np.full(shape, rng.integers(num_classes), dtype=np.uint8)
@@ -152,7 +171,7 @@ def blob_map(rng: np.random.Generator, shape, num_classes, shapes=6, ignore_rate
     return labels
 
 
-def perturb(rng, labels, num_classes):
+def perturb(rng: np.random.Generator, labels: np.ndarray, num_classes: int) -> np.ndarray:
     pred = labels.copy()
     pred[pred == IGNORE] = rng.integers(num_classes)
     shift = tuple(rng.integers(-3, 4, size=2))
@@ -178,7 +197,9 @@ CASES = [
 
 @pytest.mark.parametrize(("seed", "shape", "num_classes", "ignore_rate"), CASES)
 @pytest.mark.parametrize("width", [1, 2, 3, 7])
-def test_biou_counts_equal_per_class_mask_to_boundary(seed, shape, num_classes, ignore_rate, width):
+def test_biou_counts_equal_per_class_mask_to_boundary(
+    seed: int, shape: tuple[int, int], num_classes: int, ignore_rate: float, width: int
+) -> None:
     rng = np.random.default_rng(seed)
     gt = blob_map(rng, shape, num_classes, ignore_rate=ignore_rate)
     pred = perturb(rng, gt, num_classes)
@@ -190,7 +211,9 @@ def test_biou_counts_equal_per_class_mask_to_boundary(seed, shape, num_classes, 
 
 @pytest.mark.parametrize("backend", ["opencv", "scipy"])
 @pytest.mark.parametrize("width", [1, 2, 5, 46])
-def test_one_pass_band_equals_per_class_erosion(monkeypatch, backend, width):
+def test_one_pass_band_equals_per_class_erosion(
+    monkeypatch: pytest.MonkeyPatch, backend: str, width: int
+) -> None:
     if backend == "scipy":
         monkeypatch.setattr("segeval.core.boundary._opencv", lambda: None)
     rng = np.random.default_rng(width)
@@ -204,7 +227,7 @@ def test_one_pass_band_equals_per_class_erosion(monkeypatch, backend, width):
     np.testing.assert_array_equal(band, expected)
 
 
-def test_band_with_uint16_codes_many_classes():
+def test_band_with_uint16_codes_many_classes() -> None:
     rng = np.random.default_rng(7)
     labels = rng.integers(0, 300, size=(20, 20)).astype(np.uint16)
     labels[5:15, 5:15] = 299
@@ -214,7 +237,7 @@ def test_band_with_uint16_codes_many_classes():
     assert stats.compute().mean_biou == 1.0
 
 
-def test_band_width_follows_the_authors_rounding():
+def test_band_width_follows_the_authors_rounding() -> None:
     assert band_width((1024, 2048)) == 46
     assert band_width((1024, 2048), ratio=0.005) == 11
     assert band_width((10, 10), ratio=0.001) == 1  # never below one pixel
@@ -224,7 +247,7 @@ def test_band_width_follows_the_authors_rounding():
         band_width((3, 4), ratio=0)
 
 
-def test_small_objects_band_is_whole_mask_so_biou_equals_iou():
+def test_small_objects_band_is_whole_mask_so_biou_equals_iou() -> None:
     gt = np.zeros((30, 30), dtype=np.uint8)
     gt[10:14, 10:14] = 1
     pred = np.zeros_like(gt)
@@ -233,7 +256,7 @@ def test_small_objects_band_is_whole_mask_so_biou_equals_iou():
     assert result.biou[1] == pytest.approx(9 / 23)
 
 
-def test_one_pixel_masks_and_border_touching_masks():
+def test_one_pixel_masks_and_border_touching_masks() -> None:
     gt = np.zeros((9, 9), dtype=np.uint8)
     gt[0, 0] = 1  # one pixel in the corner
     gt[4, 4] = 2  # one pixel inside
@@ -254,14 +277,14 @@ def test_one_pixel_masks_and_border_touching_masks():
     assert result.biou[3] == 1.0
 
 
-def test_whole_image_one_class_band_is_the_frame():
+def test_whole_image_one_class_band_is_the_frame() -> None:
     gt = np.zeros((10, 12), dtype=np.uint8)
     stats = boundary_stats(gt, gt, num_classes=1, width=2)
     # Everything within 2 pixels of the border: 120 - 6 * 8.
     assert stats.union[0].tolist() == [120 - 6 * 8]
 
 
-def test_ignore_pixels_are_not_class_for_bands_and_never_counted():
+def test_ignore_pixels_are_not_class_for_bands_and_never_counted() -> None:
     gt = np.zeros((12, 12), dtype=np.uint8)
     gt[:, 6:] = IGNORE
     pred = np.zeros_like(gt)  # predicts class 0 everywhere, including the ignored half
@@ -274,7 +297,7 @@ def test_ignore_pixels_are_not_class_for_bands_and_never_counted():
     assert stats.union[0, 0] > stats.intersection[0, 0]
 
 
-def test_biou_empty_policy_and_exclude():
+def test_biou_empty_policy_and_exclude() -> None:
     gt = np.zeros((8, 8), dtype=np.uint8)
     stats = boundary_stats(gt, gt, num_classes=3, width=1)
     result = stats.compute()
@@ -295,8 +318,15 @@ def test_biou_empty_policy_and_exclude():
 @pytest.mark.parametrize("fraction", [0.0075, 0.05, 0.1])
 @pytest.mark.parametrize(("budget", "near"), [(400, 50), (2, 2), (2, 5)])
 def test_bf_counts_equal_brute_force_matlab(
-    monkeypatch, seed, shape, num_classes, ignore_rate, fraction, budget, near
-):
+    monkeypatch: pytest.MonkeyPatch,
+    seed: int,
+    shape: tuple[int, int],
+    num_classes: int,
+    ignore_rate: float,
+    fraction: float,
+    budget: int,
+    near: int,
+) -> None:
     # budget 400: matched by offsets alone; budget 2: the tolerance does not fit, so
     # the nearest `near` offsets, then KD-trees.
     monkeypatch.setattr("segeval.core.boundary._OFFSET_BUDGET", budget)
@@ -312,7 +342,7 @@ def test_bf_counts_equal_brute_force_matlab(
     np.testing.assert_array_equal(f1, [oracle_f1(row) for row in expected])
 
 
-def test_bf_matching_is_strict():
+def test_bf_matching_is_strict() -> None:
     gt = np.zeros((10, 10), dtype=np.uint8)
     gt[:, 5:] = 1
     pred = np.zeros_like(gt)
@@ -330,7 +360,7 @@ def test_bf_matching_is_strict():
     assert loose[1, 3] > ours[1, 3]
 
 
-def test_bf_empty_rules():
+def test_bf_empty_rules() -> None:
     gt = np.zeros((16, 16), dtype=np.uint8)
     gt[4:8, 4:8] = 1
     pred = np.zeros_like(gt)
@@ -347,7 +377,7 @@ def test_bf_empty_rules():
     assert result.image_bf[0] == pytest.approx(np.mean(f1[:3]))
 
 
-def test_bf_dataset_mean_is_mean_of_image_means():
+def test_bf_dataset_mean_is_mean_of_image_means() -> None:
     rng = np.random.default_rng(11)
     stats = BoundaryStats.empty(3)
     images = []
@@ -368,7 +398,9 @@ def test_bf_dataset_mean_is_mean_of_image_means():
 
 
 @pytest.mark.parametrize(("seed", "shape", "num_classes", "ignore_rate"), CASES)
-def test_surface_distances_equal_monai_definition(seed, shape, num_classes, ignore_rate):
+def test_surface_distances_equal_monai_definition(
+    seed: int, shape: tuple[int, int], num_classes: int, ignore_rate: float
+) -> None:
     rng = np.random.default_rng(seed + 200)
     gt = blob_map(rng, shape, num_classes, ignore_rate=ignore_rate)
     pred = perturb(rng, gt, num_classes)
@@ -382,7 +414,7 @@ def test_surface_distances_equal_monai_definition(seed, shape, num_classes, igno
             np.testing.assert_allclose(stats.values[0, c], expected, rtol=1e-12, atol=1e-12)
 
 
-def test_surface_distances_with_spacing_in_3d():
+def test_surface_distances_with_spacing_in_3d() -> None:
     rng = np.random.default_rng(3)
     gt = np.zeros((6, 14, 15), dtype=np.uint8)
     gt[1:5, 3:10, 2:12] = 1
@@ -418,7 +450,7 @@ def test_surface_distances_with_spacing_in_3d():
     assert boundary_stats(reference, pred, width=1).num_images == 1
 
 
-def test_surface_empty_cases_are_flagged_and_counted():
+def test_surface_empty_cases_are_flagged_and_counted() -> None:
     gt = np.zeros((10, 10), dtype=np.uint8)
     gt[2:5, 2:5] = 1
     pred = np.zeros_like(gt)
@@ -439,18 +471,19 @@ def test_surface_empty_cases_are_flagged_and_counted():
     assert math.isfinite(replaced.mean_hd95)
 
 
-def test_surface_no_background_class_fills_image():
+def test_surface_no_background_class_fills_image() -> None:
     gt = np.zeros((7, 9), dtype=np.uint8)  # class 0 everywhere: no background at all
     pred = gt.copy()
     pred[3, 4] = 1
     stats = surface_stats(gt, pred, num_classes=2, nsd_tolerance=0.0)
     expected = oracle_surface(gt, pred, 0, 0.0)
+    assert expected is not None
     np.testing.assert_allclose(stats.values[0, 0], expected)
     assert stats.status[0, 1] == GT_EMPTY
     assert surface_stats(gt, gt, num_classes=1).values[0, 0].tolist() == [0, 0, 0, 0, 1]
 
 
-def test_surface_one_pixel_masks():
+def test_surface_one_pixel_masks() -> None:
     gt = np.zeros((8, 8), dtype=np.uint8)
     gt[0, 0] = 1
     pred = np.zeros_like(gt)
@@ -462,7 +495,7 @@ def test_surface_one_pixel_masks():
 # ----------------------------------------------------------------------------- API and errors
 
 
-def test_reference_is_reused_across_predictions_and_matches_raw_calls():
+def test_reference_is_reused_across_predictions_and_matches_raw_calls() -> None:
     rng = np.random.default_rng(5)
     gt = blob_map(rng, (30, 40), 4, ignore_rate=0.05)
     reference = prepare_reference(gt, 4)
@@ -478,7 +511,7 @@ def test_reference_is_reused_across_predictions_and_matches_raw_calls():
         np.testing.assert_array_equal(s1.values, s2.values)
 
 
-def test_errors():
+def test_errors() -> None:
     gt = np.zeros((4, 4), dtype=np.uint8)
     with pytest.raises(LabelRangeError, match="value 7"):
         prepare_reference(np.full((4, 4), 7, dtype=np.uint8), 3)
@@ -502,7 +535,7 @@ def test_errors():
         boundary_stats(gt, gt, num_classes=2).compute(exclude=[5])
 
 
-def test_signed_and_wide_integer_inputs():
+def test_signed_and_wide_integer_inputs() -> None:
     gt = np.array([[0, 1, -1], [1, 1, 0]], dtype=np.int64)
     reference = prepare_reference(gt, 2, ignore_values=(-1,))
     assert reference.valid is not None
@@ -510,7 +543,7 @@ def test_signed_and_wide_integer_inputs():
     assert boundary_stats(reference, gt, width=1).compute().mean_biou == 1.0
 
 
-def test_inner_boundaries_match_matlab_for_every_class():
+def test_inner_boundaries_match_matlab_for_every_class() -> None:
     rng = np.random.default_rng(9)
     labels = blob_map(rng, (25, 37), 6, shapes=12)
     edge = inner_boundaries(labels, non_class=6)
@@ -523,7 +556,7 @@ def test_inner_boundaries_match_matlab_for_every_class():
 # ----------------------------------------------------------------------------- streaming
 
 
-def _same(a, b):
+def _same(a: object, b: object) -> None:
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
@@ -534,7 +567,9 @@ def _same(a, b):
     cuts=st.lists(st.integers(0, 6), max_size=4),
     order_seed=st.integers(0, 1000),
 )
-def test_streaming_over_any_split_and_order_equals_whole(seed, num_images, cuts, order_seed):
+def test_streaming_over_any_split_and_order_equals_whole(
+    seed: int, num_images: int, cuts: list[int], order_seed: int
+) -> None:
     rng = np.random.default_rng(seed)
     num_classes = 4
     rows_b, rows_s = [], []
@@ -568,16 +603,16 @@ def test_streaming_over_any_split_and_order_equals_whole(seed, num_images, cuts,
             _same(getattr(a, name), getattr(b, name))
         _same(np.sort(a.image_bf), np.sort(b.image_bf))
     for replace_inf in (False, True):
-        a, b = whole_s.compute(replace_inf), merged_s.compute(replace_inf)
-        for name in a.__dataclass_fields__:
-            _same(getattr(a, name), getattr(b, name))
+        whole, merged = whole_s.compute(replace_inf), merged_s.compute(replace_inf)
+        for name in whole.__dataclass_fields__:
+            _same(getattr(whole, name), getattr(merged, name))
 
 
 # ----------------------------------------------------------------------------- paths
 
 
 @pytest.mark.parametrize("num_classes", [130, 300])
-def test_many_classes_use_the_general_counting_path(num_classes):
+def test_many_classes_use_the_general_counting_path(num_classes: int) -> None:
     rng = np.random.default_rng(num_classes)
     gt = rng.integers(0, num_classes, size=(6, 7)).repeat(4, axis=0).repeat(4, axis=1)
     gt = gt.astype(np.uint16)
@@ -594,7 +629,7 @@ def test_many_classes_use_the_general_counting_path(num_classes):
     np.testing.assert_array_equal(stats.union[0], union)
 
 
-def test_without_opencv_the_scipy_and_numpy_paths_agree(monkeypatch):
+def test_without_opencv_the_scipy_and_numpy_paths_agree(monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(21)
     gt = blob_map(rng, (40, 50), 6, ignore_rate=0.05)
     pred = perturb(rng, gt, 6)
@@ -609,7 +644,7 @@ def test_without_opencv_the_scipy_and_numpy_paths_agree(monkeypatch):
     np.testing.assert_array_equal(without_cv.union[0], union)
 
 
-def test_far_boundaries_need_the_unbounded_search():
+def test_far_boundaries_need_the_unbounded_search() -> None:
     gt = np.zeros((30, 40), dtype=np.uint8)
     gt[0, 0] = 1
     pred = np.zeros_like(gt)
@@ -622,7 +657,7 @@ def test_far_boundaries_need_the_unbounded_search():
     assert values[3] == pytest.approx(np.mean(to_gt + to_pred))
 
 
-def test_importing_the_core_loads_no_heavy_dependency():
+def test_importing_the_core_loads_no_heavy_dependency() -> None:
     import subprocess
     import sys
 
@@ -637,7 +672,9 @@ def test_importing_the_core_loads_no_heavy_dependency():
 @pytest.mark.parametrize("budget", [1, 2, 5, 20, 400])
 @pytest.mark.parametrize("bound", [math.inf, 3.0, 2.0])
 @pytest.mark.parametrize("spacing", [None, (1.0, 2.5)])
-def test_nearest_boundary_search_is_exact_for_any_budget(budget, bound, spacing):
+def test_nearest_boundary_search_is_exact_for_any_budget(
+    budget: int, bound: float, spacing: tuple[float, float] | None
+) -> None:
     from segeval.core import boundary
 
     rng = np.random.default_rng(budget)

@@ -13,15 +13,20 @@ import io
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from click.testing import CliRunner, Result
 
-import segeval.run.work
 from segeval.cli import cli
 from segeval.compare import compare_reports, load_report
-from segeval.core.boundary import BoundaryOptions, physical_diagonal
+from segeval.core.boundary import (
+    BoundaryOptions,
+    Reference,
+    physical_diagonal,
+    prepare_reference,
+)
 from segeval.errors import IncomparableReportsError
 from segeval.report import Report
 from segeval.run.options import ScoreOptions
@@ -135,7 +140,7 @@ def test_score_values_equal_the_per_class_oracles(
             if values is not None:
                 hd95[c].append(values[1])
                 if math.isinf(values[0]):
-                    has_gt = np.any((gt == c) & (gt != IGNORE))
+                    has_gt = bool(np.any((gt == c) & (gt != IGNORE)))
                     missed, spurious = missed + has_gt, spurious + (not has_gt)
     classes = document["classes"]
     for c in range(NUM_CLASSES):
@@ -196,14 +201,15 @@ def test_batch_computes_ground_truth_boundaries_once_per_image(
         save_mask(tmp_path / "gt" / f"{name}.png", gts[name])
         for submission in ("a", "b", "c"):
             save_mask(tmp_path / submission / f"{name}.png", preds[name])
-    prepared = []
-    original = segeval.run.work.prepare_reference
+    prepared: list[tuple[int, ...]] = []
 
-    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
-        prepared.append(args[0].shape)
-        return original(*args, **kwargs)
+    def counting(gt_mask: np.ndarray, *args: Any, **kwargs: Any) -> Reference:
+        prepared.append(gt_mask.shape)
+        return prepare_reference(gt_mask, *args, **kwargs)
 
-    monkeypatch.setattr(segeval.run.work, "prepare_reference", counting)
+    # The unit of work calls the core's prepare_reference once per ground-truth
+    # image; counting its calls is the only way to see that from outside.
+    monkeypatch.setattr("segeval.run.work.prepare_reference", counting)
     options = BoundaryOptions(boundary=True, surface=True, width=WIDTH)
     work = Work(
         PairReader(), ScoreOptions(num_classes=NUM_CLASSES).new_accumulator(), boundary=options
