@@ -283,6 +283,8 @@ def test_every_format_carries_the_boundary_metrics(folders: tuple[str, str]) -> 
     assert "mBIoU" in markdown.splitlines()[0]
     assert "HD95 inf" in markdown.splitlines()[0]
     assert "<details><summary>Boundary per class</summary>" in markdown
+    html = run("score", pred, gt, *BOUNDARY_ARGS, "--format", "html", "-q").stdout
+    assert all(name in html for name in ("mean_biou", "Boundary IoU", "HD95"))
 
 
 def test_per_image_output_has_boundary_columns(folders: tuple[str, str], tmp_path: Path) -> None:
