@@ -924,10 +924,11 @@ PER_CLASS_METRICS: tuple[str, ...] = tuple(
 )
 
 #: The summary metrics computed from summed counts (:func:`summary_arrays`), in
-#: registry order; the per-image means (``image_*``, ...) and the category scores
-#: (``category_*``, from merged class counts) are not among them.
+#: registry order; the per-image means (``image_*``, ...), the category scores
+#: (``category_*``, from merged class counts) and the boundary metrics (from
+#: per-image boundary statistics, ``spec.option``) are not among them.
 DATASET_SUMMARY_METRICS: tuple[str, ...] = tuple(
     name
     for name, spec in REGISTRY.items()
-    if not spec.per_class and not spec.per_image and not spec.per_category
+    if not spec.per_class and not spec.per_image and not spec.per_category and not spec.option
 )
