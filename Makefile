@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,fast,losses]'
+	$(BIN)/python -m pip install --quiet -e '.[test,fast,losses,boundary]'
 	touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
@@ -96,7 +96,7 @@ sample-data: $(VENV)/.installed
 # Optional baselines: `pip install torch torchmetrics` into .venv, and
 # `bash benchmarks/cityscapes_baseline/setup.sh` for the official Cityscapes evaluator.
 bench: $(VENV)/.installed-test
-	$(BIN)/python -m pip install --quiet -e '.[test,fast,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[test,fast,losses,boundary,bench]'
 	$(BIN)/python -m benchmarks.run
 
 clean:

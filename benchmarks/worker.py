@@ -14,8 +14,18 @@ Modes:
                (default argument validation)
   count        ConfusionMatrix.add alone, on pairs decoded beforehand (use --limit)
   batch        segeval batch: PRED_DIR holds one folder per submission
+  segeval-boundary, segeval-surface
+               segeval.run.evaluate with --boundary (Boundary IoU + BF) or
+               --surface-distances, end to end
+  boundary-core
+               on --limit pairs decoded beforehand, one thread: segeval's
+               Boundary IoU, BF and surface distances against the obvious
+               per-class implementations (benchmarks/boundary_bench.py), with
+               the results checked equal; prints every timing
 
-Prints one JSON line: {"seconds", "pairs", "pixels"}; imports are not timed.
+Prints one JSON line: {"seconds", "pairs", "pixels", "cpu_seconds"}; imports are
+not timed. CPU time is what the boundary section compares: on a shared machine
+other jobs inflate wall time far more than they change CPU time.
 """
 
 from __future__ import annotations
@@ -26,10 +36,12 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from segeval.core.boundary import BoundaryOptions
 from segeval.inputs.pairing import MaskPair, pair_folders
 from segeval.run.batch import BatchOptions, run_batch
 from segeval.run.engine import ThreadExecutor, chunked, tune_allocator
@@ -146,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "mode",
         choices=[
             "floor", "segeval", "count", "batch", "sklearn", "numpy", "torchmetrics",
+            "segeval-boundary", "segeval-surface", "boundary-core",
             "decode-pillow", "decode-imagecodecs", "decode-pyspng", "decode-opencv",
         ],
     )  # fmt: skip
@@ -171,7 +184,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.stdout.write("\n")
         return
     pairs = pair_folders(args.pred, args.gt).pairs[: args.limit]
+    if args.mode == "boundary-core":
+        json.dump(boundary_core(pairs, args.classes), sys.stdout)
+        sys.stdout.write("\n")
+        return
     started = time.perf_counter()
+    cpu_started = time.process_time()
     if args.mode.startswith("decode-"):  # one decoder alone, one thread, files in the cache
         decode = DECODERS[args.mode.removeprefix("decode-")]()
         files = [pair.gt_path for pair in pairs] + [pair.pred_path for pair in pairs]
@@ -193,14 +211,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         pixels = sum(gt.size for gt, _ in masks)
     elif args.mode == "floor":
         pixels = floor(pairs, args.jobs)
-    elif args.mode == "segeval":
+    elif args.mode.startswith("segeval"):
         if args.limit is not None:
             parser.error("segeval scores whole folders; build a folder of the size wanted")
         tune_allocator()
+        boundary = {
+            "segeval": None,
+            "segeval-boundary": BoundaryOptions(boundary=True),
+            "segeval-surface": BoundaryOptions(surface=True),
+        }[args.mode]
         report = evaluate(
             args.pred,
             args.gt,
-            ScoreOptions(num_classes=args.classes),
+            ScoreOptions(num_classes=args.classes, boundary=boundary),
             execution=Execution(jobs=args.jobs),
         )
         pixels = report.scored_pixels + report.ignored_pixels
@@ -211,8 +234,110 @@ def main(argv: Sequence[str] | None = None) -> None:
     else:
         pixels = torchmetrics_loop(pairs, args.classes)
     seconds = time.perf_counter() - started
-    json.dump({"seconds": seconds, "pairs": len(pairs), "pixels": pixels}, sys.stdout)
+    cpu_seconds = time.process_time() - cpu_started
+    json.dump(
+        {"seconds": seconds, "pairs": len(pairs), "pixels": pixels, "cpu_seconds": cpu_seconds},
+        sys.stdout,
+    )
     sys.stdout.write("\n")
+
+
+def boundary_core(pairs: Sequence[MaskPair], classes: int) -> dict[str, float]:
+    """CPU seconds per stage over the pairs, ours and the obvious implementations.
+
+    Each result is checked equal to the obvious implementation's (to 1e-12 for
+    distances), so a speed-up never hides a different answer. Stages of ours:
+    ``codes`` (both maps to class codes), ``bands`` (codes and every class's
+    band, both maps), ``points`` (codes and every class's boundary points).
+    """
+    import os
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import cv2
+
+    from benchmarks import boundary_bench as obvious
+    from segeval.core import boundary
+
+    cv2.setNumThreads(1)
+    masks = [PairReader().read(pair)[:2] for pair in pairs]
+    timings: dict[str, float] = {}
+
+    def timed(name: str, function: Callable[[np.ndarray, np.ndarray], Any]) -> list[Any]:
+        started = time.process_time()
+        results = [function(gt, pred) for gt, pred in masks]
+        timings[name] = time.process_time() - started
+        return results
+
+    def prepared(gt: np.ndarray, pred: np.ndarray) -> tuple[boundary.LabelMap, boundary.LabelMap]:
+        reference = boundary.prepare_reference(gt, classes)
+        return reference.gt, boundary.prepare_prediction(reference, pred)
+
+    def bands(gt: np.ndarray, pred: np.ndarray) -> list[np.ndarray]:
+        return [label_map.band(boundary.band_width(gt.shape)) for label_map in prepared(gt, pred)]
+
+    def points(gt: np.ndarray, pred: np.ndarray) -> list[np.ndarray]:
+        return [label_map.class_starts() for label_map in prepared(gt, pred)]
+
+    def biou(gt: np.ndarray, pred: np.ndarray) -> boundary.BoundaryStats:
+        width = boundary.band_width(gt.shape)
+        return boundary.boundary_stats(gt, pred, classes, width=width, bf=False)
+
+    def bf(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
+        return boundary._bf_counts(*prepared(gt, pred), boundary.bf_tolerance(gt.shape))
+
+    def surface(gt: np.ndarray, pred: np.ndarray) -> boundary.SurfaceStats:
+        return boundary.surface_stats(gt, pred, classes, nsd_tolerance=2.0)
+
+    def count(gt: np.ndarray, pred: np.ndarray) -> None:
+        ScoreOptions(num_classes=classes).new_accumulator().update(pred, gt)
+
+    # Warm up on the first pair (SciPy's KD-tree import, OpenCV's first calls).
+    gt0, pred0 = masks[0]
+    count(gt0, pred0), biou(gt0, pred0), bf(gt0, pred0), surface(gt0, pred0)
+    timed("count", count)
+    timed("codes", prepared)
+    timed("bands", bands)
+    timed("points", points)
+    codes = {id(gt): prepared(gt, pred) for gt, pred in masks}
+
+    def bands_only(gt: np.ndarray, pred: np.ndarray) -> list[np.ndarray]:
+        width = boundary.band_width(gt.shape)
+        return [boundary.class_bands(m.codes, width, classes) for m in codes[id(gt)]]
+
+    timed("bands_opencv", bands_only)
+    opencv = boundary._opencv
+    boundary._opencv = lambda: None  # the fallback without OpenCV: SciPy's min/max filters
+    try:
+        timed("bands_scipy", bands_only)
+    finally:
+        boundary._opencv = opencv
+    ours_biou = timed("biou", biou)
+    obvious_biou = timed(
+        "biou_obvious",
+        lambda gt, pred: obvious.obvious_biou(gt, pred, boundary.band_width(gt.shape)),
+    )
+    for ours, other in zip(ours_biou, obvious_biou, strict=True):
+        assert np.array_equal(ours.intersection[0], other[0])
+        assert np.array_equal(ours.union[0], other[1])
+    ours_bf = timed("bf", bf)
+    obvious_bf = timed(
+        "bf_obvious",
+        lambda gt, pred: obvious.obvious_bf(gt, pred, boundary.bf_tolerance(gt.shape)),
+    )
+    for ours, other in zip(ours_bf, obvious_bf, strict=True):
+        assert np.array_equal(ours, other)
+    ours_surface = timed("surface", surface)
+    monai = timed("surface_monai", lambda gt, pred: obvious.monai_surface(gt, pred, 2.0))
+    for ours, other in zip(ours_surface, monai, strict=True):
+        assert np.allclose(ours.values[0], other, rtol=1e-12, equal_nan=True)
+    timed("surface_monai_opencv", lambda gt, pred: obvious.monai_surface(gt, pred, 2.0, "opencv"))
+    first = masks[0][0]
+    return {
+        "pairs": len(masks),
+        "width": boundary.band_width(first.shape),
+        "theta": boundary.bf_tolerance(first.shape),
+        **timings,
+    }
 
 
 if __name__ == "__main__":

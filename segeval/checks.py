@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from segeval.numbers import json_value, value_from_json
+
 __all__ = ["Check", "GateResult"]
 
 
@@ -49,10 +51,10 @@ class Check:
         return f"{text}; {self.note}" if self.note else text
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (undefined values are null)."""
+        """JSON-ready form (undefined values are null, infinite ones ``"inf"``)."""
         return {
             "name": self.name,
-            "value": None if math.isnan(self.value) else self.value,
+            "value": json_value(self.value),
             "threshold": self.threshold,
             "comparison": self.comparison,
             "passed": self.passed,
@@ -94,7 +96,7 @@ class GateResult:
             tuple(
                 Check(
                     name=str(check["name"]),
-                    value=math.nan if check["value"] is None else float(check["value"]),
+                    value=value_from_json(check["value"]),
                     threshold=float(check["threshold"]),
                     comparison=str(check["comparison"]),
                     passed=bool(check["passed"]),

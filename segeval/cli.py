@@ -24,6 +24,12 @@ from click.core import ParameterSource
 from segeval._version import __version__
 from segeval.checks import GateResult
 from segeval.compare import compare_reports, load_report
+from segeval.core.boundary import (
+    DEFAULT_BAND_RATIO,
+    DEFAULT_BF_FRACTION,
+    DEFAULT_NSD_TOLERANCE,
+    BoundaryOptions,
+)
 from segeval.core.metrics import MetricOptions
 from segeval.errors import SegevalError, UsageError
 from segeval.gate import (
@@ -274,6 +280,91 @@ def _emit(report: Report, output_format: str, options: RenderOptions, output: Pa
     _write(render_with(score_formats.FORMATS, report, output_format, options), output)
 
 
+_BOUNDARY_OPTIONS = [
+    click.option(
+        "--boundary",
+        is_flag=True,
+        help="Also compute Boundary IoU and boundary F1 (BF score) per class.",
+    ),
+    click.option(
+        "--surface-distances",
+        is_flag=True,
+        help="Also compute HD, HD95, ASSD and NSD per class (surface distances, in pixels).",
+    ),
+    click.option(
+        "--boundary-width",
+        type=click.IntRange(min=1),
+        metavar="PX",
+        help="Boundary IoU band width in pixels (default: --boundary-ratio of the diagonal).",
+    ),
+    click.option(
+        "--boundary-ratio",
+        type=click.FloatRange(min=0, min_open=True),
+        metavar="R",
+        help=f"Boundary IoU band width as a fraction of the image diagonal (default "
+        f"{DEFAULT_BAND_RATIO}; {CONVENTIONS['cityscapes'].boundary_ratio} "
+        "under --convention cityscapes).",
+    ),
+    click.option(
+        "--bf-tolerance",
+        type=click.FloatRange(min=0, min_open=True),
+        metavar="FRACTION",
+        help=f"BF matching distance as a fraction of the image diagonal (default "
+        f"{DEFAULT_BF_FRACTION}, MATLAB's bfscore).",
+    ),
+    click.option(
+        "--nsd-tolerance",
+        type=click.FloatRange(min=0),
+        metavar="PX",
+        help=f"NSD tolerance in pixels (default {DEFAULT_NSD_TOLERANCE:g}).",
+    ),
+    click.option(
+        "--hd95",
+        type=click.Choice(["monai", "medpy"]),
+        help="HD95 as MONAI (max of the two directed 95th percentiles, default) or medpy "
+        "(95th percentile of both directions pooled).",
+    ),
+    click.option(
+        "--replace-inf",
+        type=click.Choice(["diagonal"]),
+        help="Replace the infinite distances of a class missing on one side of an image by "
+        "the image diagonal (default: keep inf).",
+    ),
+]
+
+
+def _boundary_options(params: dict[str, Any]) -> BoundaryOptions | None:
+    """--boundary / --surface-distances and their parameters (each only with its metric)."""
+    needs = {
+        "--boundary-width": ("boundary_width", "--boundary"),
+        "--boundary-ratio": ("boundary_ratio", "--boundary"),
+        "--bf-tolerance": ("bf_tolerance", "--boundary"),
+        "--nsd-tolerance": ("nsd_tolerance", "--surface-distances"),
+        "--hd95": ("hd95", "--surface-distances"),
+        "--replace-inf": ("replace_inf", "--surface-distances"),
+    }
+    enabled = {"--boundary": params["boundary"], "--surface-distances": params["surface_distances"]}
+    for option, (name, metric) in needs.items():
+        if params[name] is not None and not enabled[metric]:
+            raise UsageError(f"{option} sets a parameter of {metric}; pass {metric} too.")
+    if params["boundary_width"] is not None and params["boundary_ratio"] is not None:
+        raise UsageError("--boundary-width and --boundary-ratio both set the band; pass one.")
+    if not any(enabled.values()):
+        return None
+    return BoundaryOptions(
+        boundary=params["boundary"],
+        surface=params["surface_distances"],
+        width=params["boundary_width"],
+        ratio=params["boundary_ratio"] or DEFAULT_BAND_RATIO,
+        bf_fraction=params["bf_tolerance"] or DEFAULT_BF_FRACTION,
+        nsd_tolerance=(
+            DEFAULT_NSD_TOLERANCE if params["nsd_tolerance"] is None else params["nsd_tolerance"]
+        ),
+        hd95=params["hd95"] or "monai",
+        replace_inf=params["replace_inf"] == "diagonal",
+    )
+
+
 def scoring_options(function: F) -> F:
     """The options that shape how masks are scored (shared by score and batch)."""
     decorators = [
@@ -437,6 +528,7 @@ def scoring_options(function: F) -> F:
             type=click.IntRange(min=1),
             help="Refuse images with more pixels than this (read from the header).",
         ),
+        *_BOUNDARY_OPTIONS,
         click.option(
             "--jobs",
             "-j",
@@ -618,6 +710,7 @@ def build_score_options(ctx: click.Context) -> ScoreOptions:
         npz_key=params["npz_key"],
         max_pixels=params["max_pixels"],
         binary=params["binary"],
+        boundary=_boundary_options(params),
     )
     if params["convention"]:
         options = apply_convention(options, params["convention"], explicit=given)
@@ -710,10 +803,11 @@ def score(
     Files pair by relative path without extension (pred/a/b.png with
     gt/a/b.png or gt/a/b.npy). Prints per-class IoU, Dice, precision, recall
     and the dataset-level summary (one confusion matrix over all pixels); with
-    --per-image, also the means over images. Metric names and formulas:
-    'segeval metrics'. With --ci, a bootstrap confidence interval for every
-    dataset-level metric and per-class IoU and Dice; the JSON report then
-    carries the per-image counts that 'compare --ci' resamples.
+    --per-image, also the means over images; with --boundary, Boundary IoU and
+    boundary F1, with --surface-distances, HD, HD95, ASSD and NSD. Metric names
+    and formulas: 'segeval metrics'. With --ci, a bootstrap confidence interval
+    for every dataset-level metric and per-class IoU and Dice; the JSON report
+    then carries the per-image counts that 'compare --ci' resamples.
 
     \b
     Example:
@@ -723,6 +817,7 @@ def score(
         segeval score preds/ gt/ --num-classes 19 --fail-under miou=0.72 --junit gate.xml
         segeval score preds/ gt/ --num-classes 11 --ci 0.95 --seed 1 --group-by '^([^_]+)_'
         segeval score preds/ gt/ --preset camvid --format html --output report.html
+        segeval score preds/ gt/ --preset camvid --boundary --surface-distances --fail-over hd95=50
     """
     html = output_format == "html"
     _html_only(ctx, html, ["worst", "images_dir"])
@@ -1004,7 +1099,9 @@ def metrics(output_format: str) -> None:
     """List every metric name the reports and the quality gate use.
 
     Per-class metrics are addressed as NAME[CLASS], with a class name or id
-    (iou[road], dice[3]); image_* metrics need --per-image.
+    (iou[road], dice[3]); image_* metrics need --per-image, boundary metrics
+    --boundary or --surface-distances (hd95 is the mean over classes, hd95[road]
+    one class; lower is better).
 
     \b
     Example:

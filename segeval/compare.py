@@ -36,9 +36,12 @@ from segeval.stats import Difference, PairedBootstrapResult
 
 __all__ = ["Comparison", "ComparisonRow", "check_comparable", "compare_reports", "load_report"]
 
-#: Summary metrics lined up by compare (per-image ones when both reports have them).
+#: Summary metrics lined up by compare (per-image and boundary ones when both reports have them).
 SUMMARY_ROWS = ("pixel_accuracy", "mean_accuracy", "miou", "mdice", "fwiou", "kappa", "min_iou")
 IMAGE_SUMMARY_ROWS = ("image_miou", "image_mdice", "samplewise_miou", "pooled_miou")
+BOUNDARY_SUMMARY_ROWS = ("mean_biou", "mean_bf", "hd", "hd95", "assd", "nsd")
+#: Per-class boundary metrics lined up by compare (the gate reaches every one).
+BOUNDARY_CLASS_ROWS = ("biou", "bf", "hd95")
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,7 @@ def check_comparable(
         for name in before
         if before[name] != after.get(name)
     ]
+    differences += _boundary_differences(baseline, candidate)
     same_images = (
         baseline.num_images == candidate.num_images
         and baseline.pairing.images_digest == candidate.pairing.images_digest
@@ -173,6 +177,20 @@ def check_comparable(
             f"the reports are not comparable: {'; '.join(differences)}; score both the same "
             f"way{hint}."
         )
+
+
+def _boundary_differences(baseline: Report, candidate: Report) -> list[str]:
+    """Boundary parameters that differ, when both reports computed boundary metrics."""
+    if baseline.boundary is None or candidate.boundary is None:
+        return []
+    before = baseline.boundary.to_dict()["settings"]
+    after = candidate.boundary.to_dict()["settings"]
+    # Which metrics were computed may differ: only the shared ones are lined up.
+    return [
+        f"boundary {name} ({before[name]!r} vs {after[name]!r})"
+        for name in before
+        if name not in ("boundary", "surface_distances") and before[name] != after[name]
+    ]
 
 
 def _difference(
@@ -195,8 +213,8 @@ def _row(
 ) -> ComparisonRow:
     spec = REGISTRY[name]
     if class_index is None:
-        before = baseline.summary.get(name, math.nan)
-        after = candidate.summary.get(name, math.nan)
+        before = baseline.summary_value(name)
+        after = candidate.summary_value(name)
         class_name = None
     else:
         before = baseline.classes[class_index].value(name)
@@ -288,6 +306,13 @@ def compare_reports(
     per_image = baseline.config.per_image and candidate.config.per_image
     names_shown = SUMMARY_ROWS + (IMAGE_SUMMARY_ROWS if per_image else ())
     class_metrics = ("iou", "dice") + (("image_iou", "image_dice") if per_image else ())
+    both = [
+        name for name in BOUNDARY_SUMMARY_ROWS if baseline.offers(name) and candidate.offers(name)
+    ]
+    names_shown += tuple(both)
+    class_metrics += tuple(
+        name for name in BOUNDARY_CLASS_ROWS if baseline.offers(name) and candidate.offers(name)
+    )
     gate = check_regressions(baseline, candidate, max_drops, paired=paired if max_drop_ci else None)
     if require_improvement:
         assert paired is not None

@@ -12,6 +12,8 @@ better with the interval's confidence (``--require-improvement``).
 Metric references use the registry's names (``segeval metrics``): a summary
 metric (``miou``, ``pixel_accuracy``, ``min_iou``, ``image_mdice``) or a
 per-class one with a class name or id in brackets (``iou[road]``, ``dice[3]``).
+Surface distances are both: ``hd95`` is the mean over classes and
+``hd95[road]`` one class's value; lower is better, so they take ``--fail-over``.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ __all__ = [
 ]
 
 Direction = Literal["under", "over"]
-_REFERENCE = re.compile(r"^\s*([a-z_]+)\s*(?:\[\s*(.+?)\s*\])?\s*$")
+_REFERENCE = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s*(?:\[\s*(.+?)\s*\])?\s*$")
 
 
 @dataclass(frozen=True)
@@ -101,9 +103,7 @@ def check_names(thresholds: Iterable[Threshold], class_names: Sequence[str] | No
 
 def _valid_names(report: Report) -> str:
     names = [
-        f"{name}[CLASS]" if spec.per_class else name
-        for name, spec in REGISTRY.items()
-        if not spec.per_image or report.config.per_image
+        form for name, spec in REGISTRY.items() if report.offers(name) for form in spec.forms()
     ]
     classes = ", ".join(report.config.class_names[:20])
     more = ", ..." if len(report.config.class_names) > 20 else ""
@@ -138,8 +138,12 @@ def resolve_metric(reference: str, report: Report) -> MetricRef:
             f"{name} is a per-image metric; score with --per-image (or a convention that "
             "scores per image) to gate on it."
         )
-    if spec.per_class != (class_ref is not None):
-        wanted = f"{name}[CLASS]" if spec.per_class else name
+    if spec.option is not None and not report.offers(name):
+        raise ThresholdError(
+            f"{name} is computed with {spec.option}; score with {spec.option} to gate on it."
+        )
+    if (class_ref is not None and not spec.by_class) or (class_ref is None and spec.per_class):
+        wanted = " or ".join(spec.forms())
         raise ThresholdError(
             f"{reference.strip()!r}: write it as {wanted}; {_valid_names(report)}."
         )
@@ -179,7 +183,7 @@ def check_metric_name(reference: str, class_names: Sequence[str] | None = None) 
     match = _REFERENCE.match(reference)
     name = match.group(1) if match else ""
     if name not in REGISTRY:
-        valid = ", ".join(f"{n}[CLASS]" if spec.per_class else n for n, spec in REGISTRY.items())
+        valid = ", ".join(form for spec in REGISTRY.values() for form in spec.forms())
         hint = did_you_mean(match.group(1) if match else reference.strip(), list(REGISTRY))
         raise ThresholdError(f"unknown metric {reference.strip()!r}{hint}; valid metrics: {valid}.")
     spec = REGISTRY[name]
@@ -193,7 +197,7 @@ def check_metric_name(reference: str, class_names: Sequence[str] | None = None) 
 def metric_value(ref: MetricRef, report: Report) -> float:
     """The value of a resolved metric in a report (NaN when undefined)."""
     if ref.class_index is None:
-        return float(report.summary.get(ref.name, math.nan))
+        return report.summary_value(ref.name)
     if REGISTRY[ref.name].per_category:
         return report.categories[ref.class_index].iou
     return report.classes[ref.class_index].value(ref.name)
@@ -356,8 +360,8 @@ def check_regressions(
         if drop.metric.startswith("any-class-"):
             name = drop.metric.removeprefix("any-class-")
             spec = REGISTRY.get(name)
-            if spec is None or not spec.per_class:
-                per_class = ", ".join(n for n, s in REGISTRY.items() if s.per_class)
+            if spec is None or not spec.by_class:
+                per_class = ", ".join(n for n, s in REGISTRY.items() if s.by_class)
                 raise ThresholdError(
                     f"unknown per-class metric in {drop.metric!r}; use any-class-NAME with NAME "
                     f"one of: {per_class}."
@@ -436,6 +440,8 @@ def _drop_check(ref: MetricRef, baseline: Report, candidate: Report, allowed: fl
     before, after = metric_value(ref, baseline), metric_value(ref, candidate)
     spec = REGISTRY[ref.name]
     drop = spec.badness(after) - spec.badness(before)
+    if before == after:  # also an infinite distance in both: no worse
+        drop = 0.0
     note = f"baseline {before:.4f}, candidate {after:.4f}"
     if math.isnan(drop):
         return Check(f"max-drop {ref}", drop, allowed, "<=", False, "undefined in one report")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from segeval.core.metrics import REGISTRY
+from segeval.numbers import json_value
 from segeval.report import Report
 
 __all__ = ["BATCH_SCHEMA", "TIE_BREAKERS", "Leaderboard", "SubmissionResult", "rank"]
@@ -39,10 +40,10 @@ class SubmissionResult:
 
     def to_dict(self, metrics: Sequence[str]) -> dict[str, Any]:
         """JSON-ready form (headline metrics, null when invalid or undefined)."""
-        values: dict[str, float | None] = {}
+        values: dict[str, float | str | None] = {}
         for name in metrics:
-            value = math.nan if self.report is None else self.report.summary.get(name, math.nan)
-            values[name] = None if math.isnan(value) else value
+            value = math.nan if self.report is None else self.report.summary_value(name)
+            values[name] = json_value(value)
         return {
             "rank": self.rank,
             "name": self.name,
@@ -105,7 +106,7 @@ def rank(entries: list[SubmissionResult], rank_by: str) -> list[SubmissionResult
         assert entry.report is not None
         values = []
         for name in order:
-            value = entry.report.summary.get(name, math.nan)
+            value = entry.report.summary_value(name)
             values.append(math.inf if math.isnan(value) else REGISTRY[name].badness(value))
         return (*values, entry.name)
 

@@ -27,11 +27,18 @@ from typing import Any
 import numpy as np
 
 from segeval._version import __version__
+from segeval.boundary_report import (
+    BoundaryResults,
+    BoundarySummary,
+    class_boundary_from_dict,
+    class_boundary_to_dict,
+)
 from segeval.checks import GateResult
 from segeval.core.categories import category_scores
 from segeval.core.confusion import ConfusionMatrix
 from segeval.core.metrics import (
     PER_CLASS_METRICS,
+    REGISTRY,
     MetricOptions,
     counts_from_matrix,
     normalize_matrix,
@@ -240,6 +247,9 @@ class ClassResult:
     ``precision``, ``recall`` and ``fbeta`` read it. The ``image_*`` fields are
     set only with per-image aggregation: the mean over images of this class's
     IoU and Dice, and how many images counted (those where it was defined).
+    ``boundary`` holds the boundary metrics by registry name (``biou``, ``bf``,
+    ``hd``, ``hd95``, ``assd``, ``nsd``; distances may be infinite) and
+    ``boundary_counts`` the counts behind them, when they were computed.
     """
 
     id: int
@@ -255,6 +265,8 @@ class ClassResult:
     image_dice: float | None = None
     image_iou_images: int | None = None
     image_dice_images: int | None = None
+    boundary: Mapping[str, float] = field(default_factory=dict)
+    boundary_counts: Mapping[str, int] = field(default_factory=dict)
 
     _COUNTS = ("support", "predicted", "tp", "fp", "fn")
 
@@ -262,6 +274,8 @@ class ClassResult:
         """A per-class metric by registry name (NaN when undefined or absent)."""
         if metric in self.metrics:
             return self.metrics[metric]
+        if metric in self.boundary:
+            return self.boundary[metric]
         found = getattr(self, metric, None) if metric.startswith("image_") else None
         return math.nan if found is None else float(found)
 
@@ -300,13 +314,15 @@ class ClassResult:
             result["image_dice"] = _json_float(self.image_dice)
             result["image_iou_images"] = self.image_iou_images
             result["image_dice_images"] = self.image_dice_images
+        if self.boundary:
+            result["boundary"] = class_boundary_to_dict(self.boundary, self.boundary_counts)
         return result
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ClassResult:
         """Inverse of :meth:`to_dict`."""
         metrics = {name: _from_json_float(data[name]) for name in PER_CLASS_METRICS}
-        counts = {name: _count(data[name]) for name in cls._COUNTS}
+        counts: dict[str, Any] = {name: _count(data[name]) for name in cls._COUNTS}
         per_image: dict[str, Any] = {}
         if "image_iou" in data:
             per_image = {
@@ -315,6 +331,10 @@ class ClassResult:
                 "image_iou_images": _count(data["image_iou_images"]),
                 "image_dice_images": _count(data["image_dice_images"]),
             }
+        if "boundary" in data:
+            per_image["boundary"], per_image["boundary_counts"] = class_boundary_from_dict(
+                data["boundary"]
+            )
         return cls(
             id=_count(data["id"]),
             name=str(data["name"]),
@@ -396,6 +416,9 @@ class Report:
         Every image's per-class TP, FP and FN (scored with ``image_counts``).
     intervals : BootstrapResult or None
         Confidence intervals of the summary and per-class IoU / Dice.
+    boundary : BoundarySummary or None
+        Boundary metrics settings, means and empty cases (``--boundary``,
+        ``--surface-distances``); per-class values are in ``classes``.
     """
 
     config: ScoreConfig
@@ -417,6 +440,43 @@ class Report:
     categories: tuple[CategoryResult, ...] = ()
     image_counts: ImageCountTable | None = None
     intervals: BootstrapResult | None = None
+    boundary: BoundarySummary | None = None
+
+    def summary_value(self, name: str) -> float:
+        """A summary metric by registry name, boundary metrics included (NaN when absent).
+
+        Examples
+        --------
+        >>> report = build_report(ConfusionMatrix.from_counts(np.array([[3, 1], [0, 4]])))
+        >>> report.summary_value("miou"), report.summary_value("hd95")
+        (0.775, nan)
+        """
+        if name in self.summary:
+            return self.summary[name]
+        if self.boundary is not None and name in self.boundary.values:
+            return self.boundary.values[name]
+        return math.nan
+
+    def offers(self, name: str) -> bool:
+        """Whether this report computed a registry metric (per-image, boundary or always).
+
+        Examples
+        --------
+        >>> report = build_report(ConfusionMatrix.from_counts(np.array([[3, 1], [0, 4]])))
+        >>> report.offers("miou"), report.offers("image_miou"), report.offers("mean_biou")
+        (True, False, False)
+        """
+        spec = REGISTRY[name]
+        if spec.per_image:
+            return self.config.per_image
+        if spec.per_category:
+            return bool(self.categories)
+        if spec.option is None:
+            return True
+        if self.boundary is None:
+            return False
+        options = self.boundary.options
+        return options.boundary if spec.option == "--boundary" else options.surface
 
     def normalized_matrix(self, how: str) -> np.ndarray:
         """The confusion matrix divided by GT rows (``"gt"``), columns (``"pred"``) or total."""
@@ -456,6 +516,7 @@ class Report:
             "warnings": [warning.to_dict() for warning in self.warnings],
             "classes_averaged": self.classes_averaged,
             "summary": {name: _json_float(value) for name, value in self.summary.items()},
+            **({} if self.boundary is None else {"boundary": self.boundary.to_dict()}),
             "classes": [result.to_dict() for result in self.classes],
             **(
                 {"categories": [result.to_dict() for result in self.categories]}
@@ -512,6 +573,9 @@ class Report:
             intervals=None
             if data.get("intervals") is None
             else BootstrapResult.from_dict(data["intervals"]),
+            boundary=None
+            if data.get("boundary") is None
+            else BoundarySummary.from_dict(data["boundary"]),
         )
         report._check_shapes()
         return report
@@ -531,6 +595,11 @@ class Report:
         for index, result in enumerate(self.classes):
             if result.id != index:
                 raise ValueError(f"classes[{index}] has id {result.id}")
+            if result.boundary and self.boundary is None:
+                raise ValueError(f"classes[{index}] has boundary values but the report has none")
+            for name in result.boundary:
+                if name not in REGISTRY or REGISTRY[name].option is None:
+                    raise ValueError(f"classes[{index}].boundary holds an unknown metric {name!r}")
         total = int(self.confusion_matrix.sum(dtype=object)) + int(self.missed.sum(dtype=object))
         if total != self.scored_pixels:
             raise ValueError(
@@ -557,7 +626,9 @@ class Report:
         The stored values are compared with the recomputed ones first: a report
         whose numbers disagree with its own confusion matrix (edited by hand,
         damaged) is refused rather than trusted. Means over images, which need
-        per-image counts, are kept as stored.
+        per-image counts, are kept as stored, and so are boundary metrics
+        (computed from per-image boundary statistics a report does not carry;
+        :meth:`from_dict` has checked they are numbers, ``"inf"`` or null).
 
         Raises
         ------
@@ -632,6 +703,7 @@ def build_report(
     metric_options: MetricOptions | None = None,
     image_means: ImageMeans | None = None,
     image_counts: ImageCountTable | None = None,
+    boundary: BoundaryResults | None = None,
     reduce_zero_label: bool = False,
     convention: str | None = None,
     classes_source: str | None = None,
@@ -655,6 +727,8 @@ def build_report(
         Per-image means, when images were also scored one by one.
     image_counts : ImageCountTable, optional
         Every image's counts, kept in the report for confidence intervals.
+    boundary : BoundaryResults, optional
+        Boundary metrics, when they were computed.
     reduce_zero_label : bool, default False
         Recorded in the configuration.
     convention : str, optional
@@ -694,10 +768,14 @@ def build_report(
     )
     summary = dict(result.summary)
     per_image: list[dict[str, Any]] = [{} for _ in range(matrix.num_classes)]
+    if boundary is not None:
+        for index in range(matrix.num_classes):
+            per_image[index]["boundary"] = boundary.per_class[index]
+            per_image[index]["boundary_counts"] = boundary.class_counts[index]
     if image_means is not None:
         summary.update(image_means.summary())
         for index in range(matrix.num_classes):
-            per_image[index] = {
+            per_image[index] |= {
                 "image_iou": float(image_means.iou[index]),
                 "image_dice": float(image_means.dice[index]),
                 "image_iou_images": int(image_means.iou_images[index]),
@@ -754,4 +832,5 @@ def build_report(
         warnings=tuple(warnings),
         categories=category_results,
         image_counts=image_counts,
+        boundary=None if boundary is None else boundary.summary,
     )

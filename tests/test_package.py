@@ -31,6 +31,18 @@ def test_library_import_does_not_load_the_cli_stack() -> None:
     assert result.stdout.strip() == ""
 
 
+def test_importing_segeval_loads_no_boundary_dependency() -> None:
+    # SciPy and OpenCV (the boundary extra) load on the first boundary metric, not before.
+    code = (
+        "import sys, segeval, segeval.cli, segeval.run.evaluate;"
+        "print(','.join(m for m in ('scipy', 'cv2') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""
+
+
 def test_python_dash_m_segeval() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "segeval", "--version"], capture_output=True, text=True, check=True
@@ -124,7 +136,9 @@ def test_readme_python_examples_run() -> None:
     assert runner.summarize(verbose=False).failed == 0
 
 
-@pytest.mark.parametrize("mode", ["floor", "segeval", "count"])
+@pytest.mark.parametrize(
+    "mode", ["floor", "segeval", "count", "segeval-boundary", "segeval-surface"]
+)
 def test_the_benchmark_worker_runs_against_the_current_api(mode: str) -> None:
     """`make bench` is not part of the suite; its worker must not rot when the API moves."""
     import json

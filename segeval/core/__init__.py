@@ -1,1 +1,1 @@
-"""Counting and metrics on arrays: label rules, histogram kernels, the accumulator, formulas."""
+"""Counting and metrics on arrays: label rules, kernels, the accumulator, formulas, boundaries."""

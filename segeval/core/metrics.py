@@ -56,6 +56,7 @@ __all__ = [
     "class_metrics",
     "compute_metrics",
     "counts_from_matrix",
+    "empty_value",
     "included_classes",
     "normalize_matrix",
     "summary_arrays",
@@ -69,6 +70,19 @@ GtEmpty = Literal["score", "nan"]
 EmptyMean = Literal["nan", "zero"]
 
 _POLICY_VALUE = {"nan": np.nan, "zero": 0.0, "one": 1.0}
+
+
+def empty_value(policy: EmptyPolicy) -> float:
+    """The value an ``--empty`` policy gives an undefined class (one rule for every metric).
+
+    Examples
+    --------
+    >>> empty_value("zero"), empty_value("nan")
+    (0.0, nan)
+    """
+    if policy not in _POLICY_VALUE:
+        raise UsageError(f"empty must be nan, zero or one, got {policy!r}.")
+    return float(_POLICY_VALUE[policy])
 
 
 @dataclass(frozen=True)
@@ -110,8 +124,7 @@ class MetricOptions:
     empty_mean: EmptyMean = "nan"
 
     def __post_init__(self) -> None:
-        if self.empty not in _POLICY_VALUE:
-            raise UsageError(f"empty must be nan, zero or one, got {self.empty!r}.")
+        empty_value(self.empty)
         if self.zero_division not in ("nan", "zero"):
             raise UsageError(f"zero_division must be nan or zero, got {self.zero_division!r}.")
         if not self.beta > 0 or not np.isfinite(self.beta):
@@ -671,6 +684,12 @@ class MetricSpec:
         For a dataset-level per-class metric: ``counts -> (numerator,
         denominator)``; :func:`class_metrics` applies the undefined-value
         policies to it. Adding such a metric is one registry entry.
+    class_values : bool
+        A summary metric whose per-class values carry the same name: ``hd95``
+        is the mean over classes, ``hd95[road]`` one class's value.
+    option : str, optional
+        The score option that computes it (``--boundary``,
+        ``--surface-distances``); None for metrics every report has.
     """
 
     name: str
@@ -682,6 +701,8 @@ class MetricSpec:
     ratio: Ratio | None = field(default=None, compare=False)
     per_category: bool = False
     zero_is_best: bool = False
+    class_values: bool = False
+    option: str | None = None
 
     def badness(self, value: float) -> float:
         """What "worse" grows with: -value, value, or |value| for a zero-is-best metric.
@@ -694,6 +715,22 @@ class MetricSpec:
         if self.zero_is_best:
             return abs(value)
         return -value if self.higher_is_better else value
+
+    @property
+    def by_class(self) -> bool:
+        """True when the metric is addressed per class, as ``NAME[CLASS]``."""
+        return self.per_class or self.class_values
+
+    def forms(self) -> list[str]:
+        """How the gate addresses it: ``miou``, ``iou[CLASS]``, or both for ``hd95``.
+
+        Examples
+        --------
+        >>> REGISTRY["hd95"].forms(), REGISTRY["biou"].forms()
+        (['hd95', 'hd95[CLASS]'], ['biou[CLASS]'])
+        """
+        forms = [] if self.per_class else [self.name]
+        return forms + ([f"{self.name}[CLASS]"] if self.by_class else [])
 
 
 _PER_IMAGE_PREFIXES = ("image_", "samplewise_", "pooled_")
@@ -731,9 +768,10 @@ def _fbeta(c: RatioCounts) -> tuple[np.ndarray, np.ndarray]:
     return weighted_tp, denominator
 
 
-#: Every metric segeval computes, by machine name. A per-class metric's last
-#: field is its ratio; True marks per-class means over images; False a summary.
-REGISTRY: Mapping[str, MetricSpec] = _specs(
+# The metrics of the confusion matrix and of per-image counts. A per-class
+# metric's last field is its ratio; True marks per-class means over images;
+# False a summary.
+_COUNT_METRICS: Mapping[str, MetricSpec] = _specs(
     [
         ("iou", "IoU", "TP / (TP + FP + FN)", lambda c: (c.tp, c.tp + c.fp + c.fn)),
         (
@@ -846,16 +884,87 @@ REGISTRY: Mapping[str, MetricSpec] = _specs(
     ]
 )
 
+
+def _boundary_specs() -> Mapping[str, MetricSpec]:
+    # Boundary metrics need per-image work beyond the confusion matrix, so each
+    # names the option that computes it; distances are better when lower.
+    boundary, surface = "--boundary", "--surface-distances"
+    specs = [
+        MetricSpec(
+            "biou",
+            "Boundary IoU",
+            "sum over images |band(G) & band(P)| / sum |band(G) | band(P)|, bands of width d "
+            "(Cheng et al. 2021)",
+            per_class=True,
+            option=boundary,
+        ),
+        MetricSpec("mean_biou", "mBIoU", "mean over classes of biou", option=boundary),
+        MetricSpec(
+            "bf",
+            "BF",
+            "mean over images of the class's boundary F1 (MATLAB bfscore: tolerance 0.75 % of "
+            "the diagonal)",
+            per_class=True,
+            option=boundary,
+        ),
+        MetricSpec(
+            "mean_bf",
+            "Mean BF",
+            "mean over images of each image's mean BF over classes (MATLAB MeanBFScore)",
+            option=boundary,
+        ),
+        MetricSpec(
+            "hd",
+            "HD",
+            "Hausdorff distance max(max d_PG, max d_GP); per class mean over images, "
+            "summary mean over classes",
+            higher_is_better=False,
+            class_values=True,
+            option=surface,
+        ),
+        MetricSpec(
+            "hd95",
+            "HD95",
+            "max(q95(d_PG), q95(d_GP)) (MONAI; --hd95 medpy: q95 of both pooled); per class "
+            "mean over images, summary mean over classes",
+            higher_is_better=False,
+            class_values=True,
+            option=surface,
+        ),
+        MetricSpec(
+            "assd",
+            "ASSD",
+            "mean of d_PG and d_GP pooled; per class mean over images, summary mean over classes",
+            higher_is_better=False,
+            class_values=True,
+            option=surface,
+        ),
+        MetricSpec(
+            "nsd",
+            "NSD",
+            "(#{d_PG <= tau} + #{d_GP <= tau}) / (|d_PG| + |d_GP|); per class mean over "
+            "images, summary mean over classes",
+            class_values=True,
+            option=surface,
+        ),
+    ]
+    return {spec.name: spec for spec in specs}
+
+
+#: Every metric segeval computes, by machine name.
+REGISTRY: Mapping[str, MetricSpec] = {**_COUNT_METRICS, **_boundary_specs()}
+
 #: The dataset-level per-class metrics, in registry order (report columns, CSV rows).
 PER_CLASS_METRICS: tuple[str, ...] = tuple(
     name for name, spec in REGISTRY.items() if spec.ratio is not None
 )
 
 #: The summary metrics computed from summed counts (:func:`summary_arrays`), in
-#: registry order; the per-image means (``image_*``, ...) and the category scores
-#: (``category_*``, from merged class counts) are not among them.
+#: registry order; the per-image means (``image_*``, ...), the category scores
+#: (``category_*``, from merged class counts) and the boundary metrics (from
+#: per-image boundary statistics, ``spec.option``) are not among them.
 DATASET_SUMMARY_METRICS: tuple[str, ...] = tuple(
     name
     for name, spec in REGISTRY.items()
-    if not spec.per_class and not spec.per_image and not spec.per_category
+    if not spec.per_class and not spec.per_image and not spec.per_category and not spec.option
 )

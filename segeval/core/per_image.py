@@ -15,8 +15,8 @@ import itertools
 import math
 import pickle
 import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import IO
 
@@ -43,6 +43,12 @@ class ImageResult:
         Ground-truth pixels scored in this image.
     generalized_dice : float
         This image's generalised Dice (MONAI's ``GeneralizedDiceScore``).
+    boundary : mapping of str to numpy.ndarray
+        With boundary metrics: this image's per-class values by registry name
+        (``biou``, ``bf``, ``hd``, ``hd95``, ``assd``, ``nsd``).
+    boundary_summary : mapping of str to float
+        With boundary metrics: this image's means over included classes
+        (``mean_biou``, ``mean_bf``, ``hd``, ...).
     """
 
     key: str
@@ -53,6 +59,8 @@ class ImageResult:
     mdice: float
     scored_pixels: int
     generalized_dice: float = math.nan
+    boundary: Mapping[str, np.ndarray] = field(default_factory=dict)
+    boundary_summary: Mapping[str, float] = field(default_factory=dict)
 
 
 class ImageCountSpool:

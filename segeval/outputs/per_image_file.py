@@ -7,8 +7,12 @@ any exception (:meth:`commit` and :meth:`abort` do the same by hand).
 
 * CSV columns: ``image, scored_pixels, pixel_accuracy, miou, mdice``, then
   ``iou[NAME]`` and ``dice[NAME]`` per class; undefined values are empty cells.
+  With boundary metrics, the image's means over classes follow (``mean_biou``,
+  ``mean_bf``, ``hd``, ``hd95``, ``assd``, ``nsd``, those computed), then
+  ``biou[NAME]``, ``bf[NAME]``, ... per class; an infinite distance is ``inf``.
 * JSON lines: one object per image with the same scalars and ``iou`` / ``dice``
-  objects keyed by class name; undefined values are ``null``.
+  objects keyed by class name (and the boundary means and objects); undefined
+  values are ``null``, infinite ones ``"inf"``.
 """
 
 from __future__ import annotations
@@ -19,9 +23,11 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from segeval.core.per_image import ImageResult
 from segeval.errors import UsageError
+from segeval.numbers import json_value
 from segeval.outputs.atomic import AtomicWriter
 
 __all__ = ["PER_IMAGE_SUFFIXES", "PerImageWriter"]
@@ -69,28 +75,47 @@ class PerImageWriter:
         self._file = AtomicWriter(path)
         self._csv = csv.writer(self._file.stream, lineterminator="\n")
         self._names: Sequence[str] = ()
+        self._boundary: Sequence[str] = ()
+        self._boundary_means: Sequence[str] = ()
+        self._header_pending = False
 
     def begin(self, class_names: Sequence[str]) -> None:
-        """Record the class names and write the CSV header."""
+        """Record the class names; the CSV header follows with the first row.
+
+        The first row says which boundary metrics the rows carry, if any.
+        """
         self._names = list(class_names)
-        if self.format == "csv":
-            self._csv.writerow(
-                ["image", "scored_pixels", "pixel_accuracy", "miou", "mdice"]
-                + [f"iou[{name}]" for name in self._names]
-                + [f"dice[{name}]" for name in self._names]
-            )
+        self._header_pending = self.format == "csv"
+
+    def _header(self, result: ImageResult | None) -> None:
+        self._boundary = [] if result is None else list(result.boundary)
+        self._boundary_means = [] if result is None else list(result.boundary_summary)
+        self._csv.writerow(
+            ["image", "scored_pixels", "pixel_accuracy", "miou", "mdice"]
+            + [f"iou[{name}]" for name in self._names]
+            + [f"dice[{name}]" for name in self._names]
+            + list(self._boundary_means)
+            + [f"{metric}[{name}]" for metric in self._boundary for name in self._names]
+        )
+        self._header_pending = False
 
     def write(self, result: ImageResult) -> None:
-        """Append one image's row."""
+        """Append one image's row (with its boundary values when they were computed)."""
         scalars = [result.pixel_accuracy, result.miou, result.mdice]
         if self.format == "csv":
+            if self._header_pending:
+                self._header(result)
+            if list(result.boundary) != list(self._boundary):
+                raise UsageError(f"per-image row {result.key}: other boundary metrics than row 1.")
             values = [*scalars, *result.iou.tolist(), *result.dice.tolist()]
+            values += [result.boundary_summary[name] for name in self._boundary_means]
+            values += [v for metric in self._boundary for v in result.boundary[metric].tolist()]
             self._csv.writerow(
                 [result.key, result.scored_pixels]
                 + ["" if math.isnan(value) else repr(value) for value in values]
             )
             return
-        row = {
+        row: dict[str, Any] = {
             "image": result.key,
             "scored_pixels": result.scored_pixels,
             "pixel_accuracy": _number(result.pixel_accuracy),
@@ -103,6 +128,11 @@ class PerImageWriter:
                 name: _number(v) for name, v in zip(self._names, result.dice.tolist(), strict=True)
             },
         }
+        row.update({name: json_value(v) for name, v in result.boundary_summary.items()})
+        for metric, per_class in result.boundary.items():
+            row[metric] = {
+                name: json_value(v) for name, v in zip(self._names, per_class.tolist(), strict=True)
+            }
         self._file.stream.write(json.dumps(row, allow_nan=False) + "\n")
 
     def __enter__(self) -> PerImageWriter:
@@ -120,7 +150,9 @@ class PerImageWriter:
             self.abort()
 
     def commit(self) -> None:
-        """Move the finished file into place."""
+        """Move the finished file into place (a CSV with no row still has its header)."""
+        if self._header_pending:
+            self._header(None)
         self._file.commit()
 
     def abort(self) -> None:

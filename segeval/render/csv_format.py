@@ -5,6 +5,9 @@ Columns: ``metric, class_id, class, pred_id, value``.
 * summary metrics: ``metric`` is the registry name (``miou``), class columns empty;
 * per-class values: ``metric`` is ``iou``, ``dice``, ``support``, ...; the class
   columns name the class;
+* boundary metrics (when computed): summary rows (``mean_biou``, ``hd95``,
+  ...), then per class ``biou``, ``bf``, ``hd``, ... and their counts
+  (``band_intersection``, ``missed``, ...); an infinite distance is ``inf``;
 * with the confusion matrix: ``metric`` is ``confusion`` (or
   ``confusion_normalized``), ``class_id`` is the ground-truth class and
   ``pred_id`` the predicted class (``none`` for pixels predicted as no class).
@@ -64,6 +67,13 @@ def render_csv(report: Report, options: RenderOptions) -> str:
     for category in report.categories:
         iou = csv_number(category.iou)
         writer.writerow(["category_iou", "", category.name, "", iou, *bounds(None)])
+    if report.boundary is not None:
+        for name, value in report.boundary.values.items():
+            writer.writerow([name, "", "", "", csv_number(value), *bounds(None)])
+        for result in report.classes:
+            for name, number in [*result.boundary.items(), *result.boundary_counts.items()]:
+                row = [name, result.id, result.name, "", csv_number(number), *bounds(None)]
+                writer.writerow(row)
     if options.confusion_matrix:
         names = report.config.class_names
         matrix = report.confusion_matrix

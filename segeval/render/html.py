@@ -137,7 +137,8 @@ def _summary_section(report: Report) -> str:
         if name in report.summary
     ]
     rows = []
-    for name, value in report.summary.items():
+    boundary = {} if report.boundary is None else report.boundary.values
+    for name, value in [*report.summary.items(), *boundary.items()]:
         direction = _better(name)
         row = [
             Cell(escape(name), name),
@@ -179,7 +180,7 @@ def _summary_section(report: Report) -> str:
 def _class_metric_names(classes: Sequence[ClassResult], beta: float) -> list[str]:
     names: list[str] = []
     for result in classes:
-        for name in result.metrics:
+        for name in [*result.metrics, *result.boundary]:
             if name not in names and not (name == "fbeta" and beta == 1.0):
                 names.append(name)
     return names

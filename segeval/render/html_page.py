@@ -92,6 +92,8 @@ def number(value: float, digits: int = 4) -> str:
 def _sort_key(value: float | str) -> str:
     if isinstance(value, str):
         return value
+    if math.isinf(value):  # an infinite distance; JavaScript's parseFloat reads "Infinity"
+        return "Infinity" if value > 0 else "-Infinity"
     return "" if math.isnan(value) else repr(float(value))
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "HEADLINE_METRICS",
     "RenderOptions",
     "Section",
+    "boundary_sections",
     "class_interval",
     "format_count",
     "format_interval",
@@ -195,6 +196,34 @@ def report_header(report: Report) -> list[str]:
             f"Intervals: {intervals.describe()}{grouping}; dataset-level metrics and per-class "
             "IoU and Dice (docs/statistics.md)"
         )
+    if report.boundary is not None:
+        lines += _boundary_header(report)
+    return lines
+
+
+def _boundary_header(report: Report) -> list[str]:
+    assert report.boundary is not None
+    options = report.boundary.options
+    lines = []
+    if options.boundary:
+        widths = ", ".join(str(width) for width in report.boundary.band_widths) or "-"
+        band = (
+            f"{options.width} px"
+            if options.width is not None
+            else f"{widths} px ({options.ratio:g} of the image diagonal)"
+        )
+        lines.append(
+            f"Boundary IoU: band d = {band}, counts summed over images; BF: tolerance "
+            f"{options.bf_fraction:g} of the diagonal, per class mean over images"
+        )
+    if options.surface:
+        hd95 = "MONAI's (max of the directed 95th percentiles)"
+        if options.hd95 == "medpy":
+            hd95 = "medpy's (95th percentile of both directions pooled)"
+        lines.append(
+            f"Surface distances: in pixels, per class mean over images; HD95 {hd95}; "
+            f"NSD tolerance {options.nsd_tolerance:g} px"
+        )
     return lines
 
 
@@ -223,6 +252,19 @@ def report_notes(report: Report) -> list[str]:
         notes.append(f"Predictions without ground truth, not scored: {pairing.extra}.")
     if pairing.resized:
         notes.append(f"Predictions resized to their ground truth's size: {pairing.resized}.")
+    boundary = report.boundary
+    if boundary is not None and boundary.options.surface and (boundary.missed or boundary.spurious):
+        replaced = (
+            "replaced by the image diagonal (--replace-inf diagonal)"
+            if boundary.options.replace_inf
+            else "infinite (--replace-inf diagonal uses the image diagonal), and so is the mean "
+            "of a class with one such case"
+        )
+        notes.append(
+            "Surface distances: (image, class) cases with the class in the ground truth only "
+            f"(missed): {boundary.missed}, in the prediction only (spurious): "
+            f"{boundary.spurious}; their HD, HD95 and ASSD are {replaced}; their NSD is 0."
+        )
     return notes
 
 
@@ -231,6 +273,7 @@ def report_sections(report: Report, options: RenderOptions) -> list[Section]:
     sections = [_summary_section(report, options), _class_section(report, options)]
     if report.categories:
         sections.append(_category_section(report, options))
+    sections += boundary_sections(report, options)
     if options.confusion_matrix:
         sections.append(_confusion_section(report, options))
     return sections
@@ -327,6 +370,51 @@ def _category_section(report: Report, options: RenderOptions) -> Section:
     ]
     headers = ["Category", "IoU", "TP", "FP", "FN"]
     return Section("Per category", headers, rows, [False, True, True, True, True])
+
+
+#: Per-class boundary columns: registry name -> header.
+_BOUNDARY_COLUMNS = {
+    "biou": "BIoU",
+    "bf": "BF",
+    "hd": "HD",
+    "hd95": "HD95",
+    "assd": "ASSD",
+    "nsd": "NSD",
+}
+
+
+def boundary_sections(report: Report, options: RenderOptions) -> list[Section]:
+    """The boundary summary and per-class tables (none without boundary metrics)."""
+    boundary = report.boundary
+    if boundary is None:
+        return []
+    digits = options.digits
+    summary = Section(
+        "Boundary summary",
+        ["Metric", "Value"],
+        [
+            [REGISTRY[name].title, format_value(value, digits)]
+            for name, value in boundary.values.items()
+        ],
+        [False, True],
+    )
+    names = [name for name in _BOUNDARY_COLUMNS if name in report.classes[0].boundary]
+    counts = ["Missed", "Spurious"] if boundary.options.surface else []
+    headers = ["ID", "Class", *(_BOUNDARY_COLUMNS[name] for name in names), *counts]
+    rows = []
+    for result in report.classes:
+        row = [
+            str(result.id),
+            result.name if result.included else f"{result.name} (excluded)",
+            *(format_value(result.boundary[name], digits) for name in names),
+        ]
+        if counts:
+            row += [str(result.boundary_counts.get(key, 0)) for key in ("missed", "spurious")]
+        rows.append(row)
+    per_class = Section(
+        "Boundary per class", headers, rows, [header != "Class" for header in headers]
+    )
+    return [summary, per_class]
 
 
 def _or_nan(value: float | None) -> float:

@@ -19,7 +19,7 @@ __all__ = ["FORMATS", "leaderboard_section", "render_leaderboard"]
 
 
 def _value(entry: SubmissionResult, name: str) -> float:
-    return math.nan if entry.report is None else entry.report.summary.get(name, math.nan)
+    return math.nan if entry.report is None else entry.report.summary_value(name)
 
 
 def leaderboard_section(board: Leaderboard) -> Section:

@@ -63,9 +63,10 @@ def render_listing(listing: Listing, output_format: str = "table") -> str:
 def _metric_section() -> Section:
     rows = [
         [
-            f"{name}[CLASS]" if spec.per_class else name,
-            "per class" if spec.per_class else "summary",
-            "image" if spec.per_image else "dataset",
+            ", ".join(spec.forms()),
+            "per class" if spec.per_class else "summary, per class" if spec.by_class else "summary",
+            ("image" if spec.per_image else "dataset")
+            + (f" ({spec.option})" if spec.option else ""),
             "higher" if spec.higher_is_better else "lower",
             spec.formula,
         ]
@@ -79,11 +80,18 @@ def _convention_section(conventions: Mapping[str, Convention]) -> Section:
         [
             convention.name,
             convention.tool,
-            ", ".join(f"{key}={_show(value)}" for key, value in convention.settings.items()),
+            ", ".join(f"{key}={_show(value)}" for key, value in _settings(convention).items()),
         ]
         for convention in conventions.values()
     ]
     return Section("Conventions", ["Name", "Reproduces", "Settings"], rows, [False] * 3)
+
+
+def _settings(convention: Convention) -> dict[str, Any]:
+    settings = dict(convention.settings)
+    if convention.boundary_ratio is not None:
+        settings["boundary_ratio"] = convention.boundary_ratio  # applies with --boundary
+    return settings
 
 
 def _show(value: Any) -> str:
@@ -99,6 +107,8 @@ def metric_listing() -> Listing:
             "title": spec.title,
             "formula": spec.formula,
             "per_class": spec.per_class,
+            "class_values": spec.by_class,
+            "option": spec.option,
             "per_image": spec.per_image,
             "higher_is_better": spec.higher_is_better,
         }
@@ -112,7 +122,7 @@ def convention_listing(conventions: Mapping[str, Convention]) -> Listing:
     document = {
         convention.name: {
             "tool": convention.tool,
-            "settings": dict(convention.settings),
+            "settings": _settings(convention),
             "headline": list(convention.headline),
             "differences": convention.differences,
         }

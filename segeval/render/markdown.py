@@ -7,8 +7,6 @@ under ``<details>`` so that a pull-request comment stays short.
 
 from __future__ import annotations
 
-import math
-
 from segeval.checks import GateResult
 from segeval.core.metrics import REGISTRY
 from segeval.render.layout import (
@@ -84,9 +82,11 @@ def _headline(report: Report) -> str:
     names = ["miou", "mdice", "pixel_accuracy"]
     if report.config.per_image:
         names += ["image_miou", "image_mdice"]
+    if report.boundary is not None:
+        names += [name for name in ("mean_biou", "mean_bf", "hd95") if report.offers(name)]
     parts = [
         f"{REGISTRY[name].title} "
-        + format_interval(report.summary.get(name, math.nan), summary_interval(report, name))
+        + format_interval(report.summary_value(name), summary_interval(report, name))
         for name in names
     ]
     return "## segeval: " + " · ".join(parts)
@@ -95,7 +95,7 @@ def _headline(report: Report) -> str:
 def render_markdown(report: Report, options: RenderOptions) -> str:
     """The report as a compact Markdown summary for pull requests."""
     sections = report_sections(report, options)
-    summary, per_class, *matrix = sections
+    summary, per_class, *rest = sections
     config = report.config
     averaged = f"{report.classes_averaged} of {config.num_classes} classes averaged"
     parts = [
@@ -110,7 +110,13 @@ def render_markdown(report: Report, options: RenderOptions) -> str:
     parts.append(
         details(f"{per_class.title} ({config.num_classes} classes)", markdown_table(per_class))
     )
-    parts.extend(details("Confusion matrix", f"{m.title}\n\n{markdown_table(m)}") for m in matrix)
+    for section in rest:  # categories, boundary metrics, the confusion matrix
+        if section.title.startswith("Confusion matrix"):
+            parts.append(
+                details("Confusion matrix", f"{section.title}\n\n{markdown_table(section)}")
+            )
+        else:
+            parts.append(details(section.title, markdown_table(section)))
     notes = [*report_header(report), *report_notes(report)]
     parts.append(details("Run details", "\n".join(f"- {line}" for line in notes)))
     return "\n\n".join(parts) + "\n"

@@ -9,6 +9,7 @@ from typing import TypeVar
 from tabulate import tabulate
 
 from segeval.errors import UsageError
+from segeval.numbers import json_value
 from segeval.render.layout import RenderOptions, Section
 
 __all__ = ["Renderer", "csv_number", "json_number", "pick_renderer", "render_with", "text_table"]
@@ -48,15 +49,15 @@ def csv_number(value: float | int) -> str:
     return str(value)
 
 
-def json_number(value: float) -> float | None:
-    """A number for JSON: ``None`` (null) when undefined.
+def json_number(value: float) -> float | str | None:
+    """A number for JSON: ``None`` (null) when undefined, ``"inf"`` when infinite.
 
     Examples
     --------
-    >>> json_number(float("nan")) is None, json_number(0.5)
-    (True, 0.5)
+    >>> json_number(float("nan")) is None, json_number(0.5), json_number(float("inf"))
+    (True, 0.5, 'inf')
     """
-    return None if math.isnan(value) else float(value)
+    return json_value(value)
 
 
 def pick_renderer(formats: Mapping[str, Renderer[T]], output_format: str) -> Renderer[T]:

@@ -40,7 +40,7 @@ from segeval.run.batch_store import load_stored, store_result
 from segeval.run.engine import ProcessExecutor, WorkerCrash, chunked, default_jobs
 from segeval.run.evaluate import finish_report
 from segeval.run.options import Execution, ScoreOptions
-from segeval.run.work import ImageCounts, ImageTask, TaskResult, Work, count_tasks
+from segeval.run.work import BoundaryRows, ImageCounts, ImageTask, TaskResult, Work, count_tasks
 
 __all__ = ["BatchOptions", "run_batch"]
 
@@ -119,6 +119,9 @@ def _isolated(work: Work, chunk: Sequence[ImageTask]) -> TaskResult:
         merged.counts.update(part.counts)
         merged.images.update(part.images)
         merged.resized.update(part.resized)
+        merged.boundary.update(part.boundary)
+        merged.surface.update(part.surface)
+        merged.band_widths |= part.band_widths
         for index, messages in part.errors.items():
             merged.errors[index].extend(messages)
     return merged
@@ -148,11 +151,17 @@ def _relative(message: str, prepared: _Prepared) -> str:
     return message
 
 
-def _check_rank_metric(name: str) -> None:
+def _check_rank_metric(name: str, score: ScoreOptions) -> None:
     spec = REGISTRY.get(name)
     if spec is None or spec.per_class:
         valid = ", ".join(n for n, s in REGISTRY.items() if not s.per_class)
         raise ThresholdError(f"--rank-by {name!r}: use a summary metric: {valid}.")
+    computed = {
+        "--boundary": score.boundary is not None and score.boundary.boundary,
+        "--surface-distances": score.boundary is not None and score.boundary.surface,
+    }
+    if spec.option is not None and not computed[spec.option]:
+        raise ThresholdError(f"--rank-by {name}: it is computed with {spec.option}; pass it.")
 
 
 def run_batch(
@@ -186,7 +195,7 @@ def run_batch(
     """
     options = options or BatchOptions()
     started = time.perf_counter()
-    _check_rank_metric(options.rank_by)
+    _check_rank_metric(options.rank_by, options.score)
     score = options.score
     if score.max_pixels is None:
         score = replace(score, max_pixels=DEFAULT_MAX_PIXELS)
@@ -212,7 +221,9 @@ def run_batch(
     reader = score.pair_reader()
     reader = replace(reader, gt_read=replace(reader.gt_read, max_pixels=None))  # trusted
     template = score.new_accumulator(options.execution.chunk_pixels)
-    work = Work(reader, template, score.counts_per_image, record_errors=True)
+    work = Work(
+        reader, template, score.counts_per_image, record_errors=True, boundary=score.boundary
+    )
     # At least one worker process: workers isolate crashes.
     jobs = max(1, options.execution.jobs or default_jobs())
 
@@ -322,6 +333,7 @@ def _finish(
     assert item.checked is not None
     accumulator = template.copy_empty()
     rows: list[ImageCounts] = []
+    boundary_rows = BoundaryRows()
     with ImageCountSpool() as spool:
         for result in results:
             if index in result.counts:
@@ -329,8 +341,10 @@ def _finish(
             for image in result.images.get(index, []):
                 spool.append(*image)
                 rows.append(image)
+            boundary_rows.add(result, index)
         resized = sum(result.resized.get(index, 0) for result in results)
         item.result.report = finish_report(
-            score, accumulator, item.checked, resized=resized, spool=spool, started=started
-        )
+            score, accumulator, item.checked, resized=resized, spool=spool, started=started,
+            boundary_rows=boundary_rows,
+        )  # fmt: skip
     return rows

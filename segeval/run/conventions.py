@@ -54,6 +54,10 @@ class Convention:
         The registry names of the numbers that tool reports.
     differences : str
         Where segeval deliberately differs from the tool.
+    boundary_ratio : float, optional
+        The Boundary IoU band ratio the Boundary IoU authors use for this data
+        set; applied with ``--boundary`` unless the band is given
+        (``--boundary-width``, ``--boundary-ratio``).
     """
 
     name: str
@@ -61,6 +65,7 @@ class Convention:
     settings: Mapping[str, Any]
     headline: tuple[str, ...]
     differences: str
+    boundary_ratio: float | None = None
 
 
 #: The metric policies a convention or the user may set by name (``exclude`` comes
@@ -89,6 +94,7 @@ CONVENTIONS: Mapping[str, Convention] = {
                 "its C path; segeval stops with an error naming the file. Category IoU and "
                 "iIoU are not computed. Masks in labelIds need --preset cityscapes."
             ),
+            boundary_ratio=0.005,
         ),
         Convention(
             name="mmseg",
@@ -265,6 +271,9 @@ def apply_convention(
             metric_changes[field_name] = value
         else:
             option_changes[field_name] = value
+    band_given = {"boundary_ratio", "boundary_width"} & set(explicit)
+    if convention.boundary_ratio is not None and options.boundary is not None and not band_given:
+        option_changes["boundary"] = replace(options.boundary, ratio=convention.boundary_ratio)
     metric_options: MetricOptions = replace(options.metric_options, **metric_changes)
     changed = replace(
         options,
@@ -315,6 +324,9 @@ def convention_conflicts(
         value = getattr(source, field_name)
         if _comparable(value) != _comparable(wanted):
             found.append((field_name, wanted, value))
+    band, ratio = options.boundary, convention.boundary_ratio
+    if ratio is not None and band is not None and band.width is None and band.ratio != ratio:
+        found.append(("boundary_ratio", ratio, band.ratio))
     return found
 
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Protocol
 
+from segeval.boundary_report import BoundaryResults, boundary_results
 from segeval.core.confusion import ConfusionMatrix
 from segeval.core.metrics import MetricOptions, included_classes
 from segeval.core.per_image import ImageCountSpool, ImageMeans, ImageResult, image_results
@@ -24,7 +26,7 @@ from segeval.report import PairingSummary, Report, build_report
 from segeval.run.diagnostics import diagnose_counts, diagnose_folders
 from segeval.run.engine import ThreadExecutor, WorkerCrash, chunked, default_jobs
 from segeval.run.options import Execution, ScoreOptions
-from segeval.run.work import ImageTask, Work, count_tasks
+from segeval.run.work import BoundaryRows, ImageTask, Work, count_tasks
 from segeval.stats.table import ImageCountTable
 
 __all__ = ["ImageSink", "ProgressCallback", "evaluate", "finish_report"]
@@ -39,7 +41,7 @@ class ImageSink(Protocol):
         """Called once, with the final class names, before the first row."""
 
     def write(self, result: ImageResult) -> None:
-        """Called once per image, in pairing order."""
+        """Called once per image, in pairing order (with its boundary values if computed)."""
 
 
 def evaluate(
@@ -112,11 +114,14 @@ def evaluate(
     )
     # A sink (the HTML report's worst images) needs each image's counts too.
     per_image = options.counts_per_image or image_sink is not None
-    work = Work(options.pair_reader(), accumulator.copy_empty(), per_image)
+    work = Work(
+        options.pair_reader(), accumulator.copy_empty(), per_image, boundary=options.boundary
+    )
     jobs = execution.jobs or default_jobs()
     executor = execution.executor or ThreadExecutor(jobs)
     tasks = [ImageTask(pair.key, pair.gt_path, ((0, pair.pred_path),)) for pair in checked.pairs]
     resized = done = 0
+    boundary_rows = BoundaryRows()
     with ImageCountSpool() as spool:
         for result in executor.run(partial(count_tasks, work), chunked(tasks, jobs)):
             if isinstance(result, WorkerCrash):
@@ -126,12 +131,14 @@ def evaluate(
             resized += result.resized.get(0, 0)
             for image in result.images.get(0, []):
                 spool.append(*image)
+            boundary_rows.add(result, 0)
             done += result.pairs
             if on_progress is not None:
                 on_progress(done, len(tasks))
         return finish_report(
             options, accumulator, checked, resized=resized, spool=spool,
             image_sink=image_sink, started=started, notices=diagnose_folders(pred_dir, gt_dir),
+            boundary_rows=boundary_rows,
         )  # fmt: skip
 
 
@@ -145,6 +152,7 @@ def finish_report(
     image_sink: ImageSink | None = None,
     started: float,
     notices: Sequence[Notice] = (),
+    boundary_rows: BoundaryRows | None = None,
 ) -> Report:
     """The report of a scored folder (shared by ``score`` and ``batch``).
 
@@ -166,12 +174,21 @@ def finish_report(
         ``time.perf_counter()`` when the run began.
     notices : sequence of Notice
         Findings made before scoring (they come first in the report).
+    boundary_rows : BoundaryRows, optional
+        Every pair's boundary statistics (with ``options.boundary``).
     """
     class_names = options.class_names_for(accumulator.num_classes)
     metric_options = options.final_metric_options(class_names)
+    boundary = None
+    if options.boundary is not None:
+        rows = boundary_rows or BoundaryRows()
+        boundary = boundary_results(
+            options.boundary, accumulator.num_classes, metric_options,
+            boundary=rows.boundary, surface=rows.surface, band_widths=sorted(rows.band_widths),
+        )  # fmt: skip
     image_means = None
     if options.per_image or image_sink is not None:
-        image_means = _image_means(spool, class_names, metric_options, image_sink)
+        image_means = _image_means(spool, class_names, metric_options, image_sink, boundary)
         if not options.per_image:
             image_means = None  # the rows were for the sink only
     image_counts = None
@@ -190,6 +207,7 @@ def finish_report(
         metric_options=metric_options,
         image_means=image_means,
         image_counts=image_counts,
+        boundary=boundary,
         reduce_zero_label=options.reduce_zero_label
         or (options.classes is not None and options.classes.offset == 1),
         convention=options.convention,
@@ -221,14 +239,23 @@ def _image_means(
     class_names: Sequence[str],
     metric_options: MetricOptions,
     image_sink: ImageSink | None,
+    boundary: BoundaryResults | None,
 ) -> ImageMeans:
     means = ImageMeans(
         included_classes(len(class_names), metric_options), metric_options.empty_mean
     )
-    if image_sink is not None:
-        image_sink.begin(class_names)
+    if image_sink is None:
+        for result in image_results(spool, len(class_names), metric_options):
+            means.add(result)
+        return means
+    image_sink.begin(class_names)
+    boundary_images = iter(()) if boundary is None else boundary.images()
     for result in image_results(spool, len(class_names), metric_options):
         means.add(result)
-        if image_sink is not None:
-            image_sink.write(result)
+        image = next(boundary_images, None)
+        if image is not None:
+            if image.key != result.key:  # both are in scoring order
+                raise AssertionError(f"per-image rows out of step: {image.key} vs {result.key}")
+            result = replace(result, boundary=image.per_class, boundary_summary=image.summary)
+        image_sink.write(result)
     return means

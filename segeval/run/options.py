@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from segeval._version import __version__
+from segeval.core.boundary import BoundaryOptions
 from segeval.core.confusion import DEFAULT_CHUNK_PIXELS, ConfusionMatrix, OutOfRange, PredIgnore
 from segeval.core.labels import DEFAULT_IGNORE, LabelMapping
 from segeval.core.metrics import MetricOptions
@@ -103,6 +104,8 @@ class ScoreOptions:
     binary : bool, default False
         Binary masks: 0 is the background (class 0) and any other value the
         foreground (class 1); no ignore value unless ``ignore_index`` names one.
+    boundary : BoundaryOptions, optional
+        Also compute boundary metrics (Boundary IoU and BF, surface distances).
 
     Raises
     ------
@@ -141,6 +144,7 @@ class ScoreOptions:
     npz_key: str | None = None
     max_pixels: int | None = None
     binary: bool = False
+    boundary: BoundaryOptions | None = None
 
     def __post_init__(self) -> None:
         self._check_convention()

@@ -15,6 +15,16 @@ from pathlib import Path
 
 import numpy as np
 
+from segeval.core.boundary import (
+    BoundaryOptions,
+    BoundaryStats,
+    Reference,
+    SurfaceStats,
+    boundary_stats,
+    prepare_prediction,
+    prepare_reference,
+    surface_stats,
+)
 from segeval.core.confusion import ConfusionMatrix
 from segeval.core.metrics import counts_from_matrix
 from segeval.errors import (
@@ -27,7 +37,15 @@ from segeval.inputs.pairing import MaskPair
 from segeval.io import ReadOptions, read_mask
 from segeval.io.resize import resize_nearest
 
-__all__ = ["ImageCounts", "ImageTask", "PairReader", "TaskResult", "Work", "count_tasks"]
+__all__ = [
+    "BoundaryRows",
+    "ImageCounts",
+    "ImageTask",
+    "PairReader",
+    "TaskResult",
+    "Work",
+    "count_tasks",
+]
 
 
 @dataclass(frozen=True)
@@ -121,23 +139,54 @@ class Work:
     record_errors : bool
         Record a submission's error and go on with the others (batch) instead of
         raising it (score).
+    boundary : BoundaryOptions, optional
+        Also compute each pair's boundary statistics.
     """
 
     reader: PairReader
     template: ConfusionMatrix
     per_image: bool = False
     record_errors: bool = False
+    boundary: BoundaryOptions | None = None
+
+    def __post_init__(self) -> None:
+        if self.boundary is not None:
+            self.boundary.check_dependencies()
 
 
 @dataclass
 class TaskResult:
-    """What counting a chunk of image tasks produced, per submission index."""
+    """What counting a chunk of image tasks produced, per submission index.
+
+    ``boundary`` and ``surface`` hold one row of boundary statistics per pair
+    (with ``Work.boundary``), in task order: sufficient statistics, a few
+    numbers per class, never pixels.
+    """
 
     counts: dict[int, ConfusionMatrix] = field(default_factory=dict)
     images: dict[int, list[ImageCounts]] = field(default_factory=lambda: defaultdict(list))
     resized: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     errors: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
+    boundary: dict[int, list[BoundaryStats]] = field(default_factory=lambda: defaultdict(list))
+    surface: dict[int, list[SurfaceStats]] = field(default_factory=lambda: defaultdict(list))
+    band_widths: set[int] = field(default_factory=set)
     pairs: int = 0
+
+
+@dataclass
+class BoundaryRows:
+    """One submission's boundary statistics from every task result, in scoring order."""
+
+    boundary: list[BoundaryStats] = field(default_factory=list)
+    surface: list[SurfaceStats] = field(default_factory=list)
+    band_widths: set[int] = field(default_factory=set)
+
+    def add(self, result: TaskResult, index: int) -> None:
+        """Append the rows of submission ``index`` from one task result."""
+        self.boundary += result.boundary.get(index, [])
+        self.surface += result.surface.get(index, [])
+        if index in result.boundary:
+            self.band_widths |= result.band_widths
 
 
 def count_tasks(work: Work, tasks: Sequence[ImageTask]) -> TaskResult:
@@ -174,11 +223,17 @@ def count_tasks(work: Work, tasks: Sequence[ImageTask]) -> TaskResult:
     result = TaskResult()
     for task in tasks:
         gt_mask = read_mask(task.gt_path, work.reader.gt_read)
+        # The ground truth's boundaries, computed once for every submission's prediction.
+        references = _References(gt_mask)
         for index, pred_path in task.predictions:
             pair = MaskPair(task.key, task.gt_path, pred_path)
             total = result.counts.setdefault(index, work.template.copy_empty())
             try:
-                _count_pair(work, pair, gt_mask, total, result, index)
+                pred_mask = _count_pair(work, pair, gt_mask, total, result, index)
+                if work.boundary is not None:
+                    _measure_boundaries(
+                        work.boundary, pair, pred_mask, total, references, result, index
+                    )
             except Exception as err:
                 if not work.record_errors:
                     raise
@@ -198,7 +253,8 @@ def _count_pair(
     total: ConfusionMatrix,
     result: TaskResult,
     index: int,
-) -> None:
+) -> np.ndarray | None:
+    """Count one pair; returns its prediction (None when missing) for the boundary work."""
     pred_mask, resized = work.reader.read_prediction(pair, gt_mask)
     try:
         if work.per_image:
@@ -211,6 +267,66 @@ def _count_pair(
     except LabelRangeError as err:
         raise _locate(err, pair) from err
     result.resized[index] += resized
+    return pred_mask
+
+
+class _References:
+    """One ground-truth image's prepared boundaries, by class count.
+
+    The class count is fixed for a run except when it is inferred, where a later
+    prediction may grow it; the reference is then prepared again.
+    """
+
+    def __init__(self, gt_mask: np.ndarray) -> None:
+        self.gt_mask = gt_mask
+        self._by_classes: dict[int, Reference] = {}
+
+    def get(self, total: ConfusionMatrix) -> Reference:
+        num_classes = total.num_classes
+        if num_classes not in self._by_classes:
+            # Codes C (ignore) and C + 1 (out of range: the counting already
+            # refused it, or made it a miss) are "no class" for boundaries.
+            self._by_classes[num_classes] = prepare_reference(
+                total.mapping.encode(self.gt_mask),
+                num_classes,
+                ignore_values=(num_classes, num_classes + 1),
+            )
+        return self._by_classes[num_classes]
+
+
+def _measure_boundaries(
+    options: BoundaryOptions,
+    pair: MaskPair,
+    pred_mask: np.ndarray | None,
+    total: ConfusionMatrix,
+    references: _References,
+    result: TaskResult,
+    index: int,
+) -> None:
+    """Boundary statistics of a pair the confusion matrix has just accepted."""
+    reference = references.get(total)
+    num_classes = reference.num_classes
+    if pred_mask is None:  # --missing empty: the prediction holds no class anywhere
+        pred_codes = np.full(reference.shape, num_classes, dtype=reference.gt.codes.dtype)
+    else:
+        pred_codes = total.pred_mapping.encode(pred_mask)
+    prediction = prepare_prediction(reference, pred_codes)
+    if options.boundary:
+        width = options.band_width(reference.shape)
+        result.band_widths.add(width)
+        result.boundary[index].append(
+            boundary_stats(
+                reference,
+                prediction,
+                width=width,
+                bf_fraction=options.bf_fraction,
+                key=pair.key,
+            )
+        )
+    if options.surface:
+        result.surface[index].append(
+            surface_stats(reference, prediction, nsd_tolerance=options.nsd_tolerance, key=pair.key)
+        )
 
 
 def _size(mask: np.ndarray) -> str:
