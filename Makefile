@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint format bench golden loss-golden convention-golden sample-data browser screenshots clean
+.PHONY: demo test lint format bench golden loss-golden convention-golden cityscapes-golden sample-data browser screenshots clean
 
 # The venv is rebuilt when pyproject.toml changes; the stamp files record which extras it has.
 $(BIN)/python:
@@ -88,6 +88,17 @@ $(REF_VENV)/.installed: scripts/reference-requirements.txt
 
 convention-golden: $(REF_VENV)/.installed
 	$(REF_VENV)/bin/python scripts/make_convention_golden.py tests/golden/conventions.json
+
+# The official Cityscapes evaluator's class/category IoU and iIoU on a synthetic set with
+# instances (tests/golden/cityscapes_instances), in its own venv: it needs numpy < 2.4.
+CITYSCAPES_VENV ?= .venv-cityscapes
+
+$(CITYSCAPES_VENV)/bin/python:
+	$(PYTHON) -m venv $(CITYSCAPES_VENV)
+	$@ -m pip install --quiet 'numpy<2.4' 'cityscapesscripts==2.3.0' pillow
+
+cityscapes-golden: $(CITYSCAPES_VENV)/bin/python
+	$(CITYSCAPES_VENV)/bin/python scripts/make_cityscapes_golden.py tests/golden/cityscapes_instances
 
 sample-data: $(VENV)/.installed
 	$(BIN)/python scripts/make_sample_data.py sample_data

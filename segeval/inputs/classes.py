@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -230,6 +231,12 @@ class ClassDefinition:
         One category name per class ("" for none), or empty when the definition
         declares no categories; classes of a category are also scored merged
         (Cityscapes' category IoU).
+    average_instance_sizes : tuple of float
+        Per class, the average instance size in pixels for classes with
+        instances (NaN for the others), or empty: the weights of iIoU.
+    category_values : mapping of str to tuple of int
+        Raw values ignored in evaluation that still belong to a category (for
+        the category iIoU: Cityscapes' caravan and trailer are vehicles).
     """
 
     names: tuple[str, ...]
@@ -244,6 +251,8 @@ class ClassDefinition:
     description: str = ""
     source: str = ""
     categories: tuple[str, ...] = ()
+    average_instance_sizes: tuple[float, ...] = ()
+    category_values: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
     @property
     def num_classes(self) -> int:
@@ -302,6 +311,9 @@ class ClassDefinition:
                 entry["color"] = colors[index]
             if self.categories and self.categories[index]:
                 entry["category"] = self.categories[index]
+            sizes = self.average_instance_sizes
+            if sizes and not math.isnan(sizes[index]):
+                entry["average_instance_size"] = sizes[index]
             classes.append(entry)
         class_colors = {c for c, index in self.class_colors.items() if index < self.num_classes}
         document: dict[str, Any] = {
@@ -315,6 +327,8 @@ class ClassDefinition:
         }
         if self.offset == 1:
             document["reduce_zero_label"] = True
+        if self.category_values:
+            document["category_values"] = {k: list(v) for k, v in self.category_values.items()}
         return document
 
 
@@ -403,6 +417,17 @@ def _color(value: Any, where: str) -> RGB:
     )
 
 
+def _positive(value: Any, where: str) -> float:
+    """An average instance size: a positive number, or NaN when absent."""
+    if value is None:
+        return float("nan")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ClassDefinitionError(
+            f"{where}: average_instance_size must be a positive number, got {value!r}."
+        )
+    return float(value)
+
+
 def _int_list(value: Any, where: str) -> list[int]:
     if not isinstance(value, list) or not all(
         isinstance(v, int) and not isinstance(v, bool) for v in value
@@ -448,7 +473,7 @@ def parse_class_definition(document: Any, source: str = "class definition") -> C
         raise ClassDefinitionError(f"{source}: expected an object with a 'classes' list.")
     known = {
         "name", "description", "source", "classes", "label_map", "ignore", "ignore_colors",
-        "unmapped", "reduce_zero_label", "class_id_ignore",
+        "unmapped", "reduce_zero_label", "class_id_ignore", "category_values",
     }  # fmt: skip
     unknown = sorted(set(document) - known)
     if unknown:
@@ -556,9 +581,21 @@ def parse_class_definition(document: Any, source: str = "class definition") -> C
         if color not in class_color_table:
             class_color_table[color] = min(class_id_ignore, default=DEFAULT_IGNORE)
     categories = tuple(str(by_id[index].get("category", "")) for index in range(len(names)))
+    sizes = tuple(
+        _positive(by_id[index].get("average_instance_size"), f"{source}: class {names[index]!r}")
+        for index in range(len(names))
+    )
+    category_values = document.get("category_values", {})
+    if not isinstance(category_values, Mapping):
+        raise ClassDefinitionError(f"{source}: 'category_values' maps categories to values.")
     return ClassDefinition(
         names=names,
         categories=categories if any(categories) else (),
+        average_instance_sizes=sizes if not all(math.isnan(size) for size in sizes) else (),
+        category_values={
+            str(name): tuple(_int_list(values, f"{source}: category_values.{name}"))
+            for name, values in category_values.items()
+        },
         value_to_class=table,
         ignore_values=frozenset(ignore_values),
         unmapped=unmapped,
