@@ -8,6 +8,7 @@ submissions' predictions of it) into a :class:`TaskResult`. ``score`` and
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from segeval.core.confusion import ConfusionMatrix
-from segeval.core.metrics import counts_from_matrix
 from segeval.errors import (
+    ClassCountError,
     LabelRangeError,
     PredictedIgnoreError,
     SegevalError,
@@ -131,12 +132,17 @@ class Work:
 
 @dataclass
 class TaskResult:
-    """What counting a chunk of image tasks produced, per submission index."""
+    """What counting a chunk of image tasks produced, per submission index.
+
+    ``seconds`` is the time spent reading and counting each submission's
+    predictions (batch enforces its per-submission time limit with it).
+    """
 
     counts: dict[int, ConfusionMatrix] = field(default_factory=dict)
     images: dict[int, list[ImageCounts]] = field(default_factory=lambda: defaultdict(list))
     resized: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     errors: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
+    seconds: dict[int, float] = field(default_factory=lambda: defaultdict(float))
     pairs: int = 0
 
 
@@ -177,6 +183,7 @@ def count_tasks(work: Work, tasks: Sequence[ImageTask]) -> TaskResult:
         for index, pred_path in task.predictions:
             pair = MaskPair(task.key, task.gt_path, pred_path)
             total = result.counts.setdefault(index, work.template.copy_empty())
+            started = time.perf_counter()
             try:
                 _count_pair(work, pair, gt_mask, total, result, index)
             except Exception as err:
@@ -187,6 +194,7 @@ def count_tasks(work: Work, tasks: Sequence[ImageTask]) -> TaskResult:
                     str(err) if isinstance(err, SegevalError) else f"{type(err).__name__}: {err}"
                 )
                 result.errors[index].append(message)
+            result.seconds[index] += time.perf_counter() - started
             result.pairs += 1
     return result
 
@@ -205,7 +213,7 @@ def _count_pair(
             own = total.copy_empty()
             own.update(pred_mask, gt_mask)
             total += own
-            result.images[index].append((pair.key, *counts_from_matrix(own.counts, own.missed)))
+            result.images[index].append((pair.key, *own.tp_fp_fn()))
         else:
             total.update(pred_mask, gt_mask)
     except LabelRangeError as err:
@@ -220,6 +228,11 @@ def _size(mask: np.ndarray) -> str:
 
 def _locate(err: LabelRangeError, pair: MaskPair) -> LabelRangeError:
     """Prefix a label error with the offending file and say what to do."""
+    if isinstance(err, ClassCountError):  # says what to do already
+        path = pair.pred_path if err.side == "pred" else pair.gt_path
+        located: LabelRangeError = ClassCountError(f"{path}: {err.message}.")
+        located.side, located.label = err.side, err.label
+        return located
     if isinstance(err, PredictedIgnoreError):
         path, hint = (
             pair.pred_path,
