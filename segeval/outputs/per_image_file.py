@@ -6,7 +6,8 @@ manager, the file is renamed into place when the block succeeds and removed on
 any exception (:meth:`commit` and :meth:`abort` do the same by hand).
 
 * CSV columns: ``image, scored_pixels, pixel_accuracy, miou, mdice``, then
-  ``iou[NAME]`` and ``dice[NAME]`` per class; undefined values are empty cells.
+  ``iou[NAME]`` and ``dice[NAME]`` per class; undefined values are empty cells;
+  text cells (image keys) go through :func:`~segeval.render.tables.csv_row`.
 * JSON lines: one object per image with the same scalars and ``iou`` / ``dice``
   objects keyed by class name; undefined values are ``null``.
 """
@@ -14,15 +15,18 @@ any exception (:meth:`commit` and :meth:`abort` do the same by hand).
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import IO
 
 from segeval.core.per_image import ImageResult
 from segeval.errors import UsageError
 from segeval.outputs.atomic import AtomicWriter
+from segeval.render.tables import csv_row
 
 __all__ = ["PER_IMAGE_SUFFIXES", "PerImageWriter"]
 
@@ -41,6 +45,10 @@ class PerImageWriter:
     ----------
     path : pathlib.Path
         Destination ``.csv``, ``.jsonl`` or ``.ndjson`` file; its folder must exist.
+        Written as :class:`~segeval.outputs.atomic.AtomicWriter` writes (a
+        device or pipe in place).
+    stream : text stream, optional
+        Write CSV rows to this stream instead (the command line's stdout for ``-``).
 
     Examples
     --------
@@ -56,25 +64,35 @@ class PerImageWriter:
     <BLANKLINE>
     """
 
-    def __init__(self, path: Path) -> None:
-        try:
-            self.format = PER_IMAGE_SUFFIXES[path.suffix.lower()]
-        except KeyError:
-            raise UsageError(
-                f"--per-image-output {path}: unknown suffix {path.suffix!r}; use .csv or .jsonl."
-            ) from None
-        if not path.parent.is_dir():
-            raise UsageError(f"--per-image-output {path}: the folder {path.parent} does not exist.")
+    def __init__(self, path: Path, *, stream: IO[str] | None = None) -> None:
+        if stream is not None:
+            self.format = "csv"
+        else:
+            try:
+                self.format = PER_IMAGE_SUFFIXES[path.suffix.lower()]
+            except KeyError:
+                raise UsageError(
+                    f"--per-image-output {path}: unknown suffix {path.suffix!r}; use .csv or "
+                    ".jsonl."
+                ) from None
+            if not path.parent.is_dir():
+                raise UsageError(
+                    f"--per-image-output {path}: the folder {path.parent} does not exist."
+                )
         self.path = path
-        self._file = AtomicWriter(path)
-        self._csv = csv.writer(self._file.stream, lineterminator="\n")
+        self._file = AtomicWriter(path, stream=stream)
         self._names: Sequence[str] = ()
+
+    def _write_csv(self, cells: Sequence[object]) -> None:
+        line = io.StringIO()
+        csv.writer(line, lineterminator="\n").writerow(csv_row(cells))
+        self._file.write(line.getvalue())
 
     def begin(self, class_names: Sequence[str]) -> None:
         """Record the class names and write the CSV header."""
         self._names = list(class_names)
         if self.format == "csv":
-            self._csv.writerow(
+            self._write_csv(
                 ["image", "scored_pixels", "pixel_accuracy", "miou", "mdice"]
                 + [f"iou[{name}]" for name in self._names]
                 + [f"dice[{name}]" for name in self._names]
@@ -85,10 +103,7 @@ class PerImageWriter:
         scalars = [result.pixel_accuracy, result.miou, result.mdice]
         if self.format == "csv":
             values = [*scalars, *result.iou.tolist(), *result.dice.tolist()]
-            self._csv.writerow(
-                [result.key, result.scored_pixels]
-                + ["" if math.isnan(value) else repr(value) for value in values]
-            )
+            self._write_csv([result.key, result.scored_pixels, *values])
             return
         row = {
             "image": result.key,
@@ -103,7 +118,7 @@ class PerImageWriter:
                 name: _number(v) for name, v in zip(self._names, result.dice.tolist(), strict=True)
             },
         }
-        self._file.stream.write(json.dumps(row, allow_nan=False) + "\n")
+        self._file.write(json.dumps(row, allow_nan=False) + "\n")
 
     def __enter__(self) -> PerImageWriter:
         return self
