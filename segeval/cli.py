@@ -4,18 +4,25 @@ Each command parses options, makes one library call and renders the result.
 Errors raised by the library (:class:`~segeval.errors.SegevalError`) are turned
 into one line on stderr and exit code 2 here, in one place; ``--debug`` shows the
 traceback instead. Exit codes: 0 success, 1 a quality gate failed, 2 usage or
-input error.
+input error, 128 + the signal's number when interrupted (130 for Ctrl-C, 143 for
+SIGTERM, 129 for SIGHUP). SIGTERM and SIGHUP are handled like Ctrl-C: the
+command stops at once, its workers are killed, its temporary files removed and
+a previous output file left as it was.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+import threading
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
+from types import FrameType
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -30,8 +37,9 @@ from segeval.core.boundary import (
     DEFAULT_NSD_TOLERANCE,
     BoundaryOptions,
 )
+from segeval.core.labels import DEFAULT_MAX_CLASSES
 from segeval.core.metrics import MetricOptions
-from segeval.errors import SegevalError, UsageError
+from segeval.errors import OutputError, SegevalError, UsageError
 from segeval.gate import (
     Threshold,
     check_names,
@@ -44,11 +52,17 @@ from segeval.inputs.classes import PRESET_NAMES, load_class_names, load_definiti
 from segeval.inputs.pairing import PairingOptions
 from segeval.inspection import inspect_folder
 from segeval.intervals import IntervalOptions, with_intervals
+from segeval.io import DEFAULT_MAX_MASK_BYTES, DEFAULT_MAX_PIXELS, ReadOptions
 from segeval.io.png import active_decoder
 from segeval.leaderboard import Leaderboard
 from segeval.losses.options import LossOptions, parse_floats, parse_terms
 from segeval.notices import Notice
-from segeval.outputs.atomic import refuse_inside_inputs, write_bytes_atomic, write_text_atomic
+from segeval.outputs.atomic import (
+    refuse_inside_inputs,
+    same_file,
+    write_bytes_atomic,
+    write_text_atomic,
+)
 from segeval.outputs.per_image_file import PerImageWriter
 from segeval.render import RenderOptions, listings
 from segeval.render import compare as compare_formats
@@ -57,9 +71,15 @@ from segeval.render import leaderboard as leaderboard_formats
 from segeval.render import loss as loss_formats
 from segeval.render import score as score_formats
 from segeval.render.junit import render_junit
-from segeval.render.tables import render_with
+from segeval.render.tables import printable, render_with
 from segeval.report import Report
-from segeval.run.batch import DEFAULT_MAX_ARCHIVE_BYTES, BatchOptions, run_batch
+from segeval.run.batch import (
+    DEFAULT_MAX_ARCHIVE_BYTES,
+    DEFAULT_MAX_EXTRACT_BYTES,
+    DEFAULT_TIMEOUT,
+    BatchOptions,
+    run_batch,
+)
 from segeval.run.conventions import CONVENTIONS, apply_convention
 from segeval.run.engine import default_jobs, tune_allocator
 from segeval.run.evaluate import evaluate
@@ -83,12 +103,48 @@ EXIT_OK, EXIT_GATE_FAILED, EXIT_USAGE = 0, 1, 2  # and 130 when interrupted (Ctr
 _DEBUG_KEY = "segeval.debug"
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where the command is, so that it unwinds like Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _interrupt(signum: int, _frame: FrameType | None) -> None:
+    # Once stopping, further signals must not interrupt the clean-up itself.
+    for number in _STOP_SIGNALS:
+        signal.signal(number, signal.SIG_IGN)
+    raise Interrupted(signum)
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """Handle SIGINT, SIGTERM and SIGHUP as an exception while a command runs."""
+    previous = {}
+    # Only the main thread may handle signals (an application may call us from another).
+    if threading.current_thread() is threading.main_thread():
+        previous = {number: signal.signal(number, _interrupt) for number in _STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
 class _SegevalGroup(click.Group):
-    """Turns library errors into one stderr line and exit code 2."""
+    """Turns library errors into one stderr line and exit code 2, signals into 128 + N."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        # Pillow's notes on a corrupt file ("Corrupt EXIF data") would be noise beside the
+        # one-line verdict segeval gives on that file.
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
         try:
-            return super().invoke(ctx)
+            with _stop_on_signals():
+                return super().invoke(ctx)
         except SegevalError as err:
             _fail(ctx, str(err), err)
         except OSError as err:
@@ -96,10 +152,12 @@ class _SegevalGroup(click.Group):
                 sys.stderr.close()
                 ctx.exit(EXIT_OK)
             _fail(ctx, f"{err.filename or ''}: {err.strerror or err}".lstrip(": "), err)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as err:
             # Not click's "Aborted!" with exit 1: 1 means "a gate failed".
-            click.echo("segeval: interrupted", err=True)
-            ctx.exit(130)
+            signum = err.signum if isinstance(err, Interrupted) else int(signal.SIGINT)
+            by = "" if signum == signal.SIGINT else f" by {signal.Signals(signum).name}"
+            click.echo(f"segeval: interrupted{by}", err=True)
+            ctx.exit(128 + signum)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as err:  # a bug: still exit 2, never 1 (1 means "gate failed")
@@ -113,7 +171,8 @@ class _SegevalGroup(click.Group):
 def _fail(ctx: click.Context, message: str, err: BaseException) -> NoReturn:
     if ctx.meta.get(_DEBUG_KEY):
         raise err
-    click.echo(f"segeval: error: {message}", err=True)
+    # One line whatever the message holds (file names may hold line breaks).
+    click.echo(f"segeval: error: {printable(message)}", err=True)
     ctx.exit(EXIT_USAGE)
 
 
@@ -151,17 +210,33 @@ def output_option(what: str) -> Callable[[F], F]:
     """``--output FILE``: write atomically instead of to stdout."""
     return click.option(
         "--output",
-        type=click.Path(path_type=Path, dir_okay=False),
-        help=f"Write the {what} to this file (atomically) instead of stdout.",
+        type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+        help=f"Write the {what} to this file (atomically; a device or pipe in place; - for "
+        "stdout) instead of stdout.",
     )
+
+
+STDOUT = Path("-")
+
+
+def _is_stdout(output: Path | None) -> bool:
+    return output is None or output == STDOUT
 
 
 def _write(text: str, output: Path | None) -> None:
     """The command's result: to --output (atomically), else to stdout."""
-    if output is not None:
+    if not _is_stdout(output):
+        assert output is not None
         write_text_atomic(output, text)
-    else:
-        click.echo(text, nl=False)
+        return
+    # A name that is not UTF-8 (a surrogate escape) is shown escaped, never a crash.
+    click.echo(text.encode("utf-8", "backslashreplace").decode("utf-8"), nl=False)
+    try:
+        sys.stdout.flush()  # a full disk or a closed pipe is reported here, not lost
+    except BrokenPipeError:
+        raise
+    except OSError as err:
+        raise OutputError(f"stdout: cannot write the output ({err.strerror or err}).") from err
 
 
 @click.group(
@@ -221,11 +296,38 @@ def _parse_ignore_index(values: Sequence[str]) -> tuple[int, ...] | None:
     return tuple(dict.fromkeys(parsed))
 
 
-def _check_outputs(outputs: dict[str, Path | None], inputs: Sequence[Path]) -> None:
-    """Every output option: outside the inputs, in a folder that exists."""
-    for option, output in outputs.items():
+def _check_outputs(
+    outputs: dict[str, Path | None], inputs: Sequence[Path], input_files: Sequence[Path] = ()
+) -> None:
+    """Every output option: outside the inputs, in a folder that exists, each its own file.
+
+    The first option is the command's main output, which goes to stdout when not
+    given; ``-`` names stdout for any of them.
+    """
+    named: list[tuple[str, Path]] = []
+    for position, (option, output) in enumerate(outputs.items()):
+        if output is None and position == 0:
+            output = STDOUT
         if output is None:
             continue
+        for other_option, other in named:
+            if (output == STDOUT) == (other == STDOUT) and (
+                output == STDOUT or same_file(output, other)
+            ):
+                shown = "stdout" if output == STDOUT else str(output)
+                raise UsageError(
+                    f"{other_option} and {option} both name {shown}; one would overwrite the "
+                    "other, so give each its own file."
+                )
+        named.append((option, output))
+        if output == STDOUT:
+            continue
+        for input_file in input_files:
+            if same_file(output, input_file):
+                raise UsageError(
+                    f"{option} {output} is the input {input_file}; segeval never overwrites "
+                    "its inputs, so write it elsewhere."
+                )
         refuse_inside_inputs(output, option, inputs)
         if not output.resolve().parent.is_dir():
             raise UsageError(f"{option} {output}: the folder {output.parent} does not exist.")
@@ -270,7 +372,7 @@ class _Progress:
 
 def _emit(report: Report, output_format: str, options: RenderOptions, output: Path | None) -> None:
     """Write the report to --output (atomically) or stdout (rich when a terminal)."""
-    if output is None and output_format == "table" and sys.stdout.isatty():
+    if _is_stdout(output) and output_format == "table" and sys.stdout.isatty():
         from rich.console import Console
 
         from segeval.render.terminal import print_report
@@ -526,7 +628,24 @@ def scoring_options(function: F) -> F:
         click.option(
             "--max-pixels",
             type=click.IntRange(min=1),
-            help="Refuse images with more pixels than this (read from the header).",
+            default=DEFAULT_MAX_PIXELS,
+            show_default=True,
+            help="Refuse masks with more pixels than this (read from the header, before decoding).",
+        ),
+        click.option(
+            "--max-mask-bytes",
+            type=click.IntRange(min=1),
+            default=DEFAULT_MAX_MASK_BYTES,
+            show_default=True,
+            help="Refuse mask files larger than this (before reading them).",
+        ),
+        click.option(
+            "--max-classes",
+            type=click.IntRange(min=1),
+            default=DEFAULT_MAX_CLASSES,
+            show_default=True,
+            help="Refuse more classes than this, given or inferred (a C x C matrix costs "
+            "8 C^2 bytes per worker and per submission).",
         ),
         *_BOUNDARY_OPTIONS,
         click.option(
@@ -653,7 +772,7 @@ def gate_options(function: F) -> F:
     )(function)
     return click.option(
         "--junit",
-        type=click.Path(path_type=Path, dir_okay=False),
+        type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
         help="Write the gate's checks as JUnit XML (one test case per check).",
     )(function)
 
@@ -709,6 +828,8 @@ def build_score_options(ctx: click.Context) -> ScoreOptions:
         allow_lossy=params["allow_lossy"],
         npz_key=params["npz_key"],
         max_pixels=params["max_pixels"],
+        max_mask_bytes=params["max_mask_bytes"],
+        max_classes=params["max_classes"],
         binary=params["binary"],
         boundary=_boundary_options(params),
     )
@@ -724,8 +845,9 @@ def build_score_options(ctx: click.Context) -> ScoreOptions:
 @interval_options
 @click.option(
     "--per-image-output",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Write one row per image to this .csv or .jsonl file (implies --per-image).",
+    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    help="Write one row per image to this .csv or .jsonl file (implies --per-image; - writes "
+    "CSV to stdout).",
 )
 @format_option(list(score_formats.FORMATS), "Report")
 @output_option("report")
@@ -834,7 +956,13 @@ def score(
         options = replace(options, image_counts=True)
     known_classes = options.resolved_num_classes()
     check_names(
-        thresholds, None if known_classes is None else options.class_names_for(known_classes)
+        thresholds,
+        None if known_classes is None else options.class_names_for(known_classes),
+        per_image=options.per_image,
+        inferred_classes=known_classes is None,
+        category_names=[]
+        if options.classes is None
+        else list(dict.fromkeys(name for name in options.classes.categories if name)),
     )
     tune_allocator()
     execution = build_execution(ctx)
@@ -842,7 +970,7 @@ def score(
     worst_images = WorstImages(worst) if html else None
     histogram = ScoreHistogram() if html else None
     with (
-        PerImageWriter(per_image_output) if per_image_output else nullcontext() as image_writer,
+        _per_image_writer(per_image_output) as image_writer,
         _Progress(not quiet, "scoring") as progress,
     ):
         sinks = [sink for sink in (image_writer, worst_images, histogram) if sink is not None]
@@ -889,6 +1017,15 @@ def _html_only(ctx: click.Context, html: bool, names: Sequence[str]) -> None:
         raise UsageError(f"{option} only applies to --format html.")
 
 
+def _per_image_writer(path: Path | None) -> PerImageWriter | nullcontext[None]:
+    """The --per-image-output file (- is stdout), or nothing."""
+    if path is None:
+        return nullcontext()
+    if path == STDOUT:
+        return PerImageWriter(path, stream=sys.stdout)
+    return PerImageWriter(path)
+
+
 def _thresholds(
     fail_under: Sequence[str], fail_over: Sequence[str], thresholds_file: Path | None
 ) -> list[Threshold]:
@@ -921,7 +1058,7 @@ def _finish_gate(
         verdict = "passed" if gate.passed else f"FAILED ({len(gate.failed)} of {len(gate.checks)})"
         click.echo(f"segeval: gate {verdict}", err=True)
     if junit is not None:
-        write_text_atomic(junit, render_junit(gate or GateResult(()), suite))
+        _write(render_junit(gate or GateResult(()), suite), junit)
     if github_summary:
         target = os.environ.get("GITHUB_STEP_SUMMARY")
         if target:
@@ -1054,7 +1191,9 @@ def compare(
         missing = ", ".join(option for option, folder in folders.items() if folder is None)
         raise UsageError(f"{', '.join(given)} also needs {missing}: give all three folders.")
     inputs = [folder for folder in (*folders.values(), images_dir) if folder is not None]
-    _check_outputs({"--output": output, "--junit": junit}, inputs)
+    _check_outputs(
+        {"--output": output, "--junit": junit}, inputs, input_files=[baseline, candidate]
+    )
     comparison = compare_reports(
         load_report(baseline),
         load_report(candidate),
@@ -1075,7 +1214,7 @@ def compare(
             gt_dir, baseline_pred, candidate_pred, comparison.baseline, comparison.candidate,
             k=worst, images_dir=images_dir, execution=Execution(jobs=jobs),
         )  # fmt: skip
-    if output is None and output_format == "table" and sys.stdout.isatty():
+    if _is_stdout(output) and output_format == "table" and sys.stdout.isatty():
         from rich.console import Console
 
         from segeval.render.terminal import print_comparison
@@ -1162,6 +1301,20 @@ def presets(name: str | None, output_format: str) -> None:
 )
 @click.option("--class-ids", is_flag=True, help="The masks hold class ids, not label-map values.")
 @click.option("--npz-key", help="Array to read from NPZ files that hold several.")
+@click.option(
+    "--max-pixels",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_PIXELS,
+    show_default=True,
+    help="List masks with more pixels than this as unreadable (from the header).",
+)
+@click.option(
+    "--max-mask-bytes",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_MASK_BYTES,
+    show_default=True,
+    help="List mask files larger than this as unreadable (before reading them).",
+)
 @format_option(list(inspection_formats.FORMATS), "Report")
 @debug_option
 def inspect(
@@ -1170,6 +1323,8 @@ def inspect(
     preset: str | None,
     class_ids: bool,
     npz_key: str | None,
+    max_pixels: int,
+    max_mask_bytes: int,
     output_format: str,
 ) -> None:
     """Show what a folder of masks holds, and what looks wrong.
@@ -1187,8 +1342,11 @@ def inspect(
     classes = load_definition(classes_file, preset)
     if not folder.is_dir():
         raise UsageError(f"{folder}: not a folder; pass a folder of mask files.")
-    found = inspect_folder(folder, classes=classes, class_ids=class_ids, npz_key=npz_key)
-    click.echo(render_with(inspection_formats.FORMATS, found, output_format), nl=False)
+    limits = ReadOptions(max_pixels=max_pixels, max_bytes=max_mask_bytes)
+    found = inspect_folder(
+        folder, classes=classes, class_ids=class_ids, npz_key=npz_key, read_options=limits
+    )
+    _write(render_with(inspection_formats.FORMATS, found, output_format), None)
 
 
 @cli.command()
@@ -1216,7 +1374,22 @@ def inspect(
     type=click.IntRange(min=1),
     default=DEFAULT_MAX_ARCHIVE_BYTES,
     show_default=True,
-    help="Refuse archives that expand to more bytes than this.",
+    help="Refuse archives whose members declare more bytes than this, uncompressed.",
+)
+@click.option(
+    "--max-extract-bytes",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_EXTRACT_BYTES,
+    show_default=True,
+    help="Most bytes of extracted submissions in the temporary folder at once (archives "
+    "are unpacked as they are scored, then deleted).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_TIMEOUT,
+    show_default=True,
+    help="Seconds a submission may take to be unpacked and scored; a slower one is invalid.",
 )
 @format_option(list(leaderboard_formats.FORMATS), "Leaderboard")
 @output_option("leaderboard")
@@ -1232,6 +1405,8 @@ def batch(
     output_dir: Path | None,
     resume: bool,
     max_archive_bytes: int,
+    max_extract_bytes: int,
+    timeout: float,
     output_format: str,
     output: Path | None,
     quiet: bool,
@@ -1240,13 +1415,16 @@ def batch(
     """Score every submission in SUBMISSIONS against GT_DIR and rank them.
 
     Each child of SUBMISSIONS is one submission: a folder, or a .zip, .tar or
-    .tar.gz archive (named by the child, without extension). Every scoring
-    option applies to each. Each ground-truth mask is decoded once per batch.
+    .tar.gz archive (named by the child, without extension, or by its full
+    name when two children share a stem). Every scoring option applies to
+    each. Each ground-truth mask is decoded once per group of submissions.
     Submissions are untrusted: archives with absolute or '..' paths, links or
-    devices, folders with links leading outside, images over --max-pixels
-    (default 100 megapixels) and archives over --max-archive-bytes are
-    rejected. A submission that fails is listed as invalid with its first
-    error; the batch goes on. Exit 0, or 1 with --strict when any is invalid.
+    devices, folders with links leading outside or to the ground truth, files
+    that are not regular files, and anything over a limit (--max-pixels,
+    --max-mask-bytes, --max-archive-bytes, --max-extract-bytes, --timeout;
+    docs/security.md lists them all) are rejected. A submission that fails is
+    listed as invalid with its first error; the batch always finishes. Exit 0,
+    or 1 with --strict when any is invalid.
 
     \b
     Example:
@@ -1260,12 +1438,16 @@ def batch(
     _check_outputs({"--output": output}, [submissions, gt_dir])
     if output_dir is not None:
         refuse_inside_inputs(output_dir, "--output-dir", [submissions, gt_dir])
+        if not _is_stdout(output) and output is not None:
+            refuse_inside_inputs(output, "--output", [output_dir])
     tune_allocator()
     score_options = build_score_options(ctx)
     options = BatchOptions(
         score=replace(score_options, strict=False),
         rank_by=rank_by,
         max_archive_bytes=max_archive_bytes,
+        max_extract_bytes=max_extract_bytes,
+        timeout=timeout,
         output_dir=output_dir,
         resume=resume,
         strict=score_options.strict,
@@ -1285,7 +1467,8 @@ def batch(
                 err=True,
             )
     for entry in board.invalid:
-        click.echo(f"segeval: invalid submission {entry.name}: {entry.reason}", err=True)
+        line = f"segeval: invalid submission {entry.name}: {entry.reason}"
+        click.echo(printable(line), err=True)
     if options.strict and board.invalid:
         ctx.exit(EXIT_GATE_FAILED)
 

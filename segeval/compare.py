@@ -14,14 +14,13 @@ interval's bound (``--max-drop-ci``).
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from segeval.core.metrics import REGISTRY
-from segeval.errors import IncomparableReportsError, UsageError
+from segeval.errors import IncomparableReportsError, SegevalError, UsageError
 from segeval.gate import (
     GateResult,
     MaxDrop,
@@ -29,6 +28,7 @@ from segeval.gate import (
     check_metric_name,
     check_regressions,
 )
+from segeval.inputs.documents import read_document
 from segeval.intervals import IntervalOptions, paired_intervals
 from segeval.notices import Notice
 from segeval.report import Report
@@ -105,24 +105,12 @@ def load_report(path: str | Path) -> Report:
     Raises
     ------
     IncomparableReportsError
-        Unreadable file, invalid JSON, not a score report, or a report whose
+        Unreadable file, invalid JSON, a file over the size or nesting limits
+        (:mod:`segeval.inputs.documents`), not a score report, or a report whose
         numbers are invalid or disagree with its counts (naming the file).
     """
     path = Path(path)
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as err:
-        raise IncomparableReportsError(f"{path}: cannot read the report ({err}).") from err
-    except json.JSONDecodeError as err:
-        raise IncomparableReportsError(
-            f"{path}: not JSON ({err.msg} at line {err.lineno}); pass the file written by "
-            "'segeval score --format json --output FILE'."
-        ) from err
-    except (ValueError, RecursionError) as err:  # a 5,000-digit number, nesting too deep
-        raise IncomparableReportsError(
-            f"{path}: not JSON segeval can read ({str(err)[:80]}); pass the file written by "
-            "'segeval score --format json --output FILE'."
-        ) from err
+    document = read_document(path, error=IncomparableReportsError, what="the report", toml=False)
     try:
         # Every metric recomputed from the counts: a report is data, not testimony.
         return Report.from_dict(document).recomputed()
@@ -132,7 +120,7 @@ def load_report(path: str | Path) -> Report:
         raise IncomparableReportsError(
             f"{path}: an incomplete score report (missing {err}); score again."
         ) from err
-    except (TypeError, ValueError, AttributeError) as err:
+    except (TypeError, ValueError, AttributeError, SegevalError) as err:
         raise IncomparableReportsError(
             f"{path}: a damaged score report ({err}); score again."
         ) from err

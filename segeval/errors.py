@@ -17,12 +17,14 @@ from typing import Any
 
 __all__ = [
     "ChannelCountError",
+    "ClassCountError",
     "ClassDefinitionError",
     "IncomparableReportsError",
     "LabelRangeError",
     "LossMemoryError",
     "MaskReadError",
     "MissingDependencyError",
+    "OutputError",
     "PairingError",
     "PredictedIgnoreError",
     "ScoreValueError",
@@ -31,6 +33,7 @@ __all__ = [
     "ThresholdError",
     "UnsafeInputError",
     "UsageError",
+    "format_bytes",
     "format_path_list",
 ]
 
@@ -119,6 +122,10 @@ class PredictedIgnoreError(LabelRangeError):
     """
 
 
+class ClassCountError(LabelRangeError):
+    """Label values implying more classes than the limit (``--max-classes``)."""
+
+
 class ThresholdError(SegevalError):
     """A quality-gate threshold that names an unknown metric or cannot be parsed."""
 
@@ -137,6 +144,28 @@ class MissingDependencyError(SegevalError):
 
 class UnsafeInputError(SegevalError):
     """Input refused for safety: a hostile archive member, an escaping symlink, a bomb."""
+
+
+class OutputError(SegevalError):
+    """An output file that cannot be written (a full disk, a closed pipe); names the file."""
+
+
+def format_bytes(size: int) -> str:
+    """A byte count for messages, in the largest binary unit that keeps it above 1.
+
+    Examples
+    --------
+    >>> format_bytes(512), format_bytes(3 << 20), format_bytes(int(1.5 * 2**30))
+    ('512 bytes', '3.0 MiB', '1.5 GiB')
+    """
+    if size < 1024:
+        return f"{size} bytes"
+    value = size / 1024
+    for unit in ("KiB", "MiB", "GiB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
 
 
 def format_path_list(paths: Sequence[Path | str], limit: int = 10) -> str:

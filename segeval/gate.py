@@ -18,10 +18,8 @@ Surface distances are both: ``hd95`` is the mean over classes and
 
 from __future__ import annotations
 
-import json
 import math
 import re
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +29,7 @@ from segeval.checks import Check, GateResult
 from segeval.core.metrics import REGISTRY
 from segeval.errors import ThresholdError, UsageError
 from segeval.inputs.classes import did_you_mean, resolve_class
+from segeval.inputs.documents import read_document
 from segeval.report import Report
 from segeval.stats import PairedBootstrapResult, check_max_drop, require_improvement
 from segeval.stats.bootstrap import Decision
@@ -86,8 +85,29 @@ class MaxDrop:
     delta: float
 
 
-def check_names(thresholds: Iterable[Threshold], class_names: Sequence[str] | None = None) -> None:
-    """Check every threshold's metric name before a run (class names when known).
+def check_names(
+    thresholds: Iterable[Threshold],
+    class_names: Sequence[str] | None = None,
+    *,
+    per_image: bool | None = None,
+    inferred_classes: bool = False,
+    category_names: Sequence[str] | None = None,
+) -> None:
+    """Check every threshold's metric name before a run, so a typo costs no scoring.
+
+    Parameters
+    ----------
+    thresholds : iterable of Threshold
+    class_names : sequence of str, optional
+        The class names, when known before scoring.
+    per_image : bool, optional
+        Whether the run scores per image; False refuses ``image_*`` metrics.
+    inferred_classes : bool, default False
+        The class count will be inferred: classes can only be named by id or
+        as ``class_K``.
+    category_names : sequence of str, optional
+        The categories of the run's class definition, when known before
+        scoring (none without a definition that declares them).
 
     Examples
     --------
@@ -96,9 +116,48 @@ def check_names(thresholds: Iterable[Threshold], class_names: Sequence[str] | No
     Traceback (most recent call last):
     ...
     segeval.errors.ThresholdError: 'iou[sky]': ...
+    >>> check_names([Threshold("image_miou", 0.5)], per_image=False)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    segeval.errors.ThresholdError: image_miou is a per-image metric; ...
     """
     for threshold in thresholds:
         check_metric_name(threshold.metric, class_names)
+        match = _REFERENCE.match(threshold.metric)
+        assert match is not None  # checked just above
+        spec = REGISTRY[match.group(1)]
+        class_ref = match.group(2)
+        if spec.per_class != (class_ref is not None):
+            wanted = f"{match.group(1)}[CLASS]" if spec.per_class else match.group(1)
+            raise ThresholdError(f"{threshold.metric.strip()!r}: write it as {wanted}.")
+        if per_image is False and spec.per_image:
+            raise ThresholdError(_PER_IMAGE_HINT.format(name=match.group(1)))
+        if spec.per_category and class_ref is not None and category_names is not None:
+            if not category_names:
+                raise ThresholdError(
+                    f"{threshold.metric.strip()!r}: this run has no categories; score with a "
+                    "class definition that declares them."
+                )
+            try:
+                resolve_class(class_ref, category_names)
+            except UsageError as err:
+                raise ThresholdError(
+                    f"{threshold.metric.strip()!r}: unknown category ({err})"
+                ) from None
+            continue
+        if inferred_classes and class_ref is not None and not _DEFAULT_NAME.match(class_ref):
+            raise ThresholdError(
+                f"{threshold.metric.strip()!r}: the classes have no names in this run (the "
+                "class count is inferred), so name the class by id (iou[3]) or as class_3, "
+                "or pass --class-names / --classes."
+            )
+
+
+_PER_IMAGE_HINT = (
+    "{name} is a per-image metric; score with --per-image (or a convention that scores "
+    "per image) to gate on it."
+)
+_DEFAULT_NAME = re.compile(r"^(?:class_)?\d+$")
 
 
 def _valid_names(report: Report) -> str:
@@ -134,10 +193,7 @@ def resolve_metric(reference: str, report: Report) -> MetricRef:
         raise ThresholdError(f"unknown metric {reference.strip()!r}{hint}; {_valid_names(report)}.")
     name, class_ref = match.group(1), match.group(2)
     if spec.per_image and not report.config.per_image:
-        raise ThresholdError(
-            f"{name} is a per-image metric; score with --per-image (or a convention that "
-            "scores per image) to gate on it."
-        )
+        raise ThresholdError(_PER_IMAGE_HINT.format(name=name))
     if spec.option is not None and not report.offers(name):
         raise ThresholdError(
             f"{name} is computed with {spec.option}; score with {spec.option} to gate on it."
@@ -255,22 +311,11 @@ def load_thresholds(path: str | Path) -> list[Threshold]:
     Raises
     ------
     ThresholdError
-        Unreadable file, invalid TOML/JSON, unknown sections, non-numbers.
+        Unreadable file, invalid TOML/JSON, unknown sections, values that are
+        not finite numbers (NaN, infinities, integers too large for a float).
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise ThresholdError(f"{path}: cannot read the thresholds file ({err}).") from err
-    is_toml = path.suffix.lower() == ".toml"
-    try:
-        document = tomllib.loads(text) if is_toml else json.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as err:
-        kind = "TOML" if is_toml else "JSON"
-        raise ThresholdError(
-            f"{path}: invalid {kind} ({err}); write [fail_under] / [fail_over] tables of "
-            "METRIC = VALUE."
-        ) from err
+    document = read_document(path, error=ThresholdError, what="the thresholds file")
     if not isinstance(document, Mapping) or not document:
         raise ThresholdError(f"{path}: expected fail_under and/or fail_over tables.")
     unknown = sorted(set(document) - {"fail_under", "fail_over"})
@@ -284,10 +329,37 @@ def load_thresholds(path: str | Path) -> list[Threshold]:
         if not isinstance(table, Mapping):
             raise ThresholdError(f"{path}: {section} must be a table of METRIC = VALUE.")
         for metric, value in table.items():
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ThresholdError(f"{path}: {section}.{metric} = {value!r} is not a number.")
-            thresholds.append(Threshold(str(metric), float(value), direction))  # type: ignore[arg-type]
+            thresholds.append(
+                Threshold(str(metric), _finite(value, f"{path}: {section}.{metric}"), direction)  # type: ignore[arg-type]
+            )
     return thresholds
+
+
+def _finite(value: object, where: str) -> float:
+    """A threshold value as a finite float, or ThresholdError (NaN, infinities, huge integers).
+
+    Examples
+    --------
+    >>> _finite(1, "x")
+    1.0
+    >>> _finite(float("nan"), "t.json: fail_under.miou")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    segeval.errors.ThresholdError: t.json: fail_under.miou = nan is not a finite number; ...
+    """
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+    problem = ThresholdError(
+        f"{where} = {shown} is not a finite number; a threshold is a number such as 0.72."
+    )
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise problem
+    try:
+        number = float(value)
+    except OverflowError:
+        raise problem from None
+    if not math.isfinite(number):
+        raise problem
+    return number
 
 
 def check_thresholds(report: Report, thresholds: Iterable[Threshold]) -> GateResult:
@@ -307,11 +379,19 @@ def check_thresholds(report: Report, thresholds: Iterable[Threshold]) -> GateRes
     """
     checks = []
     for threshold in thresholds:
-        ref = resolve_metric(threshold.metric, report)
+        comparison = ">=" if threshold.direction == "under" else "<="
+        try:
+            ref = resolve_metric(threshold.metric, report)
+        except ThresholdError as err:
+            # Only a class id beyond an inferred class count gets here (names were
+            # checked before scoring): a failed check, and the report is kept.
+            checks.append(
+                Check(threshold.metric, math.nan, threshold.value, comparison, False, str(err))
+            )
+            continue
         value = metric_value(ref, report)
         if REGISTRY[ref.name].zero_is_best:
             value = abs(value)  # a signed difference: its size is what is gated
-        comparison = ">=" if threshold.direction == "under" else "<="
         if math.isnan(value):
             passed, note = False, "the metric is undefined in this report"
         elif threshold.direction == "under":

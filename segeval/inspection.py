@@ -9,20 +9,21 @@ would be ignored.
 
 from __future__ import annotations
 
+import io
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from segeval.core.labels import DEFAULT_IGNORE, LabelMapping
 from segeval.errors import MaskReadError, SegevalError
 from segeval.inputs.classes import PRESET_NAMES, ClassDefinition, load_preset
 from segeval.inputs.pairing import list_masks
-from segeval.io import ReadOptions, read_mask, sniff_format
+from segeval.io import ReadOptions, decode_mask, read_regular_file, sniff_format
 from segeval.io.colors import RGB
+from segeval.io.image import OPENERS, check_pixel_limit
 
 __all__ = ["FolderInspection", "inspect_folder"]
 
@@ -75,16 +76,29 @@ class FolderInspection:
     class_ids: bool = False
 
 
-def _kind(path: Path) -> str:
-    with path.open("rb") as stream:
-        file_format = sniff_format(stream.read(16))
-    if file_format in {"png", "tiff", "bmp", "jpeg", "gif", "webp"}:
+def _kind(data: bytes) -> str:
+    file_format = sniff_format(data[:16])
+    if file_format in OPENERS:
         try:
-            with Image.open(path) as image:
+            with OPENERS[file_format](io.BytesIO(data)) as image:  # the header only
                 return f"{file_format} {image.mode}"
-        except (OSError, ValueError, SyntaxError):
+        except Exception:  # a decoder on hostile bytes: the file is unreadable, not us
             return f"{file_format} (unreadable)"
     return file_format
+
+
+def _decode_colors(data: bytes, path: Path, file_format: str, options: ReadOptions) -> np.ndarray:
+    """Decode a colour (or JPEG) image to RGB, after the pixel limit from its header."""
+    try:
+        with OPENERS[file_format](io.BytesIO(data)) as image:
+            check_pixel_limit(path, image.width, image.height, options.max_pixels)
+            return np.asarray(image.convert("RGB"))
+    except MaskReadError:
+        raise
+    except Exception as err:  # any decoder failure is the file's verdict
+        raise MaskReadError(
+            f"{path}: cannot decode the image ({type(err).__name__}: {err})."
+        ) from err
 
 
 def _tally_colors(inspection: FolderInspection, rgb: np.ndarray) -> None:
@@ -116,8 +130,12 @@ def inspect_folder(
     classes: ClassDefinition | None = None,
     class_ids: bool = False,
     npz_key: str | None = None,
+    read_options: ReadOptions | None = None,
 ) -> FolderInspection:
     """Read every mask under ``root`` and report what it holds.
+
+    A file that cannot be read (not a regular file, over the pixel or byte
+    limits, corrupt) is listed as unreadable and the others are still read.
 
     Parameters
     ----------
@@ -129,6 +147,8 @@ def inspect_folder(
         With ``classes``: the masks hold class ids, not label-map values.
     npz_key : str, optional
         Array to read from NPZ files holding several.
+    read_options : ReadOptions, optional
+        Pixel and byte limits (default: those of ``score``).
 
     Returns
     -------
@@ -137,6 +157,7 @@ def inspect_folder(
     Examples
     --------
     >>> import tempfile
+    >>> from PIL import Image
     >>> folder = Path(tempfile.mkdtemp())
     >>> Image.fromarray(np.array([[0, 255], [0, 255]], dtype=np.uint8)).save(folder / "a.png")
     >>> found = inspect_folder(folder)
@@ -151,25 +172,31 @@ def inspect_folder(
         root=root, skipped_files=skipped, classes=classes, class_ids=class_ids
     )
     color_table = None if classes is None else classes.color_table(class_ids=class_ids)
+    options = replace(read_options or ReadOptions(), npz_key=npz_key)
     for paths in by_key.values():
         for path in paths:
             inspection.files += 1
-            kind = _kind(path)
+            try:
+                data = read_regular_file(path, max_bytes=options.max_bytes)
+            except SegevalError as err:
+                inspection.kinds["unreadable"] += 1
+                inspection.unreadable.append(str(err))
+                continue
+            kind = _kind(data)
             inspection.kinds[kind] += 1
             try:
                 if kind.endswith((" RGB", " RGBA")) or kind.startswith("jpeg"):
-                    with Image.open(path) as image:  # decoded once, here
-                        rgb = np.asarray(image.convert("RGB"))
+                    rgb = _decode_colors(data, path, kind.split()[0], options)  # decoded once
                     inspection.sizes[(rgb.shape[1], rgb.shape[0])] += 1
                     _tally_colors(inspection, rgb)
                     if color_table is not None and not kind.startswith("jpeg"):
                         color_table.apply(rgb, str(path))  # unknown colours: unreadable
                     continue
-                labels = read_mask(path, ReadOptions(npz_key=npz_key))
+                labels = decode_mask(data, path, options)
             except MaskReadError as err:
                 inspection.unreadable.append(str(err))
                 continue
-            except (SegevalError, OSError, ValueError, Image.DecompressionBombError) as err:
+            except SegevalError as err:
                 inspection.unreadable.append(f"{path}: {err}")
                 continue
             inspection.sizes[(labels.shape[1], labels.shape[0])] += 1

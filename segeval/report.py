@@ -538,6 +538,9 @@ class Report:
         ------
         IncomparableReportsError
             The document is not a ``segeval/score/v1`` report.
+        KeyError, TypeError, ValueError
+            A damaged report: a missing field, a value of the wrong type, a count
+            that is not an integer in 0..2**64-1, shapes that disagree.
         """
         if not isinstance(data, Mapping) or data.get("schema") != SCHEMA:
             found = data.get("schema") if isinstance(data, Mapping) else type(data).__name__

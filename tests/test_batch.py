@@ -8,9 +8,9 @@ import os
 import tarfile
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import pytest
@@ -18,6 +18,7 @@ from click.testing import CliRunner, Result
 from PIL import Image
 
 from segeval.cli import cli
+from segeval.errors import UsageError
 from segeval.inputs.pairing import MaskPair
 from segeval.run.batch import BatchOptions, run_batch
 from segeval.run.evaluate import evaluate
@@ -167,7 +168,7 @@ def test_hostile_submission_is_invalid_with_its_reason(
     assert entry["reason"].startswith(prefix)
     assert message in entry["reason"]
     assert f"segeval: invalid submission {name}: " in hostile_run.result.stderr
-    assert (hostile_run.out / f"{name}.invalid.json").is_file()
+    assert (hostile_run.out / "invalid" / f"{name}.json").is_file()
 
 
 def test_honest_submissions_are_ranked_and_only_hostile_ones_invalid(
@@ -199,9 +200,11 @@ def test_batch_numbers_equal_score_numbers(hostile_run: HostileRun) -> None:
 
 def test_hostile_run_writes_only_its_reports(hostile_run: HostileRun) -> None:
     arena = hostile_run.arena
-    assert sorted(p.name for p in hostile_run.out.iterdir()) == sorted(
-        [f"{n}.json" for n in ("perfect", "good", "fair")]
-        + [f"{name}.invalid.json" for name, _, _ in HOSTILE]
+    assert sorted(p.name for p in hostile_run.out.glob("*.json")) == sorted(
+        f"{n}.json" for n in ("perfect", "good", "fair")
+    )
+    assert sorted(p.name for p in (hostile_run.out / "invalid").iterdir()) == sorted(
+        f"{name}.json" for name, _, _ in HOSTILE
     )
     # Nothing written into the inputs or outside the output and temporary folders.
     assert {side: _snapshot(arena / side) for side in ("gt", "subs")} == hostile_run.before
@@ -291,31 +294,142 @@ def test_a_crashing_worker_only_invalidates_its_submission(
     assert entries["perfect"].rank == 1
 
 
-def test_duplicate_submission_names_are_refused(tmp_path: Path) -> None:
+def test_two_submissions_with_one_stem_are_both_scored(tmp_path: Path) -> None:
     save_mask(tmp_path / "gt" / "a.png", np.zeros((2, 2)))
     save_mask(tmp_path / "subs" / "team" / "a.png", np.zeros((2, 2)))
     with zipfile.ZipFile(tmp_path / "subs" / "team.zip", "w") as archive:
         archive.writestr("a.png", _png_bytes(np.zeros((2, 2))))
-    result = run(tmp_path / "subs", tmp_path / "gt", "--num-classes", "2")
-    assert result.exit_code == 2
-    assert "two submissions are named 'team'" in result.stderr
+    result = run(tmp_path / "subs", tmp_path / "gt", "--num-classes", "2", "--format", "json")
+    assert result.exit_code == 0, result.output
+    board = json.loads(result.stdout)
+    assert sorted((e["name"], e["source"], e["status"]) for e in board["submissions"]) == [
+        ("team", "team", "ok"),
+        ("team.zip", "team.zip", "ok"),
+    ]
 
 
-def test_extraction_stops_at_the_byte_budget_even_if_sizes_lie(
+def test_extraction_stops_at_the_declared_size_even_if_it_lies(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import segeval.inputs.submissions as submissions
     from segeval.errors import UnsafeInputError
+    from segeval.inputs.pairing import PairingOptions
 
     with zipfile.ZipFile(tmp_path / "lies.zip", "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("a.png", b"\x00" * (3 << 20))
     # No public seam: Python's zipfile never yields more than a member declares, so
-    # an archive that lies cannot be written; skipping the declared-size check instead
-    # lets the extraction reach the byte budget it is meant to back up.
-    monkeypatch.setattr(submissions, "_check_declared", lambda *args: None)  # pretend it lied
+    # an archive that lies cannot be written; shrinking the sizes it declares instead
+    # lets the extraction reach the byte limit it is meant to back up.
+    real_members = submissions._zip_members
+
+    def lying(archive: Path, opened: zipfile.ZipFile, max_bytes: int) -> list[Any]:
+        members = real_members(archive, opened, max_bytes)
+        return [replace(member, size=1024) for member in members]  # every member claims 1 KiB
+
+    monkeypatch.setattr(submissions, "_zip_members", lying)
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     submission = submissions.Submission("lies", tmp_path / "lies.zip", "zip")
-    with pytest.raises(UnsafeInputError, match="expands beyond the limit"):
-        submissions.prepare_submission(submission, scratch, max_bytes=1 << 20)
-    assert not scratch.exists() or not any(scratch.rglob("*"))
+    limits = submissions.ExtractionLimits(1 << 30, 1 << 30, extract_bytes=1 << 30)
+    with pytest.raises(UnsafeInputError, match="expands beyond its declared size"):
+        submissions.prepare_submission(
+            submission, scratch, gt_keys=frozenset({"a"}), pairing=PairingOptions(), limits=limits
+        )
+    assert not scratch.exists()
+
+
+def test_archives_are_extracted_as_scored_within_the_extraction_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The temporary folder never holds more than --max-extract-bytes, whatever the order.
+
+    Groups are made small (a low share per archive) so that archives are also
+    deferred and extracted again alone; a hook in the (forked) workers records
+    how much the temporary folder holds after every member written.
+    """
+    import segeval.inputs.submissions as submissions
+    import segeval.run.batch as batch
+
+    gt = {f"img{i}": RNG.integers(0, 3, size=(64, 64)) for i in range(3)}
+    for name, labels in gt.items():
+        save_mask(tmp_path / "gt" / f"{name}.png", labels)
+    (tmp_path / "subs").mkdir()
+    for team in range(4):
+        with zipfile.ZipFile(tmp_path / "subs" / f"team{team}.zip", "w") as archive:
+            for name, labels in gt.items():
+                archive.writestr(f"{name}.png", _png_bytes(_prediction(labels, 0.5, team)))
+            archive.writestr("unpaired.png", _png_bytes(labels))  # never extracted
+    members = [len(_png_bytes(_prediction(v, 0.5, 0))) for v in gt.values()]
+    limit = 3 * max(members) + 64
+    log = tmp_path / "sizes.log"
+    real_write = submissions._write_member
+
+    def measured(
+        source: IO[bytes], target: Path, limit: int, budget: list[int], archive: Path, name: str
+    ) -> None:
+        real_write(source, target, limit, budget, archive, name)
+        root = target.parents[len(target.relative_to(tempfile.gettempdir()).parts) - 2]
+        held = sum(path.stat().st_size for path in root.rglob("*") if path.is_file())
+        with log.open("a") as stream:
+            stream.write(f"{held}\n")
+
+    monkeypatch.setattr(submissions, "_write_member", measured)
+    monkeypatch.setattr(batch, "GROUP_SHARE_BYTES", limit // 3)  # 3 archives, a third each
+    options = BatchOptions(
+        score=ScoreOptions(num_classes=3),
+        max_extract_bytes=limit,
+        execution=Execution(jobs=2),
+    )
+    board = run_batch(tmp_path / "subs", tmp_path / "gt", options)
+    assert [entry.status for entry in board.entries] == ["ok"] * 4
+    held = [int(line) for line in log.read_text().split()]
+    assert len(held) == 4 * 3  # every paired member once, never the unpaired one
+    assert max(held) <= limit
+    for entry in board.entries:  # the same numbers as scoring the archive on its own
+        alone = tmp_path / "alone" / entry.name
+        with zipfile.ZipFile(tmp_path / "subs" / entry.source) as archive:
+            for name in gt:
+                alone.mkdir(parents=True, exist_ok=True)
+                (alone / f"{name}.png").write_bytes(archive.read(f"{name}.png"))
+        expected = evaluate(alone, tmp_path / "gt", ScoreOptions(num_classes=3))
+        assert entry.report is not None
+        assert entry.report.summary == pytest.approx(expected.summary, nan_ok=True)
+
+
+def test_only_members_that_pair_are_extracted(tmp_path: Path) -> None:
+    from segeval.inputs.pairing import PairingOptions
+    from segeval.inputs.submissions import ExtractionLimits, Submission, prepare_submission
+
+    with zipfile.ZipFile(tmp_path / "team.zip", "w") as archive:
+        archive.writestr("team/a.png", _png_bytes(np.zeros((2, 2))))
+        archive.writestr("team/z.png", _png_bytes(np.zeros((2, 2))))
+        archive.writestr("team/notes.txt", "hello")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    prepared = prepare_submission(
+        Submission("team", tmp_path / "team.zip", "zip"),
+        scratch,
+        gt_keys=frozenset({"a"}),
+        pairing=PairingOptions(),
+        limits=ExtractionLimits(1 << 20, 1 << 20, extract_bytes=1 << 20),
+    )
+    assert sorted(p.name for p in scratch.rglob("*")) == ["a.png"]
+    assert prepared.extra == (scratch / "z.png",)
+    assert prepared.skipped == 1
+
+
+def test_overlapping_folders_are_refused_before_anything_is_created(tmp_path: Path) -> None:
+    save_mask(tmp_path / "subs" / "gt" / "a.png", np.zeros((2, 2)))
+    save_mask(tmp_path / "subs" / "team" / "a.png", np.zeros((2, 2)))
+    inside = run(tmp_path / "subs", tmp_path / "subs" / "gt", "--num-classes", "2")
+    assert inside.exit_code == 2
+    assert "overlap: the ground truth would be scored as a submission" in inside.stderr
+    reports = tmp_path / "subs" / "team" / "reports"
+    save_mask(tmp_path / "gt2" / "a.png", np.zeros((2, 2)))
+    with pytest.raises(UsageError, match="inside the input folder"):
+        run_batch(
+            tmp_path / "subs",
+            tmp_path / "gt2",
+            BatchOptions(score=ScoreOptions(num_classes=2), output_dir=reports),
+        )
+    assert not reports.exists()

@@ -453,3 +453,17 @@ def test_a_closed_stdout_pipe_exits_0_and_says_nothing() -> None:
         os.close(write)
     assert process.returncode == 0
     assert process.stderr == ""
+
+
+def test_names_cannot_inject_formulas_or_rows(make_dataset: MaskWriter, tmp_path: Path) -> None:
+    pred, gt = make_dataset({"a": np.array([[0, 1]])}, {"a": np.array([[0, 1]])})
+    names = tmp_path / "names.json"
+    names.write_text(json.dumps(["=HYPERLINK(1)", "line\nbreak"]))
+    args = ["score", str(pred), str(gt), "--class-names", str(names)]
+    rows = list(csv.reader(io.StringIO(run(*args, "--format", "csv").stdout)))
+    assert {row[2] for row in rows if row[1] == "0"} == {"'=HYPERLINK(1)"}
+    assert [row[4] for row in rows if row[0] == "miou"] == ["1.0"]  # numbers stay numbers
+    for output_format in ("table", "markdown"):
+        text = run(*args, "--format", output_format).stdout
+        assert "line\\nbreak" in text
+        assert not any(line.startswith("break") for line in text.splitlines())

@@ -355,3 +355,54 @@ def test_predicted_ignore_is_a_miss_or_an_error() -> None:
         miss += refuse
     with pytest.raises(UsageError, match="pred_ignore"):
         ConfusionMatrix(2, pred_ignore="drop")  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------- many classes
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.int64])
+def test_many_classes_are_counted_sparsely_and_exactly(dtype: type) -> None:
+    rng = np.random.default_rng(5)
+    num_classes = 600
+    gt: np.ndarray = rng.integers(0, num_classes, size=(37, 53)).astype(dtype)
+    pred = np.where(rng.random(gt.shape) < 0.7, gt, rng.integers(0, num_classes, gt.shape))
+    pred = pred.astype(dtype)
+    whole = ConfusionMatrix(num_classes, ignore_index=(), max_classes=num_classes, chunk_pixels=97)
+    whole.update(pred, gt)
+    halves = ConfusionMatrix(num_classes, ignore_index=(), max_classes=num_classes)
+    for rows in (slice(0, 20), slice(20, None)):
+        part = halves.copy_empty()
+        part.update(pred[rows], gt[rows])
+        halves += part
+    expected = _sklearn_counts(gt, pred, num_classes, ignore=None)
+    assert whole.is_sparse
+    for matrix in (whole, halves):
+        np.testing.assert_array_equal(matrix.counts, expected)
+        dense = ConfusionMatrix.from_counts(matrix.counts, matrix.missed)
+        np.testing.assert_array_equal(matrix.metrics().per_class.iou, dense.metrics().per_class.iou)
+        assert matrix.scored_pixels == gt.size
+
+
+def test_an_inferred_count_turns_sparse_past_256_classes_and_still_merges() -> None:
+    small = ConfusionMatrix()
+    small.update(np.array([[1, 2]], np.uint8), np.array([[1, 1]], np.uint8))
+    large = ConfusionMatrix()
+    large.update(np.array([[300, 7]], np.uint16), np.array([[300, 300]], np.uint16))
+    assert not small.is_sparse
+    assert large.is_sparse
+    total = small + large
+    assert total.num_classes == 301
+    expected = np.zeros((301, 301), dtype=np.uint64)
+    expected[1, 1] = expected[1, 2] = expected[300, 300] = expected[300, 7] = 1
+    np.testing.assert_array_equal(total.counts, expected)
+
+
+def test_the_class_limit_names_the_memory_a_matrix_would_need() -> None:
+    with pytest.raises(UsageError, match=r"2000 x 2000 confusion matrix of 30\.5 MiB"):
+        ConfusionMatrix(2000)
+    with pytest.raises(LabelRangeError, match=r"label 4095 would mean 4096 classes: .*128\.0 MiB"):
+        ConfusionMatrix().update(np.array([[4095]], np.uint16), np.array([[0]], np.uint16))
+    wide = ConfusionMatrix(max_classes=5000)
+    wide.update(np.array([[4095]], np.uint16), np.array([[0]], np.uint16))
+    assert wide.num_classes == 4096
+    assert wide.is_sparse

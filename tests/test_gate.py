@@ -120,7 +120,7 @@ def test_thresholds_file_toml_and_json(tmp_path: Path, sample_miou: float) -> No
         ("a.toml", "[fail_under\nmiou = 1", "invalid TOML"),
         ("a.json", "{", "invalid JSON"),
         ("a.toml", "[thresholds]\nmiou = 0.5\n", "unknown section 'thresholds'"),
-        ("a.toml", '[fail_under]\nmiou = "high"\n', "fail_under.miou = 'high' is not a number"),
+        ("a.toml", '[fail_under]\nmiou = "high"\n', "fail_under.miou = 'high' is not a finite"),
         ("a.json", "[]", "expected fail_under and/or fail_over tables"),
         ("a.json", '{"fail_under": 3}', "fail_under must be a table"),
     ],

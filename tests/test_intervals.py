@@ -207,7 +207,7 @@ def test_groups_csv(tmp_path: Path) -> None:
         (["--seed", "1"], ["--seed sets up confidence intervals; add --ci"]),
         (["--group-by", "x"], ["--group-by sets up confidence intervals; add --ci"]),
         (["--ci", "--group-by", "x", "--groups-csv", "g.csv"], ["pass one of them"]),
-        (["--ci", "--groups-csv", "missing.csv"], ["missing.csv: cannot read the group mapping"]),
+        (["--ci", "--groups-csv", "missing.csv"], ["missing.csv: cannot open the group mapping"]),
     ],
 )
 def test_bad_interval_options_are_one_line_errors(args: list[str], fragments: list[str]) -> None:

@@ -20,6 +20,14 @@ stay bounded however large the image. Two paths:
 Ground-truth pixels with an ignore value are dropped. A prediction pixel with an
 ignore value predicts no class: it is a miss (false negative) of the ground-truth
 class, recorded in :attr:`ConfusionMatrix.missed` rather than in a column.
+
+Many classes: above :data:`DENSE_MAX_CLASSES` the counts are kept sparsely (one
+entry per (ground truth, prediction) pair that occurred) and each pair is counted
+sparsely, so no C x C array is allocated per pair, per worker task or per
+submission; :attr:`ConfusionMatrix.counts` builds the dense matrix on demand, for
+the report. The class count is bounded by ``max_classes`` (default
+:data:`~segeval.core.labels.DEFAULT_MAX_CLASSES`), given or inferred, and the
+error says how much memory the matrix would need.
 """
 
 from __future__ import annotations
@@ -29,15 +37,21 @@ from typing import Any, Literal
 
 import numpy as np
 
-from segeval.core.histogram import pair_histogram
+from segeval.core.histogram import compact_pairs, pair_histogram
 from segeval.core.inputs import label_batch
-from segeval.core.labels import DEFAULT_IGNORE, MAX_INFERRED_CLASSES, LabelMapping
+from segeval.core.labels import (
+    DEFAULT_IGNORE,
+    DEFAULT_MAX_CLASSES,
+    LabelMapping,
+    class_limit_problem,
+)
 from segeval.core.metrics import MetricOptions, MetricResult, compute_metrics, counts_from_matrix
-from segeval.errors import CountOverflowError, ShapeMismatchError, UsageError
+from segeval.errors import ClassCountError, CountOverflowError, ShapeMismatchError, UsageError
 
 __all__ = [
     "DEFAULT_CHUNK_PIXELS",
-    "MAX_INFERRED_CLASSES",
+    "DEFAULT_MAX_CLASSES",
+    "DENSE_MAX_CLASSES",
     "ConfusionMatrix",
     "OutOfRange",
     "PredIgnore",
@@ -48,6 +62,15 @@ PredIgnore = Literal["miss", "error"]
 
 #: Pixels per row block: bounds the temporaries of one update to about 20 MiB.
 DEFAULT_CHUNK_PIXELS = 1 << 18
+
+#: Above this many classes counts are kept and counted sparsely (a dense
+#: (C+2) x (C+2) histogram per pair stops being small).
+DENSE_MAX_CLASSES = 256
+
+# Sparse keys: ground-truth class << 32 | predicted class, independent of C, so a
+# growing (inferred) class count never re-keys them.
+_KEY_SHIFT = 32
+_KEY_MASK = (1 << _KEY_SHIFT) - 1
 
 
 class ConfusionMatrix:
@@ -73,6 +96,9 @@ class ConfusionMatrix:
         (for conventions whose tool cannot score it the same way).
     chunk_pixels : int, default DEFAULT_CHUNK_PIXELS
         Pixels per row block when counting.
+    max_classes : int, default DEFAULT_MAX_CLASSES
+        Refuse more classes than this, given or inferred (the message says how
+        much memory the matrix would need).
 
     Attributes
     ----------
@@ -119,6 +145,7 @@ class ConfusionMatrix:
         out_of_range: OutOfRange = "error",
         pred_ignore: PredIgnore = "miss",
         chunk_pixels: int = DEFAULT_CHUNK_PIXELS,
+        max_classes: int = DEFAULT_MAX_CLASSES,
     ) -> None:
         if out_of_range not in ("error", "miss"):
             raise UsageError(f"out_of_range must be 'error' or 'miss', got {out_of_range!r}.")
@@ -144,6 +171,10 @@ class ConfusionMatrix:
             )
         if infer_num_classes and not (mapping.is_shift and pred_mapping.is_shift):
             raise UsageError("the class count can only be inferred without a label map.")
+        problem = class_limit_problem(0 if infer_num_classes else mapping.num_classes, max_classes)
+        if problem is not None:
+            raise UsageError(f"{problem}; pass a larger --max-classes if that is intended.")
+        self.max_classes = max_classes
         self._gt_mapping = mapping
         self._pred_mapping = pred_mapping
         self.num_classes_inferred = bool(infer_num_classes)
@@ -164,7 +195,13 @@ class ConfusionMatrix:
         (0, 0)
         """
         size = 0 if self.num_classes_inferred else self._gt_mapping.num_classes
-        self.counts = np.zeros((size, size), dtype=np.uint64)
+        self._size = size
+        # Dense (C, C) counts, or sparse keys (sorted, distinct) and their counts.
+        self._dense: np.ndarray | None = None
+        self._keys = np.zeros(0, dtype=np.int64)
+        self._values = np.zeros(0, dtype=np.uint64)
+        if size <= DENSE_MAX_CLASSES:
+            self._dense = np.zeros((size, size), dtype=np.uint64)
         self.missed = np.zeros(size, dtype=np.uint64)
         self.ignored_pixels = 0
         self.pred_ignore_pixels = 0
@@ -184,7 +221,83 @@ class ConfusionMatrix:
     @property
     def num_classes(self) -> int:
         """Number of classes C (so far, when inferred)."""
-        return int(self.counts.shape[0])
+        return self._size
+
+    @property
+    def counts(self) -> np.ndarray:
+        """``(C, C)`` uint64, rows = ground truth, columns = prediction.
+
+        Built on demand when the counts are kept sparsely (many classes).
+        """
+        if self._dense is not None:
+            return self._dense
+        dense = np.zeros((self._size, self._size), dtype=np.uint64)
+        dense[self._keys >> _KEY_SHIFT, self._keys & _KEY_MASK] = self._values
+        return dense
+
+    @counts.setter
+    def counts(self, value: np.ndarray) -> None:
+        matrix = np.asarray(value, dtype=np.uint64)
+        self._size = int(matrix.shape[0])
+        self._dense = matrix
+        self._keys = np.zeros(0, dtype=np.int64)
+        self._values = np.zeros(0, dtype=np.uint64)
+
+    @property
+    def is_sparse(self) -> bool:
+        """True when the counts are kept sparsely (more than DENSE_MAX_CLASSES classes)."""
+        return self._dense is None
+
+    def _pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """The nonzero counts as sparse keys and values, whatever the storage."""
+        if self._dense is None:
+            return self._keys, self._values
+        rows, columns = np.nonzero(self._dense)
+        keys = (rows.astype(np.int64) << _KEY_SHIFT) | columns
+        return keys, self._dense[rows, columns]
+
+    def _to_sparse(self) -> None:
+        if self._dense is not None:
+            self._keys, self._values = self._pairs()
+            self._dense = None
+
+    def _add_pairs(self, keys: np.ndarray, values: np.ndarray, safe: bool) -> None:
+        """Add sparse counts (keys ``gt << 32 | pred``) to the sparse storage, exactly."""
+        if not keys.size:
+            return
+        all_keys = np.concatenate((self._keys, keys))
+        if safe:
+            all_values = np.concatenate((self._values, values.astype(np.uint64)))
+            self._keys, self._values = compact_pairs(all_keys, all_values)
+            return
+        # Near 2**64: sum as Python integers and refuse to wrap, like _add_exactly.
+        exact = np.concatenate((self._values.astype(object), values.astype(object)))
+        self._keys, totals = compact_pairs(all_keys, exact)
+        if any(total > _UINT64_MAX for total in totals):
+            raise CountOverflowError(
+                "a count would exceed 2**64 - 1 pixels and wrap around; split the data "
+                "into several matrices."
+            )
+        self._values = totals.astype(np.uint64)
+
+    def tp_fp_fn(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-class TP, FP and FN (uint64, length C), from either storage.
+
+        Examples
+        --------
+        >>> cm = ConfusionMatrix.from_counts(np.array([[3, 1], [2, 4]]))
+        >>> [values.tolist() for values in cm.tp_fp_fn()]
+        [[3, 4], [2, 1], [1, 2]]
+        """
+        if self._dense is not None:
+            return counts_from_matrix(self._dense, self.missed)
+        rows, columns = self._keys >> _KEY_SHIFT, self._keys & _KEY_MASK
+        tp, row_sums, column_sums = (np.zeros(self._size, dtype=np.uint64) for _ in range(3))
+        diagonal = rows == columns
+        np.add.at(tp, rows[diagonal], self._values[diagonal])
+        np.add.at(row_sums, rows, self._values)
+        np.add.at(column_sums, columns, self._values)
+        return tp, column_sums - tp, row_sums - tp + self.missed
 
     @property
     def mapping(self) -> LabelMapping:
@@ -204,7 +317,8 @@ class ConfusionMatrix:
     @property
     def scored_pixels(self) -> int:
         """Ground-truth pixels that were scored (everything not ignored)."""
-        return int(self.counts.sum(dtype=np.uint64)) + int(self.missed.sum(dtype=np.uint64))
+        counted = self._values if self._dense is None else self._dense
+        return int(counted.sum(dtype=np.uint64)) + int(self.missed.sum(dtype=np.uint64))
 
     def metrics(self, options: MetricOptions | None = None) -> MetricResult:
         """Per-class and summary metrics of the counts so far.
@@ -224,7 +338,7 @@ class ConfusionMatrix:
         >>> cm.metrics().per_class.iou
         array([0.75, 0.8 ])
         """
-        tp, fp, fn = counts_from_matrix(self.counts, self.missed)
+        tp, fp, fn = self.tp_fp_fn()
         return compute_metrics(tp, fp, fn, options)
 
     def copy_empty(self) -> ConfusionMatrix:
@@ -236,6 +350,7 @@ class ConfusionMatrix:
             out_of_range=self.out_of_range,
             pred_ignore=self.pred_ignore,
             chunk_pixels=self.chunk_pixels,
+            max_classes=self.max_classes,
         )
 
     @classmethod
@@ -272,7 +387,7 @@ class ConfusionMatrix:
             raise UsageError(f"counts must be a square (C, C) matrix, got shape {matrix.shape}.")
         if np.any(matrix < 0):
             raise UsageError("counts must be non-negative.")
-        result = cls(matrix.shape[0], ignore_index=ignore_index)
+        result = cls(matrix.shape[0], ignore_index=ignore_index, max_classes=matrix.shape[0])
         result.counts = matrix.astype(np.uint64)
         if missed is not None:
             result.missed = np.asarray(missed).astype(np.uint64).reshape(matrix.shape[0])
@@ -306,17 +421,19 @@ class ConfusionMatrix:
             )
         if self.num_classes_inferred or other.num_classes_inferred:
             self._grow(other.num_classes)
-            other_counts, other_missed = _padded(other, self.num_classes)
         elif self.num_classes != other.num_classes:
             raise UsageError(
                 f"cannot merge a {other.num_classes}-class matrix into a "
                 f"{self.num_classes}-class one."
             )
-        else:
-            other_counts, other_missed = other.counts, other.missed
         safe = self._headroom_ok(other._total_bound())
-        _add_exactly(self.counts, other_counts, safe)
-        _add_exactly(self.missed, other_missed, safe)
+        size = other.num_classes
+        if self._dense is not None and other._dense is not None:
+            _add_exactly(self._dense[:size, :size], other._dense, safe)  # a view: in place
+        else:
+            self._to_sparse()
+            self._add_pairs(*other._pairs(), safe)
+        _add_exactly(self.missed[:size], other.missed, safe)
         self.ignored_pixels += other.ignored_pixels
         self.pred_ignore_pixels += other.pred_ignore_pixels
         self.out_of_range_pixels += other.out_of_range_pixels
@@ -338,7 +455,16 @@ class ConfusionMatrix:
     def _grow(self, num_classes: int) -> None:
         if num_classes <= self.num_classes:
             return
-        self.counts, self.missed = _padded(self, num_classes)
+        missed = np.zeros(num_classes, dtype=np.uint64)
+        missed[: self._size] = self.missed
+        self.missed = missed
+        if num_classes > DENSE_MAX_CLASSES:
+            self._to_sparse()
+        elif self._dense is not None:
+            counts = np.zeros((num_classes, num_classes), dtype=np.uint64)
+            counts[: self._size, : self._size] = self._dense
+            self._dense = counts
+        self._size = num_classes
         self._gt_mapping = self._gt_mapping.grown(num_classes)
         self._pred_mapping = self._pred_mapping.grown(num_classes)
 
@@ -410,14 +536,21 @@ class ConfusionMatrix:
             )
         if target.ndim != 2:
             raise ShapeMismatchError(f"expected 2-D masks, got shape {target.shape}.")
-        if self.num_classes_inferred:
-            codes = self._inferred_codes(pred, target)
+        raw = self._grow_to_fit(pred, target) if self.num_classes_inferred else None
+        gt_rule, pred_rule = self._gt_mapping, self._pred_mapping
+        if self._dense is not None:
+            codes = gt_rule.fold_raw_histogram(raw, pred_rule) if raw is not None else None
+            self._absorb(self._codes(pred, target) if codes is None else codes, pred, target)
+            return
+        if raw is not None:
+            keys, pixel_counts = gt_rule.fold_raw_pairs(raw, pred_rule)
         else:
-            codes = self._codes(pred, target)
-        self._absorb(codes, pred, target)
+            keys, pixel_counts = self._code_pairs(pred, target)
+        self._absorb_pairs(keys, pixel_counts, pred, target)
 
     def _total_bound(self) -> float:
-        return float(self.counts.sum(dtype=np.float64)) + float(self.missed.sum(dtype=np.float64))
+        counted = self._values if self._dense is None else self._dense
+        return float(counted.sum(dtype=np.float64)) + float(self.missed.sum(dtype=np.float64))
 
     def _headroom_ok(self, added: float) -> bool:
         """True when adding ``added`` pixels cannot wrap any cell (total far below 2**64)."""
@@ -438,24 +571,61 @@ class ConfusionMatrix:
             )
         return codes
 
-    def _inferred_codes(self, pred: np.ndarray | None, target: np.ndarray) -> np.ndarray:
-        """Grow to the classes the pair's values imply, then count it."""
+    def _code_pairs(
+        self, pred: np.ndarray | None, target: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The pair's code pairs, counted sparsely block by block (many classes)."""
+        keys, pixel_counts = [], []
+        for rows in self._row_blocks(target):
+            block_keys, block_counts = self._gt_mapping.code_pairs(
+                target[rows], None if pred is None else pred[rows], self._pred_mapping
+            )
+            keys.append(block_keys)
+            pixel_counts.append(block_counts)
+        return compact_pairs(np.concatenate(keys), np.concatenate(pixel_counts))
+
+    def _grow_to_fit(self, pred: np.ndarray | None, target: np.ndarray) -> np.ndarray | None:
+        """Grow to the classes the pair's values imply (within the limit).
+
+        Returns the raw histogram of a uint8 pair, which gives both the values
+        seen and the counts, so the pair is not read twice.
+        """
         if pred is not None and target.dtype == pred.dtype == np.uint8:
-            # One raw histogram gives both the values seen and the counts.
             raw = np.zeros(1 << 16, dtype=np.int64)
             for rows in self._row_blocks(target):
                 raw += pair_histogram(target[rows], pred[rows])
             present = np.flatnonzero(raw)
-            self._grow(max(
-                self._gt_mapping.classes_needed(present >> 8),
-                self._pred_mapping.classes_needed(present & 0xFF),
-            ))  # fmt: skip
-            return self._gt_mapping.fold_raw_histogram(raw, self._pred_mapping)
-        needed = self._gt_mapping.classes_needed(target)
-        if pred is not None:
-            needed = max(needed, self._pred_mapping.classes_needed(pred))
-        self._grow(needed)
-        return self._codes(pred, target)
+            gt_needed = self._gt_mapping.classes_needed(present >> 8)
+            pred_needed = self._pred_mapping.classes_needed(present & 0xFF)
+        else:
+            raw = None
+            # Row blocks keep the temporaries bounded for any mask size and dtype.
+            gt_needed = max(
+                self._gt_mapping.classes_needed(target[rows]) for rows in self._row_blocks(target)
+            )
+            pred_needed = 1
+            if pred is not None:
+                pred_needed = max(
+                    self._pred_mapping.classes_needed(pred[rows]) for rows in self._row_blocks(pred)
+                )
+        self._check_inferred(gt_needed, "gt")
+        self._check_inferred(pred_needed, "pred")
+        self._grow(max(gt_needed, pred_needed))
+        return raw
+
+    def _check_inferred(self, needed: int, side: Literal["gt", "pred"]) -> None:
+        problem = class_limit_problem(needed, self.max_classes)
+        if problem is None:
+            return
+        label = needed - 1 + self._gt_mapping.offset
+        name = "ground truth" if side == "gt" else "prediction"
+        error = ClassCountError(
+            f"{name} label {label} would mean {needed} classes: {problem}; pass --num-classes "
+            "(or class names) and --max-classes if that is intended, or --ignore-index if "
+            "it marks unlabelled pixels"
+        )
+        error.side, error.label = side, label
+        raise error
 
     def _absorb(self, codes: np.ndarray, pred: np.ndarray | None, target: np.ndarray) -> None:
         """Check a pair's code histogram and add it to the counts.
@@ -473,21 +643,48 @@ class ConfusionMatrix:
         # No cell can wrap while the total stays below 2**64 (the common case: one
         # comparison instead of one per cell).
         safe = self._headroom_ok(float(codes.sum()))
-        _add_exactly(self.counts, split.classes, safe)
+        assert self._dense is not None
+        _add_exactly(self._dense, split.classes, safe)
         _add_exactly(self.missed, split.pred_ignore + split.out_of_range, safe)
         self.ignored_pixels += split.gt_ignored
         self.pred_ignore_pixels += int(split.pred_ignore.sum()) if pred is not None else 0
         self.out_of_range_pixels += int(split.out_of_range.sum())
         self.num_images += 1
 
-
-def _padded(matrix: ConfusionMatrix, size: int) -> tuple[np.ndarray, np.ndarray]:
-    counts = np.zeros((size, size), dtype=np.uint64)
-    missed = np.zeros(size, dtype=np.uint64)
-    current = matrix.num_classes
-    counts[:current, :current] = matrix.counts
-    missed[:current] = matrix.missed
-    return counts, missed
+    def _absorb_pairs(
+        self,
+        keys: np.ndarray,
+        pixel_counts: np.ndarray,
+        pred: np.ndarray | None,
+        target: np.ndarray,
+    ) -> None:
+        """:meth:`_absorb` for sparse code pairs (keys ``gt_code * (C+2) + pred_code``)."""
+        rule = self._gt_mapping
+        gt_codes, pred_codes = np.divmod(keys, rule.code_count)
+        if (gt_codes == rule.invalid_code).any():
+            raise rule.invalid_value_error("gt", target)
+        scored = gt_codes < rule.num_classes
+        out_of_range = scored & (pred_codes == rule.invalid_code)
+        if pred is not None and out_of_range.any() and self.out_of_range == "error":
+            raise self._pred_mapping.invalid_value_error("pred", pred)
+        pred_ignore = scored & (pred_codes == rule.ignore_code)
+        if pred is not None and pred_ignore.any() and self.pred_ignore == "error":
+            scored_pixels = rule.encode(target) < self.num_classes
+            raise self._pred_mapping.predicted_ignore_error(pred, scored_pixels)
+        classes = scored & (pred_codes < rule.num_classes)
+        safe = self._headroom_ok(float(pixel_counts.sum()))
+        self._add_pairs(
+            (gt_codes[classes] << _KEY_SHIFT) | pred_codes[classes], pixel_counts[classes], safe
+        )
+        missed = pred_ignore | out_of_range
+        per_class = np.zeros(self._size, dtype=np.int64)
+        np.add.at(per_class, gt_codes[missed], pixel_counts[missed])
+        _add_exactly(self.missed, per_class, safe)
+        self.ignored_pixels += int(pixel_counts[gt_codes == rule.ignore_code].sum())
+        if pred is not None:
+            self.pred_ignore_pixels += int(pixel_counts[pred_ignore].sum())
+        self.out_of_range_pixels += int(pixel_counts[out_of_range].sum())
+        self.num_images += 1
 
 
 _UINT64_MAX = np.iinfo(np.uint64).max

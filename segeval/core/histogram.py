@@ -12,7 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["RUN_FALLBACK_SHARE", "code_histogram", "pair_histogram"]
+__all__ = [
+    "RUN_FALLBACK_SHARE",
+    "code_histogram",
+    "code_pairs",
+    "compact_pairs",
+    "pair_histogram",
+]
 
 
 #: Above this share of positions where (gt, pred) changes, runs are too short to pay
@@ -195,3 +201,63 @@ def code_histogram(
     # float64 weights are exact here: a block holds far fewer than 2**53 pixels.
     weighted = np.bincount(keys, weights=lengths, minlength=size * size)
     return weighted.astype(np.int64).reshape(size, size)
+
+
+def compact_pairs(keys: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sum the counts of equal keys: distinct sorted keys and their totals (exact integers).
+
+    Examples
+    --------
+    >>> keys, counts = compact_pairs(np.array([7, 2, 7]), np.array([1, 5, 3]))
+    >>> keys.tolist(), counts.tolist()
+    ([2, 7], [5, 4])
+    """
+    if keys.size == 0:
+        return keys.astype(np.int64), counts.astype(np.int64)
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = np.take(keys, order)
+    starts = np.flatnonzero(np.concatenate(([True], sorted_keys[1:] != sorted_keys[:-1])))
+    totals = np.add.reduceat(np.take(counts, order), starts)
+    return sorted_keys[starts].astype(np.int64), totals
+
+
+def code_pairs(
+    gt_block: np.ndarray,
+    pred_block: np.ndarray | None,
+    gt_lut: np.ndarray | None,
+    pred_lut: np.ndarray | None,
+    size: int,
+    missing_code: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`code_histogram` counted sparsely: distinct ``gt * size + pred`` keys and counts.
+
+    For many classes a dense ``size x size`` histogram per block costs far more
+    than the block itself; a block holds at most one key per run (or pixel), so
+    this costs memory in proportion to the block, whatever the class count.
+
+    Examples
+    --------
+    >>> gt = np.array([[0, 0, 0, 1]], dtype=np.uint8)
+    >>> pred = np.array([[0, 0, 1, 1]], dtype=np.uint8)
+    >>> keys, counts = code_pairs(gt, pred, None, None, 3, 2)
+    >>> keys.tolist(), counts.tolist()
+    ([0, 1, 4], [2, 1, 1])
+    """
+    gt_flat = gt_block.ravel()
+    pred_flat = None if pred_block is None else pred_block.ravel()
+    if gt_flat.size == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    runs = _runs(gt_flat, pred_flat)
+    if runs is None:
+        lengths = np.ones(gt_flat.size, dtype=np.int64)
+    else:
+        starts, run_lengths = runs
+        lengths = run_lengths.astype(np.int64)
+        gt_flat = np.take(gt_flat, starts)
+        pred_flat = None if pred_flat is None else np.take(pred_flat, starts)
+    keys = (gt_flat if gt_lut is None else np.take(gt_lut, gt_flat)).astype(np.int64) * size
+    if pred_flat is None:
+        keys += missing_code
+    else:
+        keys += pred_flat if pred_lut is None else np.take(pred_lut, pred_flat)
+    return compact_pairs(keys, lengths)

@@ -24,15 +24,17 @@ from typing import Any, Literal
 
 import numpy as np
 
-from segeval.core.histogram import code_histogram
-from segeval.errors import LabelRangeError, PredictedIgnoreError, UsageError
+from segeval.core.histogram import code_histogram, code_pairs, compact_pairs
+from segeval.errors import LabelRangeError, PredictedIgnoreError, UsageError, format_bytes
 
 __all__ = [
     "DEFAULT_IGNORE",
-    "MAX_INFERRED_CLASSES",
+    "DEFAULT_MAX_CLASSES",
     "CodeCounts",
     "LabelMapping",
     "Unmapped",
+    "class_limit_problem",
+    "matrix_bytes",
 ]
 
 Unmapped = Literal["error", "ignore"]
@@ -40,8 +42,40 @@ Unmapped = Literal["error", "ignore"]
 #: The raw value that marks unlabelled pixels when nothing else is said.
 DEFAULT_IGNORE = 255
 
-#: Largest class count segeval infers from label values when none is given.
-MAX_INFERRED_CLASSES = 4096
+#: Default limit on the number of classes (``--max-classes``), given or inferred:
+#: a C x C confusion matrix of uint64 costs 8 C**2 bytes, 8 MiB at this limit,
+#: and a run holds one per worker and, in a batch, per submission.
+DEFAULT_MAX_CLASSES = 1024
+
+
+def matrix_bytes(num_classes: int) -> int:
+    """Bytes of one C x C confusion matrix of uint64 counts.
+
+    Examples
+    --------
+    >>> matrix_bytes(65536) == 32 * 2**30
+    True
+    """
+    return 8 * num_classes * num_classes
+
+
+def class_limit_problem(num_classes: int, max_classes: int) -> str | None:
+    """Describe a class count over the limit, with the memory it would need (None if fine).
+
+    Examples
+    --------
+    >>> class_limit_problem(19, 1024) is None
+    True
+    >>> print(class_limit_problem(65536, 1024))  # doctest: +ELLIPSIS
+    65536 classes need a 65536 x 65536 confusion matrix of 32.0 GiB ... of 1024 classes ...
+    """
+    if num_classes <= max_classes:
+        return None
+    return (
+        f"{num_classes} classes need a {num_classes} x {num_classes} confusion matrix of "
+        f"{format_bytes(matrix_bytes(num_classes))} (one per worker and per submission), "
+        f"more than the limit of {max_classes} classes ({format_bytes(matrix_bytes(max_classes))})"
+    )
 
 
 @dataclass(frozen=True)
@@ -304,6 +338,49 @@ class LabelMapping:
             gt_values, pred_values, gt_table, pred_table, self.code_count, self.ignore_code
         )
 
+    def code_pairs(
+        self, gt_block: np.ndarray, pred_block: np.ndarray | None, pred_rule: LabelMapping
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The (ground-truth code, predicted code) pairs of a block, counted sparsely.
+
+        What :meth:`code_histogram` counts, as the distinct keys
+        ``gt_code * (C + 2) + pred_code`` and their pixel counts: for many classes,
+        where a dense ``(C+2, C+2)`` histogram per block would dwarf the block.
+
+        Examples
+        --------
+        >>> rule = LabelMapping(2, ignore_values=[255])
+        >>> gt, pred = np.array([[0, 1, 1]], np.uint8), np.array([[0, 0, 0]], np.uint8)
+        >>> keys, counts = rule.code_pairs(gt, pred, rule)
+        >>> keys.tolist(), counts.tolist()
+        ([0, 4], [1, 2])
+        """
+        gt_values, gt_table = self._lookup(gt_block)
+        pred_values, pred_table = (
+            (None, None) if pred_block is None else pred_rule._lookup(pred_block)
+        )
+        return code_pairs(
+            gt_values, pred_values, gt_table, pred_table, self.code_count, self.ignore_code
+        )
+
+    def fold_raw_pairs(
+        self, raw: np.ndarray, pred_rule: LabelMapping
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`fold_raw_histogram` as sparse keys and counts (see :meth:`code_pairs`).
+
+        Examples
+        --------
+        >>> rule = LabelMapping(2, ignore_values=[255])
+        >>> raw = np.zeros(1 << 16, np.int64)
+        >>> raw[(1 << 8) | 0] = 5
+        >>> [values.tolist() for values in rule.fold_raw_pairs(raw, rule)]
+        [[4], [5]]
+        """
+        present = np.flatnonzero(raw)
+        keys = self._lut_256[present >> 8].astype(np.int64) * self.code_count
+        keys += pred_rule._lut_256[present & 0xFF]
+        return compact_pairs(keys, raw[present])
+
     def fold_raw_histogram(self, raw: np.ndarray, pred_rule: LabelMapping) -> np.ndarray:
         """Map a 65536-bin histogram of raw uint8 pairs (``gt << 8 | pred``) to codes.
 
@@ -352,19 +429,19 @@ class LabelMapping:
         Parameters
         ----------
         values : numpy.ndarray
-            Raw label values seen (any shape).
+            Raw label values seen (any shape; a row block of a mask, or the
+            distinct values of one).
 
         Returns
         -------
         int
             ``largest labelled value - offset + 1`` (at least 1); ignore
-            values do not count.
+            values do not count. The caller applies the class limit.
 
         Raises
         ------
         LabelRangeError
-            A labelled value below the first class id, or one implying more
-            than :data:`MAX_INFERRED_CLASSES` classes.
+            A labelled value below the first class id.
 
         Examples
         --------
@@ -380,14 +457,7 @@ class LabelMapping:
                 f"label {int(labelled.min())} found, below the first class id "
                 f"{self.offset}; pass --ignore-index if it marks unlabelled pixels."
             )
-        needed = int(labelled.max()) - self.offset + 1
-        if needed > MAX_INFERRED_CLASSES:
-            raise LabelRangeError(
-                f"label {int(labelled.max())} would mean {needed} classes, more than the "
-                f"{MAX_INFERRED_CLASSES} segeval infers; pass --num-classes (or class names) "
-                "if that is intended, or --ignore-index if it marks unlabelled pixels."
-            )
-        return needed
+        return int(labelled.max()) - self.offset + 1
 
     def invalid_value_error(self, side: Literal["gt", "pred"], mask: np.ndarray) -> LabelRangeError:
         """Describe the first raw value of ``mask`` outside this rule (errors only).

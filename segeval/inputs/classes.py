@@ -19,7 +19,6 @@ import difflib
 import json
 import math
 import os
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -28,6 +27,7 @@ from typing import Any
 
 from segeval.core.labels import DEFAULT_IGNORE, LabelMapping, Unmapped
 from segeval.errors import ClassDefinitionError, UsageError
+from segeval.inputs.documents import parse_document, read_document, read_text
 from segeval.io.colors import RGB, ColorTable
 
 __all__ = [
@@ -86,18 +86,10 @@ def load_class_names(path: str | os.PathLike[str]) -> tuple[str, ...]:
     ('road', 'car')
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise ClassDefinitionError(f"{path}: cannot read the class names file ({err}).") from err
+    what = "the class names file"
+    text = read_text(path, error=ClassDefinitionError, what=what)
     if text.lstrip().startswith("["):
-        try:
-            loaded = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise ClassDefinitionError(
-                f"{path}: invalid JSON ({err.msg} at line {err.lineno}); write a JSON "
-                'list of names such as ["road", "car"] or one name per line.'
-            ) from err
+        loaded = parse_document(text, path=path, error=ClassDefinitionError, what=what, toml=False)
         if not isinstance(loaded, list) or not all(isinstance(name, str) for name in loaded):
             raise ClassDefinitionError(
                 f"{path}: expected a JSON list of strings; write one name per class."
@@ -341,17 +333,7 @@ def load_class_definition(path: str | os.PathLike[str]) -> ClassDefinition:
         Unreadable or malformed file; the message names the file and the field.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise ClassDefinitionError(f"{path}: cannot read the class definition ({err}).") from err
-    try:
-        document = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as err:
-        kind = "TOML" if path.suffix.lower() == ".toml" else "JSON"
-        raise ClassDefinitionError(
-            f"{path}: invalid {kind} ({err}); see docs/classes.md for the format."
-        ) from err
+    document = read_document(path, error=ClassDefinitionError, what="the class definition")
     return parse_class_definition(document, source=str(path))
 
 

@@ -13,6 +13,9 @@ import os
 import stat
 from pathlib import Path
 
+from segeval.errors import UnsafeInputError
+from segeval.inputs.pairing import walk_files
+
 __all__ = ["file_digest", "folder_digest"]
 
 _BLOCK = 1 << 20
@@ -42,6 +45,11 @@ def folder_digest(root: Path) -> str:
     Names are taken as bytes (``os.fsencode``), so names that are not UTF-8
     digest like any other.
 
+    Raises
+    ------
+    UnsafeInputError
+        A folder that cannot be listed or nests deeper than the walk allows.
+
     Examples
     --------
     >>> import tempfile
@@ -53,17 +61,16 @@ def folder_digest(root: Path) -> str:
     False
     """
     digest = hashlib.sha256()
-    for folder, subfolders, files in os.walk(root):
-        subfolders.sort()
-        for name in sorted(files):
-            path = Path(folder, name)
-            relative = os.fsencode(path.relative_to(root))
-            info = path.lstat()
-            if stat.S_ISREG(info.st_mode):
-                content = file_digest(path).encode()
-            elif stat.S_ISLNK(info.st_mode):
-                content = b"link:" + os.fsencode(os.readlink(path))
-            else:
-                content = b"special:" + str(stat.S_IFMT(info.st_mode)).encode()
-            digest.update(relative + b"\0" + content + b"\n")
+    # The pairing's walk: iterative and depth-bounded (a hostile folder nests thousands
+    # of levels), hidden folders skipped as scoring skips them.
+    for path in walk_files(root, error=UnsafeInputError):
+        relative = os.fsencode(path.relative_to(root))
+        info = path.lstat()
+        if stat.S_ISREG(info.st_mode):
+            content = file_digest(path).encode()
+        elif stat.S_ISLNK(info.st_mode):
+            content = b"link:" + os.fsencode(os.readlink(path))
+        else:
+            content = b"special:" + str(stat.S_IFMT(info.st_mode)).encode()
+        digest.update(relative + b"\0" + content + b"\n")
     return digest.hexdigest()

@@ -4,7 +4,10 @@ Both folders are walked recursively in sorted order. A file's *key* is its path
 relative to its folder, in POSIX form, without the extension (or without the
 given suffix), so ``pred/a/b.png`` pairs with ``gt/a/b.png`` or ``gt/a/b.npy``.
 Hidden files and folders (names starting with ``.``) and files whose extension
-is not a mask format are skipped and counted.
+is not a mask format are skipped and counted. Folders are walked without
+recursion and at most :data:`MAX_DEPTH` levels deep; symbolic links to folders
+are not followed. File names that are not UTF-8 are kept as the operating
+system gives them (surrogate escapes), so they pair and open like any other.
 
 :func:`pair_folders` reports what it found (pairs, missing predictions, extra
 predictions, duplicate keys) as data; :func:`check_pairing` turns the findings
@@ -21,11 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
-from segeval.errors import PairingError, format_path_list
+from segeval.errors import PairingError, SegevalError, format_path_list
 from segeval.io import MASK_SUFFIXES
 from segeval.notices import Notice
 
 __all__ = [
+    "MAX_DEPTH",
     "CheckedPairing",
     "GroundTruthListing",
     "MaskPair",
@@ -33,11 +37,16 @@ __all__ = [
     "Pairing",
     "PairingOptions",
     "check_pairing",
+    "key_of",
     "list_ground_truth",
     "list_masks",
     "pair_folders",
     "pair_with_listing",
+    "walk_files",
 ]
+
+#: Deepest folder nesting walked below a root (datasets nest 2-3 levels).
+MAX_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -103,19 +112,57 @@ class _Listing:
     skipped: int
 
 
-def _unreadable(err: OSError) -> None:
-    raise PairingError(
-        f"{err.filename}: cannot list the folder ({err.strerror or err}); fix its permissions "
-        "or exclude it with --gt-glob / --pred-glob."
-    ) from err
+def walk_files(
+    root: Path, *, error: type[SegevalError] = PairingError, links_to_folders: bool = False
+) -> Iterator[Path]:
+    """Every file under ``root``, folder by folder in sorted order, hidden folders skipped.
 
+    Iterative (a folder nested thousands deep cannot exhaust the stack); symbolic
+    links to folders are never walked, and listed only with ``links_to_folders``
+    (for checks that look at every link).
 
-def _walk(root: Path) -> Iterator[Path]:
-    # os.walk skips a folder it cannot list unless told otherwise: never score a subset silently.
-    for folder, subfolders, files in os.walk(root, onerror=_unreadable):
-        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
-        for name in sorted(files):
-            yield Path(folder, name)
+    Raises
+    ------
+    SegevalError
+        Of type ``error``: a folder that cannot be listed, or nesting deeper
+        than :data:`MAX_DEPTH` levels.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> (root / "a" / ".hidden").mkdir(parents=True)
+    >>> for name in ["a/x.png", "a/.hidden/y.png", "z.png"]:
+    ...     _ = (root / name).write_bytes(b"")
+    >>> [path.relative_to(root).as_posix() for path in walk_files(root)]
+    ['z.png', 'a/x.png']
+    """
+    pending = [(root, 0)]
+    while pending:
+        folder, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise error(
+                f"{root}: folders nest deeper than {MAX_DEPTH} levels; a mask folder never "
+                "does, so the folder is refused."
+            )
+        try:
+            entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+        except OSError as err:  # never score a subset silently
+            raise error(
+                f"{folder}: cannot list the folder ({err.strerror or err}); fix its permissions "
+                "or exclude it with --gt-glob / --pred-glob."
+            ) from err
+        subfolders = []
+        for entry in entries:
+            try:
+                is_folder = entry.is_dir()
+            except OSError:  # a link loop: listed as a file, refused when read
+                is_folder = False
+            if not is_folder or (links_to_folders and entry.is_symlink()):
+                yield Path(entry.path)
+            elif not entry.name.startswith(".") and not entry.is_symlink():
+                subfolders.append(Path(entry.path))
+        pending.extend((subfolder, depth + 1) for subfolder in reversed(subfolders))
 
 
 def list_masks(
@@ -144,7 +191,7 @@ def list_masks(
     Raises
     ------
     PairingError
-        ``root`` is not a folder.
+        ``root`` is not a folder, or nests deeper than :data:`MAX_DEPTH`.
 
     Examples
     --------
@@ -162,9 +209,9 @@ def list_masks(
         raise PairingError(f"{root}: {problem}; pass a folder of mask files.")
     by_key: dict[str, list[Path]] = defaultdict(list)
     skipped = 0
-    for path in _walk(root):
+    for path in walk_files(root):
         relative = PurePosixPath(path.relative_to(root).as_posix())
-        key = _key_of(relative, suffix=suffix, glob=glob, flat=flat)
+        key = key_of(relative, suffix=suffix, glob=glob, flat=flat)
         if key is None:
             skipped += 1
         else:
@@ -172,9 +219,18 @@ def list_masks(
     return dict(by_key), skipped
 
 
-def _key_of(
+def key_of(
     relative: PurePosixPath, *, suffix: str | None, glob: str | None, flat: bool
 ) -> str | None:
+    """The pairing key of a file's relative path, or None when it is not a mask.
+
+    Examples
+    --------
+    >>> key_of(PurePosixPath("a/b.png"), suffix=None, glob=None, flat=False)
+    'a/b'
+    >>> key_of(PurePosixPath("notes.txt"), suffix=None, glob=None, flat=False) is None
+    True
+    """
     name = relative.name
     if name.startswith("."):
         return None

@@ -1,22 +1,31 @@
-"""Submissions from strangers: find them, unpack archives safely, refuse tricks.
+"""Submissions from strangers: find them, unpack what is scored, refuse tricks.
 
 Each child of a submissions folder is one submission: a folder, or a ``.zip``,
-``.tar``, ``.tar.gz`` / ``.tgz`` archive. Nothing in a submission is trusted:
+``.tar``, ``.tar.gz`` / ``.tgz`` archive, named by the child without its archive
+extension (two children with the same stem, ``alice/`` and ``alice.zip``, are
+both kept, under their full names). Nothing in a submission is trusted:
 
 * an archive holding any member with an absolute path, a ``..`` component, a
   symbolic or hard link, or a device or FIFO is rejected as a whole (no honest
   submission contains one), before anything is extracted;
-* an archive whose members add up to more than ``max_bytes`` uncompressed is
-  refused (from the declared sizes, and again while extracting, in case they lie);
-* only mask files are extracted, into a private temporary folder, by writing
-  each member's bytes to a path built and checked here (never ``extractall``);
-  other members are counted and left alone;
-* a submission folder holding a symbolic link that resolves outside the
-  submission is rejected as a whole: a submission must never read the ground
-  truth or another submission.
+* an archive is bounded before it is read: at most
+  :data:`~segeval.io.files.MAX_ARCHIVE_MEMBERS` members (counted from the zip
+  end record, or while reading tar headers), tar metadata headers (PAX, GNU long
+  names) of at most :data:`MAX_TAR_HEADER_BYTES`, paths at most
+  :data:`~segeval.inputs.pairing.MAX_DEPTH` folders deep, and members adding up
+  to at most ``max_archive_bytes`` uncompressed (declared sizes);
+* only the mask members that pair with a ground-truth file are extracted, each
+  at most ``max_mask_bytes`` (declared, and again while writing), all of them
+  within the extraction budget the batch grants (``extract_bytes``), into a
+  private temporary folder, by writing each member's bytes to a path built and
+  checked here (never ``extractall``). Other mask members are counted as extra
+  predictions, other files as skipped, and neither is extracted;
+* a submission folder holding a symbolic link that leads outside it (or
+  nowhere: a loop), or a hard link to a ground-truth file, is rejected as a
+  whole: a submission must never read the ground truth or another submission.
 
-A rejected submission becomes a :class:`SubmissionProblem`, never an exception
-that stops the batch.
+A refused submission raises :class:`~segeval.errors.UnsafeInputError`; the batch
+turns it into an invalid line of the leaderboard, never into a stopped batch.
 """
 
 from __future__ import annotations
@@ -27,23 +36,42 @@ import shutil
 import stat
 import tarfile
 import zipfile
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import IO, Any
 
-from segeval.errors import UnsafeInputError
+from segeval.errors import UnsafeInputError, format_bytes
 from segeval.inputs.digest import file_digest, folder_digest
-from segeval.io import MASK_SUFFIXES
+from segeval.inputs.pairing import MAX_DEPTH, PairingOptions, key_of, walk_files
+from segeval.io.files import MAX_ARCHIVE_MEMBERS, zip_entry_count
 
 __all__ = [
     "ARCHIVE_SUFFIXES",
+    "MAX_TAR_HEADER_BYTES",
+    "ExtractionLimits",
+    "NeedsMoreSpace",
+    "PreparedFolder",
     "Submission",
     "discover_submissions",
     "prepare_submission",
 ]
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".zip", ".tar")
+
+#: Largest tar metadata header (PAX extended header, GNU long name or link)
+#: read into memory; honest ones hold a few hundred bytes.
+MAX_TAR_HEADER_BYTES = 1 << 20
+
 _COPY_BLOCK = 1 << 20
+_LONG_HEADERS = {
+    tarfile.GNUTYPE_LONGNAME: "GNU long-name",
+    tarfile.GNUTYPE_LONGLINK: "GNU long-link",
+    tarfile.XHDTYPE: "PAX",
+    tarfile.XGLTYPE: "PAX global",
+    tarfile.SOLARIS_XHDTYPE: "Solaris extended",
+}
 
 
 @dataclass(frozen=True)
@@ -53,7 +81,8 @@ class Submission:
     Attributes
     ----------
     name : str
-        The child's name without archive extension.
+        The child's name without archive extension (its full name when another
+        child has the same stem).
     source : pathlib.Path
         The folder or archive.
     kind : str
@@ -64,16 +93,27 @@ class Submission:
     source: Path
     kind: str
 
+    @property
+    def is_archive(self) -> bool:
+        """True for zip and tar submissions (whose scored members are extracted)."""
+        return self.kind in ("zip", "tar")
+
     def fingerprint(self) -> str:
         """A digest of the submission's content (archive bytes, or every file of a folder).
 
         Content only: a file rewritten with the same size and time still changes it.
+        A submission that cannot be read gets the digest of its error, so that a
+        digest never stops a batch.
         """
-        if self.kind == "link":
-            return hashlib.sha256(os.fsencode(os.readlink(self.source))).hexdigest()
-        if self.kind != "folder":
-            return file_digest(self.source)
-        return folder_digest(self.source)
+        try:
+            if self.kind == "link":
+                return hashlib.sha256(os.fsencode(os.readlink(self.source))).hexdigest()
+            if self.kind != "folder":
+                return file_digest(self.source)
+            return folder_digest(self.source)
+        except (UnsafeInputError, OSError) as err:
+            problem = f"unreadable\0{err}".encode("utf-8", "surrogateescape")
+            return hashlib.sha256(problem).hexdigest()
 
 
 def _archive_kind(path: Path) -> tuple[str, str] | None:
@@ -84,24 +124,53 @@ def _archive_kind(path: Path) -> tuple[str, str] | None:
     return None
 
 
-def discover_submissions(root: Path) -> tuple[list[Submission], list[Path]]:
+def _distinct_names(stems: dict[Path, str]) -> dict[Path, str]:
+    """Give every child a distinct name: its stem, or its full name where stems clash.
+
+    Full names are distinct in a folder, so repeating until no name is shared ends.
+
+    Examples
+    --------
+    >>> names = _distinct_names({Path("a"): "a", Path("a.zip"): "a", Path("b.zip"): "b"})
+    >>> sorted(names.values())
+    ['a', 'a.zip', 'b']
+    """
+    names = dict(stems)
+    while True:
+        counts = Counter(names.values())
+        clashing = [child for child, name in names.items() if counts[name] > 1]
+        if not clashing:
+            return names
+        for child in clashing:
+            names[child] = child.name
+
+
+def discover_submissions(
+    root: Path, *, exclude: Iterable[Path] = ()
+) -> tuple[list[Submission], list[Path]]:
     """List the submissions under ``root``, sorted by name.
+
+    Parameters
+    ----------
+    root : pathlib.Path
+        The submissions folder.
+    exclude : iterable of pathlib.Path
+        Children that are not submissions whatever they hold (listed as ignored).
 
     Returns
     -------
     submissions : list of Submission
+        Distinct names: a stem shared by two children (``alice/`` and
+        ``alice.zip``) gives way to the children's full names.
     ignored : list of Path
         Children that are neither folders nor archives (and hidden ones).
-
-    Raises
-    ------
-    UnsafeInputError
-        Two children with the same submission name (``a.zip`` and ``a/``).
     """
-    submissions: dict[str, Submission] = {}
+    excluded = set(exclude)
+    stems: dict[Path, str] = {}
+    kinds: dict[Path, str] = {}
     ignored = []
     for child in sorted(root.iterdir()):
-        if child.name.startswith("."):
+        if child.name.startswith(".") or child in excluded:
             ignored.append(child)
             continue
         found: tuple[str, str] | None
@@ -115,22 +184,90 @@ def discover_submissions(root: Path) -> tuple[list[Submission], list[Path]]:
         if found is None:
             ignored.append(child)
             continue
-        name, kind = found
-        if name in submissions:
-            raise UnsafeInputError(
-                f"{root}: two submissions are named {name!r} ({submissions[name].source.name} "
-                f"and {child.name}); rename one."
-            )
-        submissions[name] = Submission(name, child, kind)
-    return [submissions[name] for name in sorted(submissions)], ignored
+        stems[child], kinds[child] = found
+    names = _distinct_names(stems)
+    submissions = [Submission(names[child], child, kinds[child]) for child in stems]
+    return sorted(submissions, key=lambda submission: submission.name), ignored
 
 
-def _is_mask(name: str) -> bool:
-    return PurePosixPath(name).suffix.lower() in MASK_SUFFIXES
+# ------------------------------------------------------------------ preparing
 
 
-def _safe_member_path(name: str, archive: Path) -> PurePosixPath:
-    """The member's relative path, or UnsafeInputError for absolute or ``..`` paths."""
+@dataclass(frozen=True)
+class ExtractionLimits:
+    """What one submission may cost.
+
+    Attributes
+    ----------
+    max_archive_bytes : int
+        Declared uncompressed size of all members of an archive together.
+    max_mask_bytes : int or None
+        Size of one mask member (the limit on mask files, ``--max-mask-bytes``).
+    extract_bytes : int
+        Bytes this submission may write to the temporary folder (its share of
+        the batch's extraction limit).
+    """
+
+    max_archive_bytes: int
+    max_mask_bytes: int | None
+    extract_bytes: int
+
+
+@dataclass(frozen=True)
+class PreparedFolder:
+    """The folder of masks to score for a submission.
+
+    Attributes
+    ----------
+    folder : pathlib.Path
+        The submission folder itself (a lone top-level folder descended into),
+        or where its paired members were extracted.
+    skipped : int
+        Archive members left unextracted that are not masks (or are hidden).
+    extra : tuple of pathlib.Path
+        Mask members with no ground truth, left unextracted (as paths under
+        ``folder``, for messages).
+    extracted_bytes : int
+        Bytes written to the temporary folder.
+    """
+
+    folder: Path
+    skipped: int = 0
+    extra: tuple[Path, ...] = ()
+    extracted_bytes: int = 0
+
+
+class NeedsMoreSpace(UnsafeInputError):
+    """The paired members need more than this submission's share of the extraction limit.
+
+    Nothing is left extracted; the batch tries again with a larger share (alone).
+    """
+
+    needed: int = 0
+
+
+@dataclass(frozen=True)
+class _Member:
+    """An archive member: its path inside the archive, and how to read it."""
+
+    name: str
+    parts: tuple[str, ...]
+    size: int
+    is_dir: bool
+    handle: Any
+
+
+def _refuse(archive: Path, message: str) -> UnsafeInputError:
+    return UnsafeInputError(f"{archive.name}: {message}; the archive is rejected.")
+
+
+def _shown(name: str) -> str:
+    """A member name for a message: at most 80 characters."""
+    return repr(name if len(name) <= 80 else name[:40] + "..." + name[-37:])
+
+
+def _member_parts(name: str, archive: Path) -> tuple[str, ...]:
+    """The member's relative path parts, refusing absolute, ``..`` and too deep paths."""
     normalized = name.replace("\\", "/")
     path = PurePosixPath(normalized)
     if (
@@ -138,137 +275,260 @@ def _safe_member_path(name: str, archive: Path) -> PurePosixPath:
         or (len(normalized) > 1 and normalized[1] == ":")  # a Windows drive
         or any(part == ".." for part in path.parts)
     ):
-        raise UnsafeInputError(
-            f"{archive.name}: member {name!r} has an absolute path or a '..' component; "
-            "the archive is rejected."
+        raise _refuse(archive, f"member {_shown(name)} has an absolute path or a '..' component")
+    parts = tuple(part for part in path.parts if part not in ("", "."))
+    if len(parts) > MAX_DEPTH + 1:
+        raise _refuse(archive, f"member {_shown(name)} is nested deeper than {MAX_DEPTH} folders")
+    return parts
+
+
+def _check_declared(archive: Path, total: int, max_bytes: int) -> None:
+    if total > max_bytes:
+        raise _refuse(
+            archive,
+            f"its members add up to {total / 2**20:.0f} MiB uncompressed, more than the limit "
+            f"of {max_bytes / 2**20:.0f} MiB (raise --max-archive-bytes if it is genuine)",
         )
-    return PurePosixPath(*[part for part in path.parts if part not in ("", ".")])
 
 
-def _check_folder(folder: Path) -> None:
-    """Reject a folder holding a symbolic link that resolves outside it."""
-    root = folder.resolve()
-    for current, subfolders, files in os.walk(folder):
-        for name in subfolders + files:
-            path = Path(current, name)
-            if not path.is_symlink():
-                continue
-            target = path.resolve()
-            if not target.is_relative_to(root):
-                raise UnsafeInputError(
-                    f"{folder.name}/{path.relative_to(folder).as_posix()}: a symbolic link to "
-                    f"{os.readlink(path)!r}, outside the submission; the submission is rejected."
-                )
+def _check_count(archive: Path, count: int) -> None:
+    if count > MAX_ARCHIVE_MEMBERS:
+        raise _refuse(
+            archive, f"it declares {count} members, more than the {MAX_ARCHIVE_MEMBERS} allowed"
+        )
 
 
-def _write_member(source: object, target: Path, budget: list[int], archive: Path) -> None:
+def _zip_members(archive: Path, opened: zipfile.ZipFile, max_bytes: int) -> list[_Member]:
+    members = []
+    for info in opened.infolist():
+        mode = info.external_attr >> 16
+        file_type = stat.S_IFMT(mode)  # 0 when the archiver recorded no type
+        if stat.S_ISLNK(mode):
+            raise _refuse(archive, f"member {_shown(info.filename)} is a symbolic link")
+        if file_type and file_type not in (stat.S_IFREG, stat.S_IFDIR):
+            raise _refuse(archive, f"member {_shown(info.filename)} is a special file")
+        parts = _member_parts(info.filename, archive)
+        members.append(_Member(info.filename, parts, info.file_size, info.is_dir(), info))
+    _check_declared(archive, sum(m.size for m in members if not m.is_dir), max_bytes)
+    return members
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """A tar header that refuses metadata headers (PAX, GNU long names) over a limit.
+
+    tarfile reads such a header's whole declared size into memory before
+    parsing it; a 4 MB archive may declare 2 GiB.
+    """
+
+    def _proc_member(self, archive: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type in _LONG_HEADERS and self.size > MAX_TAR_HEADER_BYTES:
+            raise UnsafeInputError(
+                f"a {_LONG_HEADERS[self.type]} header declares {format_bytes(self.size)}, more "
+                f"than the {format_bytes(MAX_TAR_HEADER_BYTES)} allowed"
+            )
+        member: tarfile.TarInfo = super()._proc_member(archive)  # type: ignore[misc]
+        return member
+
+
+def _tar_members(archive: Path, opened: tarfile.TarFile, max_bytes: int) -> list[_Member]:
+    members: list[_Member] = []
+    total = 0
+    while True:
+        member = opened.next()  # one header at a time: every check comes before the next
+        if member is None:
+            return members
+        _check_count(archive, len(members) + 1)
+        parts = _member_parts(member.name, archive)
+        kind = (
+            "a symbolic link" if member.issym()
+            else "a hard link" if member.islnk()
+            else "a device or FIFO" if (member.isdev())
+            else None
+        )  # fmt: skip
+        if kind is not None:
+            raise _refuse(archive, f"member {_shown(member.name)} is {kind}")
+        if member.isfile():
+            total += member.size
+            _check_declared(archive, total, max_bytes)  # before skipping over its data
+        elif not member.isdir():
+            continue  # other header types hold no file
+        members.append(_Member(member.name, parts, member.size, member.isdir(), member))
+
+
+def _wrapper(members: list[_Member]) -> tuple[str, ...]:
+    """The lone top-level folder(s) everything sits in (archives often wrap their files).
+
+    Examples
+    --------
+    >>> def member(name, is_dir=False):
+    ...     return _Member(name, tuple(name.split("/")), 0, is_dir, None)
+    >>> _wrapper([member("team/preds/a.png"), member("team/preds/b.png")])
+    ('team', 'preds')
+    >>> _wrapper([member("team/a.png"), member("README.txt")])
+    ()
+    """
+    prefix: tuple[str, ...] = ()
+    while True:
+        depth = len(prefix)
+        below = [m for m in members if m.parts[:depth] == prefix and len(m.parts) > depth]
+        children = {m.parts[depth] for m in below if not m.parts[depth].startswith(".")}
+        if len(children) != 1:
+            return prefix
+        (child,) = children
+        is_folder = any(
+            len(m.parts) > depth + 1 or m.is_dir for m in below if m.parts[depth] == child
+        )
+        if not is_folder:
+            return prefix
+        prefix = (*prefix, child)
+
+
+def _write_member(
+    source: IO[bytes], target: Path, limit: int, budget: list[int], archive: Path, name: str
+) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     # O_EXCL: never follow or overwrite anything already in the private folder.
     handle = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    written = 0
     with os.fdopen(handle, "wb") as output:
         while True:
-            block = source.read(_COPY_BLOCK)  # type: ignore[attr-defined]
+            block = source.read(_COPY_BLOCK)
             if not block:
                 break
+            written += len(block)
             budget[0] -= len(block)
-            if budget[0] < 0:
-                raise UnsafeInputError(
-                    f"{archive.name}: expands beyond the limit on uncompressed size; the "
-                    "archive is rejected (raise --max-archive-bytes if it is genuine)."
+            if written > limit or budget[0] < 0:
+                raise _refuse(
+                    archive,
+                    f"member {_shown(name)} expands beyond its declared size or the limit on "
+                    "uncompressed size (raise --max-archive-bytes if it is genuine)",
                 )
             output.write(block)
 
 
-def _zip_members(archive: Path) -> Iterator[tuple[str, int, zipfile.ZipInfo]]:
-    with zipfile.ZipFile(archive) as opened:
-        for info in opened.infolist():
-            mode = info.external_attr >> 16
-            file_type = stat.S_IFMT(mode)  # 0 when the archiver recorded no type
-            if stat.S_ISLNK(mode):
-                raise UnsafeInputError(
-                    f"{archive.name}: member {info.filename!r} is a symbolic link; the archive "
-                    "is rejected."
-                )
-            if file_type and file_type not in (stat.S_IFREG, stat.S_IFDIR):
-                raise UnsafeInputError(
-                    f"{archive.name}: member {info.filename!r} is a special file; the archive "
-                    "is rejected."
-                )
-            yield info.filename, info.file_size, info
-
-
-def _extract_zip(archive: Path, target: Path, max_bytes: int) -> int:
-    members = list(_zip_members(archive))
-    checked = [(_safe_member_path(name, archive), size, info) for name, size, info in members]
-    _check_declared(archive, [size for _, size, info in checked if not info.is_dir()], max_bytes)
-    budget = [max_bytes]
+def _extract(
+    archive: Path,
+    target: Path,
+    members: list[_Member],
+    open_member: Callable[[Any], IO[bytes] | None],
+    is_paired: Callable[[tuple[str, ...]], bool | None],
+    limits: ExtractionLimits,
+) -> PreparedFolder:
+    """Extract the paired mask members below the wrapper folder, refusing what is too big."""
+    prefix = _wrapper(members)
+    chosen: list[tuple[_Member, tuple[str, ...]]] = []
+    extra: list[Path] = []
     skipped = 0
-    with zipfile.ZipFile(archive) as opened:
-        for path, _, info in checked:
-            if info.is_dir() or not path.parts:
-                continue
-            if not _is_mask(path.name) or path.name.startswith("."):
-                skipped += 1
-                continue
-            with opened.open(info) as source:
-                _write_member(source, target.joinpath(*path.parts), budget, archive)
-    return skipped
-
-
-def _extract_tar(archive: Path, target: Path, max_bytes: int) -> int:
-    with tarfile.open(archive, "r:*") as opened:
-        members = opened.getmembers()
-        for member in members:
-            _safe_member_path(member.name, archive)
-            kind = (
-                "a symbolic link" if member.issym()
-                else "a hard link" if member.islnk()
-                else "a device or FIFO" if (member.isdev())
-                else None
-            )  # fmt: skip
-            if kind is not None:
-                raise UnsafeInputError(
-                    f"{archive.name}: member {member.name!r} is {kind}; the archive is rejected."
-                )
-        _check_declared(archive, [m.size for m in members if m.isfile()], max_bytes)
-        budget = [max_bytes]
-        skipped = 0
-        for member in members:
-            path = _safe_member_path(member.name, archive)
-            if not member.isfile() or not path.parts:
-                continue
-            if not _is_mask(path.name) or path.name.startswith("."):
-                skipped += 1
-                continue
-            source = opened.extractfile(member)
-            if source is None:
-                continue
-            with source:
-                _write_member(source, target.joinpath(*path.parts), budget, archive)
-    return skipped
-
-
-def _check_declared(archive: Path, sizes: list[int], max_bytes: int) -> None:
-    total = sum(sizes)
-    if total > max_bytes:
-        raise UnsafeInputError(
-            f"{archive.name}: its members add up to {total / 2**20:.0f} MiB uncompressed, more "
-            f"than the limit of {max_bytes / 2**20:.0f} MiB; the archive is rejected (raise "
-            "--max-archive-bytes if it is genuine)."
+    for member in members:
+        if (
+            member.is_dir
+            or member.parts[: len(prefix)] != prefix
+            or len(member.parts) == len(prefix)
+        ):
+            skipped += not member.is_dir
+            continue
+        relative = member.parts[len(prefix) :]
+        paired = is_paired(relative)
+        if paired is None:
+            skipped += 1
+        elif not paired:
+            extra.append(target.joinpath(*relative))
+        elif limits.max_mask_bytes is not None and member.size > limits.max_mask_bytes:
+            raise _refuse(
+                archive,
+                f"member {_shown(member.name)} declares {format_bytes(member.size)}, more than "
+                f"the limit of {format_bytes(limits.max_mask_bytes)} per mask file (raise "
+                "--max-mask-bytes if it is genuine)",
+            )
+        else:
+            chosen.append((member, relative))
+    needed = sum(member.size for member, _ in chosen)
+    if needed > limits.extract_bytes:
+        error = NeedsMoreSpace(
+            f"{archive.name}: its scored members need {format_bytes(needed)} extracted, more "
+            f"than the limit of {format_bytes(limits.extract_bytes)} (raise --max-extract-bytes "
+            "if it is genuine)."
         )
+        error.needed = needed
+        raise error
+    budget = [needed]
+    for member, relative in chosen:
+        source = open_member(member.handle)
+        if source is None:
+            continue
+        with source:
+            _write_member(
+                source, target.joinpath(*relative), member.size, budget, archive, member.name
+            )
+    return PreparedFolder(target, skipped, tuple(extra), needed - budget[0])
+
+
+def _pairing_rule(
+    gt_keys: frozenset[str], options: PairingOptions
+) -> Callable[[tuple[str, ...]], bool | None]:
+    """Member path -> True (pairs with a ground-truth file), False (an extra mask) or None."""
+
+    def is_paired(parts: tuple[str, ...]) -> bool | None:
+        if any(part.startswith(".") for part in parts[:-1]):
+            return None  # inside a hidden folder, as when walking a folder
+        key = key_of(
+            PurePosixPath(*parts),
+            suffix=options.pred_suffix,
+            glob=options.pred_glob,
+            flat=options.flat,
+        )
+        return None if key is None else key in gt_keys
+
+    return is_paired
+
+
+def _check_folder(folder: Path, gt_files: frozenset[tuple[int, int]]) -> None:
+    """Reject links leading outside the folder or nowhere, and hard links to the ground truth."""
+    root = os.path.realpath(folder)
+    for path in walk_files(folder, error=UnsafeInputError, links_to_folders=True):
+        where = f"{folder.name}/{path.relative_to(folder).as_posix()}"
+        if path.is_symlink():
+            target = os.path.realpath(path)
+            if os.path.commonpath([root, target]) != root:
+                raise UnsafeInputError(
+                    f"{where}: a symbolic link leading outside the submission; the submission "
+                    "is rejected."
+                )
+            if not os.path.exists(target):
+                raise UnsafeInputError(
+                    f"{where}: a symbolic link that leads nowhere (a loop or a missing file); "
+                    "the submission is rejected."
+                )
+        try:
+            info = os.stat(path)
+        except OSError:
+            continue  # refused when read, with its reason
+        if (info.st_dev, info.st_ino) in gt_files:
+            raise UnsafeInputError(
+                f"{where}: a hard link to a ground-truth file; the submission is rejected."
+            )
 
 
 def _single_folder(folder: Path) -> Path:
-    """Descend into a lone top-level folder (archives often wrap everything in one)."""
-    while True:
+    """Descend into a lone top-level folder (submissions often wrap everything in one)."""
+    for _ in range(MAX_DEPTH):
         children = [child for child in folder.iterdir() if not child.name.startswith(".")]
         if len(children) == 1 and children[0].is_dir() and not children[0].is_symlink():
             folder = children[0]
         else:
-            return folder
+            break
+    return folder
 
 
-def prepare_submission(submission: Submission, scratch: Path, max_bytes: int) -> tuple[Path, int]:
+def prepare_submission(
+    submission: Submission,
+    scratch: Path,
+    *,
+    gt_keys: frozenset[str],
+    pairing: PairingOptions,
+    limits: ExtractionLimits,
+    gt_files: frozenset[tuple[int, int]] = frozenset(),
+) -> PreparedFolder:
     """The folder of masks to score for a submission.
 
     Parameters
@@ -276,46 +536,56 @@ def prepare_submission(submission: Submission, scratch: Path, max_bytes: int) ->
     submission : Submission
     scratch : pathlib.Path
         A private, empty temporary folder for this submission's extraction.
-    max_bytes : int
-        Limit on the total uncompressed size of an archive.
+    gt_keys : frozenset of str
+        The ground truth's pairing keys: only members with one are extracted.
+    pairing : PairingOptions
+        How prediction names become keys (suffix, glob, flat).
+    limits : ExtractionLimits
+    gt_files : frozenset of (device, inode)
+        The ground-truth files, which a folder submission must not hard-link.
 
     Returns
     -------
-    folder : pathlib.Path
-        The submission folder itself, or where its archive was extracted; a lone
-        top-level folder is descended into.
-    skipped : int
-        Archive members that are not masks (left unextracted).
+    PreparedFolder
 
     Raises
     ------
     UnsafeInputError
-        Hostile members, escaping links, size limits, unreadable archives.
+        Hostile members, escaping links, size limits, unreadable archives (any
+        failure of the archive libraries on the archive's bytes);
+        :class:`NeedsMoreSpace` when only the extraction share is too small.
+        Whatever was extracted is removed first (with ``scratch`` itself).
     """
     if submission.kind == "link":
         raise UnsafeInputError(
-            f"{submission.source.name}: the submission is a symbolic link (to "
-            f"{os.readlink(submission.source)!r}); submit a folder or an archive."
+            f"{submission.source.name}: the submission is a symbolic link; submit a folder or "
+            "an archive."
         )
+    if submission.kind == "folder":
+        _check_folder(submission.source, gt_files)
+        return PreparedFolder(_single_folder(submission.source))
+    archive = submission.source
+    is_paired = _pairing_rule(gt_keys, pairing)
     try:
-        if submission.kind == "folder":
-            _check_folder(submission.source)
-            return _single_folder(submission.source), 0
         if submission.kind == "zip":
-            skipped = _extract_zip(submission.source, scratch, max_bytes)
-        else:
-            skipped = _extract_tar(submission.source, scratch, max_bytes)
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as err:
+            with archive.open("rb") as stream:
+                count = zip_entry_count(stream)
+            if count is not None:
+                _check_count(archive, count)
+            with zipfile.ZipFile(archive) as opened:
+                members = _zip_members(archive, opened, limits.max_archive_bytes)
+                return _extract(archive, scratch, members, opened.open, is_paired, limits)
+        with tarfile.open(archive, "r:*", tarinfo=_BoundedTarInfo) as opened:
+            members = _tar_members(archive, opened, limits.max_archive_bytes)
+            return _extract(archive, scratch, members, opened.extractfile, is_paired, limits)
+    except UnsafeInputError as err:
+        shutil.rmtree(scratch, ignore_errors=True)  # nothing half-extracted stays
+        if err.message.startswith(f"{archive.name}:"):
+            raise
+        raise _refuse(archive, err.message) from err
+    except Exception as err:  # zipfile, tarfile, zlib on hostile bytes: any failure
         shutil.rmtree(scratch, ignore_errors=True)
         raise UnsafeInputError(
-            f"{submission.source.name}: cannot read the archive ({err}); upload it again."
+            f"{archive.name}: cannot read the archive ({type(err).__name__}: {err}); "
+            "upload it again."
         ) from err
-    except UnsafeInputError:
-        shutil.rmtree(scratch, ignore_errors=True)
-        raise
-    if not any(scratch.rglob("*")):
-        raise UnsafeInputError(
-            f"{submission.source.name}: the archive holds no mask files "
-            f"({', '.join(sorted(MASK_SUFFIXES))})."
-        )
-    return _single_folder(scratch), skipped

@@ -2,47 +2,60 @@
 
 from __future__ import annotations
 
+import io
+import math
 import zipfile
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 
 from segeval.errors import MaskReadError
+from segeval.io.files import MAX_ARCHIVE_MEMBERS, zip_entry_count
 
 __all__ = ["as_label_array", "read_npy", "read_npz"]
 
 
-def _check_header(stream: IO[bytes], source: str, max_pixels: int | None) -> None:
-    """Read an NPY header (shape only) and refuse too many elements before loading."""
-    if max_pixels is None:
-        return
+def _read_header(
+    stream: IO[bytes], source: str, max_pixels: int | None
+) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
+    """Read an NPY header and refuse too many elements or non-integer data before loading."""
     try:
         version = np.lib.format.read_magic(stream)
         if version == (1, 0):
-            shape, _, _ = np.lib.format.read_array_header_1_0(stream)
+            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(stream)
         else:
-            shape, _, _ = np.lib.format.read_array_header_2_0(stream)
-    except (ValueError, OSError) as err:
+            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(stream)
+    except Exception as err:  # numpy parses a hostile header: any failure is a verdict
         raise MaskReadError(f"{source}: cannot read the NPY header ({err}).") from err
-    elements = int(np.prod(shape, dtype=np.int64))
-    if elements > max_pixels:
+    if dtype.hasobject:
+        raise MaskReadError(
+            f"{source}: the array holds Python objects (a pickle), which segeval never "
+            "loads; save a plain integer array with numpy.save."
+        )
+    elements = math.prod(int(size) for size in shape)
+    if max_pixels is not None and elements > max_pixels:
         raise MaskReadError(
             f"{source}: the array declares shape {tuple(shape)} ({elements / 1e6:.1f} million "
             f"values), more than the limit of {max_pixels / 1e6:.1f} megapixels; pass a larger "
             "--max-pixels if it is genuine."
         )
+    return tuple(int(size) for size in shape), bool(fortran_order), dtype
 
 
-def read_npy(path: Path, max_pixels: int | None = None) -> np.ndarray:
-    """Load a 2-D integer array from an NPY file (pickles are refused).
+def read_npy(path: Path, max_pixels: int | None, data: bytes) -> np.ndarray:
+    """Load a 2-D integer array from the bytes of an NPY file (pickles are refused).
+
+    The array is a view of ``data``: nothing is copied.
 
     Parameters
     ----------
     path : pathlib.Path
-        An ``.npy`` file.
-    max_pixels : int, optional
+        The ``.npy`` file, named in messages.
+    max_pixels : int or None
         Refuse arrays with more elements, from the header, before loading.
+    data : bytes
+        The file's content.
 
     Returns
     -------
@@ -53,64 +66,100 @@ def read_npy(path: Path, max_pixels: int | None = None) -> np.ndarray:
     ------
     MaskReadError
         Object arrays, truncated files, float or complex arrays, other shapes.
+
+    Examples
+    --------
+    >>> buffer = io.BytesIO()
+    >>> np.save(buffer, np.array([[0, 1], [2, 3]], dtype=np.uint8))
+    >>> read_npy(Path("m.npy"), None, buffer.getvalue())
+    array([[0, 1],
+           [2, 3]], dtype=uint8)
     """
-    try:
-        with path.open("rb") as stream:
-            _check_header(stream, str(path), max_pixels)
-        labels = np.load(path, allow_pickle=False)
-    except MaskReadError:
-        raise
-    except (OSError, ValueError, EOFError) as err:
+    stream = io.BytesIO(data)
+    shape, fortran_order, dtype = _read_header(stream, str(path), max_pixels)
+    count = math.prod(shape)
+    offset = stream.tell()
+    if len(data) - offset < count * dtype.itemsize:
         raise MaskReadError(
-            f"{path}: cannot load the NPY array ({err}); save it with numpy.save "
-            "as a plain integer array."
-        ) from err
+            f"{path}: the NPY file is truncated (shape {shape} needs "
+            f"{count * dtype.itemsize} bytes of data, it holds {len(data) - offset}); "
+            "save it again with numpy.save."
+        )
+    labels = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
+    labels = labels.reshape(shape, order="F" if fortran_order else "C")
     return as_label_array(labels, source=str(path))
 
 
-def read_npz(path: Path, key: str | None = None, max_pixels: int | None = None) -> np.ndarray:
-    """Load one 2-D integer array from an NPZ file.
+def read_npz(path: Path, key: str | None, max_pixels: int | None, data: bytes) -> np.ndarray:
+    """Load one 2-D integer array from the bytes of an NPZ file.
 
     Parameters
     ----------
     path : pathlib.Path
-        An ``.npz`` file.
-    key : str, optional
+        The ``.npz`` file, named in messages.
+    key : str or None
         Which array; required when the file holds more than one.
-    max_pixels : int, optional
+    max_pixels : int or None
         Refuse arrays with more elements, from the header, before loading.
+    data : bytes
+        The file's content.
 
     Raises
     ------
     MaskReadError
-        Missing key, several arrays and no key, bad arrays.
+        Missing key, several arrays and no key, members that are not arrays,
+        more members than :data:`~segeval.io.files.MAX_ARCHIVE_MEMBERS`, bad arrays.
+
+    Examples
+    --------
+    >>> buffer = io.BytesIO()
+    >>> np.savez(buffer, labels=np.zeros((2, 2), dtype=np.uint8))
+    >>> read_npz(Path("m.npz"), None, None, buffer.getvalue()).shape
+    (2, 2)
     """
+    entries = zip_entry_count(data)
+    if entries is not None and entries > MAX_ARCHIVE_MEMBERS:
+        raise MaskReadError(
+            f"{path}: the NPZ file declares {entries} members, more than the "
+            f"{MAX_ARCHIVE_MEMBERS} segeval reads; save one array per file."
+        )
     try:
-        with zipfile.ZipFile(path) as archive:
-            names = [name.removesuffix(".npy") for name in archive.namelist()]
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = {
+                name.removesuffix(".npy"): name
+                for name in archive.namelist()
+                if not name.endswith("/")
+            }
             if key is None:
-                if len(names) != 1:
+                if len(members) != 1:
                     raise MaskReadError(
-                        f"{path}: the NPZ file holds {len(names)} arrays "
-                        f"({', '.join(sorted(names)[:10])}); pass --npz-key to choose one."
+                        f"{path}: the NPZ file holds {len(members)} arrays "
+                        f"({', '.join(sorted(members)[:10])}); pass --npz-key to choose one."
                     )
-                key = names[0]
-            if key not in names:
+                key = next(iter(members))
+            if key not in members:
                 raise MaskReadError(
                     f"{path}: no array named {key!r} in the NPZ file; it holds "
-                    f"{', '.join(sorted(names)[:10])}."
+                    f"{', '.join(sorted(members)[:10])}."
                 )
-            with archive.open(f"{key}.npy") as member:
-                _check_header(member, f"{path}[{key}]", max_pixels)
-            with archive.open(f"{key}.npy") as member:
+            if not members[key].endswith(".npy"):
+                raise MaskReadError(
+                    f"{path}: member {members[key]!r} of the NPZ file is not an .npy array; "
+                    "save the mask with numpy.savez."
+                )
+            source = f"{path}[{key}]"
+            with archive.open(members[key]) as member:
+                _read_header(member, source, max_pixels)
+            with archive.open(members[key]) as member:
                 labels = np.lib.format.read_array(member, allow_pickle=False)
     except MaskReadError:
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+    except Exception as err:  # zipfile, zlib and numpy on hostile bytes: any failure
         raise MaskReadError(
-            f"{path}: cannot load the NPZ file ({err}); save it with numpy.savez."
+            f"{path}: cannot load the NPZ file ({type(err).__name__}: {err}); save it with "
+            "numpy.savez."
         ) from err
-    return as_label_array(labels, source=f"{path}[{key}]")
+    return as_label_array(labels, source=source)
 
 
 def as_label_array(labels: np.ndarray, source: str) -> np.ndarray:

@@ -28,7 +28,7 @@ from segeval.io.png import (
 if TYPE_CHECKING:
     from segeval.io.reader import ReadOptions
 
-__all__ = ["check_pixel_limit", "read_image"]
+__all__ = ["OPENERS", "check_pixel_limit", "read_image"]
 
 # Pillow mode -> dtype of the label array it holds.
 _LABEL_MODES = {
@@ -47,7 +47,7 @@ _COLOR_MODES = frozenset({"RGB", "RGBA"})
 # would apply Pillow's global decompression-bomb limit (and refuse the large
 # aerial tiles segeval reads in row blocks); segeval applies its own limit,
 # max_pixels, from the header before decoding.
-_OPENERS: dict[str, Callable[[Path | io.BytesIO], ImageFile.ImageFile]] = {
+OPENERS: dict[str, Callable[[io.BytesIO], ImageFile.ImageFile]] = {
     "png": PngImagePlugin.PngImageFile,
     "tiff": TiffImagePlugin.TiffImageFile,
     "bmp": BmpImagePlugin.BmpImageFile,
@@ -74,9 +74,7 @@ def check_pixel_limit(path: Path, width: int, height: int, max_pixels: int | Non
         )
 
 
-def read_image(
-    path: Path, file_format: str, options: ReadOptions, data: bytes | None = None
-) -> np.ndarray:
+def read_image(path: Path, file_format: str, options: ReadOptions, data: bytes) -> np.ndarray:
     """Decode an image mask into raw label values.
 
     Palette images yield their palette indices (the labels); they are never
@@ -87,11 +85,12 @@ def read_image(
     Parameters
     ----------
     path : pathlib.Path
+        Named in messages.
     file_format : {"png", "tiff", "bmp", "jpeg"}
         As sniffed from the content.
     options : ReadOptions
-    data : bytes, optional
-        The file's content, when the caller already read it.
+    data : bytes
+        The file's content (the file is read once, by the caller).
 
     Returns
     -------
@@ -102,12 +101,11 @@ def read_image(
     ------
     MaskReadError
         Unsupported modes, colour images without colours, multi-page TIFFs,
-        too many pixels, and files Pillow cannot decode.
+        too many pixels, and anything a decoder fails on: a decoder fed hostile
+        bytes may raise any exception, and each one is a verdict on the file.
     """
-    source: Path | io.BytesIO = path
     scale = 1
     if file_format == "png":
-        data = _read_bytes(path) if data is None else data
         header = parse_png_header(data[:33])
         if header is not None:
             check_pixel_limit(path, header.width, header.height, options.max_pixels)
@@ -120,9 +118,8 @@ def read_image(
                 mode = "RGB" if pixels.ndim == 3 else ("I;16" if pixels.dtype == np.uint16 else "L")
                 return _labels(path, pixels, mode, file_format, options)
             scale = gray_scale_factor(header)
-        source = io.BytesIO(data)
     try:
-        with _OPENERS[file_format](source) as image:
+        with OPENERS[file_format](io.BytesIO(data)) as image:
             check_pixel_limit(path, image.width, image.height, options.max_pixels)
             _check_mode(path, image, options)
             frames = int(getattr(image, "n_frames", 1))
@@ -135,10 +132,10 @@ def read_image(
             mode = image.mode
     except MaskReadError:
         raise
-    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as err:
+    except Exception as err:  # any decoder failure on any bytes is the file's verdict
         raise MaskReadError(
-            f"{path}: cannot decode the image ({err}); the file may be truncated or "
-            "corrupt, so write it again."
+            f"{path}: cannot decode the image ({type(err).__name__}: {err}); the file may "
+            "be truncated or corrupt, so write it again."
         ) from err
     labels = _labels(path, pixels, mode, file_format, options)
     return labels // scale if scale > 1 else labels
@@ -151,13 +148,6 @@ _PNG_PROBLEMS = {
         "write the file again."
     ),
 }
-
-
-def _read_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as err:
-        raise MaskReadError(f"{path}: cannot read the file ({err.strerror or err}).") from err
 
 
 def _labels(

@@ -12,9 +12,21 @@ import numpy as np
 from segeval.errors import MaskReadError
 from segeval.io.arrays import read_npy, read_npz
 from segeval.io.colors import ColorTable
+from segeval.io.files import DEFAULT_MAX_MASK_BYTES, read_regular_file
 from segeval.io.image import read_image
 
-__all__ = ["MASK_SUFFIXES", "ReadOptions", "read_mask", "sniff_format"]
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "MASK_SUFFIXES",
+    "ReadOptions",
+    "decode_mask",
+    "read_mask",
+    "sniff_format",
+]
+
+#: Default limit on the pixels of one mask (``--max-pixels``), read from the
+#: header before decoding: a 138-byte PNG may declare 60000 x 60000 pixels.
+DEFAULT_MAX_PIXELS = 100_000_000
 
 #: File name suffixes (lower case) that pairing treats as masks; anything else is skipped.
 MASK_SUFFIXES = frozenset({".png", ".npy", ".npz", ".tif", ".tiff", ".bmp", ".jpg", ".jpeg"})
@@ -54,8 +66,11 @@ class ReadOptions:
         Read JPEG masks (colours mapped to the nearest table colour).
     npz_key : str, optional
         The array to use from an NPZ file holding several.
-    max_pixels : int, optional
-        Refuse images larger than this, from the header, before decoding.
+    max_pixels : int or None, default DEFAULT_MAX_PIXELS
+        Refuse images larger than this, from the header, before decoding
+        (None: no limit, for trusted files).
+    max_bytes : int or None, default DEFAULT_MAX_MASK_BYTES
+        Refuse files larger than this, before reading them (None: no limit).
     """
 
     colors: ColorTable | None = None
@@ -63,7 +78,8 @@ class ReadOptions:
     unknown_value: int = 255
     allow_lossy: bool = False
     npz_key: str | None = None
-    max_pixels: int | None = None
+    max_pixels: int | None = DEFAULT_MAX_PIXELS
+    max_bytes: int | None = DEFAULT_MAX_MASK_BYTES
 
 
 def sniff_format(head: bytes) -> str:
@@ -108,7 +124,7 @@ def read_mask(path: str | os.PathLike[str], options: ReadOptions | None = None) 
         a colour table), TIFF (8/16/32-bit integer, single page), BMP, NPY (2-D
         integer array), NPZ (one array, or ``options.npz_key``).
     options : ReadOptions, optional
-        Colour table, lossy input, NPZ key, pixel limit.
+        Colour table, lossy input, NPZ key, pixel and byte limits.
 
     Returns
     -------
@@ -120,8 +136,9 @@ def read_mask(path: str | os.PathLike[str], options: ReadOptions | None = None) 
     Raises
     ------
     MaskReadError
-        Missing, empty, truncated or unsupported files, colour masks without a
-        colour table, unknown colours, floating-point data, too many pixels.
+        Missing, empty, truncated or unsupported files, anything but a regular
+        file (a FIFO, a device), colour masks without a colour table, unknown
+        colours, floating-point data, too many pixels or bytes, no pixels.
 
     Examples
     --------
@@ -135,14 +152,32 @@ def read_mask(path: str | os.PathLike[str], options: ReadOptions | None = None) 
     """
     path = Path(path)
     options = options or ReadOptions()
-    try:
-        with path.open("rb") as stream:
-            head = stream.read(16)
-            # PNGs are decoded from memory: read the rest now rather than open twice.
-            data = head + stream.read() if head.startswith(b"\x89PNG") else None
-    except OSError as err:
-        raise MaskReadError(f"{path}: cannot open the file ({err.strerror or err}).") from err
-    file_format = sniff_format(head)
+    data = read_regular_file(path, max_bytes=options.max_bytes)
+    return decode_mask(data, path, options)
+
+
+def decode_mask(data: bytes, path: Path, options: ReadOptions) -> np.ndarray:
+    """Decode the bytes of a mask file (read by :func:`read_mask`) into raw labels.
+
+    Parameters
+    ----------
+    data : bytes
+        The whole file.
+    path : pathlib.Path
+        Where it came from, for messages.
+    options : ReadOptions
+
+    Returns
+    -------
+    numpy.ndarray
+        As :func:`read_mask`; never empty.
+
+    Raises
+    ------
+    MaskReadError
+        As :func:`read_mask`.
+    """
+    file_format = sniff_format(data[:16])
     if file_format == "jpeg" and not options.allow_lossy:
         raise MaskReadError(
             f"{path}: this is a JPEG file; lossy compression corrupts label values at "
@@ -150,14 +185,20 @@ def read_mask(path: str | os.PathLike[str], options: ReadOptions | None = None) 
             "colours to the nearest known colour)."
         )
     if file_format in _IMAGE_FORMATS:
-        return read_image(path, file_format, options, data)
-    if file_format == "npy":
-        return read_npy(path, options.max_pixels)
-    if file_format == "npz":
-        return read_npz(path, options.npz_key, options.max_pixels)
-    if file_format == "empty":
+        labels = read_image(path, file_format, options, data)
+    elif file_format == "npy":
+        labels = read_npy(path, options.max_pixels, data)
+    elif file_format == "npz":
+        labels = read_npz(path, options.npz_key, options.max_pixels, data)
+    elif file_format == "empty":
         raise MaskReadError(f"{path}: the file is empty; write the mask again.")
-    raise MaskReadError(
-        f"{path}: unsupported mask format ({file_format}); save label masks as PNG, "
-        "TIFF, BMP, or a 2-D integer NPY/NPZ array."
-    )
+    else:
+        raise MaskReadError(
+            f"{path}: unsupported mask format ({file_format}); save label masks as PNG, "
+            "TIFF, BMP, or a 2-D integer NPY/NPZ array."
+        )
+    if labels.size == 0:
+        raise MaskReadError(
+            f"{path}: the mask holds no pixels (shape {labels.shape}); write the mask again."
+        )
+    return labels

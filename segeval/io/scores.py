@@ -4,13 +4,16 @@ Score maps are large (19 x 1024 x 2048 float32 is 160 MB), so they are never
 loaded here: an ``.npy`` file, and an array stored uncompressed in an ``.npz``
 (``numpy.savez``), come back memory-mapped, and the loss accumulator reads them
 in row blocks. Only a compressed ``.npz`` member (``numpy.savez_compressed``)
-has to be decompressed into memory. Values are not checked here (dtype, shape
+has to be decompressed into memory, and only up to
+:data:`MAX_DECOMPRESSED_BYTES`. Values are not checked here (dtype, shape
 against the ground truth, finiteness): the loss accumulator does that with the
-file's name in every message.
+file's name in every message. Files are opened as masks are (regular files only,
+checked without blocking: :func:`~segeval.io.files.require_regular_file`).
 """
 
 from __future__ import annotations
 
+import math
 import struct
 import zipfile
 from dataclasses import dataclass
@@ -19,9 +22,14 @@ from typing import IO, Any
 
 import numpy as np
 
-from segeval.errors import MaskReadError
+from segeval.errors import MaskReadError, format_bytes
+from segeval.io.files import MAX_ARCHIVE_MEMBERS, require_regular_file, zip_entry_count
 
-__all__ = ["ScoreHeader", "read_score_header", "read_scores"]
+__all__ = ["MAX_DECOMPRESSED_BYTES", "ScoreHeader", "read_score_header", "read_scores"]
+
+#: Largest array decompressed into memory from a compressed ``.npz`` member
+#: (``numpy.savez`` stores arrays uncompressed, and those are memory-mapped).
+MAX_DECOMPRESSED_BYTES = 2**30
 
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # a zip member's local file header
 
@@ -54,6 +62,7 @@ def _read_header(stream: IO[bytes], source: str) -> tuple[ScoreHeader, bool]:
 
 
 def _format(path: Path) -> str:
+    require_regular_file(path)  # a FIFO named like scores would block the open below
     try:
         with path.open("rb") as stream:
             head = stream.read(6)
@@ -69,6 +78,17 @@ def _format(path: Path) -> str:
     )
 
 
+def _open_npz(path: Path) -> zipfile.ZipFile:
+    with path.open("rb") as stream:
+        entries = zip_entry_count(stream)
+    if entries is not None and entries > MAX_ARCHIVE_MEMBERS:
+        raise MaskReadError(
+            f"{path}: the NPZ file declares {entries} members, more than the "
+            f"{MAX_ARCHIVE_MEMBERS} segeval reads; save one array per file."
+        )
+    return zipfile.ZipFile(path)
+
+
 def _member(archive: zipfile.ZipFile, path: Path, key: str | None) -> zipfile.ZipInfo:
     names = [name.removesuffix(".npy") for name in archive.namelist()]
     if key is None:
@@ -82,6 +102,11 @@ def _member(archive: zipfile.ZipFile, path: Path, key: str | None) -> zipfile.Zi
         raise MaskReadError(
             f"{path}: no array named {key!r} in the NPZ file; it holds "
             f"{', '.join(sorted(names)[:10])}."
+        )
+    if f"{key}.npy" not in archive.namelist():
+        raise MaskReadError(
+            f"{path}: member {key!r} of the NPZ file is not an .npy array; save the scores "
+            "with numpy.savez."
         )
     return archive.getinfo(f"{key}.npy")
 
@@ -102,13 +127,13 @@ def read_score_header(path: str | Path, npz_key: str | None = None) -> ScoreHead
         if _format(path) == "npy":
             with path.open("rb") as stream:
                 return _read_header(stream, str(path))[0]
-        with zipfile.ZipFile(path) as archive:
+        with _open_npz(path) as archive:
             member = _member(archive, path, npz_key)
             with archive.open(member) as stream:
                 return _read_header(stream, f"{path}[{member.filename}]")[0]
     except MaskReadError:
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+    except Exception as err:  # zipfile, zlib and numpy on hostile bytes: any failure
         raise MaskReadError(f"{path}: cannot read the array file ({err}).") from err
 
 
@@ -157,7 +182,7 @@ def read_scores(
         return _read_npz(path, npz_key, max_pixels)
     except MaskReadError:
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+    except Exception as err:  # zipfile, zlib and numpy on hostile bytes: any failure
         raise MaskReadError(
             f"{path}: cannot load the array ({err}); save scores with numpy.save as a plain "
             "float array."
@@ -165,7 +190,7 @@ def read_scores(
 
 
 def _read_npz(path: Path, key: str | None, max_pixels: int | None) -> np.ndarray:
-    with zipfile.ZipFile(path) as archive:
+    with _open_npz(path) as archive:
         member = _member(archive, path, key)
         source = f"{path}[{member.filename.removesuffix('.npy')}]"
         with archive.open(member) as stream:
@@ -173,7 +198,15 @@ def _read_npz(path: Path, key: str | None, max_pixels: int | None) -> np.ndarray
             array_offset = stream.tell()
         _check_size(header, source, max_pixels)
         if member.compress_type != zipfile.ZIP_STORED or header.dtype.hasobject:
-            # Compressed: the array exists only once decompressed.
+            # Compressed: the array exists only once decompressed, and numpy allocates
+            # what the header declares before reading: bound it first.
+            declared = math.prod(header.shape) * header.dtype.itemsize
+            if declared > min(member.file_size, MAX_DECOMPRESSED_BYTES):
+                raise MaskReadError(
+                    f"{source}: the compressed array declares {format_bytes(declared)}, more "
+                    f"than its member holds or the {format_bytes(MAX_DECOMPRESSED_BYTES)} "
+                    "decompressed into memory; save the scores with numpy.savez (uncompressed)."
+                )
             with archive.open(member) as stream:
                 return np.lib.format.read_array(stream, allow_pickle=False)
     # Stored uncompressed (numpy.savez): map the bytes in place, past the member's

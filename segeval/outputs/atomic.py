@@ -1,35 +1,115 @@
-"""Write output files atomically: all of the new content or none of it."""
+"""Write output files atomically: all of the new content or none of it.
+
+What "writing a file" means depends on what the path names, decided here once
+for every output segeval writes (reports, leaderboards, per-image tables, JUnit):
+
+* a regular file, or nothing yet: the content is written to a temporary file
+  beside it and renamed into place, so a reader never sees half a report and a
+  failure (a full disk, Ctrl-C) leaves the previous file untouched. A symbolic
+  link is followed: the file it points to is replaced, the link stays a link;
+* a character device or a pipe that exists (``/dev/null``, a FIFO): written in
+  place, never replaced by a regular file. A FIFO nobody reads is an error
+  rather than a wait;
+* ``/dev/stdout``, ``/dev/stderr``, ``/dev/fd/N``: written through the
+  process's own descriptor, whatever it is (a terminal, a pipe, a file opened
+  by the shell with ``>>``), exactly as ``-`` writes stdout;
+* a block device, a socket or a folder: refused;
+* a stream handed over by the caller (the command line's stdout for ``-``).
+
+Every write error (ENOSPC, EPIPE, EFBIG...) becomes an
+:class:`~segeval.errors.OutputError` that names the file, and the temporary
+file is removed.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
+import io
 import os
+import re
+import stat
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
-from segeval.errors import UsageError
+from segeval.errors import OutputError, UsageError
 
-__all__ = ["AtomicWriter", "refuse_inside_inputs", "write_bytes_atomic", "write_text_atomic"]
+__all__ = [
+    "AtomicWriter",
+    "refuse_inside_inputs",
+    "same_file",
+    "write_bytes_atomic",
+    "write_text_atomic",
+]
+
+_HINTS = {
+    errno.ENOSPC: "free some space or write elsewhere",
+    errno.EDQUOT: "free some space or write elsewhere",
+    errno.EFBIG: "the file is larger than this system allows",
+    errno.EPIPE: "the process reading the pipe has gone",
+    errno.ENXIO: "no process is reading the pipe",
+}
+
+
+def _output_error(path: Path | str, err: OSError) -> OutputError:
+    hint = _HINTS.get(err.errno or 0, "check the path and its permissions")
+    return OutputError(f"{path}: cannot write the output ({err.strerror or err}); {hint}.")
+
+
+_STANDARD = {"/dev/stdout": 1, "/dev/stderr": 2}
+_DESCRIPTOR = re.compile(r"^/(?:dev|proc/self)/fd/(\d+)$")
+
+
+def _inherited_descriptor(path: Path) -> int | None:
+    """The descriptor a path like ``/dev/stdout`` or ``/dev/fd/3`` names, if any.
+
+    Examples
+    --------
+    >>> _inherited_descriptor(Path("/dev/stdout")), _inherited_descriptor(Path("/dev/fd/3"))
+    (1, 3)
+    >>> _inherited_descriptor(Path("report.json")) is None
+    True
+    """
+    text = str(path)
+    if text in _STANDARD:
+        return _STANDARD[text]
+    match = _DESCRIPTOR.match(text)
+    return int(match.group(1)) if match else None
+
+
+def _special_mode(path: Path) -> int | None:
+    """The mode of an existing non-regular file at ``path`` (links followed), else None."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None  # nothing there yet (or a dangling link: its target gets created)
+    return None if stat.S_ISREG(mode) else mode
 
 
 class AtomicWriter:
-    """A text file written beside its destination and renamed into place.
-
-    A reader never sees a half-written file, and a failure leaves any previous
-    file untouched.
+    """A text output written all at once (see the module docstring for what a path means).
 
     Parameters
     ----------
     path : str or path-like
-        Destination; its folder must exist.
+        Destination; its folder must exist. Named in error messages.
+    stream : text stream, optional
+        Write to this stream instead (not closed); ``path`` only names it.
+
+    Raises
+    ------
+    OutputError
+        The destination cannot be opened (a FIFO nobody reads, a block device).
 
     Examples
     --------
     >>> import tempfile, pathlib
     >>> target = pathlib.Path(tempfile.mkdtemp()) / "rows.csv"
     >>> writer = AtomicWriter(target)
-    >>> _ = writer.stream.write("a,b\\n")
+    >>> writer.write("a,b\\n")
     >>> target.exists()
     False
     >>> writer.commit()
@@ -37,31 +117,110 @@ class AtomicWriter:
     'a,b\\n'
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, stream: IO[str] | None = None) -> None:
         self.path = Path(path)
-        handle, temporary = tempfile.mkstemp(
-            dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
-        )
+        self._temporary: Path | None = None
+        self._destination = self.path
+        self._owned = stream is None
+        self._binary: IO[bytes] | None = None
+        if stream is not None:
+            self.stream = stream
+            return
+        descriptor = _inherited_descriptor(self.path)
+        if descriptor is not None:
+            try:  # our own copy of the descriptor: its offset and append mode are kept
+                handle = os.dup(descriptor)
+            except OSError as err:
+                raise _output_error(self.path, err) from err
+            self._open(handle)
+            return
+        mode = _special_mode(self.path)
+        if mode is not None:
+            self._open(self._open_in_place(mode))
+            return
+        # Follow symbolic links: the file they lead to is replaced, the links stay.
+        self._destination = Path(os.path.realpath(self.path))
+        try:
+            handle, temporary = tempfile.mkstemp(
+                dir=self._destination.parent, prefix=f".{self._destination.name}.", suffix=".tmp"
+            )
+        except OSError as err:
+            raise _output_error(self.path, err) from err
         self._temporary = Path(temporary)
-        self.stream: IO[str] = os.fdopen(handle, "w", encoding="utf-8", newline="")
+        self._open(handle)
 
-    def commit(self) -> None:
-        """Flush to disk and rename into place."""
+    def _open(self, handle: int) -> None:
+        binary = os.fdopen(handle, "wb")
+        self._binary = binary
+        # A name that is not UTF-8 (a surrogate escape) is written escaped, never a crash.
+        self.stream = io.TextIOWrapper(
+            binary, encoding="utf-8", errors="backslashreplace", newline=""
+        )
+
+    def _open_in_place(self, mode: int) -> int:
+        if not (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):
+            raise OutputError(
+                f"{self.path}: a block device, socket or folder cannot receive a report; "
+                "name a file (or a pipe, or - for stdout)."
+            )
+        try:
+            # O_NONBLOCK: a FIFO without a reader fails (ENXIO) instead of waiting forever.
+            handle = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        except OSError as err:
+            raise _output_error(self.path, err) from err
+        flags = fcntl.fcntl(handle, fcntl.F_GETFL)
+        fcntl.fcntl(handle, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)  # then block like any write
+        return handle
+
+    def write(self, text: str) -> None:
+        """Append text; a write error raises OutputError naming the file."""
+        try:
+            self.stream.write(text)
+        except OSError as err:
+            self.abort()
+            raise _output_error(self.path, err) from err
+
+    def write_bytes(self, data: bytes) -> None:
+        """Append bytes (a figure); a write error raises OutputError naming the file."""
+        if self._binary is None:
+            raise OutputError(f"{self.path}: bytes cannot be written to a text stream.")
         try:
             self.stream.flush()
+            self._binary.write(data)
+        except OSError as err:
+            self.abort()
+            raise _output_error(self.path, err) from err
+
+    def commit(self) -> None:
+        """Flush to disk and rename into place (or finish writing in place)."""
+        try:
+            self.stream.flush()
+            if self._temporary is None:
+                if self._owned:
+                    self.stream.close()
+                return
             os.fsync(self.stream.fileno())
             self.stream.close()
             # mkstemp creates the file 0600; give it the permissions open() would.
             os.chmod(self._temporary, 0o666 & ~_current_umask())
-            os.replace(self._temporary, self.path)
+            os.replace(self._temporary, self._destination)
+            self._temporary = None
+        except OSError as err:
+            self.abort()
+            raise _output_error(self.path, err) from err
         except BaseException:
             self.abort()
             raise
 
     def abort(self) -> None:
-        """Discard what was written."""
-        self.stream.close()
-        self._temporary.unlink(missing_ok=True)
+        """Discard what was written (in place, what was written stays written)."""
+        if self._owned:
+            # Closing flushes, and the flush of a failed write fails again.
+            with contextlib.suppress(OSError):
+                self.stream.close()
+        if self._temporary is not None:
+            self._temporary.unlink(missing_ok=True)
+            self._temporary = None
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
@@ -77,7 +236,7 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     """
     writer = AtomicWriter(path)
     try:
-        writer.stream.write(text)
+        writer.write(text)
     except BaseException:
         writer.abort()
         raise
@@ -85,7 +244,7 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
 
 
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (a figure, an image).
+    """Write ``data`` to ``path`` atomically (a figure, an image; see :class:`AtomicWriter`).
 
     Examples
     --------
@@ -95,24 +254,35 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     >>> target.read_bytes()
     b'\\x89PNG'
     """
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    writer = AtomicWriter(path)
     try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o666 & ~_current_umask())
-        os.replace(temporary, path)
+        writer.write_bytes(data)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        writer.abort()
         raise
+    writer.commit()
 
 
 def _current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def same_file(first: Path, second: Path) -> bool:
+    """Whether two paths name the same file (links and ``..`` resolved, hard links too).
+
+    Examples
+    --------
+    >>> same_file(Path("/tmp/a/../b.json"), Path("/tmp/b.json"))
+    True
+    """
+    if os.path.realpath(first) == os.path.realpath(second):
+        return True
+    try:
+        return os.path.samefile(first, second)
+    except OSError:
+        return False  # one of them does not exist yet
 
 
 def refuse_inside_inputs(output: Path, option: str, inputs: Sequence[Path]) -> None:

@@ -6,29 +6,31 @@ manager, the file is renamed into place when the block succeeds and removed on
 any exception (:meth:`commit` and :meth:`abort` do the same by hand).
 
 * CSV columns: ``image, scored_pixels, pixel_accuracy, miou, mdice``, then
-  ``iou[NAME]`` and ``dice[NAME]`` per class; undefined values are empty cells.
+  ``iou[NAME]`` and ``dice[NAME]`` per class; undefined values are empty cells;
+  text cells (image keys) go through :func:`~segeval.render.tables.csv_row`.
   With boundary metrics, the image's means over classes follow (``mean_biou``,
   ``mean_bf``, ``hd``, ``hd95``, ``assd``, ``nsd``, those computed), then
   ``biou[NAME]``, ``bf[NAME]``, ... per class; an infinite distance is ``inf``.
 * JSON lines: one object per image with the same scalars and ``iou`` / ``dice``
-  objects keyed by class name (and the boundary means and objects); undefined
-  values are ``null``, infinite ones ``"inf"``.
+  objects keyed by class name; undefined values are ``null``.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import IO, Any
 
 from segeval.core.per_image import ImageResult
 from segeval.errors import UsageError
 from segeval.numbers import json_value
 from segeval.outputs.atomic import AtomicWriter
+from segeval.render.tables import csv_row
 
 __all__ = ["PER_IMAGE_SUFFIXES", "PerImageWriter"]
 
@@ -47,6 +49,10 @@ class PerImageWriter:
     ----------
     path : pathlib.Path
         Destination ``.csv``, ``.jsonl`` or ``.ndjson`` file; its folder must exist.
+        Written as :class:`~segeval.outputs.atomic.AtomicWriter` writes (a
+        device or pipe in place).
+    stream : text stream, optional
+        Write CSV rows to this stream instead (the command line's stdout for ``-``).
 
     Examples
     --------
@@ -62,22 +68,32 @@ class PerImageWriter:
     <BLANKLINE>
     """
 
-    def __init__(self, path: Path) -> None:
-        try:
-            self.format = PER_IMAGE_SUFFIXES[path.suffix.lower()]
-        except KeyError:
-            raise UsageError(
-                f"--per-image-output {path}: unknown suffix {path.suffix!r}; use .csv or .jsonl."
-            ) from None
-        if not path.parent.is_dir():
-            raise UsageError(f"--per-image-output {path}: the folder {path.parent} does not exist.")
+    def __init__(self, path: Path, *, stream: IO[str] | None = None) -> None:
+        if stream is not None:
+            self.format = "csv"
+        else:
+            try:
+                self.format = PER_IMAGE_SUFFIXES[path.suffix.lower()]
+            except KeyError:
+                raise UsageError(
+                    f"--per-image-output {path}: unknown suffix {path.suffix!r}; use .csv or "
+                    ".jsonl."
+                ) from None
+            if not path.parent.is_dir():
+                raise UsageError(
+                    f"--per-image-output {path}: the folder {path.parent} does not exist."
+                )
         self.path = path
-        self._file = AtomicWriter(path)
-        self._csv = csv.writer(self._file.stream, lineterminator="\n")
+        self._file = AtomicWriter(path, stream=stream)
         self._names: Sequence[str] = ()
         self._boundary: Sequence[str] = ()
         self._boundary_means: Sequence[str] = ()
         self._header_pending = False
+
+    def _write_csv(self, cells: Sequence[object]) -> None:
+        line = io.StringIO()
+        csv.writer(line, lineterminator="\n").writerow(csv_row(cells))
+        self._file.write(line.getvalue())
 
     def begin(self, class_names: Sequence[str]) -> None:
         """Record the class names; the CSV header follows with the first row.
@@ -90,7 +106,7 @@ class PerImageWriter:
     def _header(self, result: ImageResult | None) -> None:
         self._boundary = [] if result is None else list(result.boundary)
         self._boundary_means = [] if result is None else list(result.boundary_summary)
-        self._csv.writerow(
+        self._write_csv(
             ["image", "scored_pixels", "pixel_accuracy", "miou", "mdice"]
             + [f"iou[{name}]" for name in self._names]
             + [f"dice[{name}]" for name in self._names]
@@ -110,10 +126,7 @@ class PerImageWriter:
             values = [*scalars, *result.iou.tolist(), *result.dice.tolist()]
             values += [result.boundary_summary[name] for name in self._boundary_means]
             values += [v for metric in self._boundary for v in result.boundary[metric].tolist()]
-            self._csv.writerow(
-                [result.key, result.scored_pixels]
-                + ["" if math.isnan(value) else repr(value) for value in values]
-            )
+            self._write_csv([result.key, result.scored_pixels, *values])
             return
         row: dict[str, Any] = {
             "image": result.key,
@@ -133,7 +146,7 @@ class PerImageWriter:
             row[metric] = {
                 name: json_value(v) for name, v in zip(self._names, per_class.tolist(), strict=True)
             }
-        self._file.stream.write(json.dumps(row, allow_nan=False) + "\n")
+        self._file.write(json.dumps(row, allow_nan=False) + "\n")
 
     def __enter__(self) -> PerImageWriter:
         return self

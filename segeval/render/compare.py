@@ -19,7 +19,7 @@ from segeval.compare import Comparison, ComparisonRow
 from segeval.render.html import render_comparison_html
 from segeval.render.layout import RenderOptions, Section, format_p_value, format_value
 from segeval.render.markdown import details, gate_markdown, markdown_table
-from segeval.render.tables import Renderer, csv_number, json_number, render_with, text_table
+from segeval.render.tables import Renderer, csv_row, json_number, render_with, text_table
 
 __all__ = [
     "COMPARE_SCHEMA",
@@ -178,17 +178,17 @@ def _csv(comparison: Comparison, options: RenderOptions) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     paired = comparison.paired is not None
     columns = ["metric", "class", "baseline", "candidate", "delta"]
-    writer.writerow(columns + (["ci_low", "ci_high", "p_value"] if paired else []))
+    writer.writerow(csv_row(columns + (["ci_low", "ci_high", "p_value"] if paired else [])))
     for row in (*comparison.summary, *comparison.classes):
-        numbers = [csv_number(v) for v in (row.baseline, row.candidate, row.delta)]
+        numbers: list[object] = [row.baseline, row.candidate, row.delta]
         if paired:
             difference = row.difference
             numbers += (
                 ["", "", ""]
                 if difference is None
-                else [csv_number(v) for v in (difference.low, difference.high, difference.p_value)]
+                else [difference.low, difference.high, difference.p_value]
             )
-        writer.writerow([row.name.split("[")[0], row.class_name or "", *numbers])
+        writer.writerow(csv_row([row.name.split("[")[0], row.class_name or "", *numbers]))
     return buffer.getvalue()
 
 

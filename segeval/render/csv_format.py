@@ -13,7 +13,8 @@ Columns: ``metric, class_id, class, pred_id, value``.
   ``pred_id`` the predicted class (``none`` for pixels predicted as no class).
 
 Undefined values are empty cells. A long table pivots easily
-(``pandas.pivot``) and keeps every metric addressable by name.
+(``pandas.pivot``) and keeps every metric addressable by name. Every row goes
+through :func:`~segeval.render.tables.csv_row` (class names cannot inject formulas).
 
 A report with confidence intervals (``score --ci``) has two more columns,
 ``ci_low`` and ``ci_high``, filled on the rows of the metrics that have an
@@ -26,7 +27,7 @@ import csv
 import io
 
 from segeval.render.layout import RenderOptions, class_interval, summary_interval
-from segeval.render.tables import csv_number
+from segeval.render.tables import csv_row
 from segeval.report import Report
 from segeval.stats import Interval
 
@@ -44,36 +45,33 @@ def render_csv(report: Report, options: RenderOptions) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     with_ci = report.intervals is not None
 
-    def bounds(interval: Interval | None) -> list[str]:
+    def bounds(interval: Interval | None) -> list[object]:
         if not with_ci:
             return []
         if interval is None:
             return ["", ""]
-        return [csv_number(interval.low), csv_number(interval.high)]
+        return [interval.low, interval.high]
 
-    writer.writerow(CSV_COLUMNS + (CI_COLUMNS if with_ci else ()))
+    def row(*cells: object) -> None:
+        writer.writerow(csv_row(cells))
+
+    row(*CSV_COLUMNS, *(CI_COLUMNS if with_ci else ()))
     for name, value in report.summary.items():
-        interval = summary_interval(report, name)
-        writer.writerow([name, "", "", "", csv_number(value), *bounds(interval)])
+        row(name, "", "", "", value, *bounds(summary_interval(report, name)))
     for result in report.classes:
         for name, value in result.metrics.items():
             interval = class_interval(report, name, result.id)
-            writer.writerow(
-                [name, result.id, result.name, "", csv_number(value), *bounds(interval)]
-            )
+            row(name, result.id, result.name, "", value, *bounds(interval))
         for name in _COUNTS:
-            count = csv_number(getattr(result, name))
-            writer.writerow([name, result.id, result.name, "", count, *bounds(None)])
+            row(name, result.id, result.name, "", getattr(result, name), *bounds(None))
     for category in report.categories:
-        iou = csv_number(category.iou)
-        writer.writerow(["category_iou", "", category.name, "", iou, *bounds(None)])
+        row("category_iou", "", category.name, "", category.iou, *bounds(None))
     if report.boundary is not None:
         for name, value in report.boundary.values.items():
-            writer.writerow([name, "", "", "", csv_number(value), *bounds(None)])
+            row(name, "", "", "", value, *bounds(None))
         for result in report.classes:
             for name, number in [*result.boundary.items(), *result.boundary_counts.items()]:
-                row = [name, result.id, result.name, "", csv_number(number), *bounds(None)]
-                writer.writerow(row)
+                row(name, result.id, result.name, "", number, *bounds(None))
     if options.confusion_matrix:
         names = report.config.class_names
         matrix = report.confusion_matrix
@@ -83,18 +81,10 @@ def render_csv(report: Report, options: RenderOptions) -> str:
         for gt_id, gt_name in enumerate(names):
             for pred_id in range(len(names)):
                 cell = int(matrix[gt_id, pred_id])
-                writer.writerow(["confusion", gt_id, gt_name, pred_id, cell, *bounds(None)])
+                row("confusion", gt_id, gt_name, pred_id, cell, *bounds(None))
                 if normalized is not None:
-                    writer.writerow(
-                        [
-                            "confusion_normalized",
-                            gt_id,
-                            gt_name,
-                            pred_id,
-                            csv_number(float(normalized[gt_id, pred_id])),
-                            *bounds(None),
-                        ]
-                    )
+                    share = float(normalized[gt_id, pred_id])
+                    row("confusion_normalized", gt_id, gt_name, pred_id, share, *bounds(None))
             missed = int(report.missed[gt_id])
-            writer.writerow(["confusion", gt_id, gt_name, "none", missed, *bounds(None)])
+            row("confusion", gt_id, gt_name, "none", missed, *bounds(None))
     return buffer.getvalue()

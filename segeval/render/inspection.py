@@ -10,7 +10,7 @@ from segeval.inputs.classes import ClassDefinition
 from segeval.inspection import FolderInspection
 from segeval.render.layout import RenderOptions, Section, format_count
 from segeval.render.markdown import markdown_table
-from segeval.render.tables import Renderer, render_with, text_table
+from segeval.render.tables import Renderer, printable, render_with, text_table
 
 __all__ = ["FORMATS", "render_inspection"]
 
@@ -116,7 +116,7 @@ def _json(found: FolderInspection, options: RenderOptions) -> str:
 
 
 def _text(found: FolderInspection, markdown: bool) -> str:
-    header = f"{found.root}: {found.files} mask files" + (
+    header = printable(f"{found.root}: {found.files} mask files") + (
         f", {found.skipped_files} other files skipped" if found.skipped_files else ""
     )
     parts = [f"## {header}" if markdown else header]
@@ -130,13 +130,13 @@ def _text(found: FolderInspection, markdown: bool) -> str:
             f"... and {len(found.values) - MAX_ROWS} more label values (see --format json)."
         )
     if found.unreadable:
-        listed = "\n".join(f"  {line}" for line in found.unreadable[:10])
+        listed = "\n".join(f"  {printable(line)}" for line in found.unreadable[:10])
         more = (
             f"\n  ... and {len(found.unreadable) - 10} more" if len(found.unreadable) > 10 else ""
         )
         parts.append(f"Files that cannot be read ({len(found.unreadable)}):\n{listed}{more}")
     if found.hints:
-        parts.append("Hints:\n" + "\n".join(f"- {hint}" for hint in found.hints))
+        parts.append("Hints:\n" + "\n".join(f"- {printable(hint)}" for hint in found.hints))
     return "\n\n".join(parts) + "\n"
 
 

@@ -13,7 +13,7 @@ from segeval.leaderboard import Leaderboard, SubmissionResult
 from segeval.render.html import render_leaderboard_html
 from segeval.render.layout import RenderOptions, Section, format_value
 from segeval.render.markdown import markdown_table
-from segeval.render.tables import Renderer, csv_number, render_with, text_table
+from segeval.render.tables import Renderer, csv_row, printable, render_with, text_table
 
 __all__ = ["FORMATS", "leaderboard_section", "render_leaderboard"]
 
@@ -48,18 +48,18 @@ def _json(board: Leaderboard, options: RenderOptions) -> str:
 def _csv(board: Leaderboard, options: RenderOptions) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["rank", "submission", "status", *board.metrics, "reason", "errors"])
+    writer.writerow(csv_row(["rank", "submission", "status", *board.metrics, "reason", "errors"]))
     for entry in board.entries:
-        values = [csv_number(_value(entry, name)) for name in board.metrics]
+        values = [_value(entry, name) for name in board.metrics]
         writer.writerow(
-            [entry.rank or "", entry.name, entry.status, *values, entry.reason, entry.errors]
+            csv_row([entry.rank, entry.name, entry.status, *values, entry.reason, entry.errors])
         )
     return buffer.getvalue()
 
 
 def _header(board: Leaderboard) -> str:
     valid = len(board.entries) - len(board.invalid)
-    return (
+    return printable(
         f"segeval batch: {len(board.entries)} submissions ({valid} scored, "
         f"{len(board.invalid)} invalid) against {board.gt_dir} ({board.images} images), "
         f"ranked by {REGISTRY[board.rank_by].title}"
@@ -73,7 +73,8 @@ def _markdown(board: Leaderboard, options: RenderOptions) -> str:
 def _table(board: Leaderboard, options: RenderOptions) -> str:
     notes = ""
     if board.ignored_children:
-        notes = f"\n\nNot submissions (ignored): {', '.join(board.ignored_children)}"
+        ignored = ", ".join(printable(name) for name in board.ignored_children)
+        notes = f"\n\nNot submissions (ignored): {ignored}"
     return f"{_header(board)}\n\n{text_table(leaderboard_section(board))}{notes}\n"
 
 

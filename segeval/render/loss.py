@@ -22,7 +22,14 @@ from collections.abc import Mapping, Sequence
 from segeval.loss_report import ImageLosses, LossReport
 from segeval.render.layout import RenderOptions, Section, format_count, format_value
 from segeval.render.markdown import markdown_table
-from segeval.render.tables import Renderer, csv_number, render_with, text_table
+from segeval.render.tables import (
+    Renderer,
+    csv_number,
+    csv_text,
+    printable,
+    render_with,
+    text_table,
+)
 
 __all__ = ["CSV_COLUMNS", "FORMATS", "TERM_TITLES", "loss_header", "loss_sections", "render_loss"]
 
@@ -191,13 +198,13 @@ def _notes(report: LossReport) -> list[str]:
 
 
 def _table(report: LossReport, options: RenderOptions) -> str:
-    parts = ["\n".join(loss_header(report))]
+    parts = ["\n".join(printable(line) for line in loss_header(report))]
     parts.extend(
         f"{section.title}\n{text_table(section)}" for section in loss_sections(report, options)
     )
     notes = _notes(report)
     if notes:
-        parts.append("\n".join(notes))
+        parts.append("\n".join(printable(note) for note in notes))
     return "\n\n".join(parts) + "\n"
 
 
@@ -205,7 +212,8 @@ def _markdown(report: LossReport, options: RenderOptions) -> str:
     total = format_value(report.total, options.digits)
     what = f"weighted total {total}" if report.weights else "calibration"
     parts = [f"## segeval loss: {what} over {len(report.per_image)} images"]
-    parts.append("\n".join(f"- {line}" for line in [*loss_header(report)[1:], *_notes(report)]))
+    lines = [*loss_header(report)[1:], *_notes(report)]
+    parts.append("\n".join(f"- {printable(line)}" for line in lines))
     parts.extend(
         f"### {section.title}\n\n{markdown_table(section)}"
         for section in loss_sections(report, options)
@@ -222,7 +230,7 @@ def _image_rows(
     writer: csv.DictWriter[str], scope: str, images: Sequence[ImageLosses], ranked: bool
 ) -> None:
     for rank, image in enumerate(images, start=1):
-        common = {"scope": scope, "rank": rank if ranked else "", "image": image.name}
+        common = {"scope": scope, "rank": rank if ranked else "", "image": csv_text(image.name)}
         for term, value in image.values.items():
             writer.writerow({**common, "term": term, "value": csv_number(value)})
         writer.writerow({**common, "term": "total", "value": csv_number(image.total)})

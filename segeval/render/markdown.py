@@ -19,13 +19,15 @@ from segeval.render.layout import (
     report_sections,
     summary_interval,
 )
+from segeval.render.tables import printable
 from segeval.report import Report
 
 __all__ = ["details", "gate_markdown", "markdown_table", "render_markdown"]
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
+    """One table cell: on one line (controls escaped), with its pipes escaped."""
+    return printable(text).replace("|", "\\|")
 
 
 def markdown_table(section: Section) -> str:
@@ -118,5 +120,5 @@ def render_markdown(report: Report, options: RenderOptions) -> str:
         else:
             parts.append(details(section.title, markdown_table(section)))
     notes = [*report_header(report), *report_notes(report)]
-    parts.append(details("Run details", "\n".join(f"- {line}" for line in notes)))
+    parts.append(details("Run details", "\n".join(f"- {printable(line)}" for line in notes)))
     return "\n\n".join(parts) + "\n"

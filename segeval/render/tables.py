@@ -1,9 +1,24 @@
-"""Helpers every renderer shares: plain-text tables, number cells, format lookup."""
+"""Helpers every renderer shares: plain-text tables, safe cells, format lookup.
+
+Names in outputs come from strangers (submission and file names, class names),
+so two helpers here are the only way text reaches a cell:
+
+* :func:`printable` escapes control characters, line breaks, bidirectional
+  overrides and undecodable bytes (file names that are not UTF-8 arrive as
+  surrogate escapes), so a name can never forge a row of a table, a Markdown
+  leaderboard or a log line;
+* :func:`csv_row` writes every CSV row: numbers stay plain numbers, and text
+  cells starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return are
+  prefixed with ``'`` (OWASP's advice against CSV formula injection), so a
+  spreadsheet never runs a name as a formula.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+import numbers
+import re
+from collections.abc import Callable, Iterable, Mapping
 from typing import TypeVar
 
 from tabulate import tabulate
@@ -12,7 +27,17 @@ from segeval.errors import UsageError
 from segeval.numbers import json_value
 from segeval.render.layout import RenderOptions, Section
 
-__all__ = ["Renderer", "csv_number", "json_number", "pick_renderer", "render_with", "text_table"]
+__all__ = [
+    "Renderer",
+    "csv_number",
+    "csv_row",
+    "csv_text",
+    "json_number",
+    "pick_renderer",
+    "printable",
+    "render_with",
+    "text_table",
+]
 
 T = TypeVar("T")
 
@@ -20,8 +45,73 @@ T = TypeVar("T")
 Renderer = Callable[[T, RenderOptions], str]
 
 
+# C0 and C1 controls, DEL, line and paragraph separators, bidirectional controls,
+# and surrogates (undecodable bytes of file names).
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    character = match.group()
+    code = ord(character)
+    if character in _NAMED:
+        return _NAMED[character]
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """Text safe to show on one line: controls and undecodable bytes escaped.
+
+    Examples
+    --------
+    >>> print(printable("team\\nrank 1 | 1.0"))
+    team\\nrank 1 | 1.0
+    >>> print(printable("img" + b"\\xff".decode("utf-8", "surrogateescape") + ".png"))
+    img\\xff.png
+    """
+    return _UNSAFE.sub(_escape, text)
+
+
+def csv_text(text: str) -> str:
+    """A text cell for CSV: undecodable bytes escaped, formulas neutralised.
+
+    Examples
+    --------
+    >>> csv_text("=HYPERLINK(\\"http://x\\")"), csv_text("road"), csv_text("-1")
+    ('\\'=HYPERLINK("http://x")', 'road', "'-1")
+    """
+    text = _SURROGATES.sub(_escape, text)  # line breaks are fine inside quoted CSV cells
+    return "'" + text if text.startswith(("=", "+", "-", "@", "\t", "\r")) else text
+
+
+def csv_row(cells: Iterable[object]) -> list[str]:
+    """One CSV row: numbers as plain numbers (:func:`csv_number`), text through :func:`csv_text`.
+
+    Examples
+    --------
+    >>> csv_row(["=cmd", -0.5, 3, None, float("nan")])
+    ["'=cmd", '-0.5', '3', '', '']
+    """
+    row = []
+    for cell in cells:
+        if cell is None:
+            row.append("")
+        elif isinstance(cell, bool):
+            row.append(str(cell).lower())
+        elif isinstance(cell, numbers.Integral):
+            row.append(str(int(cell)))
+        elif isinstance(cell, numbers.Real):
+            row.append(csv_number(float(cell)))
+        else:
+            row.append(csv_text(str(cell)))
+    return row
+
+
 def text_table(section: Section) -> str:
-    """A section as a plain-text table, numeric columns right-aligned.
+    """A section as a plain-text table, numeric columns right-aligned, cells printable.
 
     Examples
     --------
@@ -31,9 +121,9 @@ def text_table(section: Section) -> str:
     x      1
     """
     align = ["right" if numeric else "left" for numeric in section.numeric] or None
-    return str(
-        tabulate(section.rows, headers=section.headers, colalign=align, disable_numparse=True)
-    )
+    rows = [[printable(cell) for cell in row] for row in section.rows]
+    headers = [printable(header) for header in section.headers]
+    return str(tabulate(rows, headers=headers, colalign=align, disable_numparse=True))
 
 
 def csv_number(value: float | int) -> str:

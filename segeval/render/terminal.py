@@ -18,6 +18,7 @@ from segeval.render.layout import (
     report_notes,
     report_sections,
 )
+from segeval.render.tables import printable
 from segeval.report import Report
 
 __all__ = ["print_comparison", "print_report", "rich_table"]
@@ -31,7 +32,7 @@ def rich_table(section: Section, styles: Sequence[Sequence[str]] | None = None) 
     given, holds one rich style per cell.
     """
     table = Table(
-        title=section.title,
+        title=Text(printable(section.title), style="bold"),
         title_justify="left",
         title_style="bold",
         box=box.SIMPLE_HEAD,
@@ -42,7 +43,7 @@ def rich_table(section: Section, styles: Sequence[Sequence[str]] | None = None) 
         # Numbers never wrap or get cut; a narrow terminal squeezes the text columns instead.
         widest = max([len(row[column]) for row in section.rows] + [1])
         table.add_column(
-            header,
+            Text(printable(header)),
             justify="right" if right else "left",
             no_wrap=right,
             overflow="ellipsis" if right else "fold",
@@ -52,7 +53,7 @@ def rich_table(section: Section, styles: Sequence[Sequence[str]] | None = None) 
         cells = []
         for column, cell in enumerate(row):
             style = styles[row_index][column] if styles else ""
-            cells.append(Text(cell, style=style or ("dim" if cell == "-" else "")))
+            cells.append(Text(printable(cell), style=style or ("dim" if cell == "-" else "")))
         table.add_row(*cells)
     return table
 
@@ -60,12 +61,12 @@ def rich_table(section: Section, styles: Sequence[Sequence[str]] | None = None) 
 def print_report(report: Report, options: RenderOptions, console: Console) -> None:
     """Print the report's header, tables and notes to a rich console."""
     for line in report_header(report):
-        console.print(Text(line))
+        console.print(Text(printable(line)))
     for section in report_sections(report, options):
         console.print()
         console.print(rich_table(section))
     for note in report_notes(report):
-        console.print(Text(f"Note: {note}", style="yellow"))
+        console.print(Text(f"Note: {printable(note)}", style="yellow"))
 
 
 def _style(improved: bool | None) -> str:

@@ -1,22 +1,40 @@
 """Batch scoring: many submissions against one ground truth, ranked.
 
-Work is organised by ground-truth image: a worker reads one ground-truth mask
-and counts every submission's prediction for it, so each ground-truth mask is
-decoded once per batch rather than once per submission. Each submission
-accumulates its own confusion matrix; its report is built exactly as ``score``
-builds it (:func:`segeval.run.evaluate.finish_report`), so the numbers agree.
+Submissions are taken in groups. For each group, every submission is first
+prepared in a worker process (a folder checked, an archive's scored members
+extracted into a private temporary folder, then paired with the ground truth);
+then the group is counted by ground-truth image: a worker reads one
+ground-truth mask and counts every submission's prediction of it, so each
+ground-truth mask is decoded once per group rather than once per submission.
+Each submission accumulates its own confusion matrix; its report is built
+exactly as ``score`` builds it (:func:`segeval.run.evaluate.finish_report`), so
+the numbers agree. When the group is done its extracted files are deleted and
+its results written to ``--output-dir`` before the next group starts.
 
-A submission that fails (unsafe archive, missing files, unreadable or wrong-size
-masks, labels out of range, even a crashed worker process) is marked invalid
-with its first error and an error count, and the batch goes on. Archives are
-unpacked by :mod:`segeval.inputs.submissions` into a private temporary folder that is
-removed afterwards.
+Whatever a submission does, the batch finishes with a leaderboard. Any failure
+while preparing or counting it (an unsafe archive, missing files, unreadable
+or wrong-size masks, labels out of range, a crashed worker, a limit, a time
+limit, an exception of any kind) makes that submission invalid with a
+one-line reason naming files relative to the submission, never a path of the
+host; the others go on. Resources are bounded per submission and per batch:
+
+* ``timeout``: seconds a submission may take to be prepared and counted
+  (measured in the workers; a worker stuck on one task is killed);
+* ``max_extract_bytes``: bytes of extracted files in the temporary folder at
+  any time: archives in a group share it (an archive needing more than its
+  share is extracted again later, alone);
+* ``max_archive_bytes``, the score options' ``max_mask_bytes``, ``max_pixels``
+  and ``max_classes``: see :mod:`segeval.inputs.submissions` and
+  :class:`~segeval.run.options.ScoreOptions`.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -30,25 +48,59 @@ from segeval.inputs.digest import folder_digest
 from segeval.inputs.pairing import (
     CheckedPairing,
     GroundTruthListing,
+    PairingOptions,
     check_pairing,
     list_ground_truth,
     pair_with_listing,
 )
-from segeval.inputs.submissions import Submission, discover_submissions, prepare_submission
+from segeval.inputs.submissions import (
+    ExtractionLimits,
+    NeedsMoreSpace,
+    Submission,
+    discover_submissions,
+    prepare_submission,
+)
 from segeval.leaderboard import Leaderboard, SubmissionResult, rank
+from segeval.outputs.atomic import refuse_inside_inputs
 from segeval.run.batch_store import load_stored, store_result
 from segeval.run.engine import ProcessExecutor, WorkerCrash, chunked, default_jobs
 from segeval.run.evaluate import finish_report
 from segeval.run.options import Execution, ScoreOptions
-from segeval.run.work import BoundaryRows, ImageCounts, ImageTask, TaskResult, Work, count_tasks
+from segeval.run.work import (
+    BoundaryRows,
+    ImageCounts,
+    ImageTask,
+    TaskResult,
+    Work,
+    count_tasks,
+)
 
-__all__ = ["BatchOptions", "run_batch"]
+__all__ = [
+    "DEFAULT_MAX_ARCHIVE_BYTES",
+    "DEFAULT_MAX_EXTRACT_BYTES",
+    "DEFAULT_TIMEOUT",
+    "BatchOptions",
+    "run_batch",
+]
 
-#: Default limit on pixels per predicted image (decompression bombs).
-DEFAULT_MAX_PIXELS = 100_000_000
-
-#: Default limit on the total uncompressed size of one archive.
+#: Default limit on the total declared uncompressed size of one archive.
 DEFAULT_MAX_ARCHIVE_BYTES = 4 * 2**30
+
+#: Default limit on the bytes of extracted files in the temporary folder at once.
+DEFAULT_MAX_EXTRACT_BYTES = 8 * 2**30
+
+#: Default seconds a submission may take to be prepared and counted.
+DEFAULT_TIMEOUT = 1800.0
+
+#: A group gives each archive at least this share of the extraction limit
+#: (prediction masks are PNGs of tens of kilobytes: most archives need far less).
+GROUP_SHARE_BYTES = 512 * 2**20
+
+#: Most submissions counted together (each holds a matrix per worker task).
+MAX_GROUP = 32
+
+#: Longest reason kept (a hostile member name can be thousands of characters).
+MAX_REASON = 400
 
 BatchProgress = Callable[[int, int], None]
 
@@ -60,14 +112,19 @@ class BatchOptions:
     Parameters
     ----------
     score : ScoreOptions
-        Applied to every submission (classes, presets, pairing, conventions...).
-        ``max_pixels`` defaults to :data:`DEFAULT_MAX_PIXELS` for predictions.
+        Applied to every submission (classes, presets, pairing, conventions,
+        pixel, byte and class limits).
     rank_by : str, default "miou"
         A summary metric of the registry.
     max_archive_bytes : int
-        Limit on the total uncompressed size of an archive.
+        Limit on the total declared uncompressed size of an archive.
+    max_extract_bytes : int
+        Limit on the bytes of extracted files in the temporary folder at once.
+    timeout : float
+        Seconds a submission may take to be prepared and counted.
     output_dir : pathlib.Path, optional
-        Write each submission's full score report there.
+        Write each submission's full score report there (``NAME.json``), or its
+        reason for being invalid (``invalid/NAME.json``).
     resume : bool, default False
         Reuse reports in ``output_dir`` made with the same settings from the
         same submission content.
@@ -81,74 +138,127 @@ class BatchOptions:
     score: ScoreOptions = field(default_factory=ScoreOptions)
     rank_by: str = "miou"
     max_archive_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES
+    max_extract_bytes: int = DEFAULT_MAX_EXTRACT_BYTES
+    timeout: float = DEFAULT_TIMEOUT
     output_dir: Path | None = None
     resume: bool = False
     strict: bool = False
     execution: Execution = field(default_factory=Execution)
 
-
-# ----------------------------------------------------------------- workers
-
-
-def _run_tasks(
-    work: Work, tasks: Sequence[Sequence[ImageTask]], jobs: int, progress: Callable[[int], None]
-) -> list[TaskResult]:
-    """Count every task in worker processes; isolate submissions if a worker dies."""
-    results = []
-    outcomes = ProcessExecutor(jobs).run(partial(count_tasks, work), tasks)
-    for chunk, result in zip(tasks, outcomes, strict=True):
-        results.append(_isolated(work, chunk) if isinstance(result, WorkerCrash) else result)
-        progress(sum(len(task.predictions) for task in chunk))
-    return results
+    def __post_init__(self) -> None:
+        if not self.timeout > 0:
+            raise UsageError(f"--timeout must be a positive number of seconds, got {self.timeout}.")
+        if self.max_archive_bytes < 1 or self.max_extract_bytes < 1:
+            raise UsageError("--max-archive-bytes and --max-extract-bytes must be positive.")
 
 
-def _isolated(work: Work, chunk: Sequence[ImageTask]) -> TaskResult:
-    """Count a chunk one submission at a time, each in its own process."""
-    merged = TaskResult()
-    submissions = sorted({index for task in chunk for index, _ in task.predictions})
-    for submission in submissions:
-        own = [ImageTask(task.key, task.gt_path, _only(task, submission)) for task in chunk]
-        (part,) = ProcessExecutor(1).run(partial(count_tasks, work), [own])
-        if isinstance(part, WorkerCrash):
-            keys = ", ".join(task.key for task in own[:3])
-            merged.errors[submission].append(
-                f"the worker process crashed while reading this submission's masks "
-                f"(among {keys}{', ...' if len(own) > 3 else ''})"
-            )
-            continue
-        merged.counts.update(part.counts)
-        merged.images.update(part.images)
-        merged.resized.update(part.resized)
-        merged.boundary.update(part.boundary)
-        merged.surface.update(part.surface)
-        merged.band_widths |= part.band_widths
-        for index, messages in part.errors.items():
-            merged.errors[index].extend(messages)
-    return merged
+# ------------------------------------------------------------ one submission
 
 
-def _only(task: ImageTask, submission: int) -> tuple[tuple[int, Path | None], ...]:
-    return tuple(prediction for prediction in task.predictions if prediction[0] == submission)
+@dataclass(eq=False)  # compared by identity: each submission is one entry
+class _Entry:
+    """One submission through the batch: its result line and its running state."""
 
-
-# --------------------------------------------------------------- the batch
-
-
-@dataclass
-class _Prepared:
     result: SubmissionResult
     submission: Submission
-    folder: Path | None = None
     scratch: Path | None = None
+    folder: Path | None = None
     checked: CheckedPairing | None = None
+    share: int = 0
+    alone: bool = False
+    seconds: float = 0.0
+    accumulator: ConfusionMatrix | None = None
+    spool: ImageCountSpool | None = None
+    rows: list[ImageCounts] = field(default_factory=list)
+    boundary_rows: BoundaryRows = field(default_factory=BoundaryRows)
+    resized: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def fail(self, reason: str, errors: int = 1) -> None:
+        self.result.status, self.result.reason = "invalid", reason
+        self.result.errors = max(errors, 1)
 
 
-def _relative(message: str, prepared: _Prepared) -> str:
-    """Name files as '<submission>/path' rather than by their temporary location."""
-    for root in (prepared.folder, prepared.scratch):
-        if root is not None:
-            message = message.replace(f"{root}/", f"{prepared.result.name}/")
-    return message
+@dataclass(frozen=True)
+class _Setting:
+    """What preparing any submission needs (sent to the workers once per task)."""
+
+    ground_truth: GroundTruthListing
+    gt_files: frozenset[tuple[int, int]]
+    pairing: PairingOptions
+    score: ScoreOptions
+    max_archive_bytes: int
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What a worker found preparing one submission."""
+
+    folder: Path | None = None
+    checked: CheckedPairing | None = None
+    skipped: int = 0
+    reason: str | None = None
+    needed: int | None = None
+    seconds: float = 0.0
+
+
+def _describe(err: BaseException) -> str:
+    return str(err) if isinstance(err, SegevalError) else f"{type(err).__name__}: {err}"
+
+
+def _prepare(setting: _Setting, job: tuple[Submission, Path, int]) -> _Prepared:
+    """Prepare and pair one submission (runs in a worker; never raises)."""
+    submission, scratch, share = job
+    started = time.perf_counter()
+    try:
+        limits = ExtractionLimits(
+            setting.max_archive_bytes, setting.score.max_mask_bytes, extract_bytes=share
+        )
+        prepared = prepare_submission(
+            submission,
+            scratch,
+            gt_keys=frozenset(setting.ground_truth.by_key),
+            pairing=setting.pairing,
+            limits=limits,
+            gt_files=setting.gt_files,
+        )
+        pairing = pair_with_listing(prepared.folder, setting.ground_truth, setting.pairing)
+        pairing = replace(pairing, extra=tuple(sorted(pairing.extra + prepared.extra)))
+        checked = check_pairing(
+            pairing,
+            gt_dir=Path("ground truth"),
+            pred_dir=Path(submission.name),
+            missing=setting.score.missing,
+            strict=setting.score.strict,
+        )
+        # Files the pairing left out of the submission (the ground truth's are not its own).
+        skipped = prepared.skipped + pairing.skipped_files - setting.ground_truth.skipped
+        return _Prepared(prepared.folder, checked, skipped, seconds=time.perf_counter() - started)
+    except NeedsMoreSpace as err:
+        shutil.rmtree(scratch, ignore_errors=True)
+        return _Prepared(reason=str(err), needed=err.needed)
+    except Exception as err:  # any failure is this submission's verdict, never the batch's
+        shutil.rmtree(scratch, ignore_errors=True)
+        return _Prepared(reason=_describe(err), seconds=time.perf_counter() - started)
+
+
+def _public(message: str, entry: _Entry, roots: Sequence[tuple[Path, str]]) -> str:
+    """A reason fit to publish: files named relative to the submission, no host path.
+
+    Every path segeval names lies under the submission, its extraction folder,
+    the ground truth, the submissions folder or the temporary folder; each of
+    those roots is replaced by a short name.
+    """
+    replacements: list[tuple[str, str]] = []
+    own = [(path, entry.result.name) for path in (entry.scratch, entry.submission.source) if path]
+    for root, name in [*own, *roots]:
+        for spelling in {str(root), os.path.realpath(root), os.path.abspath(root)}:
+            replacements.append((spelling.rstrip("/") + "/", f"{name}/"))
+            replacements.append((spelling.rstrip("/"), name))
+    for spelling, name in sorted(replacements, key=lambda pair: -len(pair[0])):
+        message = message.replace(spelling, name)
+    message = " ".join(message.split())
+    return message if len(message) <= MAX_REASON else message[: MAX_REASON - 3] + "..."
 
 
 def _check_rank_metric(name: str, score: ScoreOptions) -> None:
@@ -162,6 +272,22 @@ def _check_rank_metric(name: str, score: ScoreOptions) -> None:
     }
     if spec.option is not None and not computed[spec.option]:
         raise ThresholdError(f"--rank-by {name}: it is computed with {spec.option}; pass it.")
+
+
+def _check_folders(submissions_dir: Path, gt_dir: Path, output_dir: Path | None) -> None:
+    """Refuse folders that overlap, before anything is created or read."""
+    if not submissions_dir.is_dir():
+        raise UsageError(f"{submissions_dir}: not a folder; pass a folder of submissions.")
+    if not gt_dir.is_dir():
+        raise UsageError(f"{gt_dir}: not a folder; pass the folder of ground-truth masks.")
+    submissions, truth = submissions_dir.resolve(), gt_dir.resolve()
+    if truth.is_relative_to(submissions) or submissions.is_relative_to(truth):
+        raise UsageError(
+            f"{gt_dir} and {submissions_dir} overlap: the ground truth would be scored as a "
+            "submission (or the submissions as ground truth); keep them in separate folders."
+        )
+    if output_dir is not None:
+        refuse_inside_inputs(output_dir, "--output-dir", [submissions_dir, gt_dir])
 
 
 def run_batch(
@@ -190,70 +316,84 @@ def run_batch(
     Raises
     ------
     SegevalError
-        Only for problems of the batch itself (missing folders, unreadable
-        ground truth, bad options); a submission's problems make it invalid.
+        Only for problems of the batch itself (missing or overlapping folders,
+        unreadable ground truth, bad options); a submission's problems make it
+        invalid.
     """
     options = options or BatchOptions()
     started = time.perf_counter()
     _check_rank_metric(options.rank_by, options.score)
-    score = options.score
-    if score.max_pixels is None:
-        score = replace(score, max_pixels=DEFAULT_MAX_PIXELS)
-    score = replace(score, strict=options.strict or score.strict)
+    score = replace(options.score, strict=options.strict or options.score.strict)
     submissions_dir, gt_dir = Path(submissions_dir), Path(gt_dir)
-    if not submissions_dir.is_dir():
-        raise UsageError(f"{submissions_dir}: not a folder; pass a folder of submissions.")
+    _check_folders(submissions_dir, gt_dir, options.output_dir)
     if options.output_dir is not None:
         options.output_dir.mkdir(parents=True, exist_ok=True)
-        for inside in (submissions_dir, gt_dir):
-            if options.output_dir.resolve().is_relative_to(inside.resolve()):
-                raise UsageError(
-                    f"--output-dir {options.output_dir} is inside the input folder {inside}."
-                )
     submissions, ignored = discover_submissions(submissions_dir)
     ground_truth = list_ground_truth(gt_dir, score.pairing)
     if not ground_truth.by_key:
         raise UsageError(f"{gt_dir}: no ground-truth mask files found.")
+    gt_files = frozenset(
+        (info.st_dev, info.st_ino)
+        for paths in ground_truth.by_key.values()
+        for info in map(os.stat, paths)
+    )
     # Settings and the ground truth's content: replacing the ground truth invalidates --resume.
     digest = score.fingerprint()
     if options.output_dir is not None:
         digest += ":" + folder_digest(gt_dir)
-    reader = score.pair_reader()
-    reader = replace(reader, gt_read=replace(reader.gt_read, max_pixels=None))  # trusted
-    template = score.new_accumulator(options.execution.chunk_pixels)
-    work = Work(
-        reader, template, score.counts_per_image, record_errors=True, boundary=score.boundary
+    entries = [
+        _Entry(SubmissionResult(submission.name, submission.source.name), submission)
+        for submission in submissions
+    ]
+    pending = deque(
+        entry
+        for entry in entries
+        if not (
+            options.resume
+            and options.output_dir is not None
+            and load_stored(
+                entry.result, options.output_dir, digest, entry.submission.fingerprint()
+            )
+        )
     )
-    # At least one worker process: workers isolate crashes.
-    jobs = max(1, options.execution.jobs or default_jobs())
-
-    with tempfile.TemporaryDirectory(prefix="segeval-batch-") as temporary:
-        prepared = _prepare_all(submissions, Path(temporary), ground_truth, score, options, digest)
-        tasks = chunked(_image_tasks(prepared), jobs)
-        total = sum(len(task.predictions) for chunk in tasks for task in chunk)
-        done = 0
-
-        def progress(items: int) -> None:
-            nonlocal done
-            done += items
-            if on_progress is not None:
-                on_progress(done, total)
-
-        results = _run_tasks(work, tasks, jobs, progress) if tasks else []
-        for index, item in enumerate(prepared):
-            rows = None
-            if item.result.status == "ok" and not item.result.resumed:
-                rows = _finish(index, item, results, template, score, started)
-            if options.output_dir is not None:
-                store_result(
-                    item.result, options.output_dir, digest, item.submission.fingerprint(),
-                    image_rows=rows if score.per_image else None,
-                )  # fmt: skip
-    ranked = rank([item.result for item in prepared], options.rank_by)
+    setting = _Setting(ground_truth, gt_files, score.pairing, score, options.max_archive_bytes)
+    runner = _Runner(score, options, setting, on_progress, started)
+    with (
+        tempfile.TemporaryDirectory(prefix="segeval-batch-") as temporary,
+        ProcessExecutor(max(1, options.execution.jobs or default_jobs())) as executor,
+    ):
+        roots = [(Path(temporary), "temporary"), (gt_dir, "ground truth")]
+        roots.append((submissions_dir, "submissions"))
+        runner.total = len(ground_truth.by_key) * len(pending)
+        number = 0
+        while pending:
+            group = _next_group(pending, options)
+            for entry in group:
+                entry.scratch = Path(temporary) / str(number)
+                number += 1
+            try:
+                runner.run_group(group, executor, pending)
+                for entry in group:
+                    if entry.result.reason:
+                        entry.result.reason = _public(entry.result.reason, entry, roots)
+                    if options.output_dir is not None and entry not in pending:
+                        store_result(
+                            entry.result, options.output_dir, digest,
+                            entry.submission.fingerprint(),
+                            image_rows=entry.rows if score.per_image else None,
+                        )  # fmt: skip
+            finally:
+                for entry in group:
+                    if entry.spool is not None:
+                        entry.spool.close()
+                        entry.spool = None
+                    if entry.scratch is not None:
+                        shutil.rmtree(entry.scratch, ignore_errors=True)
+    ranked = rank([entry.result for entry in entries], options.rank_by)
     return Leaderboard(
         entries=tuple(ranked),
         rank_by=options.rank_by,
-        gt_dir=str(gt_dir),
+        gt_dir=gt_dir.resolve().name,
         images=len(ground_truth.by_key),
         ignored_children=tuple(child.name for child in ignored),
         settings_digest=digest,
@@ -261,90 +401,193 @@ def run_batch(
     )
 
 
-def _prepare_all(
-    submissions: Sequence[Submission],
-    temporary: Path,
-    ground_truth: GroundTruthListing,
-    score: ScoreOptions,
-    options: BatchOptions,
-    digest: str,
-) -> list[_Prepared]:
-    prepared = []
-    for number, submission in enumerate(submissions):
-        item = _Prepared(SubmissionResult(submission.name, submission.source.name), submission)
-        prepared.append(item)
-        if (
-            options.resume
-            and options.output_dir is not None
-            and load_stored(item.result, options.output_dir, digest, submission.fingerprint())
-        ):
-            continue
-        item.scratch = temporary / str(number)
-        item.scratch.mkdir()
-        try:
-            item.folder, item.result.skipped_files = prepare_submission(
-                submission, item.scratch, options.max_archive_bytes
-            )
-            pairing = pair_with_listing(item.folder, ground_truth, score.pairing)
-            # Files the pairing left out of the submission (the ground truth's are not its own).
-            item.result.skipped_files += pairing.skipped_files - ground_truth.skipped
-            item.checked = check_pairing(
-                pairing,
-                gt_dir=Path("ground truth"),
-                pred_dir=Path(submission.name),
-                missing=score.missing,
-                strict=score.strict,
-            )
-        except SegevalError as err:
-            item.result.status, item.result.reason = "invalid", _relative(str(err), item)
-            item.result.errors = 1
-    return prepared
+def _next_group(pending: deque[_Entry], options: BatchOptions) -> list[_Entry]:
+    """The next submissions to count together, each archive with its share of the disk.
+
+    An archive deferred for want of space (``alone``) forms a group by itself
+    and may use the whole extraction limit.
+    """
+    whole = min(options.max_archive_bytes, options.max_extract_bytes)
+    if pending[0].alone:
+        entry = pending.popleft()
+        entry.share = whole
+        return [entry]
+    per_group = max(1, options.max_extract_bytes // GROUP_SHARE_BYTES)
+    group: list[_Entry] = []
+    archives = 0
+    while pending and not pending[0].alone and len(group) < MAX_GROUP:
+        if pending[0].submission.is_archive:
+            if archives == per_group:
+                break
+            archives += 1
+        group.append(pending.popleft())
+    share = min(whole, options.max_extract_bytes // max(1, archives))
+    for entry in group:
+        entry.share = share
+    return group
 
 
-def _image_tasks(prepared: Sequence[_Prepared]) -> list[ImageTask]:
-    """One task per ground-truth image, with every valid submission's prediction of it."""
-    by_key: dict[str, tuple[Path, list[tuple[int, Path | None]]]] = {}
-    for index, item in enumerate(prepared):
-        if item.result.status != "ok" or item.checked is None:
-            continue
-        for pair in item.checked.pairs:
-            by_key.setdefault(pair.key, (pair.gt_path, []))[1].append((index, pair.pred_path))
-    return [
-        ImageTask(key, gt_path, tuple(predictions))
-        for key, (gt_path, predictions) in sorted(by_key.items())
-    ]
+class _Runner:
+    """Prepares and counts groups of submissions on one executor."""
 
-
-def _finish(
-    index: int,
-    item: _Prepared,
-    results: Sequence[TaskResult],
-    template: ConfusionMatrix,
-    score: ScoreOptions,
-    started: float,
-) -> list[ImageCounts]:
-    """Build a submission's report; returns its per-image counts (for --resume)."""
-    errors = [message for result in results for message in result.errors.get(index, [])]
-    if errors:
-        item.result.status = "invalid"
-        item.result.reason = _relative(errors[0], item)
-        item.result.errors = len(errors)
-        return []
-    assert item.checked is not None
-    accumulator = template.copy_empty()
-    rows: list[ImageCounts] = []
-    boundary_rows = BoundaryRows()
-    with ImageCountSpool() as spool:
-        for result in results:
-            if index in result.counts:
-                accumulator += result.counts[index]
-            for image in result.images.get(index, []):
-                spool.append(*image)
-                rows.append(image)
-            boundary_rows.add(result, index)
-        resized = sum(result.resized.get(index, 0) for result in results)
-        item.result.report = finish_report(
-            score, accumulator, item.checked, resized=resized, spool=spool, started=started,
-            boundary_rows=boundary_rows,
+    def __init__(
+        self,
+        score: ScoreOptions,
+        options: BatchOptions,
+        setting: _Setting,
+        on_progress: BatchProgress | None,
+        started: float,
+    ) -> None:
+        self.score = score
+        self.options = options
+        self.setting = setting
+        self.on_progress = on_progress
+        self.started = started
+        reader = score.pair_reader()
+        # The ground truth is trusted: no pixel or byte limit on it.
+        reader = replace(reader, gt_read=replace(reader.gt_read, max_pixels=None, max_bytes=None))
+        self.template = score.new_accumulator(options.execution.chunk_pixels)
+        self.work = Work(
+            reader, self.template, score.counts_per_image, record_errors=True,
+            boundary=score.boundary,
         )  # fmt: skip
-    return rows
+        self.total = 0
+        self.done = 0
+
+    def _progress(self, pairs: int) -> None:
+        self.done += pairs
+        if self.on_progress is not None:
+            self.on_progress(self.done, max(self.total, self.done))
+
+    def run_group(
+        self, group: list[_Entry], executor: ProcessExecutor, pending: deque[_Entry]
+    ) -> None:
+        self._prepare(group, executor, pending)
+        scored = [entry for entry in group if entry.result.status == "ok" and entry not in pending]
+        self._count(scored, executor)
+        for entry in scored:
+            self._finish(entry)
+
+    # ---------------------------------------------------------- preparing
+
+    def _prepare(
+        self, group: list[_Entry], executor: ProcessExecutor, pending: deque[_Entry]
+    ) -> None:
+        jobs = []
+        for entry in group:
+            assert entry.scratch is not None
+            entry.scratch.mkdir()
+            jobs.append((entry.submission, entry.scratch, entry.share))
+        outcomes = executor.run(partial(_prepare, self.setting), jobs, timeout=self.options.timeout)
+        for entry, outcome in zip(group, outcomes, strict=True):
+            if isinstance(outcome, WorkerCrash):
+                problem = self._over_time() if outcome.timed_out else outcome.message
+                entry.fail(f"{entry.submission.source.name}: {problem} while unpacking")
+            elif outcome.needed is not None:
+                if entry.alone or outcome.needed > self.options.max_extract_bytes:
+                    entry.fail(outcome.reason or "")
+                else:
+                    entry.alone = True  # extracted again later, alone, with the whole limit
+                    pending.append(entry)
+            elif outcome.reason is not None:
+                entry.fail(outcome.reason)
+            else:
+                entry.folder, entry.checked = outcome.folder, outcome.checked
+                entry.result.skipped_files = outcome.skipped
+                entry.seconds = outcome.seconds
+
+    # ----------------------------------------------------------- counting
+
+    def _count(self, scored: list[_Entry], executor: ProcessExecutor) -> None:
+        by_key: dict[str, tuple[Path, list[tuple[int, Path | None]]]] = {}
+        for index, entry in enumerate(scored):
+            assert entry.checked is not None
+            entry.accumulator = self.template.copy_empty()
+            for pair in entry.checked.pairs:
+                by_key.setdefault(pair.key, (pair.gt_path, []))[1].append((index, pair.pred_path))
+        tasks = [
+            ImageTask(key, gt_path, tuple(predictions))
+            for key, (gt_path, predictions) in sorted(by_key.items())
+        ]
+        jobs = max(1, self.options.execution.jobs or default_jobs())
+        chunks = chunked(tasks, jobs)
+        count = partial(count_tasks, self.work)
+        outcomes = executor.run(count, chunks, timeout=self.options.timeout)
+        crashed = []
+        for chunk, outcome in zip(chunks, outcomes, strict=True):
+            if isinstance(outcome, WorkerCrash):
+                crashed.append(chunk)  # retried once this run is over (one run at a time)
+            else:
+                self._merge(outcome, scored)
+            self._progress(sum(len(task.predictions) for task in chunk))
+        for chunk in crashed:
+            self._isolated(chunk, scored, executor)
+
+    def _isolated(
+        self, chunk: Sequence[ImageTask], scored: list[_Entry], executor: ProcessExecutor
+    ) -> None:
+        """Count a chunk whose worker died or stalled one submission at a time."""
+        indexes = sorted({index for task in chunk for index, _ in task.predictions})
+        for index in indexes:
+            entry = scored[index]
+            remaining = self.options.timeout - entry.seconds
+            own = [ImageTask(task.key, task.gt_path, _only(task, index)) for task in chunk]
+            if remaining <= 0 or not any(task.predictions for task in own):
+                continue
+            (outcome,) = executor.run(partial(count_tasks, self.work), [own], timeout=remaining)
+            if isinstance(outcome, WorkerCrash):
+                keys = ", ".join(task.key for task in own[:3])
+                where = f"while reading its masks (among {keys}{', ...' if len(own) > 3 else ''})"
+                if outcome.timed_out:
+                    entry.seconds += remaining
+                    entry.errors.append(f"{self._over_time()} {where}")
+                else:
+                    entry.errors.append(f"{outcome.message} {where}")
+            else:
+                self._merge(outcome, scored)
+
+    def _merge(self, outcome: TaskResult, scored: list[_Entry]) -> None:
+        for index, seconds in outcome.seconds.items():
+            scored[index].seconds += seconds
+        for index, entry in enumerate(scored):
+            if entry.accumulator is None:
+                continue
+            if index in outcome.counts:
+                entry.accumulator += outcome.counts[index]
+            entry.errors.extend(outcome.errors.get(index, []))
+            entry.resized += outcome.resized.get(index, 0)
+            images = outcome.images.get(index, [])
+            if images:
+                entry.spool = entry.spool or ImageCountSpool()
+                for image in images:
+                    entry.spool.append(*image)
+                entry.rows.extend(images)  # stored with the report, for --resume
+            entry.boundary_rows.add(outcome, index)
+
+    def _over_time(self) -> str:
+        return f"took longer than the time limit of {self.options.timeout:g} s (--timeout)"
+
+    def _finish(self, entry: _Entry) -> None:
+        if entry.seconds > self.options.timeout and not entry.errors:
+            entry.fail(f"{entry.result.name}: {self._over_time()}")
+            return
+        if entry.errors:
+            entry.fail(entry.errors[0], len(entry.errors))
+            return
+        assert entry.accumulator is not None
+        assert entry.checked is not None
+        try:
+            with ImageCountSpool() if entry.spool is None else entry.spool as spool:
+                entry.result.report = finish_report(
+                    self.score, entry.accumulator, entry.checked,
+                    resized=entry.resized, spool=spool, started=self.started,
+                    boundary_rows=entry.boundary_rows,
+                )  # fmt: skip
+        except Exception as err:  # the verdict of this submission, never the batch's end
+            entry.fail(f"{entry.result.name}: cannot build the report ({_describe(err)})")
+        finally:
+            entry.spool = None
+
+
+def _only(task: ImageTask, submission: int) -> tuple[tuple[int, Path | None], ...]:
+    return tuple(prediction for prediction in task.predictions if prediction[0] == submission)

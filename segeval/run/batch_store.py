@@ -1,12 +1,16 @@
 """Where ``batch --output-dir`` keeps each submission's result, and ``--resume`` finds it.
 
 One JSON file per submission: its full score report (``NAME.json``) or its
-reason for being invalid (``NAME.invalid.json``), with a ``batch`` block holding
-the digests of the settings (including the ground truth's content) and of the
-submission's content, and, with per-image aggregation, every image's counts.
-A stored result is reused only when both digests match the current run, and
-then only its counts are trusted: every metric is recomputed from them and a
-record whose numbers disagree with its counts is scored again.
+reason for being invalid (``invalid/NAME.json``: a folder of its own, so that no
+submission's name can collide with another's record), with a ``batch`` block
+holding the digests of the settings (including the ground truth's content) and
+of the submission's content, and, with per-image aggregation, every image's
+counts. A stored result is reused only when both digests match the current run,
+and then only its counts are trusted: every metric is recomputed from them and a
+record whose numbers disagree with its counts is scored again. A stored file is
+read within the same limits as any JSON input (the folder may have been
+tampered with), and its compressed counts are never inflated past the size
+their image keys and class count imply.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import numpy as np
 from segeval.core.metrics import included_classes
 from segeval.core.per_image import ImageCountSpool, ImageMeans, image_results
 from segeval.errors import SegevalError
+from segeval.inputs.documents import read_document
 from segeval.leaderboard import SubmissionResult
 from segeval.outputs.atomic import write_text_atomic
 from segeval.report import Report
@@ -32,7 +37,8 @@ __all__ = ["load_stored", "store_result"]
 
 
 def _record_path(output_dir: Path, name: str, status: str) -> Path:
-    return output_dir / (f"{name}.json" if status == "ok" else f"{name}.invalid.json")
+    folder = output_dir if status == "ok" else output_dir / "invalid"
+    return folder / f"{name}.json"
 
 
 ImageRows = list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]
@@ -53,12 +59,19 @@ def _encode_rows(rows: ImageRows) -> dict[str, Any]:
     }
 
 
-def _decode_rows(data: Any) -> ImageRows:
+def _decode_rows(data: Any, num_classes: int) -> ImageRows:
     keys = [str(key) for key in data["keys"]]
     size = int(data["num_classes"])
+    if size not in (0, num_classes):
+        raise ValueError(f"image counts for {size} classes in a {num_classes}-class report")
+    expected = 8 * size * len(keys)
     arrays = []
     for name in ("tp", "fp", "fn"):
-        raw = zlib.decompress(base64.b64decode(data[name]), bufsize=8 * size * len(keys) + 1)
+        # Never inflate more than the keys and classes imply: a record may be a zip bomb.
+        inflater = zlib.decompressobj()
+        raw = inflater.decompress(base64.b64decode(data[name]), expected + 1)
+        if len(raw) != expected or not inflater.eof:
+            raise ValueError(f"batch.image_counts.{name} does not hold {len(keys)} x {size} counts")
         arrays.append(np.frombuffer(raw, dtype="<u8").reshape(len(keys), size).astype(np.uint64))
     return [(key, arrays[0][i], arrays[1][i], arrays[2][i]) for i, key in enumerate(keys)]
 
@@ -111,7 +124,7 @@ def load_stored(
         if not path.is_file():
             continue
         try:
-            document = json.loads(path.read_text(encoding="utf-8"))
+            document = read_document(path, error=SegevalError, what="the stored result", toml=False)
             batch = document["batch"]
             if (
                 batch["settings_digest"] != settings_digest
@@ -122,7 +135,8 @@ def load_stored(
                 # Counts are data; metrics are recomputed from them, never trusted.
                 report = Report.from_dict(document).recomputed()
                 if report.config.per_image:
-                    report = _per_image_recomputed(report, _decode_rows(batch["image_counts"]))
+                    rows = _decode_rows(batch["image_counts"], report.config.num_classes)
+                    report = _per_image_recomputed(report, rows)
                 result.report = report
             else:
                 result.status, result.reason = "invalid", str(document["reason"])
@@ -165,6 +179,8 @@ def store_result(
         document = {"status": "invalid", "reason": result.reason, "errors": result.errors}
     document["batch"] = batch
     text = json.dumps(document, indent=2, allow_nan=False) + "\n"
-    write_text_atomic(_record_path(output_dir, result.name, result.status), text)
+    path = _record_path(output_dir, result.name, result.status)
+    path.parent.mkdir(exist_ok=True)
+    write_text_atomic(path, text)
     stale_status = "invalid" if result.status == "ok" else "ok"
     _record_path(output_dir, result.name, stale_status).unlink(missing_ok=True)

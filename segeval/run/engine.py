@@ -7,10 +7,16 @@ tasks and yields their results **in input order**. Two executors exist:
   and numpy's array operations release the GIL, so threads keep every core
   busy, start instantly, share one copy of everything and pickle nothing (a pool
   of processes was slower end to end when this was measured, and used twice the
-  memory).
+  memory). Its threads are daemons that stop taking tasks once the caller stops
+  reading, so an interrupted run exits at once instead of finishing the queue.
 * :class:`ProcessExecutor` (``batch``): untrusted submissions are decoded in
-  worker processes so that a decoder crash kills a worker, not the run; a task
-  whose worker died comes back as a :class:`WorkerCrash` instead of a result.
+  worker processes, one task at a time per worker, so that a decoder crash
+  kills one worker, not the run: the task that worker held comes back as a
+  :class:`WorkerCrash` (and only that task). With a ``timeout``, a task running
+  longer is stopped by killing its worker (a :class:`WorkerCrash` with
+  ``timed_out``). Workers ignore Ctrl-C (the caller decides), die with the
+  caller even if it is killed outright, and are killed when the caller stops
+  reading results or closes the executor.
 
 A third executor (a Dask cluster, say) is one more class with the same
 ``run`` method. Results merge by integer addition, so they never depend on
@@ -20,16 +26,23 @@ rule that cuts work into tasks.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import multiprocessing
+import multiprocessing.connection
 import os
+import signal
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from multiprocessing.connection import Connection
+from multiprocessing.context import BaseContext
+from types import TracebackType
+from typing import Any, Protocol, TypeVar
 
 __all__ = [
     "Executor",
@@ -52,9 +65,18 @@ MAX_CHUNK = 16
 
 @dataclass(frozen=True)
 class WorkerCrash:
-    """A task whose worker process died before returning (a decoder crash, a kill)."""
+    """A task whose worker process died before returning (a decoder crash, a kill).
+
+    Attributes
+    ----------
+    message : str
+        What happened, for the reason of an invalid submission.
+    timed_out : bool
+        The task ran longer than the executor's ``timeout`` and was stopped.
+    """
 
     message: str = "the worker process crashed"
+    timed_out: bool = False
 
 
 class Executor(Protocol):
@@ -83,42 +105,233 @@ class ThreadExecutor:
         if jobs <= 1:
             yield from map(function, items)
             return
-        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="segeval") as pool:
-            yield from pool.map(function, items)
+        futures: list[Future[R]] = [Future() for _ in items]
+        stop = threading.Event()
+        lock = threading.Lock()
+        claimed = iter(range(len(items)))
+
+        def serve() -> None:
+            while not stop.is_set():
+                with lock:
+                    index = next(claimed, None)
+                if index is None:
+                    return
+                try:
+                    futures[index].set_result(function(items[index]))
+                except BaseException as err:  # handed to the caller, who re-raises it
+                    futures[index].set_exception(err)
+
+        for number in range(jobs):
+            # Daemons: an interrupted caller exits without waiting for a task to end.
+            threading.Thread(target=serve, name=f"segeval-{number}", daemon=True).start()
+        try:
+            for future in futures:
+                yield future.result()
+        finally:
+            stop.set()
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to kill this worker when its parent dies (even by SIGKILL)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            pr_set_pdeathsig = 1
+            ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def _serve(connection: Connection, parent: int) -> None:
+    """A worker process: run ``(function, item)`` messages until the pipe closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle
+    for number in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, signal.SIG_DFL)
+    _die_with_parent(parent)
+    tune_allocator()
+    while True:
+        try:
+            message = connection.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        function, item = message
+        try:
+            reply: tuple[bool, Any] = (True, function(item))
+        except Exception as err:  # handed to the caller, who re-raises it
+            reply = (False, err)
+        try:
+            connection.send(reply)
+        except Exception as err:  # an unpicklable result or exception
+            connection.send((False, RuntimeError(f"cannot return the result: {err!r}")))
+
+
+class _Worker:
+    """One worker process, its pipe, and the task it holds."""
+
+    def __init__(self, context: BaseContext) -> None:
+        ours, theirs = context.Pipe()
+        self.process = context.Process(  # type: ignore[attr-defined]
+            target=_serve, args=(theirs, os.getpid()), daemon=True, name="segeval-worker"
+        )
+        self.process.start()
+        theirs.close()
+        self.connection = ours
+        self.task: int | None = None
+        self.started = 0.0
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(timeout=5)
+        self.connection.close()
 
 
 class ProcessExecutor:
-    """Worker processes that isolate crashes (forked on Linux).
+    """Worker processes that isolate crashes and enforce a time limit per task.
 
-    ``function`` and the items must be picklable. When a worker dies the pool
-    is broken: every task not finished by then yields :class:`WorkerCrash`, and
-    the caller decides how to retry (batch retries one submission at a time).
+    ``function`` and the items must be picklable (workers are forked on Linux).
+    Used as a context manager, the workers serve several :meth:`run` calls and
+    are killed on exit; otherwise each :meth:`run` starts and kills its own.
+
+    Examples
+    --------
+    >>> with ProcessExecutor(2) as executor:
+    ...     list(executor.run(abs, [-1, 2, -3]))
+    [1, 2, 3]
     """
 
     def __init__(self, jobs: int = 1) -> None:
         self.jobs = max(1, jobs)
-
-    def run(self, function: Callable[[T], R], items: Sequence[T]) -> Iterator[R | WorkerCrash]:
-        """See :class:`Executor`."""
-        context = (
+        self._workers: list[_Worker] = []
+        self._entered = False
+        self._running = False
+        self._context: BaseContext = (
             multiprocessing.get_context("fork")
             if sys.platform.startswith("linux")
             else multiprocessing.get_context()
         )
-        with ProcessPoolExecutor(
-            max_workers=self.jobs, mp_context=context, initializer=tune_allocator
-        ) as pool:
-            futures: list[Future[R]] = [pool.submit(function, item) for item in items]
-            broken = False
-            for future in futures:
-                if broken:
-                    yield WorkerCrash()
-                    continue
+
+    def __enter__(self) -> ProcessExecutor:
+        self._entered = True
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Kill every worker (a worker may be stuck: there is nothing to wait for)."""
+        while self._workers:
+            self._workers.pop().kill()
+
+    def _discard(self, worker: _Worker) -> None:
+        self._workers.remove(worker)
+        worker.kill()
+
+    def run(
+        self,
+        function: Callable[[T], R],
+        items: Sequence[T],
+        *,
+        timeout: float | None = None,
+    ) -> Iterator[R | WorkerCrash]:
+        """See :class:`Executor`.
+
+        Parameters
+        ----------
+        function, items
+            As :class:`Executor`; an exception raised by ``function`` is
+            re-raised here when its result is due.
+        timeout : float, optional
+            Seconds a task may run; a task running longer is stopped (its
+            worker killed) and yields ``WorkerCrash(timed_out=True)``.
+        """
+        if self._running:
+            raise RuntimeError("one run at a time: finish reading the previous run's results")
+        self._running = True
+        try:
+            yield from self._run(function, items, timeout)
+        finally:
+            self._running = False
+            # Tasks still running belong to nobody now: stop them.
+            for worker in [worker for worker in self._workers if worker.task is not None]:
+                self._discard(worker)
+            if not self._entered:
+                self.close()
+
+    def _run(
+        self, function: Callable[[T], R], items: Sequence[T], timeout: float | None
+    ) -> Iterator[R | WorkerCrash]:
+        outcomes: dict[int, tuple[bool, Any]] = {}
+        submitted = delivered = 0
+        while delivered < len(items):
+            submitted = self._dispatch(function, items, submitted)
+            if delivered in outcomes:
+                succeeded, value = outcomes.pop(delivered)
+                delivered += 1
+                if not succeeded:
+                    raise value
+                yield value
+                continue
+            self._collect(outcomes, timeout)
+
+    def _dispatch(self, function: Callable[[T], R], items: Sequence[T], submitted: int) -> int:
+        """Hand items to idle workers (starting workers up to ``jobs``)."""
+        while submitted < len(items):
+            worker = next((w for w in self._workers if w.task is None), None)
+            if worker is not None and not worker.process.is_alive():
+                self._discard(worker)  # killed from outside while idle: start another
+                continue
+            if worker is None:
+                if len(self._workers) >= self.jobs:
+                    break
+                worker = _Worker(self._context)
+                self._workers.append(worker)
+            try:
+                worker.connection.send((function, items[submitted]))
+            except (BrokenPipeError, ConnectionResetError):
+                self._discard(worker)  # it died while idle: start another
+                continue
+            worker.task, worker.started = submitted, time.monotonic()
+            submitted += 1
+        return submitted
+
+    def _collect(self, outcomes: dict[int, tuple[bool, Any]], timeout: float | None) -> None:
+        """Wait for a reply, a dead worker or a deadline, and record what happened."""
+        busy = [worker for worker in self._workers if worker.task is not None]
+        wait = None
+        if timeout is not None:
+            wait = max(0.0, min(worker.started for worker in busy) + timeout - time.monotonic())
+        handles: list[Any] = [worker.connection for worker in busy]
+        handles += [worker.process.sentinel for worker in busy]
+        ready = multiprocessing.connection.wait(handles, timeout=wait)
+        for worker in busy:
+            task = worker.task
+            assert task is not None
+            if worker.connection in ready:
                 try:
-                    yield future.result()
-                except BrokenProcessPool:
-                    broken = True
-                    yield WorkerCrash()
+                    outcomes[task] = worker.connection.recv()
+                    worker.task = None
+                    continue
+                except (EOFError, OSError):
+                    pass  # died while replying
+            elif worker.process.sentinel not in ready:
+                if timeout is None or time.monotonic() - worker.started < timeout:
+                    continue
+                outcomes[task] = (True, WorkerCrash(_timed_out(timeout), timed_out=True))
+                self._discard(worker)
+                continue
+            outcomes[task] = (True, WorkerCrash())
+            self._discard(worker)
+
+
+def _timed_out(timeout: float) -> str:
+    return f"the work took longer than the time limit of {timeout:g} s and was stopped"
 
 
 def chunk_size_for(num_items: int, jobs: int) -> int:

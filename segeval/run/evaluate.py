@@ -8,6 +8,7 @@ per-image rows to an optional :class:`ImageSink`.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
@@ -230,7 +231,8 @@ def finish_report(
 def _digest(keys: Iterable[str]) -> str:
     digest = hashlib.sha256()
     for key in keys:
-        digest.update(key.encode("utf-8") + b"\n")
+        # The key's bytes as on disk: names that are not UTF-8 carry surrogate escapes.
+        digest.update(os.fsencode(key) + b"\n")
     return digest.hexdigest()
 
 

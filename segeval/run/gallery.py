@@ -38,6 +38,8 @@ from segeval.errors import SegevalError, UsageError
 from segeval.gallery import ERROR_TITLES, Gallery, ImagePanel, ScoreDistribution, Thumbnail
 from segeval.inputs.classes import load_class_definition, load_preset
 from segeval.inputs.pairing import MaskPair, pair_folders
+from segeval.io import DEFAULT_MAX_MASK_BYTES, DEFAULT_MAX_PIXELS, read_regular_file
+from segeval.io.image import check_pixel_limit
 from segeval.io.resize import resize_nearest
 from segeval.palettes import ERROR_COLORS, RGB, class_palette
 from segeval.report import Report, ScoreConfig
@@ -373,10 +375,15 @@ class _Painter:
     def photos(self, path: Path, error_codes: np.ndarray) -> tuple[Thumbnail, Thumbnail]:
         """The photo, and the photo with wrong and missed pixels painted over it."""
         shape = _thumbnail_shape(error_codes.shape, self.max_side)
+        # Opened like a mask: a regular file within the byte limit, pixels checked first.
+        data = read_regular_file(path, max_bytes=DEFAULT_MAX_MASK_BYTES, error=SegevalError)
         try:
-            with Image.open(path) as opened:
+            with Image.open(io.BytesIO(data)) as opened:
+                check_pixel_limit(path, opened.width, opened.height, DEFAULT_MAX_PIXELS)
                 photo = opened.convert("RGB").resize((shape[1], shape[0]), Image.Resampling.BOX)
-        except (OSError, ValueError) as err:
+        except SegevalError:
+            raise
+        except Exception as err:  # any decoder failure is the photo's verdict
             raise SegevalError(f"{path}: cannot read the photo ({err}).") from err
         rgb = np.asarray(photo, dtype=np.float64)
         small = resize_nearest(error_codes, shape)

@@ -19,12 +19,17 @@ from typing import TYPE_CHECKING, Any, Literal
 from segeval._version import __version__
 from segeval.core.boundary import BoundaryOptions
 from segeval.core.confusion import DEFAULT_CHUNK_PIXELS, ConfusionMatrix, OutOfRange, PredIgnore
-from segeval.core.labels import DEFAULT_IGNORE, LabelMapping
+from segeval.core.labels import (
+    DEFAULT_IGNORE,
+    DEFAULT_MAX_CLASSES,
+    LabelMapping,
+    class_limit_problem,
+)
 from segeval.core.metrics import MetricOptions
 from segeval.errors import UsageError
 from segeval.inputs.classes import ClassDefinition, default_class_names, resolve_class
 from segeval.inputs.pairing import MissingPolicy, PairingOptions
-from segeval.io import ReadOptions
+from segeval.io import DEFAULT_MAX_MASK_BYTES, DEFAULT_MAX_PIXELS, ReadOptions
 from segeval.run.conventions import (
     METRIC_FIELDS,
     apply_convention,
@@ -99,8 +104,15 @@ class ScoreOptions:
         Read JPEG masks (nearest colour).
     npz_key : str, optional
         Array to read from NPZ files holding several.
-    max_pixels : int, optional
-        Refuse images with more pixels (checked from the header).
+    max_pixels : int or None, default DEFAULT_MAX_PIXELS
+        Refuse masks with more pixels (checked from the header, before
+        decoding); None lifts the limit.
+    max_mask_bytes : int or None, default DEFAULT_MAX_MASK_BYTES
+        Refuse mask files larger than this (checked before reading); None lifts
+        the limit.
+    max_classes : int, default DEFAULT_MAX_CLASSES
+        Refuse more classes than this, given or inferred (a C x C matrix costs
+        8 C**2 bytes per worker and per submission).
     binary : bool, default False
         Binary masks: 0 is the background (class 0) and any other value the
         foreground (class 1); no ignore value unless ``ignore_index`` names one.
@@ -142,7 +154,9 @@ class ScoreOptions:
     unknown_color: Literal["error", "ignore"] = "error"
     allow_lossy: bool = False
     npz_key: str | None = None
-    max_pixels: int | None = None
+    max_pixels: int | None = DEFAULT_MAX_PIXELS
+    max_mask_bytes: int | None = DEFAULT_MAX_MASK_BYTES
+    max_classes: int = DEFAULT_MAX_CLASSES
     binary: bool = False
     boundary: BoundaryOptions | None = None
 
@@ -187,6 +201,20 @@ class ScoreOptions:
                 f"--num-classes {self.num_classes} disagrees with the "
                 f"{len(self.class_names)} class names given; drop one or fix the other."
             )
+        known = self.resolved_num_classes()
+        problem = None if known is None else class_limit_problem(known, self.max_classes)
+        if problem is not None:
+            raise UsageError(
+                f"{self._class_source()}: {problem}; pass a larger --max-classes if "
+                "that is intended."
+            )
+
+    def _class_source(self) -> str:
+        if self.classes is not None:
+            return self.classes.source
+        if self.class_names is not None:
+            return "--class-names"
+        return f"--num-classes {self.num_classes}"
 
     @property
     def counts_per_image(self) -> bool:
@@ -307,6 +335,7 @@ class ScoreOptions:
             out_of_range=self.out_of_range,
             pred_ignore=self.pred_ignore,
             chunk_pixels=chunk_pixels,
+            max_classes=self.max_classes,
         )
 
     def _read_options(self, side: Literal["gt", "pred"]) -> ReadOptions:
@@ -320,6 +349,7 @@ class ScoreOptions:
             allow_lossy=self.allow_lossy,
             npz_key=self.npz_key,
             max_pixels=self.max_pixels,
+            max_bytes=self.max_mask_bytes,
         )
 
     def pair_reader(self) -> PairReader:

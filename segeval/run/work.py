@@ -8,6 +8,7 @@ submissions' predictions of it) into a :class:`TaskResult`. ``score`` and
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,8 +27,8 @@ from segeval.core.boundary import (
     surface_stats,
 )
 from segeval.core.confusion import ConfusionMatrix
-from segeval.core.metrics import counts_from_matrix
 from segeval.errors import (
+    ClassCountError,
     LabelRangeError,
     PredictedIgnoreError,
     SegevalError,
@@ -160,7 +161,9 @@ class TaskResult:
 
     ``boundary`` and ``surface`` hold one row of boundary statistics per pair
     (with ``Work.boundary``), in task order: sufficient statistics, a few
-    numbers per class, never pixels.
+    numbers per class, never pixels. ``seconds`` is the time spent reading and
+    counting each submission's predictions (batch enforces its per-submission
+    time limit with it).
     """
 
     counts: dict[int, ConfusionMatrix] = field(default_factory=dict)
@@ -170,6 +173,7 @@ class TaskResult:
     boundary: dict[int, list[BoundaryStats]] = field(default_factory=lambda: defaultdict(list))
     surface: dict[int, list[SurfaceStats]] = field(default_factory=lambda: defaultdict(list))
     band_widths: set[int] = field(default_factory=set)
+    seconds: dict[int, float] = field(default_factory=lambda: defaultdict(float))
     pairs: int = 0
 
 
@@ -228,6 +232,7 @@ def count_tasks(work: Work, tasks: Sequence[ImageTask]) -> TaskResult:
         for index, pred_path in task.predictions:
             pair = MaskPair(task.key, task.gt_path, pred_path)
             total = result.counts.setdefault(index, work.template.copy_empty())
+            started = time.perf_counter()
             try:
                 pred_mask = _count_pair(work, pair, gt_mask, total, result, index)
                 if work.boundary is not None:
@@ -242,6 +247,7 @@ def count_tasks(work: Work, tasks: Sequence[ImageTask]) -> TaskResult:
                     str(err) if isinstance(err, SegevalError) else f"{type(err).__name__}: {err}"
                 )
                 result.errors[index].append(message)
+            result.seconds[index] += time.perf_counter() - started
             result.pairs += 1
     return result
 
@@ -261,7 +267,7 @@ def _count_pair(
             own = total.copy_empty()
             own.update(pred_mask, gt_mask)
             total += own
-            result.images[index].append((pair.key, *counts_from_matrix(own.counts, own.missed)))
+            result.images[index].append((pair.key, *own.tp_fp_fn()))
         else:
             total.update(pred_mask, gt_mask)
     except LabelRangeError as err:
@@ -336,6 +342,11 @@ def _size(mask: np.ndarray) -> str:
 
 def _locate(err: LabelRangeError, pair: MaskPair) -> LabelRangeError:
     """Prefix a label error with the offending file and say what to do."""
+    if isinstance(err, ClassCountError):  # says what to do already
+        path = pair.pred_path if err.side == "pred" else pair.gt_path
+        located: LabelRangeError = ClassCountError(f"{path}: {err.message}.")
+        located.side, located.label = err.side, err.label
+        return located
     if isinstance(err, PredictedIgnoreError):
         path, hint = (
             pair.pred_path,

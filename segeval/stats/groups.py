@@ -11,11 +11,13 @@ extension) to group name, built from a regular expression over the keys
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from segeval.errors import UsageError, format_path_list
+from segeval.inputs.documents import read_text
 
 __all__ = ["CAMVID_SEQUENCE", "groups_from_csv", "groups_from_regex", "require_groups"]
 
@@ -113,10 +115,10 @@ def groups_from_csv(path: str | Path, keys: Sequence[str] | None = None) -> dict
     {'a': 'p1', 'b': 'p1', 'c': 'p2'}
     """
     source = Path(path)
+    text = read_text(source, error=UsageError, what="the group mapping")
     try:
-        with source.open(newline="", encoding="utf-8") as stream:
-            rows = list(csv.reader(stream))
-    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as err:
         raise UsageError(f"{source}: cannot read the group mapping: {err}.") from err
     if rows and rows[0] and rows[0][0].strip().lower() in _HEADER_KEYS:
         rows = rows[1:]
