@@ -963,6 +963,16 @@ def score(
         category_names=[]
         if options.classes is None
         else list(dict.fromkeys(name for name in options.classes.categories if name)),
+        computed_options=[]
+        if options.boundary is None
+        else [
+            flag
+            for flag, on in (
+                ("--boundary", options.boundary.boundary),
+                ("--surface-distances", options.boundary.surface),
+            )
+            if on
+        ],
     )
     tune_allocator()
     execution = build_execution(ctx)

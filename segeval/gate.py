@@ -92,6 +92,7 @@ def check_names(
     per_image: bool | None = None,
     inferred_classes: bool = False,
     category_names: Sequence[str] | None = None,
+    computed_options: Iterable[str] | None = None,
 ) -> None:
     """Check every threshold's metric name before a run, so a typo costs no scoring.
 
@@ -108,6 +109,9 @@ def check_names(
     category_names : sequence of str, optional
         The categories of the run's class definition, when known before
         scoring (none without a definition that declares them).
+    computed_options : iterable of str, optional
+        The options that add metrics this run computes (``--boundary``,
+        ``--surface-distances``); a metric needing another is refused.
 
     Examples
     --------
@@ -127,11 +131,20 @@ def check_names(
         assert match is not None  # checked just above
         spec = REGISTRY[match.group(1)]
         class_ref = match.group(2)
-        if spec.per_class != (class_ref is not None):
-            wanted = f"{match.group(1)}[CLASS]" if spec.per_class else match.group(1)
+        if (class_ref is not None and not spec.by_class) or (class_ref is None and spec.per_class):
+            wanted = " or ".join(spec.forms())
             raise ThresholdError(f"{threshold.metric.strip()!r}: write it as {wanted}.")
         if per_image is False and spec.per_image:
             raise ThresholdError(_PER_IMAGE_HINT.format(name=match.group(1)))
+        if (
+            computed_options is not None
+            and spec.option is not None
+            and spec.option not in set(computed_options)
+        ):
+            raise ThresholdError(
+                f"{match.group(1)} is computed with {spec.option}; score with {spec.option} to "
+                "gate on it."
+            )
         if spec.per_category and class_ref is not None and category_names is not None:
             if not category_names:
                 raise ThresholdError(
