@@ -12,7 +12,6 @@ class pickles with its message and attributes intact.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 __all__ = [
@@ -168,12 +167,12 @@ def format_bytes(size: int) -> str:
     return f"{value:.1f} TiB"
 
 
-def format_path_list(paths: Sequence[Path | str], limit: int = 10) -> str:
+def format_path_list(paths: Sequence[object], limit: int = 10) -> str:
     """Join the first ``limit`` paths and say how many more there are.
 
     Parameters
     ----------
-    paths : sequence of path-like
+    paths : sequence of paths or URLs
         The offending paths, in a stable order.
     limit : int, default 10
         How many to name.

@@ -175,6 +175,7 @@ def inspect_folder(
     options = replace(read_options or ReadOptions(), npz_key=npz_key)
     for paths in by_key.values():
         for path in paths:
+            assert isinstance(path, Path)  # a local folder lists local files
             inspection.files += 1
             try:
                 data = read_regular_file(path, max_bytes=options.max_bytes)

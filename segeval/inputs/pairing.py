@@ -8,6 +8,8 @@ is not a mask format are skipped and counted. Folders are walked without
 recursion and at most :data:`MAX_DEPTH` levels deep; symbolic links to folders
 are not followed. File names that are not UTF-8 are kept as the operating
 system gives them (surrogate escapes), so they pair and open like any other.
+A folder may also be a URL prefix in an object store (``s3://bucket/gt``): its
+objects are listed and keyed the same way (:mod:`segeval.io.storage`).
 
 :func:`pair_folders` reports what it found (pairs, missing predictions, extra
 predictions, duplicate keys) as data; :func:`check_pairing` turns the findings
@@ -26,6 +28,7 @@ from typing import Literal
 
 from segeval.errors import PairingError, SegevalError, format_path_list
 from segeval.io import MASK_SUFFIXES
+from segeval.io.storage import Location, RemotePath, list_remote
 from segeval.notices import Notice
 
 __all__ = [
@@ -76,8 +79,8 @@ class MaskPair:
     """One ground-truth file and its prediction (``None`` when missing)."""
 
     key: str
-    gt_path: Path
-    pred_path: Path | None
+    gt_path: Location
+    pred_path: Location | None
 
 
 @dataclass(frozen=True)
@@ -100,9 +103,9 @@ class Pairing:
     """
 
     pairs: tuple[MaskPair, ...]
-    missing: tuple[Path, ...]
-    extra: tuple[Path, ...]
-    duplicates: tuple[tuple[Path, ...], ...]
+    missing: tuple[Location, ...]
+    extra: tuple[Location, ...]
+    duplicates: tuple[tuple[Location, ...], ...]
     skipped_files: int
 
 
@@ -166,13 +169,14 @@ def walk_files(
 
 
 def list_masks(
-    root: Path, *, suffix: str | None = None, glob: str | None = None, flat: bool = False
-) -> tuple[dict[str, list[Path]], int]:
+    root: Location, *, suffix: str | None = None, glob: str | None = None, flat: bool = False
+) -> tuple[dict[str, list[Location]], int]:
     """Find the mask files under ``root`` and key them.
 
     Parameters
     ----------
-    root : pathlib.Path
+    root : Location
+        A folder, or a URL prefix to list.
         Folder to walk recursively.
     suffix : str, optional
         Strip this suffix instead of the extension; files without it are skipped.
@@ -204,13 +208,18 @@ def list_masks(
     >>> sorted(by_key), skipped
     (['a/x', 'y'], 2)
     """
-    if not root.is_dir():
-        problem = "does not exist" if not root.exists() else "is not a folder"
-        raise PairingError(f"{root}: {problem}; pass a folder of mask files.")
-    by_key: dict[str, list[Path]] = defaultdict(list)
+    files: Iterator[tuple[Location, str]]
+    if isinstance(root, RemotePath):
+        files = ((path, path.relative_to(root)) for path in list_remote(root))
+    else:
+        if not root.is_dir():
+            problem = "does not exist" if not root.exists() else "is not a folder"
+            raise PairingError(f"{root}: {problem}; pass a folder of mask files.")
+        files = ((path, path.relative_to(root).as_posix()) for path in walk_files(root))
+    by_key: dict[str, list[Location]] = defaultdict(list)
     skipped = 0
-    for path in walk_files(root):
-        relative = PurePosixPath(path.relative_to(root).as_posix())
+    for path, relative_text in files:
+        relative = PurePosixPath(relative_text)
         key = key_of(relative, suffix=suffix, glob=glob, flat=flat)
         if key is None:
             skipped += 1
@@ -249,7 +258,9 @@ def key_of(
     return f"{relative.parent}/{stem}"
 
 
-def pair_folders(pred_dir: Path, gt_dir: Path, options: PairingOptions | None = None) -> Pairing:
+def pair_folders(
+    pred_dir: Location, gt_dir: Location, options: PairingOptions | None = None
+) -> Pairing:
     """Pair the mask files of two folders by key.
 
     Parameters
@@ -276,34 +287,36 @@ def pair_folders(pred_dir: Path, gt_dir: Path, options: PairingOptions | None = 
     (['a', 'b'], ['b.png'])
     """
     options = options or PairingOptions()
-    return pair_with_listing(pred_dir, list_ground_truth(Path(gt_dir), options), options)
+    return pair_with_listing(pred_dir, list_ground_truth(gt_dir, options), options)
 
 
 @dataclass(frozen=True)
 class GroundTruthListing:
     """The keyed ground-truth files of a folder, listed once (batch scoring reuses it)."""
 
-    by_key: dict[str, list[Path]]
+    by_key: dict[str, list[Location]]
     skipped: int
 
 
-def list_ground_truth(gt_dir: Path, options: PairingOptions | None = None) -> GroundTruthListing:
+def list_ground_truth(
+    gt_dir: Location, options: PairingOptions | None = None
+) -> GroundTruthListing:
     """List a ground-truth folder with the pairing options' GT suffix, glob and flatness."""
     options = options or PairingOptions()
     by_key, skipped = list_masks(
-        Path(gt_dir), suffix=options.gt_suffix, glob=options.gt_glob, flat=options.flat
+        _folder(gt_dir), suffix=options.gt_suffix, glob=options.gt_glob, flat=options.flat
     )
     return GroundTruthListing(by_key, skipped)
 
 
 def pair_with_listing(
-    pred_dir: Path, ground_truth: GroundTruthListing, options: PairingOptions | None = None
+    pred_dir: Location, ground_truth: GroundTruthListing, options: PairingOptions | None = None
 ) -> Pairing:
     """Pair a prediction folder with an already listed ground truth."""
     options = options or PairingOptions()
     gt_by_key, gt_skipped = ground_truth.by_key, ground_truth.skipped
     pred_by_key, pred_skipped = list_masks(
-        Path(pred_dir), suffix=options.pred_suffix, glob=options.pred_glob, flat=options.flat
+        _folder(pred_dir), suffix=options.pred_suffix, glob=options.pred_glob, flat=options.flat
     )
     duplicates = tuple(
         tuple(paths)
@@ -327,6 +340,10 @@ def pair_with_listing(
         duplicates=duplicates,
         skipped_files=gt_skipped + pred_skipped,
     )
+
+
+def _folder(folder: Location) -> Location:
+    return folder if isinstance(folder, RemotePath) else Path(folder)
 
 
 MissingPolicy = Literal["error", "skip", "empty"]
@@ -370,8 +387,8 @@ class CheckedPairing:
     """
 
     pairs: tuple[MaskPair, ...]
-    missing: tuple[Path, ...]
-    extra: tuple[Path, ...]
+    missing: tuple[Location, ...]
+    extra: tuple[Location, ...]
     skipped_files: int
     warnings: tuple[Notice, ...]
 
@@ -379,8 +396,8 @@ class CheckedPairing:
 def check_pairing(
     pairing: Pairing,
     *,
-    gt_dir: Path,
-    pred_dir: Path,
+    gt_dir: Location,
+    pred_dir: Location,
     missing: MissingPolicy = "error",
     strict: bool = False,
 ) -> CheckedPairing:

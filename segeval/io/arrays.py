@@ -5,13 +5,15 @@ from __future__ import annotations
 import io
 import math
 import zipfile
-from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
 from segeval.errors import MaskReadError
 from segeval.io.files import MAX_ARCHIVE_MEMBERS, zip_entry_count
+
+if TYPE_CHECKING:
+    from segeval.io.storage import Location
 
 __all__ = ["as_label_array", "read_npy", "read_npz"]
 
@@ -43,7 +45,7 @@ def _read_header(
     return tuple(int(size) for size in shape), bool(fortran_order), dtype
 
 
-def read_npy(path: Path, max_pixels: int | None, data: bytes) -> np.ndarray:
+def read_npy(path: Location, max_pixels: int | None, data: bytes) -> np.ndarray:
     """Load a 2-D integer array from the bytes of an NPY file (pickles are refused).
 
     The array is a view of ``data``: nothing is copied.
@@ -90,7 +92,7 @@ def read_npy(path: Path, max_pixels: int | None, data: bytes) -> np.ndarray:
     return as_label_array(labels, source=str(path))
 
 
-def read_npz(path: Path, key: str | None, max_pixels: int | None, data: bytes) -> np.ndarray:
+def read_npz(path: Location, key: str | None, max_pixels: int | None, data: bytes) -> np.ndarray:
     """Load one 2-D integer array from the bytes of an NPZ file.
 
     Parameters

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,6 +26,7 @@ from segeval.io.png import (
 
 if TYPE_CHECKING:
     from segeval.io.reader import ReadOptions
+    from segeval.io.storage import Location
 
 __all__ = ["OPENERS", "check_pixel_limit", "read_image"]
 
@@ -55,7 +55,7 @@ OPENERS: dict[str, Callable[[io.BytesIO], ImageFile.ImageFile]] = {
 }
 
 
-def check_pixel_limit(path: Path, width: int, height: int, max_pixels: int | None) -> None:
+def check_pixel_limit(path: Location, width: int, height: int, max_pixels: int | None) -> None:
     """Refuse an image whose header declares more than ``max_pixels`` pixels.
 
     Examples
@@ -74,7 +74,7 @@ def check_pixel_limit(path: Path, width: int, height: int, max_pixels: int | Non
         )
 
 
-def read_image(path: Path, file_format: str, options: ReadOptions, data: bytes) -> np.ndarray:
+def read_image(path: Location, file_format: str, options: ReadOptions, data: bytes) -> np.ndarray:
     """Decode an image mask into raw label values.
 
     Palette images yield their palette indices (the labels); they are never
@@ -151,7 +151,7 @@ _PNG_PROBLEMS = {
 
 
 def _labels(
-    path: Path, pixels: np.ndarray, mode: str, file_format: str, options: ReadOptions
+    path: Location, pixels: np.ndarray, mode: str, file_format: str, options: ReadOptions
 ) -> np.ndarray:
     """Turn decoded pixels into raw labels (colours through the colour table)."""
     if mode in _COLOR_MODES:
@@ -166,7 +166,7 @@ def _labels(
     return pixels.astype(_LABEL_MODES[mode], copy=False)
 
 
-def _check_mode(path: Path, image: Image.Image, options: ReadOptions) -> None:
+def _check_mode(path: Location, image: Image.Image, options: ReadOptions) -> None:
     mode = image.mode
     if mode in _LABEL_MODES:
         return

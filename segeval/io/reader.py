@@ -14,6 +14,7 @@ from segeval.io.arrays import read_npy, read_npz
 from segeval.io.colors import ColorTable
 from segeval.io.files import DEFAULT_MAX_MASK_BYTES, read_regular_file
 from segeval.io.image import read_image
+from segeval.io.storage import Location, RemotePath
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -111,7 +112,9 @@ def sniff_format(head: bytes) -> str:
     return "unknown"
 
 
-def read_mask(path: str | os.PathLike[str], options: ReadOptions | None = None) -> np.ndarray:
+def read_mask(
+    path: str | os.PathLike[str] | RemotePath, options: ReadOptions | None = None
+) -> np.ndarray:
     """Read one label mask as a 2-D integer array of raw label values.
 
     The format comes from the file's content; a ``.png`` holding a JPEG is
@@ -119,7 +122,8 @@ def read_mask(path: str | os.PathLike[str], options: ReadOptions | None = None) 
 
     Parameters
     ----------
-    path : str or path-like
+    path : str, path-like or RemotePath
+        A local file, or an object in a store (read in one request).
         PNG (modes ``1``, ``L``, ``P``, ``I;16``, ``I``, and ``RGB``/``RGBA`` with
         a colour table), TIFF (8/16/32-bit integer, single page), BMP, NPY (2-D
         integer array), NPZ (one array, or ``options.npz_key``).
@@ -150,21 +154,25 @@ def read_mask(path: str | os.PathLike[str], options: ReadOptions | None = None) 
     array([[  0,   1],
            [  2, 255]], dtype=uint8)
     """
-    path = Path(path)
     options = options or ReadOptions()
+    if isinstance(path, RemotePath):
+        # An object in a store: one request for its bytes, on the machine that reads.
+        data = path.read_bytes(max_bytes=options.max_bytes)
+        return decode_mask(data, path, options)
+    path = Path(path)
     data = read_regular_file(path, max_bytes=options.max_bytes)
     return decode_mask(data, path, options)
 
 
-def decode_mask(data: bytes, path: Path, options: ReadOptions) -> np.ndarray:
+def decode_mask(data: bytes, path: Location, options: ReadOptions) -> np.ndarray:
     """Decode the bytes of a mask file (read by :func:`read_mask`) into raw labels.
 
     Parameters
     ----------
     data : bytes
         The whole file.
-    path : pathlib.Path
-        Where it came from, for messages.
+    path : Location
+        Where it came from (a path or a URL), for messages.
     options : ReadOptions
 
     Returns

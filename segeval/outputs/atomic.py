@@ -14,7 +14,14 @@ for every output segeval writes (reports, leaderboards, per-image tables, JUnit)
   process's own descriptor, whatever it is (a terminal, a pipe, a file opened
   by the shell with ``>>``), exactly as ``-`` writes stdout;
 * a block device, a socket or a folder: refused;
-* a stream handed over by the caller (the command line's stdout for ``-``).
+* a stream handed over by the caller (the command line's stdout for ``-``);
+* a URL in an object store (``s3://...``, :class:`~segeval.io.storage.RemotePath`),
+  which has no rename: the content is written to a local temporary file and
+  uploaded in one request on commit. On S3 (and GCS, Azure blobs) an object
+  appears whole when its upload completes (a multipart upload only when it is
+  completed), so readers see the old object or the new one, never a part; a
+  failure before commit uploads nothing. Two writers racing for one key: the
+  last upload wins.
 
 Every write error (ENOSPC, EPIPE, EFBIG...) becomes an
 :class:`~segeval.errors.OutputError` that names the file, and the temporary
@@ -36,9 +43,11 @@ from pathlib import Path
 from typing import IO
 
 from segeval.errors import OutputError, UsageError
+from segeval.io.storage import Location, RemotePath, location
 
 __all__ = [
     "AtomicWriter",
+    "read_text",
     "refuse_inside_inputs",
     "same_file",
     "write_bytes_atomic",
@@ -54,7 +63,7 @@ _HINTS = {
 }
 
 
-def _output_error(path: Path | str, err: OSError) -> OutputError:
+def _output_error(path: Location | str, err: OSError) -> OutputError:
     hint = _HINTS.get(err.errno or 0, "check the path and its permissions")
     return OutputError(f"{path}: cannot write the output ({err.strerror or err}); {hint}.")
 
@@ -94,8 +103,9 @@ class AtomicWriter:
 
     Parameters
     ----------
-    path : str or path-like
-        Destination; its folder must exist. Named in error messages.
+    path : str, path-like or RemotePath
+        Destination; a local folder must exist. Named in error messages. A URL
+        is uploaded on commit.
     stream : text stream, optional
         Write to this stream instead (not closed); ``path`` only names it.
 
@@ -117,35 +127,48 @@ class AtomicWriter:
     'a,b\\n'
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, stream: IO[str] | None = None) -> None:
-        self.path = Path(path)
+    def __init__(
+        self, path: str | os.PathLike[str] | RemotePath, *, stream: IO[str] | None = None
+    ) -> None:
+        found = location(path)
+        self.path: Location = found
+        self._remote = found if isinstance(found, RemotePath) else None
         self._temporary: Path | None = None
-        self._destination = self.path
+        self._destination = Path(str(found))
         self._owned = stream is None
         self._binary: IO[bytes] | None = None
         if stream is not None:
             self.stream = stream
             return
-        descriptor = _inherited_descriptor(self.path)
+        if isinstance(found, RemotePath):
+            # No rename in an object store: a local temporary, uploaded on commit.
+            try:
+                handle, temporary = tempfile.mkstemp(prefix=f".{found.name}.", suffix=".tmp")
+            except OSError as err:
+                raise _output_error(found.url, err) from err
+            self._temporary = Path(temporary)
+            self._open(handle)
+            return
+        descriptor = _inherited_descriptor(found)
         if descriptor is not None:
             try:  # our own copy of the descriptor: its offset and append mode are kept
                 handle = os.dup(descriptor)
             except OSError as err:
-                raise _output_error(self.path, err) from err
+                raise _output_error(found, err) from err
             self._open(handle)
             return
-        mode = _special_mode(self.path)
+        mode = _special_mode(found)
         if mode is not None:
-            self._open(self._open_in_place(mode))
+            self._open(self._open_in_place(found, mode))
             return
         # Follow symbolic links: the file they lead to is replaced, the links stay.
-        self._destination = Path(os.path.realpath(self.path))
+        self._destination = Path(os.path.realpath(found))
         try:
             handle, temporary = tempfile.mkstemp(
                 dir=self._destination.parent, prefix=f".{self._destination.name}.", suffix=".tmp"
             )
         except OSError as err:
-            raise _output_error(self.path, err) from err
+            raise _output_error(found, err) from err
         self._temporary = Path(temporary)
         self._open(handle)
 
@@ -157,17 +180,17 @@ class AtomicWriter:
             binary, encoding="utf-8", errors="backslashreplace", newline=""
         )
 
-    def _open_in_place(self, mode: int) -> int:
+    def _open_in_place(self, path: Path, mode: int) -> int:
         if not (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):
             raise OutputError(
-                f"{self.path}: a block device, socket or folder cannot receive a report; "
+                f"{path}: a block device, socket or folder cannot receive a report; "
                 "name a file (or a pipe, or - for stdout)."
             )
         try:
             # O_NONBLOCK: a FIFO without a reader fails (ENXIO) instead of waiting forever.
-            handle = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+            handle = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
         except OSError as err:
-            raise _output_error(self.path, err) from err
+            raise _output_error(path, err) from err
         flags = fcntl.fcntl(handle, fcntl.F_GETFL)
         fcntl.fcntl(handle, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)  # then block like any write
         return handle
@@ -199,6 +222,12 @@ class AtomicWriter:
                 if self._owned:
                     self.stream.close()
                 return
+            if self._remote is not None:
+                self.stream.close()
+                self._remote.upload(self._temporary)
+                self._temporary.unlink()
+                self._temporary = None
+                return
             os.fsync(self.stream.fileno())
             self.stream.close()
             # mkstemp creates the file 0600; give it the permissions open() would.
@@ -223,7 +252,7 @@ class AtomicWriter:
             self._temporary = None
 
 
-def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+def write_text_atomic(path: str | os.PathLike[str] | RemotePath, text: str) -> None:
     """Write ``text`` to ``path`` atomically (see :class:`AtomicWriter`).
 
     Examples
@@ -263,6 +292,23 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     writer.commit()
 
 
+def read_text(path: str | os.PathLike[str] | RemotePath) -> str:
+    """The UTF-8 text of a local file or an object in a store.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
+    >>> write_text_atomic(target, "hello")
+    >>> read_text(f"file://{target}")
+    'hello'
+    """
+    found = location(path)
+    if isinstance(found, RemotePath):
+        return found.read_bytes().decode("utf-8")
+    return found.read_text(encoding="utf-8")
+
+
 def _current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -285,17 +331,17 @@ def same_file(first: Path, second: Path) -> bool:
         return False  # one of them does not exist yet
 
 
-def refuse_inside_inputs(output: Path, option: str, inputs: Sequence[Path]) -> None:
+def refuse_inside_inputs(output: Location, option: str, inputs: Sequence[Location]) -> None:
     """Refuse an output path inside an input folder (segeval never writes into its inputs).
 
     Parameters
     ----------
-    output : pathlib.Path
+    output : Location
         The file or folder an option names.
     option : str
         The option, for the message (``--output``).
-    inputs : sequence of pathlib.Path
-        The input folders.
+    inputs : sequence of Location
+        The input folders (a URL prefix holds what is under it).
 
     Raises
     ------
@@ -309,10 +355,19 @@ def refuse_inside_inputs(output: Path, option: str, inputs: Sequence[Path]) -> N
     ...
     segeval.errors.UsageError: --output /data/gt/r.json is inside the input folder /data/gt; ...
     """
-    resolved = output.resolve()
     for folder in inputs:
-        if resolved.is_relative_to(folder.resolve()):
+        if _inside(output, folder):
             raise UsageError(
                 f"{option} {output} is inside the input folder {folder}; segeval never "
                 "writes into its inputs, so write it elsewhere."
             )
+
+
+def _inside(output: Location, folder: Location) -> bool:
+    if isinstance(output, RemotePath) or isinstance(folder, RemotePath):
+        return (
+            isinstance(output, RemotePath)
+            and isinstance(folder, RemotePath)
+            and output.is_relative_to(folder)
+        )
+    return output.resolve().is_relative_to(folder.resolve())

@@ -28,6 +28,7 @@ from typing import IO, Any
 
 from segeval.core.per_image import ImageResult
 from segeval.errors import UsageError
+from segeval.io.storage import Location
 from segeval.numbers import json_value
 from segeval.outputs.atomic import AtomicWriter
 from segeval.render.tables import csv_row
@@ -47,7 +48,7 @@ class PerImageWriter:
 
     Parameters
     ----------
-    path : pathlib.Path
+    path : Location
         Destination ``.csv``, ``.jsonl`` or ``.ndjson`` file; its folder must exist.
         Written as :class:`~segeval.outputs.atomic.AtomicWriter` writes (a
         device or pipe in place).
@@ -68,7 +69,7 @@ class PerImageWriter:
     <BLANKLINE>
     """
 
-    def __init__(self, path: Path, *, stream: IO[str] | None = None) -> None:
+    def __init__(self, path: Location, *, stream: IO[str] | None = None) -> None:
         if stream is not None:
             self.format = "csv"
         else:
@@ -79,7 +80,7 @@ class PerImageWriter:
                     f"--per-image-output {path}: unknown suffix {path.suffix!r}; use .csv or "
                     ".jsonl."
                 ) from None
-            if not path.parent.is_dir():
+            if isinstance(path, Path) and not path.parent.is_dir():
                 raise UsageError(
                     f"--per-image-output {path}: the folder {path.parent} does not exist."
                 )

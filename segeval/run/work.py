@@ -12,7 +12,6 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -37,6 +36,7 @@ from segeval.errors import (
 from segeval.inputs.pairing import MaskPair
 from segeval.io import ReadOptions, read_mask
 from segeval.io.resize import resize_nearest
+from segeval.io.storage import Location
 
 __all__ = [
     "BoundaryRows",
@@ -121,8 +121,8 @@ class ImageTask:
     """
 
     key: str
-    gt_path: Path
-    predictions: tuple[tuple[int, Path | None], ...]
+    gt_path: Location
+    predictions: tuple[tuple[int, Location | None], ...]
 
 
 @dataclass(frozen=True)
