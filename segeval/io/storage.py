@@ -16,6 +16,7 @@ Storage options come from the store's own environment (``AWS_*``,
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -146,6 +147,25 @@ class RemotePath:
                 "pass a larger --max-mask-bytes if it is genuine."
             )
         return data
+
+    def content_digest(self) -> str:
+        """SHA-256 over every object under this prefix: its key and its ETag.
+
+        An ETag is the store's hash of the content (MD5 on S3 for single-part
+        uploads), so a replaced object changes the digest without a download.
+        """
+        fs, path = self.filesystem()
+        try:
+            fs.invalidate_cache(path)
+            found = fs.find(path, detail=True)
+        except Exception as err:
+            raise storage_error(self.url, err, "list") from err
+        digest = hashlib.sha256()
+        for name in sorted(found):
+            info = found[name]
+            tag = info.get("ETag") or info.get("etag") or info.get("md5Hash") or info.get("size")
+            digest.update(f"{name}\0{tag}\n".encode())
+        return digest.hexdigest()
 
     def upload(self, local: Path) -> None:
         """Put a local file at this URL in one upload (see :mod:`segeval.outputs.atomic`)."""

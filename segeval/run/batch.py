@@ -509,10 +509,16 @@ class _Runner:
             ImageTask(key, gt_path, tuple(predictions))
             for key, (gt_path, predictions) in sorted(by_key.items())
         ]
-        jobs = max(1, self.options.execution.jobs or default_jobs())
-        chunks = chunked(tasks, jobs)
         count = partial(count_tasks, self.work)
-        outcomes = executor.run(count, chunks, timeout=self.options.timeout)
+        cluster = self.options.execution.executor
+        if cluster is not None:
+            # Counting on the given executor (a Dask cluster); preparing submissions and
+            # isolating a crashed chunk stay in this machine's worker processes.
+            chunks = cluster.chunk(tasks)
+            outcomes = cluster.run(count, chunks)
+        else:
+            chunks = chunked(tasks, max(1, self.options.execution.jobs or default_jobs()))
+            outcomes = executor.run(count, chunks, timeout=self.options.timeout)
         crashed = []
         for chunk, outcome in zip(chunks, outcomes, strict=True):
             if isinstance(outcome, WorkerCrash):

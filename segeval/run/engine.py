@@ -1,7 +1,9 @@
 """The parallel engine: how tasks run, in one place.
 
-A task is a function applied to one chunk of work; an :class:`Executor` runs
-tasks and yields their results **in input order**. Two executors exist:
+A task is a function applied to one chunk of work; an :class:`Executor` cuts
+work into chunks (:meth:`Executor.chunk`), runs tasks and yields their results
+**in input order** (:meth:`Executor.run`), or sums them
+(:meth:`Executor.reduce`). Three executors exist:
 
 * :class:`ThreadExecutor` (``score``): the PNG decoders (imagecodecs, Pillow)
   and numpy's array operations release the GIL, so threads keep every core
@@ -18,10 +20,13 @@ tasks and yields their results **in input order**. Two executors exist:
   caller even if it is killed outright, and are killed when the caller stops
   reading results or closes the executor.
 
-A third executor (a Dask cluster, say) is one more class with the same
-``run`` method. Results merge by integer addition, so they never depend on
-the executor, the number of workers or the chunking; :func:`chunked` is the one
-rule that cuts work into tasks.
+* :class:`~segeval.run.dask_executor.DaskExecutor` (``--scheduler``): the
+  tasks run on a Dask cluster; it lives in its own module so that
+  ``distributed`` is imported only when a cluster is asked for.
+
+Results merge by integer addition, so they never depend on the executor, the
+number of workers or the chunking; :func:`chunked` is the one rule that cuts
+work into tasks (an executor only chooses its largest chunk).
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -52,11 +57,15 @@ __all__ = [
     "chunk_size_for",
     "chunked",
     "default_jobs",
+    "fold",
     "tune_allocator",
 ]
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+#: ``on_done(index)``: the task at ``index`` of the input has finished.
+TaskDone = Callable[[int], None]
 
 #: Most items per task: small enough to balance two workers and to keep the
 #: per-image rows flowing, large enough that a task's overhead is noise.
@@ -80,14 +89,104 @@ class WorkerCrash:
 
 
 class Executor(Protocol):
-    """Runs ``function`` on every item and yields the results in input order."""
+    """Runs ``function`` on every item and yields the results in input order.
 
-    def run(self, function: Callable[[T], R], items: Sequence[T]) -> Iterator[R | WorkerCrash]:
-        """Apply ``function`` to each item; a task whose worker died yields WorkerCrash."""
+    ``function`` and the items are picklable for every executor but threads,
+    so any work (counting, losses, boundary metrics) runs on any executor.
+    """
+
+    def chunk(self, items: Sequence[T]) -> list[Sequence[T]]:
+        """Cut work into tasks with :func:`chunked`, for this executor's workers."""
+        ...
+
+    def run(
+        self, function: Callable[[T], R], items: Sequence[T], on_done: TaskDone | None = None
+    ) -> Iterator[R | WorkerCrash]:
+        """Apply ``function`` to each item; a task whose worker died yields WorkerCrash.
+
+        ``on_done(index)`` is called as each task finishes (in completion order,
+        which a cluster does not keep), before the results are yielded in order.
+        """
+        ...
+
+    def reduce(
+        self,
+        function: Callable[[T], R],
+        items: Sequence[T],
+        combine: Callable[[R, R], R],
+        on_done: TaskDone | None = None,
+    ) -> tuple[R | None, list[int]]:
+        """``combine`` every task's result, in input order, into one.
+
+        Returns
+        -------
+        total, crashed
+            The combined result of the tasks that finished (None if none did),
+            and the indices of tasks whose worker died.
+        """
         ...
 
 
-class ThreadExecutor:
+def _reporting(results: Iterable[R], on_done: TaskDone | None) -> Iterator[R]:
+    """Yield in-order results, calling ``on_done(index)`` before each."""
+    for index, result in enumerate(results):
+        if on_done is not None:
+            on_done(index)
+        yield result
+
+
+def fold(
+    results: Iterable[R | WorkerCrash],
+    combine: Callable[[R, R], R],
+    on_done: TaskDone | None = None,
+) -> tuple[R | None, list[int]]:
+    """Combine in-order results one by one (:meth:`Executor.reduce` on one machine).
+
+    Examples
+    --------
+    >>> fold([1, 2, WorkerCrash(), 4], lambda a, b: a + b)
+    (7, [2])
+    """
+    total: R | None = None
+    crashed = []
+    for index, result in enumerate(results):
+        if on_done is not None:
+            on_done(index)
+        if isinstance(result, WorkerCrash):
+            crashed.append(index)
+        else:
+            total = result if total is None else combine(total, result)
+    return total, crashed
+
+
+class _OneMachine:
+    """What the executors of this machine share: ``jobs`` workers, chunks, and a fold."""
+
+    def __init__(self, jobs: int = 1) -> None:
+        self.jobs = max(1, jobs)
+
+    def chunk(self, items: Sequence[T]) -> list[Sequence[T]]:
+        """See :class:`Executor`."""
+        return chunked(items, self.jobs)
+
+    def run(
+        self, function: Callable[[T], R], items: Sequence[T], on_done: TaskDone | None = None
+    ) -> Iterator[R | WorkerCrash]:
+        """See :class:`Executor`."""
+        raise NotImplementedError
+
+    def reduce(
+        self,
+        function: Callable[[T], R],
+        items: Sequence[T],
+        combine: Callable[[R, R], R],
+        on_done: TaskDone | None = None,
+    ) -> tuple[R | None, list[int]]:
+        """See :class:`Executor`: results combined in order as they arrive."""
+        return fold(self.run(function, items), combine, on_done)
+
+
+class ThreadExecutor(_OneMachine):
     """Worker threads (or the calling thread with ``jobs=1``).
 
     Examples
@@ -96,14 +195,13 @@ class ThreadExecutor:
     [1, 4, 9]
     """
 
-    def __init__(self, jobs: int = 1) -> None:
-        self.jobs = max(1, jobs)
-
-    def run(self, function: Callable[[T], R], items: Sequence[T]) -> Iterator[R | WorkerCrash]:
+    def run(
+        self, function: Callable[[T], R], items: Sequence[T], on_done: TaskDone | None = None
+    ) -> Iterator[R | WorkerCrash]:
         """See :class:`Executor`; an exception in a task propagates."""
         jobs = min(self.jobs, len(items))
         if jobs <= 1:
-            yield from map(function, items)
+            yield from _reporting(map(function, items), on_done)
             return
         futures: list[Future[R]] = [Future() for _ in items]
         stop = threading.Event()
@@ -125,8 +223,11 @@ class ThreadExecutor:
             # Daemons: an interrupted caller exits without waiting for a task to end.
             threading.Thread(target=serve, name=f"segeval-{number}", daemon=True).start()
         try:
-            for future in futures:
-                yield future.result()
+            for index, future in enumerate(futures):
+                result = future.result()
+                if on_done is not None:
+                    on_done(index)
+                yield result
         finally:
             stop.set()
 
@@ -187,7 +288,7 @@ class _Worker:
         self.connection.close()
 
 
-class ProcessExecutor:
+class ProcessExecutor(_OneMachine):
     """Worker processes that isolate crashes and enforce a time limit per task.
 
     ``function`` and the items must be picklable (workers are forked on Linux).
@@ -202,7 +303,7 @@ class ProcessExecutor:
     """
 
     def __init__(self, jobs: int = 1) -> None:
-        self.jobs = max(1, jobs)
+        super().__init__(jobs)
         self._workers: list[_Worker] = []
         self._entered = False
         self._running = False
@@ -237,6 +338,7 @@ class ProcessExecutor:
         self,
         function: Callable[[T], R],
         items: Sequence[T],
+        on_done: TaskDone | None = None,
         *,
         timeout: float | None = None,
     ) -> Iterator[R | WorkerCrash]:
@@ -244,7 +346,7 @@ class ProcessExecutor:
 
         Parameters
         ----------
-        function, items
+        function, items, on_done
             As :class:`Executor`; an exception raised by ``function`` is
             re-raised here when its result is due.
         timeout : float, optional
@@ -255,7 +357,7 @@ class ProcessExecutor:
             raise RuntimeError("one run at a time: finish reading the previous run's results")
         self._running = True
         try:
-            yield from self._run(function, items, timeout)
+            yield from _reporting(self._run(function, items, timeout), on_done)
         finally:
             self._running = False
             # Tasks still running belong to nobody now: stop them.
@@ -334,18 +436,20 @@ def _timed_out(timeout: float) -> str:
     return f"the work took longer than the time limit of {timeout:g} s and was stopped"
 
 
-def chunk_size_for(num_items: int, jobs: int) -> int:
-    """Items per task: about four tasks per worker for balance, at most :data:`MAX_CHUNK`.
+def chunk_size_for(num_items: int, jobs: int, max_chunk: int = MAX_CHUNK) -> int:
+    """Items per task: about four tasks per worker for balance, at most ``max_chunk``.
 
     Examples
     --------
     >>> chunk_size_for(500, 2), chunk_size_for(40, 2), chunk_size_for(3, 1)
     (16, 5, 1)
     """
-    return max(1, min(MAX_CHUNK, num_items // (jobs * 4)))
+    return max(1, min(max_chunk, num_items // (jobs * 4)))
 
 
-def chunked(items: Sequence[T], jobs: int, size: int | None = None) -> list[Sequence[T]]:
+def chunked(
+    items: Sequence[T], jobs: int, size: int | None = None, *, max_chunk: int = MAX_CHUNK
+) -> list[Sequence[T]]:
     """Cut work into tasks of :func:`chunk_size_for` items (the one chunking rule).
 
     Examples
@@ -353,7 +457,7 @@ def chunked(items: Sequence[T], jobs: int, size: int | None = None) -> list[Sequ
     >>> chunked(list(range(5)), jobs=1, size=2)
     [[0, 1], [2, 3], [4]]
     """
-    size = size or chunk_size_for(len(items), jobs)
+    size = size or chunk_size_for(len(items), jobs, max_chunk)
     return [items[start : start + size] for start in range(0, len(items), size)]
 
 

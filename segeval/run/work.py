@@ -46,6 +46,7 @@ __all__ = [
     "TaskResult",
     "Work",
     "count_tasks",
+    "merge_results",
 ]
 
 
@@ -191,6 +192,43 @@ class BoundaryRows:
         self.surface += result.surface.get(index, [])
         if index in result.boundary:
             self.band_widths |= result.band_widths
+
+
+def merge_results(first: TaskResult, second: TaskResult) -> TaskResult:
+    """``first`` then ``second`` as one result (the combine of a reduction).
+
+    Counts add; per-image rows keep their order (``first``'s, then ``second``'s).
+
+    Examples
+    --------
+    >>> one, two = TaskResult(pairs=2), TaskResult(pairs=3)
+    >>> one.resized[0], two.resized[0] = 1, 1
+    >>> merged = merge_results(one, two)
+    >>> merged.pairs, dict(merged.resized)
+    (5, {0: 2})
+    """
+    merged = TaskResult(pairs=first.pairs + second.pairs)
+    for part in (first, second):
+        for index, counts in part.counts.items():
+            if index in merged.counts:
+                merged.counts[index] += counts
+            else:
+                merged.counts[index] = counts.copy_empty()
+                merged.counts[index] += counts
+        for index, images in part.images.items():
+            merged.images[index].extend(images)
+        for index, resized in part.resized.items():
+            merged.resized[index] += resized
+        for index, seconds in part.seconds.items():
+            merged.seconds[index] += seconds
+        for index, messages in part.errors.items():
+            merged.errors[index].extend(messages)
+        for index, rows in part.boundary.items():
+            merged.boundary[index].extend(rows)
+        for index, surface_rows in part.surface.items():
+            merged.surface[index].extend(surface_rows)
+        merged.band_widths |= part.band_widths
+    return merged
 
 
 def count_tasks(work: Work, tasks: Sequence[ImageTask]) -> TaskResult:
