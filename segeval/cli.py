@@ -18,7 +18,7 @@ import signal
 import sys
 import threading
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
@@ -54,6 +54,7 @@ from segeval.inspection import inspect_folder
 from segeval.intervals import IntervalOptions, with_intervals
 from segeval.io import DEFAULT_MAX_MASK_BYTES, DEFAULT_MAX_PIXELS, ReadOptions
 from segeval.io.png import active_decoder
+from segeval.io.storage import Location, RemotePath, glob_remote, location, parse_storage_options
 from segeval.leaderboard import Leaderboard
 from segeval.losses.options import LossOptions, parse_floats, parse_terms
 from segeval.notices import Notice
@@ -94,6 +95,8 @@ from segeval.run.gallery import (
 )
 from segeval.run.losses import evaluate_losses
 from segeval.run.options import Execution, ScoreOptions
+from segeval.run.shards import Shard, evaluate_shard, load_state, merge_states
+from segeval.run.shards import save_state as save_state_file
 
 __all__ = ["cli", "main"]
 
@@ -206,12 +209,58 @@ def format_option(choices: Sequence[str], what: str) -> Callable[[F], F]:
     )
 
 
+class _LocationType(click.ParamType):  # type: ignore[type-arg]
+    """A local path (``-`` for stdout) or a URL (``s3://bucket/key``), as a Location."""
+
+    name = "path|url"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return location(value)
+
+
+LOCATION = _LocationType()
+
+storage_option = click.option(
+    "--storage-option",
+    "storage_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="fsspec option for s3:// gs:// az:// URLs (endpoint_url=..., anon=true, "
+    "client_kwargs.region_name=...); repeatable. Credentials also come from the "
+    "store's environment (AWS_*, ...).",
+)
+
+
+def scheduler_options(function: F) -> F:
+    """--scheduler and --workers: run the counting on a Dask cluster (score and batch)."""
+    function = click.option(
+        "--workers",
+        type=click.IntRange(min=1),
+        help="With --scheduler local: worker processes (default: all cores).",
+    )(function)
+    return click.option(
+        "--scheduler",
+        metavar="tcp://HOST:8786|local",
+        help="Run on a Dask cluster: a scheduler's address, or 'local' for a cluster of "
+        "--workers processes started for this run (needs segeval-masks[dask]).",
+    )(function)
+
+
+def _storage(ctx: click.Context) -> dict[str, Any]:
+    return parse_storage_options(ctx.params.get("storage_options") or ())
+
+
+def _with_storage(found: Location | None, storage: Mapping[str, Any]) -> Location | None:
+    """A URL given with the command's --storage-option values."""
+    return location(found, storage) if isinstance(found, RemotePath) else found
+
+
 def output_option(what: str) -> Callable[[F], F]:
     """``--output FILE``: write atomically instead of to stdout."""
     return click.option(
         "--output",
-        type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
-        help=f"Write the {what} to this file (atomically; a device or pipe in place; - for "
+        type=LOCATION,
+        help=f"Write the {what} to this file or URL (atomically; a device or pipe in place; - for "
         "stdout) instead of stdout.",
     )
 
@@ -219,11 +268,11 @@ def output_option(what: str) -> Callable[[F], F]:
 STDOUT = Path("-")
 
 
-def _is_stdout(output: Path | None) -> bool:
+def _is_stdout(output: Location | None) -> bool:
     return output is None or output == STDOUT
 
 
-def _write(text: str, output: Path | None) -> None:
+def _write(text: str, output: Location | None) -> None:
     """The command's result: to --output (atomically), else to stdout."""
     if not _is_stdout(output):
         assert output is not None
@@ -297,14 +346,16 @@ def _parse_ignore_index(values: Sequence[str]) -> tuple[int, ...] | None:
 
 
 def _check_outputs(
-    outputs: dict[str, Path | None], inputs: Sequence[Path], input_files: Sequence[Path] = ()
+    outputs: Mapping[str, Location | None],
+    inputs: Sequence[Location],
+    input_files: Sequence[Path] = (),
 ) -> None:
     """Every output option: outside the inputs, in a folder that exists, each its own file.
 
     The first option is the command's main output, which goes to stdout when not
     given; ``-`` names stdout for any of them.
     """
-    named: list[tuple[str, Path]] = []
+    named: list[tuple[str, Location]] = []
     for position, (option, output) in enumerate(outputs.items()):
         if output is None and position == 0:
             output = STDOUT
@@ -312,7 +363,7 @@ def _check_outputs(
             continue
         for other_option, other in named:
             if (output == STDOUT) == (other == STDOUT) and (
-                output == STDOUT or same_file(output, other)
+                output == STDOUT or _same_output(output, other)
             ):
                 shown = "stdout" if output == STDOUT else str(output)
                 raise UsageError(
@@ -321,6 +372,9 @@ def _check_outputs(
                 )
         named.append((option, output))
         if output == STDOUT:
+            continue
+        if isinstance(output, RemotePath):
+            refuse_inside_inputs(output, option, inputs)
             continue
         for input_file in input_files:
             if same_file(output, input_file):
@@ -331,6 +385,12 @@ def _check_outputs(
         refuse_inside_inputs(output, option, inputs)
         if not output.resolve().parent.is_dir():
             raise UsageError(f"{option} {output}: the folder {output.parent} does not exist.")
+
+
+def _same_output(first: Location, second: Location) -> bool:
+    if isinstance(first, RemotePath) or isinstance(second, RemotePath):
+        return str(first) == str(second)
+    return same_file(first, second)
 
 
 class _Progress:
@@ -370,7 +430,9 @@ class _Progress:
             self._bar.close()
 
 
-def _emit(report: Report, output_format: str, options: RenderOptions, output: Path | None) -> None:
+def _emit(
+    report: Report, output_format: str, options: RenderOptions, output: Location | None
+) -> None:
     """Write the report to --output (atomically) or stdout (rich when a terminal)."""
     if _is_stdout(output) and output_format == "table" and sys.stdout.isatty():
         from rich.console import Console
@@ -777,9 +839,23 @@ def gate_options(function: F) -> F:
     )(function)
 
 
-def build_execution(ctx: click.Context) -> Execution:
-    """How the run executes (never part of a report's fingerprint)."""
-    return Execution(jobs=ctx.params["jobs"])
+@contextmanager
+def build_execution(ctx: click.Context) -> Iterator[Execution]:
+    """How the run executes (never part of a report's fingerprint).
+
+    A context manager: a cluster started with ``--scheduler local`` is stopped
+    when the command ends.
+    """
+    scheduler, workers = ctx.params.get("scheduler"), ctx.params.get("workers")
+    if workers is not None and scheduler != "local":
+        raise UsageError("--workers applies to --scheduler local; a cluster has its own.")
+    if scheduler is None:
+        yield Execution(jobs=ctx.params["jobs"])
+        return
+    from segeval.run.dask_executor import DaskExecutor
+
+    with DaskExecutor(scheduler, workers=workers) as executor:
+        yield Execution(jobs=ctx.params["jobs"], executor=executor)
 
 
 def build_score_options(ctx: click.Context) -> ScoreOptions:
@@ -839,13 +915,26 @@ def build_score_options(ctx: click.Context) -> ScoreOptions:
 
 
 @cli.command(cls=_OptionalLevelCommand)
-@click.argument("pred_dir", type=click.Path(path_type=Path))
-@click.argument("gt_dir", type=click.Path(path_type=Path))
+@click.argument("pred_dir", type=LOCATION)
+@click.argument("gt_dir", type=LOCATION)
 @scoring_options
+@scheduler_options
+@storage_option
 @interval_options
 @click.option(
+    "--shard",
+    metavar="I/N",
+    help="Score only the I-th of N slices of the sorted images (1 <= I <= N); with "
+    "--save-state, for 'segeval merge'.",
+)
+@click.option(
+    "--save-state",
+    type=LOCATION,
+    help="Write this run's exact partial statistics to FILE (or URL) for 'segeval merge'.",
+)
+@click.option(
     "--per-image-output",
-    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    type=LOCATION,
     help="Write one row per image to this .csv or .jsonl file (implies --per-image; - writes "
     "CSV to stdout).",
 )
@@ -903,11 +992,13 @@ def build_score_options(ctx: click.Context) -> ScoreOptions:
 def score(
     ctx: click.Context,
     /,
-    pred_dir: Path,
-    gt_dir: Path,
-    per_image_output: Path | None,
+    pred_dir: Location,
+    gt_dir: Location,
+    shard: str | None,
+    save_state: Location | None,
+    per_image_output: Location | None,
     output_format: str,
-    output: Path | None,
+    output: Location | None,
     confusion_matrix: bool,
     normalize: str,
     worst: int,
@@ -940,11 +1031,26 @@ def score(
         segeval score preds/ gt/ --num-classes 11 --ci 0.95 --seed 1 --group-by '^([^_]+)_'
         segeval score preds/ gt/ --preset camvid --format html --output report.html
         segeval score preds/ gt/ --preset camvid --boundary --surface-distances --fail-over hd95=50
+        segeval score s3://bucket/preds s3://bucket/gt --preset cityscapes --scheduler local
+        segeval score preds/ gt/ --num-classes 19 --shard 2/8 --save-state part-2.segeval
     """
     html = output_format == "html"
     _html_only(ctx, html, ["worst", "images_dir"])
+    storage = _storage(ctx)
+    pred_dir, gt_dir = location(pred_dir, storage), location(gt_dir, storage)
+    output = _with_storage(output, storage)
+    per_image_output = _with_storage(per_image_output, storage)
+    save_state = _with_storage(save_state, storage)
+    if shard is not None and save_state is None:
+        raise UsageError("--shard needs --save-state FILE: a shard is merged with segeval merge.")
+    shard_spec = Shard.parse(shard) if shard is not None else Shard(1, 1)
     _check_outputs(
-        {"--output": output, "--per-image-output": per_image_output, "--junit": junit},
+        {
+            "--output": output,
+            "--per-image-output": per_image_output,
+            "--junit": junit,
+            "--save-state": save_state,
+        },
         [pred_dir, gt_dir] + ([images_dir] if images_dir is not None else []),
     )
     thresholds = _thresholds(fail_under, fail_over, thresholds_file)
@@ -975,19 +1081,27 @@ def score(
         ],
     )
     tune_allocator()
-    execution = build_execution(ctx)
     # The HTML report picks its worst images while the per-image rows stream past.
     worst_images = WorstImages(worst) if html else None
     histogram = ScoreHistogram() if html else None
     with (
         _per_image_writer(per_image_output) as image_writer,
         _Progress(not quiet, "scoring") as progress,
+        build_execution(ctx) as execution,
     ):
         sinks = [sink for sink in (image_writer, worst_images, histogram) if sink is not None]
-        report = evaluate(
-            pred_dir, gt_dir, options, execution=execution, on_progress=progress,
-            image_sink=ImageSinks(sinks) if sinks else None,
-        )  # fmt: skip
+        sink = ImageSinks(sinks) if sinks else None
+        if save_state is None:
+            report = evaluate(
+                pred_dir, gt_dir, options,
+                execution=execution, on_progress=progress, image_sink=sink,
+            )  # fmt: skip
+        else:
+            report, state = evaluate_shard(
+                pred_dir, gt_dir, options, shard_spec,
+                execution=execution, on_progress=progress, image_sink=sink,
+            )  # fmt: skip
+            save_state_file(state, save_state)
     if intervals is not None:
         report = with_intervals(report, intervals, jobs=execution.jobs or default_jobs())
     gate = check_thresholds(report, thresholds) if thresholds else None
@@ -1027,7 +1141,7 @@ def _html_only(ctx: click.Context, html: bool, names: Sequence[str]) -> None:
         raise UsageError(f"{option} only applies to --format html.")
 
 
-def _per_image_writer(path: Path | None) -> PerImageWriter | nullcontext[None]:
+def _per_image_writer(path: Location | None) -> PerImageWriter | nullcontext[None]:
     """The --per-image-output file (- is stdout), or nothing."""
     if path is None:
         return nullcontext()
@@ -1082,6 +1196,108 @@ def _finish_gate(
             )
     if gate is not None and not gate.passed:
         ctx.exit(EXIT_GATE_FAILED)
+
+
+@cli.command()
+@click.argument("states", nargs=-1, required=True, type=LOCATION)
+@storage_option
+@click.option(
+    "--per-image-output",
+    type=LOCATION,
+    help="Write one row per image to this .csv or .jsonl file (runs with --per-image).",
+)
+@format_option(list(score_formats.FORMATS), "Report")
+@output_option("report")
+@click.option(
+    "--confusion-matrix",
+    is_flag=True,
+    help="Include the confusion matrix in table, Markdown and CSV output.",
+)
+@click.option(
+    "--normalize",
+    type=click.Choice(["none", "gt", "pred", "all"]),
+    default="none",
+    show_default=True,
+    help="Normalise the shown matrix by ground-truth rows, prediction columns or the total.",
+)
+@gate_options
+@click.option(
+    "--fail-under", multiple=True, metavar="METRIC=VALUE", help="Exit 1 if METRIC < VALUE."
+)
+@click.option(
+    "--fail-over", multiple=True, metavar="METRIC=VALUE", help="Exit 1 if METRIC > VALUE."
+)
+@debug_option
+@click.pass_context
+def merge(
+    ctx: click.Context,
+    /,
+    states: tuple[Location, ...],
+    per_image_output: Location | None,
+    output_format: str,
+    output: Location | None,
+    confusion_matrix: bool,
+    normalize: str,
+    junit: Path | None,
+    github_summary: bool,
+    fail_under: tuple[str, ...],
+    fail_over: tuple[str, ...],
+    **_storage_options: Any,
+) -> None:
+    """Merge the saved states of every shard of a run into the run's report.
+
+    STATES are the files (or URLs) written by 'segeval score --shard I/N
+    --save-state FILE', one per shard, in any order. They must come from one
+    run: the same settings, folders and segeval version, every shard once,
+    every image once; anything else is refused, naming the file. The report
+    is exactly the one a single run prints (every --format of score; the
+    per-image rows too when the run had --per-image).
+
+    \b
+    Example:
+        segeval merge part-*.segeval --format json --output report.json
+        segeval merge 's3://bucket/run/part-*.segeval' --fail-under miou=0.7
+    """
+    storage = _storage(ctx)
+    output = _with_storage(output, storage)
+    per_image_output = _with_storage(per_image_output, storage)
+    _check_outputs({"--output": output, "--per-image-output": per_image_output}, [])
+    thresholds = _thresholds(fail_under, fail_over, None)
+    found = _expand_states([_with_storage(state, storage) for state in states])
+    parts = [(str(state), load_state(state)) for state in found]
+    if per_image_output is not None and not parts[0][1].settings.per_image:
+        raise UsageError(
+            "--per-image-output: the shards were scored without --per-image, so they hold "
+            "no per-image counts; score them again with --per-image."
+        )
+    with _per_image_writer(per_image_output) as writer:
+        report = merge_states(parts, image_sink=writer)
+    gate = check_thresholds(report, thresholds) if thresholds else None
+    report = replace(report, gate=gate)
+    render_options = RenderOptions(confusion_matrix=confusion_matrix, normalize=normalize)
+    _emit(report, output_format, render_options, output)
+    _warn(report.warnings)
+    markdown = (
+        render_with(score_formats.FORMATS, report, "markdown", render_options)
+        if github_summary
+        else ""
+    )
+    _finish_gate(ctx, gate, junit=junit, github_summary=markdown, suite="segeval.merge")
+
+
+def _expand_states(states: Sequence[Location | None]) -> list[Location]:
+    """URL wildcards (``s3://bucket/run/part-*.segeval``) expanded; the shell does local ones."""
+    expanded: list[Location] = []
+    for state in states:
+        assert state is not None
+        if isinstance(state, RemotePath) and any(mark in state.url for mark in "*?["):
+            matches = glob_remote(state)
+            if not matches:
+                raise UsageError(f"{state}: no state file matches this pattern.")
+            expanded += matches
+        else:
+            expanded.append(state)
+    return expanded
 
 
 @cli.command(cls=_OptionalLevelCommand)
@@ -1363,6 +1579,7 @@ def inspect(
 @click.argument("submissions", type=click.Path(path_type=Path))
 @click.argument("gt_dir", type=click.Path(path_type=Path))
 @scoring_options
+@scheduler_options
 @click.option(
     "--rank-by",
     default="miou",
@@ -1461,9 +1678,12 @@ def batch(
         output_dir=output_dir,
         resume=resume,
         strict=score_options.strict,
-        execution=build_execution(ctx),
     )
-    with _Progress(not quiet, "scoring", unit="mask") as progress:
+    with (
+        _Progress(not quiet, "scoring", unit="mask") as progress,
+        build_execution(ctx) as execution,
+    ):
+        options = replace(options, execution=execution)
         board = run_batch(submissions, gt_dir, options, on_progress=progress)
     links = {}
     if output_format == "html" and output_dir is not None:
@@ -1831,10 +2051,13 @@ def loss(
         )
     options, loss_options = build_loss_options(ctx)
     tune_allocator()
-    with _Progress(not quiet, "losses", unit="image") as progress:
+    with (
+        _Progress(not quiet, "losses", unit="image") as progress,
+        build_execution(ctx) as execution,
+    ):
         report = evaluate_losses(
             pred_dir, gt_dir, terms, loss_options, options,
-            calibration=calibration, execution=build_execution(ctx), on_progress=progress,
+            calibration=calibration, execution=execution, on_progress=progress,
         )  # fmt: skip
     render_options = RenderOptions(per_image=per_image, worst=worst or 0)
     _write(render_with(loss_formats.FORMATS, report, output_format, render_options), output)

@@ -276,7 +276,7 @@ def test_a_crashing_worker_only_invalidates_its_submission(
     def crash_on(
         reader: PairReader, pair: MaskPair, gt_mask: np.ndarray
     ) -> tuple[np.ndarray | None, bool]:
-        if pair.pred_path is not None and "good" in pair.pred_path.parts:
+        if isinstance(pair.pred_path, Path) and "good" in pair.pred_path.parts:
             os._exit(3)  # a decoder crashing the whole process, as a hostile file might
         return real_read(reader, pair, gt_mask)
 

@@ -9,19 +9,18 @@ for ``score`` and every submission of ``batch``. Each finding is a
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from segeval.core.confusion import ConfusionMatrix
 from segeval.core.labels import DEFAULT_IGNORE
+from segeval.io.storage import Location, RemotePath
 from segeval.notices import Notice
-from segeval.run.options import ScoreOptions
+from segeval.run.options import ReportSettings
 
 __all__ = ["diagnose_counts", "diagnose_folders"]
 
 
-def diagnose_folders(pred_dir: Path, gt_dir: Path) -> list[Notice]:
+def diagnose_folders(pred_dir: Location, gt_dir: Location) -> list[Notice]:
     """Findings about the folders themselves (before any mask is read).
 
     Examples
@@ -29,7 +28,7 @@ def diagnose_folders(pred_dir: Path, gt_dir: Path) -> list[Notice]:
     >>> [n.code for n in diagnose_folders(Path("masks"), Path("masks/."))]
     ['same-folder']
     """
-    if pred_dir.resolve() == gt_dir.resolve():
+    if _same(pred_dir, gt_dir):
         return [
             Notice(
                 "same-folder",
@@ -40,18 +39,31 @@ def diagnose_folders(pred_dir: Path, gt_dir: Path) -> list[Notice]:
     return []
 
 
+def _same(first: Location, second: Location) -> bool:
+    if isinstance(first, RemotePath) or isinstance(second, RemotePath):
+        return str(first) == str(second)
+    return first.resolve() == second.resolve()
+
+
 def _share(part: int, whole: int) -> str:
     return f"{part:,} of {whole:,} ({100 * part / whole:.0f} %)"
 
 
-def diagnose_counts(matrix: ConfusionMatrix, options: ScoreOptions) -> list[Notice]:
+def diagnose_counts(matrix: ConfusionMatrix, settings: ReportSettings) -> list[Notice]:
     """Findings from the accumulated counts of one scored folder.
+
+    Parameters
+    ----------
+    matrix : ConfusionMatrix
+    settings : ReportSettings
+        :meth:`ScoreOptions.report_settings` (also kept in shard states, so a
+        merge finds what one run finds).
 
     Examples
     --------
     >>> cm = ConfusionMatrix()
     >>> cm.update(np.array([[0, 255]], np.uint8), np.array([[0, 255]], np.uint8))
-    >>> [notice.code for notice in diagnose_counts(cm, ScoreOptions())]
+    >>> [notice.code for notice in diagnose_counts(cm, ScoreOptions().report_settings())]
     ['binary-255']
     """
     notices: list[Notice] = []
@@ -81,9 +93,9 @@ def diagnose_counts(matrix: ConfusionMatrix, options: ScoreOptions) -> list[Noti
                 "--binary (any non-zero value is the foreground, class 1).",
             )
         )
-    label_map = options.classes is not None and options.classes.has_label_map
-    source = "" if options.classes is None else options.classes.source
-    pred_ids = options.class_ids in ("pred", "both")
+    label_map = settings.label_map
+    source = settings.classes_source or ""
+    pred_ids = settings.class_ids in ("pred", "both")
     if 2 * matrix.pred_ignore_pixels > scored:
         if label_map and not pred_ids:
             notices.append(

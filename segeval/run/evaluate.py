@@ -10,27 +10,37 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from functools import partial
-from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from segeval.boundary_report import BoundaryResults, boundary_results
 from segeval.core.confusion import ConfusionMatrix
 from segeval.core.metrics import MetricOptions, included_classes
 from segeval.core.per_image import ImageCountSpool, ImageMeans, ImageResult, image_results
 from segeval.errors import SegevalError
-from segeval.inputs.pairing import CheckedPairing, check_pairing, pair_folders
+from segeval.inputs.pairing import CheckedPairing, MaskPair, check_pairing, pair_folders
+from segeval.io.storage import Location, RemotePath, location
 from segeval.notices import Notice
 from segeval.report import PairingSummary, Report, build_report
 from segeval.run.diagnostics import diagnose_counts, diagnose_folders
-from segeval.run.engine import ThreadExecutor, WorkerCrash, chunked, default_jobs
-from segeval.run.options import Execution, ScoreOptions
+from segeval.run.engine import ThreadExecutor, WorkerCrash, default_jobs
+from segeval.run.options import Execution, ReportSettings, ScoreOptions
 from segeval.run.work import BoundaryRows, ImageTask, Work, count_tasks
 from segeval.stats.table import ImageCountTable
 
-__all__ = ["ImageSink", "ProgressCallback", "evaluate", "finish_report"]
+__all__ = [
+    "Counted",
+    "ImageSink",
+    "ProgressCallback",
+    "count_folders",
+    "evaluate",
+    "finish_report",
+    "images_digest",
+    "pairing_summary",
+    "report_from_counts",
+]
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -42,36 +52,40 @@ class ImageSink(Protocol):
         """Called once, with the final class names, before the first row."""
 
     def write(self, result: ImageResult) -> None:
-        """Called once per image, in pairing order (with its boundary values if computed)."""
+        """Called once per image, in pairing order."""
 
 
 def evaluate(
-    pred_dir: str | Path,
-    gt_dir: str | Path,
+    pred_dir: str | os.PathLike[str] | RemotePath,
+    gt_dir: str | os.PathLike[str] | RemotePath,
     options: ScoreOptions | None = None,
     *,
     execution: Execution | None = None,
     on_progress: ProgressCallback | None = None,
     image_sink: ImageSink | None = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> Report:
     """Score a folder of predicted masks against a folder of ground-truth masks.
 
     Parameters
     ----------
-    pred_dir, gt_dir : str or path-like
-        Folders of predicted and ground-truth label masks, paired by relative
-        path without extension.
+    pred_dir, gt_dir : str, path-like or RemotePath
+        Folders (or object-store URLs such as ``s3://bucket/gt``) of predicted
+        and ground-truth label masks, paired by relative path without extension.
     options : ScoreOptions, optional
         Classes, ignore values, metric policies, pairing rules, aggregation.
     execution : Execution, optional
         Workers, block size and executor (default: threads on every core).
         Never changes a number.
     on_progress : callable, optional
-        Called as ``on_progress(done, total)`` after each pair.
+        Called as ``on_progress(done, total)`` as tasks of pairs finish.
     image_sink : ImageSink, optional
         Receives one :class:`ImageResult` per image when the run ends (images
         are then counted one by one even without ``options.per_image``, which
         alone decides whether the report carries means over images).
+    storage_options : mapping, optional
+        fsspec options for URLs (endpoint, credentials); see
+        :mod:`segeval.io.storage`.
 
     Returns
     -------
@@ -98,9 +112,89 @@ def evaluate(
     (0.5833, True)
     """
     options = options or ScoreOptions()
-    execution = execution or Execution()
     started = time.perf_counter()
-    pred_dir, gt_dir = Path(pred_dir), Path(gt_dir)
+    with ImageCountSpool() as spool:
+        counted = count_folders(
+            location(pred_dir, storage_options),
+            location(gt_dir, storage_options),
+            options,
+            spool,
+            execution=execution,
+            on_progress=on_progress,
+            image_counts=image_sink is not None,
+        )
+        return finish_report(
+            options, counted.accumulator, counted.checked, resized=counted.resized, spool=spool,
+            image_sink=image_sink, started=started, notices=counted.notices,
+            boundary_rows=counted.boundary_rows,
+        )  # fmt: skip
+
+
+@dataclass
+class Counted:
+    """What counting the pairs of two folders (or one shard of them) produced.
+
+    Attributes
+    ----------
+    accumulator : ConfusionMatrix
+        The counts of the pairs scored.
+    checked : CheckedPairing
+        The whole pairing of the two folders.
+    pairs : tuple of MaskPair
+        The pairs scored (all of ``checked.pairs``, or one shard's).
+    resized : int
+        Predictions resized.
+    notices : tuple of Notice
+        Findings about the folders, made before scoring.
+    boundary_rows : BoundaryRows
+        Every pair's boundary statistics (with ``options.boundary``).
+    """
+
+    accumulator: ConfusionMatrix
+    checked: CheckedPairing
+    pairs: tuple[MaskPair, ...]
+    resized: int
+    notices: tuple[Notice, ...] = ()
+    boundary_rows: BoundaryRows = field(default_factory=BoundaryRows)
+
+
+#: Pick the pairs to score from the whole sorted pairing (a shard's slice).
+PairSelector = Callable[[tuple[MaskPair, ...]], tuple[MaskPair, ...]]
+
+
+def count_folders(
+    pred_dir: Location,
+    gt_dir: Location,
+    options: ScoreOptions,
+    spool: ImageCountSpool,
+    *,
+    execution: Execution | None = None,
+    on_progress: ProgressCallback | None = None,
+    select: PairSelector | None = None,
+    image_counts: bool = False,
+) -> Counted:
+    """Pair two folders and count the pairs (per-image counts go to ``spool``).
+
+    Parameters
+    ----------
+    pred_dir, gt_dir : Location
+    options : ScoreOptions
+    spool : ImageCountSpool
+        Receives each image's counts in pairing order (with ``options.per_image``).
+    execution : Execution, optional
+    on_progress : callable, optional
+        ``on_progress(done, total)`` in pairs, as tasks finish.
+    select : callable, optional
+        Chooses the pairs to score from the whole pairing (a shard).
+    image_counts : bool, default False
+        Spool each image's counts even when the options do not need them (a
+        sink of per-image rows does).
+
+    Returns
+    -------
+    Counted
+    """
+    execution = execution or Execution()
     accumulator = options.new_accumulator(execution.chunk_pixels)
     known = options.resolved_num_classes()
     if known is not None:
@@ -113,34 +207,34 @@ def evaluate(
         missing=options.missing,
         strict=options.strict,
     )
-    # A sink (the HTML report's worst images) needs each image's counts too.
-    per_image = options.counts_per_image or image_sink is not None
+    pairs = checked.pairs if select is None else select(checked.pairs)
+    per_image = options.counts_per_image or image_counts
     work = Work(
         options.pair_reader(), accumulator.copy_empty(), per_image, boundary=options.boundary
     )
-    jobs = execution.jobs or default_jobs()
-    executor = execution.executor or ThreadExecutor(jobs)
-    tasks = [ImageTask(pair.key, pair.gt_path, ((0, pair.pred_path),)) for pair in checked.pairs]
+    executor = execution.executor or ThreadExecutor(execution.jobs or default_jobs())
+    tasks = [ImageTask(pair.key, pair.gt_path, ((0, pair.pred_path),)) for pair in pairs]
+    chunks = executor.chunk(tasks)
     resized = done = 0
     boundary_rows = BoundaryRows()
-    with ImageCountSpool() as spool:
-        for result in executor.run(partial(count_tasks, work), chunked(tasks, jobs)):
-            if isinstance(result, WorkerCrash):
-                raise SegevalError(f"{result.message} while scoring {pred_dir}.")
-            if 0 in result.counts:
-                accumulator += result.counts[0]
-            resized += result.resized.get(0, 0)
-            for image in result.images.get(0, []):
-                spool.append(*image)
-            boundary_rows.add(result, 0)
-            done += result.pairs
-            if on_progress is not None:
-                on_progress(done, len(tasks))
-        return finish_report(
-            options, accumulator, checked, resized=resized, spool=spool,
-            image_sink=image_sink, started=started, notices=diagnose_folders(pred_dir, gt_dir),
-            boundary_rows=boundary_rows,
-        )  # fmt: skip
+
+    def finished(index: int) -> None:
+        nonlocal done
+        done += len(chunks[index])
+        if on_progress is not None:
+            on_progress(done, len(tasks))
+
+    for result in executor.run(partial(count_tasks, work), chunks, on_done=finished):
+        if isinstance(result, WorkerCrash):
+            raise SegevalError(f"{result.message} while scoring {pred_dir}.")
+        if 0 in result.counts:
+            accumulator += result.counts[0]
+        resized += result.resized.get(0, 0)
+        for image in result.images.get(0, []):
+            spool.append(*image)
+        boundary_rows.add(result, 0)
+    notices = tuple(diagnose_folders(pred_dir, gt_dir))
+    return Counted(accumulator, checked, pairs, resized, notices, boundary_rows)
 
 
 def finish_report(
@@ -168,40 +262,99 @@ def finish_report(
         Predictions resized.
     spool : ImageCountSpool
         Per-image counts (read only with ``options.per_image`` or
-        ``options.image_counts``).
+        ``options.image_counts``, or for a sink).
     image_sink : ImageSink, optional
         Receives the per-image rows (whether or not the report has per-image means).
     started : float
         ``time.perf_counter()`` when the run began.
     notices : sequence of Notice
-        Findings made before scoring (they come first in the report).
+        Findings made before scoring (they come after the pairing's).
     boundary_rows : BoundaryRows, optional
         Every pair's boundary statistics (with ``options.boundary``).
     """
-    class_names = options.class_names_for(accumulator.num_classes)
-    metric_options = options.final_metric_options(class_names)
+    return report_from_counts(
+        options.report_settings(),
+        accumulator,
+        pairing=pairing_summary(options, checked, resized),
+        warnings=[*checked.warnings, *notices],
+        boundary_rows=boundary_rows,
+        spool=spool,
+        image_sink=image_sink,
+        elapsed_seconds=time.perf_counter() - started,
+    )
+
+
+def pairing_summary(options: ScoreOptions, checked: CheckedPairing, resized: int) -> PairingSummary:
+    """What the pairing set aside, for the report."""
+    return PairingSummary(
+        missing_policy=options.missing,
+        missing=len(checked.missing),
+        extra=len(checked.extra),
+        skipped_files=checked.skipped_files,
+        resized=resized,
+        images_digest=images_digest(pair.key for pair in checked.pairs),
+    )
+
+
+def report_from_counts(
+    settings: ReportSettings,
+    accumulator: ConfusionMatrix,
+    *,
+    pairing: PairingSummary,
+    warnings: Sequence[Notice],
+    spool: ImageCountSpool,
+    image_sink: ImageSink | None = None,
+    elapsed_seconds: float = 0.0,
+    boundary_rows: BoundaryRows | None = None,
+) -> Report:
+    """The report of counted pairs (one run, or merged shards).
+
+    Parameters
+    ----------
+    settings : ReportSettings
+        Class names, metric policies and what the report records.
+    accumulator : ConfusionMatrix
+    pairing : PairingSummary
+        Its ``resized`` adds a warning.
+    warnings : sequence of Notice
+        The pairing's warnings and the findings made before scoring; the
+        findings from the counts (:func:`~segeval.run.diagnostics.diagnose_counts`)
+        follow them.
+    spool : ImageCountSpool
+        Per-image counts (read with ``settings.per_image`` or
+        ``settings.image_counts``, or for a sink).
+    image_sink : ImageSink, optional
+        Receives the per-image rows (whether or not the report has per-image means).
+    elapsed_seconds : float
+    boundary_rows : BoundaryRows, optional
+        Every pair's boundary statistics (with ``settings.boundary``).
+    """
+    class_names = settings.names_for(accumulator.num_classes)
+    metric_options = settings.metric_options_for(class_names)
     boundary = None
-    if options.boundary is not None:
+    if settings.boundary is not None:
         rows = boundary_rows or BoundaryRows()
         boundary = boundary_results(
-            options.boundary, accumulator.num_classes, metric_options,
+            settings.boundary, accumulator.num_classes, metric_options,
             boundary=rows.boundary, surface=rows.surface, band_widths=sorted(rows.band_widths),
         )  # fmt: skip
     image_means = None
-    if options.per_image or image_sink is not None:
+    if settings.per_image or image_sink is not None:
         image_means = _image_means(spool, class_names, metric_options, image_sink, boundary)
-        if not options.per_image:
+        if not settings.per_image:
             image_means = None  # the rows were for the sink only
     image_counts = None
-    if options.image_counts:
+    if settings.image_counts:
         num_classes = len(class_names)
         image_counts = ImageCountTable.from_rows(spool.read(num_classes), num_classes)
-    warnings = [*checked.warnings, *notices]
-    if resized:
-        warnings.append(
-            Notice("resized", f"predictions resized to their ground truth's size: {resized}.")
+    all_warnings = list(warnings)
+    if pairing.resized:
+        all_warnings.append(
+            Notice(
+                "resized", f"predictions resized to their ground truth's size: {pairing.resized}."
+            )
         )
-    warnings += diagnose_counts(accumulator, options)
+    all_warnings += diagnose_counts(accumulator, settings)
     return build_report(
         accumulator,
         class_names=class_names,
@@ -209,26 +362,25 @@ def finish_report(
         image_means=image_means,
         image_counts=image_counts,
         boundary=boundary,
-        reduce_zero_label=options.reduce_zero_label
-        or (options.classes is not None and options.classes.offset == 1),
-        convention=options.convention,
-        classes_source=None if options.classes is None else options.classes.source,
-        class_ids=options.class_ids,
-        categories=() if options.classes is None else options.classes.categories,
-        pairing=PairingSummary(
-            missing_policy=options.missing,
-            missing=len(checked.missing),
-            extra=len(checked.extra),
-            skipped_files=checked.skipped_files,
-            resized=resized,
-            images_digest=_digest(pair.key for pair in checked.pairs),
-        ),
-        warnings=warnings,
-        elapsed_seconds=time.perf_counter() - started,
+        reduce_zero_label=settings.reduce_zero_label,
+        convention=settings.convention,
+        classes_source=settings.classes_source,
+        class_ids=settings.class_ids,
+        categories=settings.categories,
+        pairing=pairing,
+        warnings=all_warnings,
+        elapsed_seconds=elapsed_seconds,
     )
 
 
-def _digest(keys: Iterable[str]) -> str:
+def images_digest(keys: Iterable[str]) -> str:
+    """SHA-256 of image keys, one per line in order (a report's ``images_digest``).
+
+    Examples
+    --------
+    >>> images_digest(["a", "b"]) == images_digest(iter(["a", "b"]))
+    True
+    """
     digest = hashlib.sha256()
     for key in keys:
         # The key's bytes as on disk: names that are not UTF-8 carry surrogate escapes.

@@ -41,6 +41,7 @@ from segeval.inputs.pairing import MaskPair, pair_folders
 from segeval.io import DEFAULT_MAX_MASK_BYTES, DEFAULT_MAX_PIXELS, read_regular_file
 from segeval.io.image import check_pixel_limit
 from segeval.io.resize import resize_nearest
+from segeval.io.storage import Location, RemotePath, location
 from segeval.palettes import ERROR_COLORS, RGB, class_palette
 from segeval.report import Report, ScoreConfig
 from segeval.run.engine import ThreadExecutor, WorkerCrash, chunked, default_jobs
@@ -435,8 +436,8 @@ class _Rules:
 
 
 def score_gallery(
-    pred_dir: str | Path,
-    gt_dir: str | Path,
+    pred_dir: str | Path | RemotePath,
+    gt_dir: str | Path | RemotePath,
     options: ScoreOptions,
     report: Report,
     worst: WorstImages,
@@ -483,7 +484,7 @@ def score_gallery(
     >>> panel.key, [t.title for t in panel.thumbnails], panel.pixels["wrong"]
     ('a', ['Ground truth', 'Prediction', 'Errors'], 1)
     """
-    pred_dir, gt_dir = Path(pred_dir), Path(gt_dir)
+    pred_dir, gt_dir = location(pred_dir), location(gt_dir)
     num_classes = report.config.num_classes
     colors, colors_source = class_colors(options, num_classes)
     painter = _Painter(num_classes, colors, report.config.class_names, max_side)
@@ -556,7 +557,7 @@ def _downscale_note(max_side: int) -> str:
 
 
 def _pairs_of(
-    pred_dir: Path, gt_dir: Path, options: ScoreOptions, keys: set[str]
+    pred_dir: Location, gt_dir: Location, options: ScoreOptions, keys: set[str]
 ) -> dict[str, MaskPair]:
     """The pairs of the chosen keys (pairing again is cheaper than keeping every pair)."""
     if not keys:

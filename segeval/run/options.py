@@ -41,7 +41,7 @@ from segeval.run.work import PairReader
 if TYPE_CHECKING:
     from segeval.run.engine import Executor
 
-__all__ = ["ClassIds", "Execution", "ScoreOptions"]
+__all__ = ["ClassIds", "Execution", "ReportSettings", "ScoreOptions"]
 
 ClassIds = Literal["none", "gt", "pred", "both"]
 
@@ -378,8 +378,101 @@ class ScoreOptions:
 
     def final_metric_options(self, class_names: Sequence[str]) -> MetricOptions:
         """Metric options with ``exclude_classes`` resolved against the class names."""
-        excluded = frozenset(resolve_class(str(ref), class_names) for ref in self.exclude_classes)
+        return self.report_settings().metric_options_for(class_names)
+
+    def report_settings(self) -> ReportSettings:
+        """What turns counts into a report (kept in saved shard state)."""
+        known = self.resolved_num_classes()
+        return ReportSettings(
+            class_names=None if known is None else self.class_names_for(known),
+            exclude_classes=tuple(str(ref) for ref in self.exclude_classes),
+            metric_options=self.metric_options,
+            reduce_zero_label=self.reduce_zero_label
+            or (self.classes is not None and self.classes.offset == 1),
+            convention=self.convention,
+            classes_source=None if self.classes is None else self.classes.source,
+            label_map=self.classes is not None and self.classes.has_label_map,
+            categories=() if self.classes is None else tuple(self.classes.categories),
+            class_ids=self.class_ids,
+            per_image=self.per_image,
+            image_counts=self.image_counts,
+            missing_policy=self.missing,
+            boundary=self.boundary,
+        )
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """The part of :class:`ScoreOptions` that turns counts into a report.
+
+    Everything a report needs besides the counts, in a form that is saved with
+    a shard's statistics (:mod:`segeval.run.shards`) and read back to merge.
+
+    Examples
+    --------
+    >>> settings = ScoreOptions(class_names=["a", "b"], exclude_classes=["b"]).report_settings()
+    >>> settings.names_for(2), settings.metric_options_for(["a", "b"]).exclude
+    (('a', 'b'), frozenset({1}))
+    >>> ReportSettings.from_dict(settings.to_dict()) == settings
+    True
+
+    ``boundary`` is not read back by :meth:`from_dict`: shard states, which
+    use it, refuse boundary metrics.
+    """
+
+    class_names: tuple[str, ...] | None = None
+    exclude_classes: tuple[str, ...] = ()
+    metric_options: MetricOptions = field(default_factory=MetricOptions)
+    reduce_zero_label: bool = False
+    convention: str | None = None
+    classes_source: str | None = None
+    label_map: bool = False
+    categories: tuple[str, ...] = ()
+    class_ids: str = "none"
+    per_image: bool = False
+    image_counts: bool = False
+    missing_policy: MissingPolicy = "error"
+    boundary: BoundaryOptions | None = None
+
+    def names_for(self, num_classes: int) -> tuple[str, ...]:
+        """The class names (defaults for a count inferred from the labels)."""
+        if self.class_names is not None:
+            return self.class_names
+        return default_class_names(num_classes)
+
+    def metric_options_for(self, class_names: Sequence[str]) -> MetricOptions:
+        """Metric options with ``exclude_classes`` resolved against the class names."""
+        excluded = frozenset(resolve_class(ref, class_names) for ref in self.exclude_classes)
         return replace(self.metric_options, exclude=excluded)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {item.name: _plain(getattr(self, item.name)) for item in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ReportSettings:
+        """Inverse of :meth:`to_dict`."""
+        metric = data["metric_options"]
+        names = data["class_names"]
+        return cls(
+            class_names=None if names is None else tuple(str(name) for name in names),
+            exclude_classes=tuple(str(ref) for ref in data["exclude_classes"]),
+            metric_options=MetricOptions(
+                empty=metric["empty"],
+                zero_division=metric["zero_division"],
+                beta=float(metric["beta"]),
+                exclude=frozenset(int(index) for index in metric["exclude"]),
+            ),
+            reduce_zero_label=bool(data["reduce_zero_label"]),
+            convention=data["convention"],
+            classes_source=data["classes_source"],
+            label_map=bool(data["label_map"]),
+            categories=tuple(str(name) for name in data["categories"]),
+            class_ids=str(data["class_ids"]),
+            per_image=bool(data["per_image"]),
+            image_counts=bool(data["image_counts"]),
+            missing_policy=data["missing_policy"],
+        )
 
 
 @dataclass(frozen=True)

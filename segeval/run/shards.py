@@ -1,0 +1,442 @@
+"""Shards: score one slice of a dataset anywhere, merge the slices into one report.
+
+``segeval score ... --shard I/N --save-state part-I.segeval`` scores the I-th
+of N slices of the sorted pairing (contiguous, sizes within one image of each
+other, the same on every machine that lists the same folders) and saves its
+*state*: the exact integer counts, per-image counts with ``--per-image``, and
+what the report needs besides counts. ``segeval merge part-*.segeval`` adds the
+states up. Counts are integers, so the merged report is the one a single run
+gives, bit for bit (only ``elapsed_seconds`` differs: the parts' sum).
+
+A state file is JSON: ``{"format", "checksum", "state"}``, where ``checksum``
+is the SHA-256 of the canonical JSON of ``state``. Merging refuses a damaged
+file, a part made with other settings, folders or segeval version (the
+settings fingerprint, :meth:`ScoreOptions.fingerprint`), a missing or
+duplicated shard, and an image covered twice, naming the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from segeval._version import __version__
+from segeval.core.confusion import ConfusionMatrix
+from segeval.core.per_image import ImageCountSpool
+from segeval.errors import SegevalError, UsageError
+from segeval.io.storage import Location, RemotePath, location
+from segeval.notices import Notice
+from segeval.outputs.atomic import read_text, write_text_atomic
+from segeval.report import PairingSummary, Report
+from segeval.run.evaluate import (
+    ImageSink,
+    ProgressCallback,
+    count_folders,
+    images_digest,
+    pairing_summary,
+    report_from_counts,
+)
+from segeval.run.options import Execution, ReportSettings, ScoreOptions
+
+__all__ = [
+    "STATE_FORMAT",
+    "Shard",
+    "ShardState",
+    "StateError",
+    "evaluate_shard",
+    "load_state",
+    "merge_states",
+    "save_state",
+]
+
+#: The ``format`` of a state file; a new version changes the name.
+STATE_FORMAT = "segeval/state/v1"
+
+
+class StateError(SegevalError):
+    """A shard state file that is damaged, foreign, missing or duplicated."""
+
+
+@dataclass(frozen=True)
+class Shard:
+    """The ``index``-th (1-based) of ``count`` slices of the sorted pairing.
+
+    Examples
+    --------
+    >>> shard = Shard.parse("2/3")
+    >>> [shard.select(tuple(range(7)))], str(shard)
+    ([(2, 3)], '2/3')
+    """
+
+    index: int
+    count: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.index <= self.count:
+            raise UsageError(
+                f"--shard {self.index}/{self.count}: I must be between 1 and N "
+                "(shards are numbered from 1)."
+            )
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        """``"I/N"`` as a shard."""
+        found = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+        if found is None:
+            raise UsageError(f"--shard {text!r}: expected I/N, e.g. 1/4 (the first of 4 shards).")
+        return cls(int(found.group(1)), int(found.group(2)))
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+    def select(self, pairs: tuple[Any, ...]) -> tuple[Any, ...]:
+        """This shard's contiguous slice of the sorted pairs."""
+        start = (self.index - 1) * len(pairs) // self.count
+        end = self.index * len(pairs) // self.count
+        return pairs[start:end]
+
+
+@dataclass(frozen=True)
+class ShardState:
+    """The exact partial statistics of one shard, and what the report needs besides.
+
+    Attributes
+    ----------
+    shard : Shard
+    fingerprint : str
+        :meth:`ScoreOptions.fingerprint` of the run (includes the version).
+    inputs : dict of str to str
+        The prediction and ground-truth folders as given.
+    all_images : int
+        Images of the whole run (every shard).
+    all_images_digest : str
+        :func:`~segeval.run.evaluate.images_digest` of every key of the run.
+    keys : tuple of str
+        The images this shard covered, in order.
+    settings : ReportSettings
+    pairing : PairingSummary
+        The whole pairing's summary; ``resized`` counts this shard's.
+    warnings : tuple of Notice
+        The pairing's warnings and the findings about the folders.
+    counts : ConfusionMatrix
+    images : list of (key, tp, fp, fn)
+        Per-image counts, with ``settings.per_image``.
+    elapsed_seconds : float
+    """
+
+    shard: Shard
+    fingerprint: str
+    inputs: Mapping[str, str]
+    all_images: int
+    all_images_digest: str
+    keys: tuple[str, ...]
+    settings: ReportSettings
+    pairing: PairingSummary
+    warnings: tuple[Notice, ...]
+    counts: ConfusionMatrix
+    images: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]
+    elapsed_seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``state`` object of the file."""
+        counts = self.counts
+        return {
+            "segeval_version": __version__,
+            "shard": {"index": self.shard.index, "count": self.shard.count},
+            "fingerprint": self.fingerprint,
+            "inputs": dict(self.inputs),
+            "all_images": self.all_images,
+            "all_images_digest": self.all_images_digest,
+            "keys": list(self.keys),
+            "settings": self.settings.to_dict(),
+            "pairing": self.pairing.to_dict(),
+            "warnings": [notice.to_dict() for notice in self.warnings],
+            "counts": {
+                "num_classes_inferred": counts.num_classes_inferred,
+                "ignore_values": sorted(counts.ignore_values),
+                "out_of_range": counts.out_of_range,
+                "matrix": counts.counts.tolist(),
+                "missed": counts.missed.tolist(),
+                "ignored_pixels": counts.ignored_pixels,
+                "pred_ignore_pixels": counts.pred_ignore_pixels,
+                "out_of_range_pixels": counts.out_of_range_pixels,
+                "num_images": counts.num_images,
+            },
+            "images": [
+                [key, tp.tolist(), fp.tolist(), fn.tolist()] for key, tp, fp, fn in self.images
+            ],
+            "elapsed_seconds": self.elapsed_seconds,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ShardState:
+        """Inverse of :meth:`to_dict`."""
+        saved = data["counts"]
+        size = len(saved["matrix"])
+        counts = ConfusionMatrix.from_counts(
+            np.array(saved["matrix"], dtype=np.uint64).reshape(size, size),
+            np.array(saved["missed"], dtype=np.uint64),
+            ignore_index=saved["ignore_values"],
+        )
+        counts.num_classes_inferred = bool(saved["num_classes_inferred"])
+        counts.out_of_range = saved["out_of_range"]
+        counts.ignored_pixels = int(saved["ignored_pixels"])
+        counts.pred_ignore_pixels = int(saved["pred_ignore_pixels"])
+        counts.out_of_range_pixels = int(saved["out_of_range_pixels"])
+        counts.num_images = int(saved["num_images"])
+        return cls(
+            shard=Shard(int(data["shard"]["index"]), int(data["shard"]["count"])),
+            fingerprint=str(data["fingerprint"]),
+            inputs={str(k): str(v) for k, v in data["inputs"].items()},
+            all_images=int(data["all_images"]),
+            all_images_digest=str(data["all_images_digest"]),
+            keys=tuple(str(key) for key in data["keys"]),
+            settings=ReportSettings.from_dict(data["settings"]),
+            pairing=PairingSummary.from_dict(data["pairing"]),
+            warnings=tuple(Notice.from_dict(notice) for notice in data["warnings"]),
+            counts=counts,
+            images=[
+                (str(key), _counts(tp), _counts(fp), _counts(fn))
+                for key, tp, fp, fn in data["images"]
+            ],
+            elapsed_seconds=float(data["elapsed_seconds"]),
+        )
+
+    def to_text(self) -> str:
+        """The state file's content (JSON, checksummed)."""
+        state = self.to_dict()
+        return json.dumps(
+            {"format": STATE_FORMAT, "checksum": _checksum(state), "state": state},
+            allow_nan=False,
+        )
+
+    @classmethod
+    def from_text(cls, text: str, name: str) -> ShardState:
+        """Read a state file's content; ``name`` is named in errors.
+
+        Raises
+        ------
+        StateError
+            Not a state file, another format version, a checksum that does not match.
+        """
+        try:
+            document = json.loads(text)
+        except ValueError as err:
+            raise StateError(f"{name}: not a segeval state file ({err}).") from err
+        if not isinstance(document, dict) or document.get("format") != STATE_FORMAT:
+            found = document.get("format") if isinstance(document, dict) else None
+            raise StateError(
+                f"{name}: expected a {STATE_FORMAT} state file, found format {found!r}; "
+                "write it with 'segeval score --save-state' of this version."
+            )
+        state = document.get("state")
+        if not isinstance(state, dict) or document.get("checksum") != _checksum(state):
+            raise StateError(
+                f"{name}: the checksum does not match the content; the file is damaged or "
+                "was edited, so score this shard again."
+            )
+        try:
+            return cls.from_dict(state)
+        except (KeyError, TypeError, ValueError) as err:
+            raise StateError(f"{name}: malformed state ({type(err).__name__}: {err}).") from err
+
+
+def _counts(values: Sequence[int]) -> np.ndarray:
+    return np.array(values, dtype=np.uint64)
+
+
+def _checksum(state: Mapping[str, Any]) -> str:
+    canonical = json.dumps(state, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def evaluate_shard(
+    pred_dir: str | os.PathLike[str] | RemotePath,
+    gt_dir: str | os.PathLike[str] | RemotePath,
+    options: ScoreOptions,
+    shard: Shard,
+    *,
+    execution: Execution | None = None,
+    on_progress: ProgressCallback | None = None,
+    image_sink: ImageSink | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+) -> tuple[Report, ShardState]:
+    """Score one shard of two folders: its own report, and its state to merge.
+
+    Parameters are those of :func:`~segeval.run.evaluate.evaluate`, plus the
+    shard. The report covers the shard's images only. Boundary metrics are
+    refused: their per-image statistics are not part of a state (yet).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from PIL import Image
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> for side in ("gt", "pred"):
+    ...     (root / side).mkdir()
+    ...     for name, value in (("a", 0), ("b", 1), ("c", 1)):
+    ...         mask = np.full((2, 2), value, dtype=np.uint8)
+    ...         Image.fromarray(mask).save(root / side / f"{name}.png")
+    >>> parts = [
+    ...     evaluate_shard(root / "pred", root / "gt", ScoreOptions(num_classes=2), Shard(i, 2))[1]
+    ...     for i in (1, 2)
+    ... ]
+    >>> [part.keys for part in parts]
+    [('a',), ('b', 'c')]
+    >>> merge_states([("1", parts[0]), ("2", parts[1])]).confusion_matrix.tolist()
+    [[4, 0], [0, 8]]
+    """
+    if options.boundary is not None:
+        raise UsageError(
+            "--save-state keeps counts, not boundary statistics: score --boundary and "
+            "--surface-distances in one run (any executor), or shard without them."
+        )
+    started = time.perf_counter()
+    pred, gt = location(pred_dir, storage_options), location(gt_dir, storage_options)
+    with ImageCountSpool() as spool:
+        counted = count_folders(
+            pred, gt, options, spool, execution=execution, on_progress=on_progress,
+            select=shard.select, image_counts=image_sink is not None,
+        )  # fmt: skip
+        whole = pairing_summary(options, counted.checked, counted.resized)
+        own = replace(whole, images_digest=images_digest(pair.key for pair in counted.pairs))
+        settings = options.report_settings()
+        images = (
+            list(spool.read(counted.accumulator.num_classes)) if options.counts_per_image else []
+        )
+        elapsed = time.perf_counter() - started
+        warnings = (*counted.checked.warnings, *counted.notices)
+        report = report_from_counts(
+            settings, counted.accumulator, pairing=own, warnings=warnings,
+            spool=spool, image_sink=image_sink, elapsed_seconds=elapsed,
+        )  # fmt: skip
+    state = ShardState(
+        shard=shard,
+        fingerprint=options.fingerprint(),
+        inputs={"pred": str(pred), "gt": str(gt)},
+        all_images=len(counted.checked.pairs),
+        all_images_digest=whole.images_digest,
+        keys=tuple(pair.key for pair in counted.pairs),
+        settings=settings,
+        pairing=whole,
+        warnings=warnings,
+        counts=counted.accumulator,
+        images=images,
+        elapsed_seconds=elapsed,
+    )
+    return report, state
+
+
+def load_state(path: Location) -> ShardState:
+    """Read and check one state file (local path or URL).
+
+    Raises
+    ------
+    StateError
+        Missing, damaged or not a state file.
+    """
+    try:
+        text = read_text(path)
+    except (OSError, SegevalError) as err:
+        raise StateError(f"{path}: cannot read the state file ({err}).") from err
+    return ShardState.from_text(text, str(path))
+
+
+def merge_states(
+    parts: Sequence[tuple[str, ShardState]], image_sink: ImageSink | None = None
+) -> Report:
+    """The report of a whole run from the states of all its shards.
+
+    Parameters
+    ----------
+    parts : sequence of (name, ShardState)
+        Every shard's state, in any order; names are used in errors.
+    image_sink : ImageSink, optional
+        Receives the per-image rows (runs with per-image scoring).
+
+    Raises
+    ------
+    StateError
+        Parts made with other settings or inputs, a missing or duplicated
+        shard, an image covered twice or not at all.
+    """
+    if not parts:
+        raise UsageError("merge needs at least one state file.")
+    first_name, first = parts[0]
+    by_index: dict[int, tuple[str, ShardState]] = {}
+    for name, state in parts:
+        _check_same_run(name, state, first_name, first)
+        if state.shard.index in by_index:
+            other = by_index[state.shard.index][0]
+            raise StateError(f"{name}: shard {state.shard} is also {other}; pass each shard once.")
+        by_index[state.shard.index] = (name, state)
+    missing = [index for index in range(1, first.shard.count + 1) if index not in by_index]
+    if missing:
+        names = ", ".join(f"{index}/{first.shard.count}" for index in missing)
+        raise StateError(
+            f"shard {names} {'is' if len(missing) == 1 else 'are'} missing: {len(parts)} of "
+            f"{first.shard.count} parts given; score {'it' if len(missing) == 1 else 'them'} "
+            "with --shard and --save-state, then merge all parts."
+        )
+    ordered = [by_index[index] for index in sorted(by_index)]
+    seen: dict[str, str] = {}
+    for name, state in ordered:
+        for key in state.keys:
+            if key in seen:
+                raise StateError(f"{name}: image {key!r} is also covered by {seen[key]}.")
+            seen[key] = name
+    if images_digest(key for _, state in ordered for key in state.keys) != first.all_images_digest:
+        raise StateError(
+            f"the parts cover {len(seen)} images, not the {first.all_images} of the run "
+            f"they were made from ({first_name}); score the shards again with one listing."
+        )
+    total = first.counts.copy_empty()
+    for _, state in ordered:
+        total += state.counts
+    resized = sum(state.pairing.resized for _, state in ordered)
+    with ImageCountSpool() as spool:
+        for _, state in ordered:
+            for image in state.images:
+                spool.append(*image)
+        return report_from_counts(
+            first.settings,
+            total,
+            pairing=replace(first.pairing, resized=resized),
+            warnings=first.warnings,
+            spool=spool,
+            image_sink=image_sink,
+            elapsed_seconds=sum(state.elapsed_seconds for _, state in ordered),
+        )
+
+
+def _check_same_run(name: str, state: ShardState, first_name: str, first: ShardState) -> None:
+    if state.fingerprint != first.fingerprint:
+        raise StateError(
+            f"{name}: made with other settings than {first_name} (settings digest "
+            f"{state.fingerprint[:12]} vs {first.fingerprint[:12]}: options or segeval "
+            "version differ); merge parts of one run only."
+        )
+    if state.inputs != first.inputs or state.all_images_digest != first.all_images_digest:
+        raise StateError(
+            f"{name}: made from other folders or images than {first_name} "
+            f"({state.inputs['pred']} against {state.inputs['gt']}, {state.all_images} "
+            f"images); merge parts of one run only."
+        )
+    if state.shard.count != first.shard.count:
+        raise StateError(
+            f"{name}: shard {state.shard} of a run cut in {state.shard.count}, but "
+            f"{first_name} is one of {first.shard.count}; merge parts of one run only."
+        )
+
+
+def save_state(state: ShardState, path: Location) -> None:
+    """Write a state file atomically (local path or URL)."""
+    write_text_atomic(path, state.to_text())
