@@ -14,8 +14,9 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[fast,losses]'
 	touch $@
 
+# The tests also run the optional Dask executor and object-storage URLs.
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,fast,losses,boundary]'
+	$(BIN)/python -m pip install --quiet -e '.[test,fast,losses,boundary,dask,cloud]'
 	touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
@@ -107,7 +108,7 @@ sample-data: $(VENV)/.installed
 # Optional baselines: `pip install torch torchmetrics` into .venv, and
 # `bash benchmarks/cityscapes_baseline/setup.sh` for the official Cityscapes evaluator.
 bench: $(VENV)/.installed-test
-	$(BIN)/python -m pip install --quiet -e '.[test,fast,losses,boundary,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[test,fast,losses,boundary,dask,cloud,bench]'
 	$(BIN)/python -m benchmarks.run
 
 clean:

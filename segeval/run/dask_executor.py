@@ -141,14 +141,14 @@ class DaskExecutor:
             for future in as_completed(futures):
                 index = index_of[future.key]
                 ready[index] = self._outcome(future)
-                future.release()
+                future.release()  # frees the result on the worker
                 if on_done is not None:
                     on_done(index)
                 while next_index in ready:
                     yield ready.pop(next_index)
                     next_index += 1
         finally:
-            self.client.cancel(futures)
+            self._cancel_unfinished(futures)
 
     def reduce(
         self,
@@ -168,7 +168,7 @@ class DaskExecutor:
             return None, []
         index_of = {future.key: index for index, future in enumerate(leaves)}
         root = self._tree(leaves, combine)
-        crashed = []
+        crashed: list[int] = []
         try:
             for future in as_completed(leaves):
                 if future.status == "error":
@@ -182,7 +182,13 @@ class DaskExecutor:
                 root = self._tree(finished, combine) if finished else None
             return (None if root is None else root.result()), sorted(crashed)
         finally:
-            self.client.cancel([*leaves, *([root] if root is not None else [])])
+            self._cancel_unfinished([*leaves, *([] if root is None else [root])])
+
+    def _cancel_unfinished(self, futures: Sequence[Any]) -> None:
+        """Cancel what an interrupted or failed run left running (finished ones are released)."""
+        unfinished = [future for future in futures if not future.done()]
+        if unfinished:
+            self.client.cancel(unfinished)
 
     def _tree(self, futures: list[Any], combine: Callable[[R, R], R]) -> Any:
         level = futures
