@@ -32,7 +32,7 @@ from tests.helpers import CAMVID, SAMPLE, SAMPLE_ARGS
 
 pytest.importorskip("distributed")
 
-from segeval.run.dask_executor import DaskExecutor  # noqa: E402
+from segeval.run.dask_executor import DaskExecutor
 
 SAMPLE_NAMES = tuple((SAMPLE / "class_names.txt").read_text().split())
 
@@ -156,7 +156,8 @@ def test_reduce_combines_neighbours_in_order_on_the_cluster(dask_client: Any) ->
     done: list[int] = []
     total, crashed = executor.reduce(_squares, items, operator.add, on_done=done.append)
     assert total == [i * i for i in range(21)]
-    assert crashed == [] and sorted(done) == list(range(21))
+    assert crashed == []
+    assert sorted(done) == list(range(21))
 
 
 def test_an_error_in_a_task_reaches_the_caller(dask_client: Any) -> None:
