@@ -160,10 +160,10 @@ def test_reduce_combines_neighbours_in_order_on_the_cluster(dask_client: Any) ->
     assert sorted(done) == list(range(21))
 
 
-def test_an_error_in_a_task_reaches_the_caller(dask_client: Any) -> None:
+def test_the_first_error_in_input_order_reaches_the_caller(dask_client: Any) -> None:
     executor = DaskExecutor(dask_client, retries=0)
     with pytest.raises(SegevalError, match="item 3: cannot read"):
-        list(executor.run(_fails, [[3], [4]]))
+        list(executor.run(_fails, [[3], [4], [5]]))
 
 
 def test_batch_on_dask_ranks_as_the_process_engine(dask_client: Any, tmp_path: Path) -> None:

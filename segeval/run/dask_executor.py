@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import importlib
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -50,6 +51,13 @@ FAN_IN = 8
 def _distributed() -> Any:
     """The ``distributed`` module, imported on first use (an optional extra)."""
     return importlib.import_module("distributed")
+
+
+@dataclass(frozen=True)
+class _Raised:
+    """A task's exception, held until its turn in input order."""
+
+    error: Exception
 
 
 def _combine_all(combine: Callable[[R, R], R], *parts: R) -> R:
@@ -131,21 +139,31 @@ class DaskExecutor:
     def run(
         self, function: Callable[[T], R], items: Sequence[T], on_done: TaskDone | None = None
     ) -> Iterator[R | WorkerCrash]:
-        """See :class:`~segeval.run.engine.Executor`; an exception in a task propagates."""
+        """See :class:`~segeval.run.engine.Executor`.
+
+        An exception in a task propagates when its turn in input order comes,
+        so the error reported is the one the local engine reports.
+        """
         as_completed = _distributed().as_completed
         futures = self._submit(function, items)
         index_of = {future.key: index for index, future in enumerate(futures)}
-        ready: dict[int, R | WorkerCrash] = {}
+        ready: dict[int, Any] = {}
         next_index = 0
         try:
             for future in as_completed(futures):
                 index = index_of[future.key]
-                ready[index] = self._outcome(future)
+                try:
+                    ready[index] = self._outcome(future)
+                except Exception as err:
+                    ready[index] = _Raised(err)
                 future.release()  # frees the result on the worker
                 if on_done is not None:
                     on_done(index)
                 while next_index in ready:
-                    yield ready.pop(next_index)
+                    outcome = ready.pop(next_index)
+                    if isinstance(outcome, _Raised):
+                        raise outcome.error
+                    yield outcome
                     next_index += 1
         finally:
             self._cancel_unfinished(futures)

@@ -25,6 +25,7 @@ def diagnose_folders(pred_dir: Location, gt_dir: Location) -> list[Notice]:
 
     Examples
     --------
+    >>> from pathlib import Path
     >>> [n.code for n in diagnose_folders(Path("masks"), Path("masks/."))]
     ['same-folder']
     """
@@ -63,7 +64,7 @@ def diagnose_counts(matrix: ConfusionMatrix, settings: ReportSettings) -> list[N
     --------
     >>> cm = ConfusionMatrix()
     >>> cm.update(np.array([[0, 255]], np.uint8), np.array([[0, 255]], np.uint8))
-    >>> [notice.code for notice in diagnose_counts(cm, ScoreOptions().report_settings())]
+    >>> [notice.code for notice in diagnose_counts(cm, ReportSettings())]
     ['binary-255']
     """
     notices: list[Notice] = []
