@@ -11,7 +11,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.helpers import MEASUREMENTS, MaskWriter, save_mask
+from segeval.report import Report
+from segeval.run.evaluate import evaluate
+from tests.helpers import CAMVID, CAMVID_OPTIONS, MEASUREMENTS, MaskWriter, RowSink, save_mask
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -97,3 +99,13 @@ def s3_bucket(s3_endpoint: str, request: pytest.FixtureRequest) -> Iterator[tupl
     fs.mkdir(name)
     yield fs, name
     fs.rm(name, recursive=True)
+
+
+@pytest.fixture(scope="session")
+def camvid_reference() -> tuple[Report, RowSink]:
+    """CamVid pred_hgb scored once by the local engine: the reference of other engines."""
+    if not CAMVID.is_dir():
+        pytest.skip("CamVid data not present beside the repo")
+    rows = RowSink()
+    report = evaluate(CAMVID / "pred_hgb", CAMVID / "testannot", CAMVID_OPTIONS, image_sink=rows)
+    return report, rows

@@ -8,16 +8,21 @@ from __future__ import annotations
 import os
 import struct
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from segeval.core.per_image import ImageResult
+from segeval.run.options import ScoreOptions
+
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_data"
 SHARED_DATA = Path(os.environ.get("SEGEVAL_SHARED_DATA", REPO.parent / "shared" / "data"))
 CAMVID = SHARED_DATA / "camvid"
+#: CamVid as its README says to score it (11 classes, 11 = void), per image too.
+CAMVID_OPTIONS = ScoreOptions(num_classes=11, ignore_index=(11,), per_image=True)
 GOLDEN = Path(__file__).parent / "golden"
 #: score arguments for the sample set with its class names.
 SAMPLE_ARGS = [
@@ -96,3 +101,17 @@ def assert_golden(name: str, text: str) -> None:
         path.write_text(text, encoding="utf-8")
         return
     assert text == path.read_text(encoding="utf-8"), f"{name} differs; run make golden if intended"
+
+
+class RowSink:
+    """An image sink that keeps every per-image row: (key, IoU per class, mIoU)."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, list[float], float]] = []
+
+    def begin(self, class_names: Sequence[str]) -> None:
+        """Nothing to do before the rows."""
+
+    def write(self, result: ImageResult) -> None:
+        """Keep one row."""
+        self.rows.append((result.key, result.iou.tolist(), result.miou))

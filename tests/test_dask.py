@@ -21,14 +21,13 @@ import pytest
 from click.testing import CliRunner
 
 from segeval.cli import cli
-from segeval.core.per_image import ImageResult
 from segeval.errors import SegevalError
 from segeval.report import Report
 from segeval.run.batch import BatchOptions, run_batch
 from segeval.run.engine import TaskDone
 from segeval.run.evaluate import evaluate
 from segeval.run.options import Execution, ScoreOptions
-from tests.helpers import CAMVID, SAMPLE, SAMPLE_ARGS
+from tests.helpers import CAMVID, CAMVID_OPTIONS, SAMPLE, SAMPLE_ARGS, RowSink
 
 pytest.importorskip("distributed")
 
@@ -43,27 +42,14 @@ def _document(report: Report) -> dict[str, Any]:
     return document
 
 
-class _Rows:
-    """An image sink that keeps every row."""
-
-    def __init__(self) -> None:
-        self.rows: list[tuple[str, list[float], float]] = []
-
-    def begin(self, class_names: Sequence[str]) -> None:
-        pass
-
-    def write(self, result: ImageResult) -> None:
-        self.rows.append((result.key, result.iou.tolist(), result.miou))
-
-
 def _same(first: list[Any], second: list[Any]) -> bool:
     return json.dumps(first) == json.dumps(second)  # NaN-safe, exact floats
 
 
 def _score_both(
     pred: Path, gt: Path, options: ScoreOptions, executor: Any
-) -> tuple[dict[str, Any], dict[str, Any], _Rows, _Rows]:
-    local_rows, dask_rows = _Rows(), _Rows()
+) -> tuple[dict[str, Any], dict[str, Any], RowSink, RowSink]:
+    local_rows, dask_rows = RowSink(), RowSink()
     local = evaluate(pred, gt, options, execution=Execution(jobs=2), image_sink=local_rows)
     on_dask = evaluate(
         pred, gt, options, execution=Execution(executor=executor), image_sink=dask_rows
@@ -84,14 +70,17 @@ def test_sample_on_dask_gives_the_local_report_and_rows(dask_client: Any) -> Non
     assert _same(dask_rows.rows, local_rows.rows)
 
 
-@pytest.mark.skipif(not CAMVID.is_dir(), reason="CamVid data not present beside the repo")
-def test_camvid_on_dask_gives_the_local_report(dask_client: Any) -> None:
-    options = ScoreOptions(num_classes=11, ignore_index=(11,), per_image=True)
-    local, on_dask, local_rows, dask_rows = _score_both(
-        CAMVID / "pred_hgb", CAMVID / "testannot", options, DaskExecutor(dask_client)
-    )
-    assert on_dask == local
-    assert local["num_images"] == 233
+def test_camvid_on_dask_gives_the_local_report(
+    dask_client: Any, camvid_reference: tuple[Report, RowSink]
+) -> None:
+    local, local_rows = camvid_reference
+    dask_rows = RowSink()
+    on_dask = evaluate(
+        CAMVID / "pred_hgb", CAMVID / "testannot", CAMVID_OPTIONS,
+        execution=Execution(executor=DaskExecutor(dask_client)), image_sink=dask_rows,
+    )  # fmt: skip
+    assert _document(on_dask) == _document(local)
+    assert local.num_images == 233
     assert _same(dask_rows.rows, local_rows.rows)
 
 

@@ -16,13 +16,16 @@ from segeval.cli import cli
 from tests.helpers import REPO, SAMPLE
 
 
-def test_library_import_does_not_load_the_cli_stack() -> None:
+def test_library_import_does_not_load_the_cli_stack_or_the_cluster_extras() -> None:
+    # Scoring local folders stays light: no fsspec, s3fs or Dask either.
     code = (
         "import sys, segeval, segeval.render, segeval.run.evaluate;"
         "import numpy as np;"
         "mask = np.zeros((2, 2), np.uint8);"
         "segeval.ConfusionMatrix(2).update(mask, mask);"
-        "loaded = sorted(m for m in ('click', 'rich', 'tqdm') if m in sys.modules);"
+        f"segeval.evaluate({str(SAMPLE / 'pred')!r}, {str(SAMPLE / 'gt')!r});"
+        "heavy = ('click', 'rich', 'tqdm', 'fsspec', 's3fs', 'dask', 'distributed');"
+        "loaded = sorted(m for m in heavy if m in sys.modules);"
         "print(','.join(loaded))"
     )
     result = subprocess.run(
