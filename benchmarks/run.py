@@ -9,11 +9,13 @@ table is printed and written to ``docs/performance.md``.
 
 Usage: python -m benchmarks.run [--pairs 200] [--ade-pairs 2000] [--jobs N]
        [--rounds 3] [--baseline-pairs 50] [--loss-images 3] [--output docs/performance.md]
-       [--quick] [--only losses|boundary]
+       [--quick] [--only losses|boundary|dask]
 
-``--only losses`` measures ``segeval loss`` alone (``benchmarks/loss_bench.py``)
-and ``--only boundary`` the boundary metrics alone; each replaces its section of
-the output file, leaving the other sections as the last full run wrote them.
+``--only losses`` measures ``segeval loss`` alone (``benchmarks/loss_bench.py``),
+``--only boundary`` the boundary metrics alone and ``--only dask`` the Dask
+cluster against threads (``benchmarks/dask_bench.py``); each replaces its
+section of the output file, leaving the other sections as the last full run
+wrote them.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from typing import Any
 
 from benchmarks import loss_bench
 from benchmarks.bootstrap_bench import measure as measure_bootstrap
+from benchmarks.dask_bench import measure_dask, render_dask
 from benchmarks.datasets import ensure_ade_set, ensure_cityscapes_set
 
 REPO = Path(__file__).resolve().parents[1]
@@ -235,7 +238,7 @@ def main() -> None:
     parser.add_argument("--boundary-core-pairs", type=int, default=5)
     parser.add_argument(
         "--only",
-        choices=["losses", "boundary"],
+        choices=["losses", "boundary", "dask"],
         help="Run one part and replace its section of --output.",
     )
     args = parser.parse_args()
@@ -258,6 +261,14 @@ def main() -> None:
         print(section)
         if not args.quick:
             args.output.write_text(replace_section(args.output.read_text(), section.split("\n")))
+            print(f"Section written to {args.output}")
+        return
+    if args.only == "dask":
+        print("Dask LocalCluster (2 workers) against the thread engine ...", flush=True)
+        lines = render_dask(measure_dask(city, rounds=args.rounds))
+        print("\n".join(lines))
+        if not args.quick:
+            args.output.write_text(replace_section(args.output.read_text(), lines))
             print(f"Section written to {args.output}")
         return
     ade = ensure_ade_set(CACHE, args.ade_pairs)
@@ -313,6 +324,8 @@ def main() -> None:
     batch = _best(batch_runs)
     separate = min(separate_rounds)
     boundary = boundary_section(city, args)
+    print("Dask LocalCluster (2 workers) against the thread engine ...", flush=True)
+    dask_section = render_dask(measure_dask(city, rounds=args.rounds))
 
     # In this process and a few seconds in all: the bootstrap works on counts, not files.
     print("Bootstrap: 2,000 resamples of 500 images x 19 classes ...", flush=True)
@@ -337,6 +350,7 @@ def main() -> None:
     )
     report += "\n" + "\n".join(_losses(args))
     report += "\n" + boundary
+    report += "\n".join(["", *dask_section])
     print(report)
     if not args.quick:
         args.output.write_text(report)

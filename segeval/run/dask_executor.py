@@ -31,7 +31,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from segeval.errors import UsageError
-from segeval.run.engine import TaskDone, WorkerCrash, chunked, default_jobs
+from segeval.run.engine import TaskDone, WorkerCrash, chunked, default_jobs, tune_allocator
 
 __all__ = ["DASK_MAX_CHUNK", "DaskExecutor"]
 
@@ -123,6 +123,9 @@ class DaskExecutor:
                     f"--scheduler {scheduler}: cannot reach the Dask scheduler ({err}); start "
                     "it (dask scheduler) or pass --scheduler local."
                 ) from err
+
+        # As the local engines do: keep each image's buffers in the worker (no page faults).
+        self.client.run(tune_allocator)
 
     @property
     def jobs(self) -> int:

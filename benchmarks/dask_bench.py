@@ -1,0 +1,152 @@
+"""The Dask section of ``make bench``: what running on a cluster costs against threads.
+
+Everything runs on this machine: a ``LocalCluster`` of 2 worker processes (one
+thread each) on 127.0.0.1, against the thread engine with 2 threads, on the
+same Cityscapes-like set. Measured:
+
+* cluster start-up (processes up and connected), and warm-up (each worker's
+  first import of segeval and numpy), separately from scoring;
+* scoring on the *already running* cluster against the thread engine, the two
+  alternating over the rounds, best of each kept (interference only adds);
+* the cost of one task: an empty task's round trip, and the scoring run's
+  extra time divided by its number of tasks;
+* the run time against the images per task (``max_chunk``).
+
+Run alone with ``python -m benchmarks.run --only dask``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["DaskResults", "measure_dask", "render_dask"]
+
+
+@dataclass
+class DaskResults:
+    """Seconds measured by :func:`measure_dask`."""
+
+    pairs: int
+    workers: int
+    startup: float
+    warmup: float
+    threads: list[float] = field(default_factory=list)
+    dask: list[float] = field(default_factory=list)
+    tasks: int = 0
+    images_per_task: int = 0
+    empty_task: float = 0.0
+    by_chunk: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def overhead(self) -> float:
+        """Dask's best run against the thread engine's best, minus 1."""
+        return min(self.dask) / min(self.threads) - 1
+
+    @property
+    def per_task(self) -> float:
+        """The scoring run's extra seconds per task."""
+        return (min(self.dask) - min(self.threads)) / self.tasks
+
+
+def _empty(items: Sequence[int]) -> int:
+    return len(items)
+
+
+def _warm(_: object) -> str:
+    import segeval.run.work  # noqa: F401  (what a first scoring task imports)
+
+    return "ready"
+
+
+def _timed(run: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    run()
+    return time.perf_counter() - started
+
+
+def measure_dask(folder: Path, *, workers: int = 2, rounds: int = 3) -> DaskResults:
+    """Measure the Dask executor against the thread engine on ``folder``/pred and /gt."""
+    import distributed
+
+    from segeval.run.dask_executor import DaskExecutor
+    from segeval.run.engine import tune_allocator
+    from segeval.run.evaluate import evaluate
+    from segeval.run.options import Execution, ScoreOptions
+
+    tune_allocator()
+    options = ScoreOptions(num_classes=19)
+    pred, gt = folder / "pred", folder / "gt"
+    started = time.perf_counter()
+    size = {"n_workers": workers, "threads_per_worker": 1}
+    cluster = distributed.LocalCluster(host="127.0.0.1", dashboard_address=None, **size)
+    client = distributed.Client(cluster)
+    client.wait_for_workers(workers)
+    startup = time.perf_counter() - started
+    warmup = _timed(lambda: client.gather(client.map(_warm, range(workers * 4), pure=False)))
+    results = DaskResults(pairs=0, workers=workers, startup=startup, warmup=warmup)
+    try:
+        executor = DaskExecutor(client)
+        threads = Execution(jobs=workers)
+        on_dask = Execution(executor=executor)
+        evaluate(pred, gt, options, execution=on_dask)  # first read of the files: not timed
+        for _ in range(rounds):
+            results.threads.append(_timed(lambda: evaluate(pred, gt, options, execution=threads)))
+            results.dask.append(_timed(lambda: evaluate(pred, gt, options, execution=on_dask)))
+        pairs = sorted(path.name for path in gt.iterdir())
+        results.pairs = len(pairs)
+        chunks = executor.chunk(pairs)
+        results.tasks, results.images_per_task = len(chunks), len(chunks[0])
+        empty = [[index] for index in range(200)]
+        list(executor.run(_empty, empty))
+        results.empty_task = min(
+            _timed(lambda: list(executor.run(_empty, empty))) / len(empty) for _ in range(rounds)
+        )
+        for max_chunk in (4, 8, 16, 32):
+            sized = DaskExecutor(client, max_chunk=max_chunk)
+            count = len(sized.chunk(pairs)[0])
+            started = time.perf_counter()
+            evaluate(pred, gt, options, execution=Execution(executor=sized))
+            results.by_chunk[count] = time.perf_counter() - started
+    finally:
+        client.close()
+        cluster.close()
+    return results
+
+
+def render_dask(results: DaskResults) -> list[str]:
+    """The Markdown section of docs/performance.md (and docs/scale-out.md's numbers)."""
+    best_threads, best_dask = min(results.threads), min(results.dask)
+    ok = results.overhead < 0.15
+    spread = " ".join(f"{seconds:.2f}" for seconds in results.dask)
+    return [
+        "## On a Dask cluster",
+        "",
+        f"{results.pairs} Cityscapes-like pairs, {results.workers} workers on this machine: "
+        f"a `LocalCluster` of {results.workers} processes (one thread each, 127.0.0.1) "
+        f"against the thread engine with {results.workers} threads; the two alternate, best "
+        f"of {len(results.dask)} runs each, the cluster already running.",
+        "",
+        "| | seconds |",
+        "|---|--:|",
+        f"| cluster start-up ({results.workers} worker processes connected) | "
+        f"{results.startup:.2f} |",
+        f"| warm-up (each worker's first import of segeval) | {results.warmup:.2f} |",
+        f"| thread engine, {results.pairs} pairs | {best_threads:.2f} |",
+        f"| Dask engine, {results.pairs} pairs (all runs: {spread}) | {best_dask:.2f} |",
+        f"| Dask overhead against threads | {100 * results.overhead:+.1f} % "
+        f"({'met' if ok else '**not met**'}: target under 15 %) |",
+        f"| {results.tasks} tasks of {results.images_per_task} images: extra time per task | "
+        f"{1000 * results.per_task:.1f} ms |",
+        f"| an empty task's round trip (200 tasks) | {1000 * results.empty_task:.2f} ms |",
+        "",
+        "Run time against images per task (one run each):",
+        "",
+        "| images per task | seconds |",
+        "|--:|--:|",
+        *(f"| {count} | {seconds:.2f} |" for count, seconds in sorted(results.by_chunk.items())),
+        "",
+    ]
