@@ -7,9 +7,13 @@ same Cityscapes-like set. Measured:
 * cluster start-up (processes up and connected), and warm-up (each worker's
   first import of segeval and numpy), separately from scoring;
 * scoring on the *already running* cluster against the thread engine, the two
-  alternating over the rounds, best of each kept (interference only adds);
+  alternating over the rounds, best of each kept (interference only adds):
+  wall time, and CPU time (user + system, of this process, which also runs
+  the scheduler, plus the workers), which other load on the machine changes
+  far less than wall time;
 * the cost of one task: an empty task's round trip, and the scoring run's
-  extra time divided by its number of tasks;
+  extra time divided by its number of tasks; and what the idle cluster burns
+  (heartbeats, event loops) per second, which a slow run pays for longer;
 * the run time against the images per task (``max_chunk``).
 
 Run alone with ``python -m benchmarks.run --only dask``.
@@ -17,6 +21,8 @@ Run alone with ``python -m benchmarks.run --only dask``.
 
 from __future__ import annotations
 
+import os
+import resource
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,15 +42,23 @@ class DaskResults:
     warmup: float
     threads: list[float] = field(default_factory=list)
     dask: list[float] = field(default_factory=list)
+    threads_cpu: list[float] = field(default_factory=list)
+    dask_cpu: list[float] = field(default_factory=list)
     tasks: int = 0
     images_per_task: int = 0
     empty_task: float = 0.0
+    idle_cpu: float = 0.0
     by_chunk: dict[int, float] = field(default_factory=dict)
 
     @property
     def overhead(self) -> float:
         """Dask's best run against the thread engine's best, minus 1."""
         return min(self.dask) / min(self.threads) - 1
+
+    @property
+    def cpu_overhead(self) -> float:
+        """Dask's least CPU time against the thread engine's, minus 1."""
+        return min(self.dask_cpu) / min(self.threads_cpu) - 1
 
     @property
     def per_task(self) -> float:
@@ -68,11 +82,29 @@ def _timed(run: Callable[[], Any]) -> float:
     return time.perf_counter() - started
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _measured(run: Callable[[], Any], client: Any = None) -> tuple[float, float]:
+    """Wall seconds, and CPU seconds of this process (and of the workers, given a client)."""
+
+    def cpu() -> float:
+        workers = 0.0 if client is None else sum(client.run(_cpu_seconds).values())
+        return _cpu_seconds() + workers
+
+    cpu_before = cpu()
+    wall = _timed(run)
+    return wall, cpu() - cpu_before
+
+
 def measure_dask(folder: Path, *, workers: int = 2, rounds: int = 3) -> DaskResults:
     """Measure the Dask executor against the thread engine on ``folder``/pred and /gt."""
+    import dask.config
     import distributed
 
-    from segeval.run.dask_executor import DaskExecutor
+    from segeval.run.dask_executor import QUIET_WORKERS, DaskExecutor
     from segeval.run.engine import tune_allocator
     from segeval.run.evaluate import evaluate
     from segeval.run.options import Execution, ScoreOptions
@@ -82,7 +114,8 @@ def measure_dask(folder: Path, *, workers: int = 2, rounds: int = 3) -> DaskResu
     pred, gt = folder / "pred", folder / "gt"
     started = time.perf_counter()
     size = {"n_workers": workers, "threads_per_worker": 1}
-    cluster = distributed.LocalCluster(host="127.0.0.1", dashboard_address=None, **size)
+    with dask.config.set(QUIET_WORKERS):  # as --scheduler local starts its cluster
+        cluster = distributed.LocalCluster(host="127.0.0.1", dashboard_address=None, **size)
     client = distributed.Client(cluster)
     client.wait_for_workers(workers)
     startup = time.perf_counter() - started
@@ -94,8 +127,12 @@ def measure_dask(folder: Path, *, workers: int = 2, rounds: int = 3) -> DaskResu
         on_dask = Execution(executor=executor)
         evaluate(pred, gt, options, execution=on_dask)  # first read of the files: not timed
         for _ in range(rounds):
-            results.threads.append(_timed(lambda: evaluate(pred, gt, options, execution=threads)))
-            results.dask.append(_timed(lambda: evaluate(pred, gt, options, execution=on_dask)))
+            wall, cpu = _measured(lambda: evaluate(pred, gt, options, execution=threads))
+            results.threads.append(wall)
+            results.threads_cpu.append(cpu)
+            wall, cpu = _measured(lambda: evaluate(pred, gt, options, execution=on_dask), client)
+            results.dask.append(wall)
+            results.dask_cpu.append(cpu)
         pairs = sorted(path.name for path in gt.iterdir())
         results.pairs = len(pairs)
         chunks = executor.chunk(pairs)
@@ -105,6 +142,8 @@ def measure_dask(folder: Path, *, workers: int = 2, rounds: int = 3) -> DaskResu
         results.empty_task = min(
             _timed(lambda: list(executor.run(_empty, empty))) / len(empty) for _ in range(rounds)
         )
+        wall, cpu = _measured(lambda: time.sleep(5), client)
+        results.idle_cpu = cpu / wall
         for max_chunk in (4, 8, 16, 32):
             sized = DaskExecutor(client, max_chunk=max_chunk)
             count = len(sized.chunk(pairs)[0])
@@ -122,8 +161,12 @@ def render_dask(results: DaskResults) -> list[str]:
     best_threads, best_dask = min(results.threads), min(results.dask)
     ok = results.overhead < 0.15
     spread = " ".join(f"{seconds:.2f}" for seconds in results.dask)
+    thread_spread = " ".join(f"{seconds:.2f}" for seconds in results.threads)
+    load = " / ".join(f"{value:.1f}" for value in os.getloadavg())
     return [
         "## On a Dask cluster",
+        "",
+        f"Load average when this section ended: {load} (1 / 5 / 15 min; {os.cpu_count()} cores).",
         "",
         f"{results.pairs} Cityscapes-like pairs, {results.workers} workers on this machine: "
         f"a `LocalCluster` of {results.workers} processes (one thread each, 127.0.0.1) "
@@ -135,13 +178,19 @@ def render_dask(results: DaskResults) -> list[str]:
         f"| cluster start-up ({results.workers} worker processes connected) | "
         f"{results.startup:.2f} |",
         f"| warm-up (each worker's first import of segeval) | {results.warmup:.2f} |",
-        f"| thread engine, {results.pairs} pairs | {best_threads:.2f} |",
+        f"| thread engine, {results.pairs} pairs (all runs: {thread_spread}) | "
+        f"{best_threads:.2f} |",
         f"| Dask engine, {results.pairs} pairs (all runs: {spread}) | {best_dask:.2f} |",
-        f"| Dask overhead against threads | {100 * results.overhead:+.1f} % "
+        f"| Dask overhead against threads, wall time | {100 * results.overhead:+.1f} % "
         f"({'met' if ok else '**not met**'}: target under 15 %) |",
+        f"| CPU time, thread engine / Dask (client, scheduler and workers) | "
+        f"{min(results.threads_cpu):.2f} / {min(results.dask_cpu):.2f} "
+        f"({100 * results.cpu_overhead:+.1f} %) |",
         f"| {results.tasks} tasks of {results.images_per_task} images: extra time per task | "
         f"{1000 * results.per_task:.1f} ms |",
         f"| an empty task's round trip (200 tasks) | {1000 * results.empty_task:.2f} ms |",
+        f"| the idle cluster's CPU (heartbeats, event loops), per second of wall time | "
+        f"{results.idle_cpu:.3f} |",
         "",
         "Run time against images per task (one run each):",
         "",

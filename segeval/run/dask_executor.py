@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 from segeval.errors import UsageError
 from segeval.run.engine import TaskDone, WorkerCrash, chunked, default_jobs, tune_allocator
 
-__all__ = ["DASK_MAX_CHUNK", "DaskExecutor"]
+__all__ = ["DASK_MAX_CHUNK", "QUIET_WORKERS", "DaskExecutor"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -47,6 +47,9 @@ DASK_MAX_CHUNK = 32
 #: Results combined per reduction task.
 FAN_IN = 8
 
+#: Dask settings of the clusters segeval starts (``--scheduler local``).
+QUIET_WORKERS = {"distributed.worker.profile.enabled": False}
+
 
 def _distributed() -> Any:
     """The ``distributed`` module, imported on first use (an optional extra)."""
@@ -58,6 +61,11 @@ class _Raised:
     """A task's exception, held until its turn in input order."""
 
     error: Exception
+
+
+def _config() -> Any:
+    """``dask.config``, imported on first use."""
+    return importlib.import_module("dask.config")
 
 
 def _combine_all(combine: Callable[[R, R], R], *parts: R) -> R:
@@ -111,9 +119,11 @@ class DaskExecutor:
             self.client = scheduler
         elif scheduler == "local":
             size = {"n_workers": workers or default_jobs(), "threads_per_worker": 1}
-            # Loopback only, no dashboard: a run's cluster serves this process alone.
+            # Loopback only, no dashboard and no profiler (nobody looks at them, and
+            # the profiler's sampling costs CPU): a run's cluster serves this process.
             cluster = distributed.LocalCluster
-            self._cluster = cluster(host="127.0.0.1", dashboard_address=None, **size)
+            with _config().set(QUIET_WORKERS):
+                self._cluster = cluster(host="127.0.0.1", dashboard_address=None, **size)
             self.client = distributed.Client(self._cluster)
         else:
             try:
