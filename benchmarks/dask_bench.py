@@ -12,7 +12,7 @@ same Cityscapes-like set. Measured:
   the scheduler, plus the workers), which other load on the machine changes
   far less than wall time;
 * the cost of one task: an empty task's round trip, and the scoring run's
-  extra time divided by its number of tasks; and what the idle cluster burns
+  extra CPU time divided by its number of tasks; and what the idle cluster burns
   (heartbeats, event loops) per second, which a slow run pays for longer;
 * the run time against the images per task (``max_chunk``).
 
@@ -62,8 +62,8 @@ class DaskResults:
 
     @property
     def per_task(self) -> float:
-        """The scoring run's extra seconds per task."""
-        return (min(self.dask) - min(self.threads)) / self.tasks
+        """The scoring run's extra CPU seconds per task (wall time is too noisy to divide)."""
+        return (min(self.dask_cpu) - min(self.threads_cpu)) / self.tasks
 
 
 def _empty(items: Sequence[int]) -> int:
@@ -186,7 +186,7 @@ def render_dask(results: DaskResults) -> list[str]:
         f"| CPU time, thread engine / Dask (client, scheduler and workers) | "
         f"{min(results.threads_cpu):.2f} / {min(results.dask_cpu):.2f} "
         f"({100 * results.cpu_overhead:+.1f} %) |",
-        f"| {results.tasks} tasks of {results.images_per_task} images: extra time per task | "
+        f"| {results.tasks} tasks of {results.images_per_task} images: extra CPU per task | "
         f"{1000 * results.per_task:.1f} ms |",
         f"| an empty task's round trip (200 tasks) | {1000 * results.empty_task:.2f} ms |",
         f"| the idle cluster's CPU (heartbeats, event loops), per second of wall time | "
