@@ -3,7 +3,7 @@
 A *location* is a :class:`pathlib.Path` (a plain path or a ``file://`` URL) or
 a :class:`RemotePath` (``s3://``, ``gs://``, ``az://`` and any other fsspec
 protocol). Local paths use the standard library only: fsspec is an optional
-extra (``pip install segeval[cloud]``) imported the first time a URL is read,
+extra (``pip install segeval-masks[cloud]``) imported the first time a URL is read,
 so local runs keep their speed and the core stays light.
 
 A :class:`RemotePath` is small and picklable (its URL and storage options), so
@@ -109,7 +109,7 @@ class RemotePath:
         except ImportError as err:
             raise UsageError(
                 f"{self.url}: reading URLs needs fsspec and the store's driver; "
-                "pip install 'segeval[cloud]' (s3fs), or gcsfs / adlfs for gs:// and az://."
+                "pip install 'segeval-masks[cloud]' (s3fs), or gcsfs / adlfs for gs:// and az://."
             ) from err
         try:
             return url_to_fs(self.url, **self.storage_options)  # type: ignore[no-any-return]

@@ -1,6 +1,6 @@
 """Run tasks on a Dask cluster: one more :class:`~segeval.run.engine.Executor`.
 
-``distributed`` is an optional extra (``pip install segeval[dask]``), imported
+``distributed`` is an optional extra (``pip install segeval-masks[dask]``), imported
 only when a :class:`DaskExecutor` is made. What travels where:
 
 * client -> scheduler -> workers: the task function (a small ``Work`` record:
@@ -109,7 +109,7 @@ class DaskExecutor:
             distributed = _distributed()
         except ImportError as err:
             raise UsageError(
-                "--scheduler needs Dask's distributed scheduler; pip install 'segeval[dask]'."
+                "--scheduler needs Dask's distributed scheduler; pip install 'segeval-masks[dask]'."
             ) from err
         self.retries = retries
         self.max_chunk = max_chunk
