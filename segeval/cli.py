@@ -825,6 +825,34 @@ def build_interval_options(params: dict[str, Any]) -> IntervalOptions | None:
     )
 
 
+def threshold_options(function: F) -> F:
+    """--fail-under, --fail-over and --thresholds (shared by score and merge)."""
+    decorators = [
+        click.option(
+            "--fail-under",
+            multiple=True,
+            metavar="METRIC=VALUE",
+            help="Exit 1 if METRIC < VALUE (e.g. miou=0.72, iou[road]=0.9, min_iou=0.3); "
+            "repeatable.",
+        ),
+        click.option(
+            "--fail-over",
+            multiple=True,
+            metavar="METRIC=VALUE",
+            help="Exit 1 if METRIC > VALUE (for lower-is-better metrics); repeatable.",
+        ),
+        click.option(
+            "--thresholds",
+            "thresholds_file",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="TOML or JSON file with [fail_under] / [fail_over] tables of METRIC = VALUE.",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
+
+
 def gate_options(function: F) -> F:
     """--junit and --github-summary (shared by score and compare)."""
     function = click.option(
@@ -968,24 +996,7 @@ def build_score_options(ctx: click.Context) -> ScoreOptions:
     "the worst images.",
 )
 @gate_options
-@click.option(
-    "--fail-under",
-    multiple=True,
-    metavar="METRIC=VALUE",
-    help="Exit 1 if METRIC < VALUE (e.g. miou=0.72, iou[road]=0.9, min_iou=0.3); repeatable.",
-)
-@click.option(
-    "--fail-over",
-    multiple=True,
-    metavar="METRIC=VALUE",
-    help="Exit 1 if METRIC > VALUE (for lower-is-better metrics); repeatable.",
-)
-@click.option(
-    "--thresholds",
-    "thresholds_file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="TOML or JSON file with [fail_under] / [fail_over] tables of METRIC = VALUE.",
-)
+@threshold_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @debug_option
 @click.pass_context

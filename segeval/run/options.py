@@ -488,7 +488,8 @@ class Execution:
         Pixels per row block in the accumulator (bounds temporaries).
     executor : Executor, optional
         Runs the tasks; default threads for ``score``, processes for ``batch``
-        (see :mod:`segeval.run.engine`).
+        (see :mod:`segeval.run.engine`); a
+        :class:`~segeval.run.dask_executor.DaskExecutor` runs them on a cluster.
 
     Examples
     --------
