@@ -17,6 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -26,8 +27,9 @@ from segeval.report import Report
 from segeval.run.batch import BatchOptions, run_batch
 from segeval.run.engine import TaskDone
 from segeval.run.evaluate import evaluate
+from segeval.run.losses import evaluate_losses
 from segeval.run.options import Execution, ScoreOptions
-from tests.helpers import CAMVID, CAMVID_OPTIONS, SAMPLE, SAMPLE_ARGS, RowSink
+from tests.helpers import CAMVID, CAMVID_OPTIONS, SAMPLE, SAMPLE_ARGS, RowSink, save_mask
 
 pytest.importorskip("distributed")
 
@@ -189,3 +191,23 @@ def test_workers_without_a_local_cluster_is_a_usage_error() -> None:
     result = CliRunner().invoke(cli, ["score", *SAMPLE_ARGS, "--workers", "2"])
     assert result.exit_code == 2
     assert "--workers applies to --scheduler local" in result.stderr
+
+
+def test_losses_plug_into_the_dask_executor(dask_client: Any, tmp_path: Path) -> None:
+    """Any picklable work over chunks runs on the cluster: here segeval loss's."""
+    rng = np.random.default_rng(0)
+    (tmp_path / "logits").mkdir()
+    for index in range(6):
+        save_mask(tmp_path / "gt" / f"img{index}.png", rng.integers(0, 3, size=(6, 8)))
+        scores = rng.normal(scale=2.0, size=(3, 6, 8)).astype(np.float32)
+        np.save(tmp_path / "logits" / f"img{index}.npy", scores)
+    terms = ["ce", "dice", "lovasz"]
+    local = evaluate_losses(tmp_path / "logits", tmp_path / "gt", terms)
+    on_dask = evaluate_losses(
+        tmp_path / "logits", tmp_path / "gt", terms,
+        execution=Execution(executor=DaskExecutor(dask_client, max_chunk=2)),
+    )  # fmt: skip
+    assert on_dask.values == local.values
+    assert [image.to_dict() for image in on_dask.per_image] == [
+        image.to_dict() for image in local.per_image
+    ]

@@ -37,6 +37,7 @@ from segeval.errors import (
 from segeval.inputs.pairing import MaskPair, check_pairing, pair_folders
 from segeval.io import ReadOptions, read_mask
 from segeval.io.scores import read_score_header, read_scores
+from segeval.io.storage import Location, RemotePath
 from segeval.loss_report import LossReport, LossRun
 from segeval.losses.accumulator import LossAccumulator, lovasz_budget_message, lovasz_bytes
 from segeval.losses.options import LossOptions
@@ -135,8 +136,8 @@ def loss_tasks(work: LossWork, pairs: Sequence[MaskPair]) -> LossAccumulator:
     accumulator = work.new_accumulator()
     for pair in pairs:
         assert pair.pred_path is not None  # missing predictions never reach a worker
-        target = read_target(pair.gt_path, work)
-        scores = read_scores(pair.pred_path, work.npz_key, work.max_pixels)
+        target = read_target(_local(pair.gt_path), work)
+        scores = read_scores(_local(pair.pred_path), work.npz_key, work.max_pixels)
         if scores.ndim in (2, 3) and scores.shape[-2:] != target.shape:
             raise ShapeMismatchError(
                 f"{pair.pred_path}: scores of shape {scores.shape} (C, H, W) do not match "
@@ -226,8 +227,8 @@ def evaluate_losses(
         strict=options.strict,
     )
     pairs = [pair for pair in checked.pairs if pair.pred_path is not None]
-    first = pairs[0].pred_path
-    assert first is not None
+    assert pairs[0].pred_path is not None
+    first = _local(pairs[0].pred_path)
     channels = _channels(read_score_header(first, options.npz_key).shape, first)
     options, mapping = _classes(options, channels, first)
     loss_options = replace(loss_options, ignore_index=mapping.ignore_code)
@@ -353,6 +354,16 @@ def _class_source(options: ScoreOptions) -> str:
     return "--num-classes"
 
 
+def _local(path: Location) -> Path:
+    """A local file: score files are memory-mapped, so URLs are not read here."""
+    if isinstance(path, RemotePath):
+        raise UsageError(
+            f"{path}: segeval loss reads local files only (scores are memory-mapped); "
+            "copy the scores and masks to a local folder."
+        )
+    return path
+
+
 def _class_names(options: ScoreOptions, channels: int) -> tuple[str, ...]:
     names = tuple(options.class_names_for(2 if channels == 1 else channels))
     return names[1:] if channels == 1 else names
@@ -363,6 +374,6 @@ def _check_lovasz_budget(pairs: Sequence[MaskPair], npz_key: str | None, budget:
     needed = 0
     for pair in pairs:
         assert pair.pred_path is not None
-        needed += lovasz_bytes(read_score_header(pair.pred_path, npz_key).shape)
+        needed += lovasz_bytes(read_score_header(_local(pair.pred_path), npz_key).shape)
         if needed > budget:
             raise LossMemoryError(lovasz_budget_message(str(pair.pred_path), budget))
