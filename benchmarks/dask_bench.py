@@ -114,8 +114,9 @@ def measure_dask(folder: Path, *, workers: int = 2, rounds: int = 3) -> DaskResu
     pred, gt = folder / "pred", folder / "gt"
     started = time.perf_counter()
     size = {"n_workers": workers, "threads_per_worker": 1}
+    local = distributed.LocalCluster
     with dask.config.set(QUIET_WORKERS):  # as --scheduler local starts its cluster
-        cluster = distributed.LocalCluster(host="127.0.0.1", dashboard_address=None, **size)
+        cluster = local(host="127.0.0.1", dashboard_address="127.0.0.1:0", **size)
     client = distributed.Client(cluster)
     client.wait_for_workers(workers)
     startup = time.perf_counter() - started

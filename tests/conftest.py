@@ -44,13 +44,13 @@ def make_dataset(tmp_path: Path) -> MaskWriter:
 
 @pytest.fixture(scope="session")
 def dask_client() -> Iterator[Any]:
-    """One local Dask cluster for the session: 2 worker processes on 127.0.0.1, no dashboard.
+    """One local Dask cluster for the session: 2 worker processes, everything on 127.0.0.1.
 
     Worker processes (not threads), so that a test can kill one mid-run.
     """
     distributed = pytest.importorskip("distributed")
     size = {"n_workers": 2, "threads_per_worker": 1, "processes": True}
-    cluster = distributed.LocalCluster(host="127.0.0.1", dashboard_address=None, **size)
+    cluster = distributed.LocalCluster(host="127.0.0.1", dashboard_address="127.0.0.1:0", **size)
     client = distributed.Client(cluster)
     yield client
     client.close()

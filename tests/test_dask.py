@@ -174,17 +174,19 @@ def test_batch_on_dask_ranks_as_the_process_engine(dask_client: Any, tmp_path: P
     assert [e.name for e in boards[1].entries] == ["oracle", "model"]
 
 
+def _cli_json(*extra: str) -> dict[str, Any]:
+    """segeval score on the sample set as JSON, its run time zeroed."""
+    result = CliRunner().invoke(cli, ["score", *SAMPLE_ARGS, "--format", "json", *extra])
+    assert result.exit_code == 0, result.output
+    document: dict[str, Any] = json.loads(result.stdout)
+    document["elapsed_seconds"] = 0.0
+    return document
+
+
 def test_cli_runs_on_a_scheduler_address(dask_client: Any) -> None:
-    runner = CliRunner()
-    local = runner.invoke(cli, ["score", *SAMPLE_ARGS, "--format", "json"])
     address = dask_client.scheduler.address
     assert address.startswith("tcp://127.0.0.1:")
-    remote = runner.invoke(cli, ["score", *SAMPLE_ARGS, "--format", "json", "--scheduler", address])
-    assert remote.exit_code == 0, remote.output
-    documents = [json.loads(result.stdout) for result in (local, remote)]
-    for document in documents:
-        document["elapsed_seconds"] = 0.0
-    assert documents[0] == documents[1]
+    assert _cli_json("--scheduler", address) == _cli_json()
 
 
 def test_workers_without_a_local_cluster_is_a_usage_error() -> None:
@@ -211,3 +213,7 @@ def test_losses_plug_into_the_dask_executor(dask_client: Any, tmp_path: Path) ->
     assert [image.to_dict() for image in on_dask.per_image] == [
         image.to_dict() for image in local.per_image
     ]
+
+
+def test_cli_starts_and_stops_a_local_cluster_for_the_run() -> None:
+    assert _cli_json("--scheduler", "local", "--workers", "1") == _cli_json()

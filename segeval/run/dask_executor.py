@@ -79,7 +79,7 @@ class DaskExecutor:
     ----------
     scheduler : str or distributed.Client
         ``tcp://host:8786`` connects to a running scheduler; ``local`` starts a
-        ``LocalCluster`` on 127.0.0.1 (no dashboard) and stops it on
+        ``LocalCluster`` on 127.0.0.1 (its HTTP endpoint on a free loopback port) and stops it on
         :meth:`close`; a ``Client`` is used as it is (and left open).
     workers : int, optional
         With ``local``: worker processes, one thread each (default: every core).
@@ -119,11 +119,12 @@ class DaskExecutor:
             self.client = scheduler
         elif scheduler == "local":
             size = {"n_workers": workers or default_jobs(), "threads_per_worker": 1}
-            # Loopback only, no dashboard and no profiler (nobody looks at them, and
-            # the profiler's sampling costs CPU): a run's cluster serves this process.
+            # Loopback only, the scheduler's HTTP endpoint on a free port (the default
+            # 8787 may be taken), no profiler (its sampling costs CPU): a run's cluster
+            # serves this process alone.
             cluster = distributed.LocalCluster
             with _config().set(QUIET_WORKERS):
-                self._cluster = cluster(host="127.0.0.1", dashboard_address=None, **size)
+                self._cluster = cluster(host="127.0.0.1", dashboard_address="127.0.0.1:0", **size)
             self.client = distributed.Client(self._cluster)
         else:
             try:
