@@ -22,6 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from segeval.cli import cli
+from segeval.core.boundary import BoundaryOptions
 from segeval.errors import SegevalError
 from segeval.report import Report
 from segeval.run.batch import BatchOptions, run_batch
@@ -69,6 +70,18 @@ def test_sample_on_dask_gives_the_local_report_and_rows(dask_client: Any) -> Non
     assert on_dask == local
     assert local["num_images"] == 12
     assert [row[0] for row in dask_rows.rows] == [row[0] for row in local_rows.rows]
+    assert _same(dask_rows.rows, local_rows.rows)
+
+
+def test_boundary_metrics_on_dask_give_the_local_report(dask_client: Any) -> None:
+    pytest.importorskip("scipy")
+    boundary = BoundaryOptions(boundary=True, surface=True)
+    options = ScoreOptions(class_names=SAMPLE_NAMES, per_image=True, boundary=boundary)
+    local, on_dask, local_rows, dask_rows = _score_both(
+        SAMPLE / "pred", SAMPLE / "gt", options, DaskExecutor(dask_client, max_chunk=3)
+    )
+    assert "boundary" in json.dumps(local)
+    assert on_dask == local
     assert _same(dask_rows.rows, local_rows.rows)
 
 

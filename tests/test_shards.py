@@ -167,3 +167,13 @@ def test_bad_shard_options_are_usage_errors(args: list[str], message: str) -> No
     code, _, err = _cli("score", *SAMPLE_ARGS, *args)
     assert code == 2
     assert message in err
+
+
+def test_boundary_metrics_are_refused_with_a_state(tmp_path: Path) -> None:
+    code, _, err = _cli(
+        "score", *SAMPLE_ARGS, "--boundary", "--shard", "1/2",
+        "--save-state", str(tmp_path / "part-1.segeval"),
+    )  # fmt: skip
+    assert code == 2
+    assert "--save-state keeps counts, not boundary statistics" in err
+    assert not (tmp_path / "part-1.segeval").exists()
