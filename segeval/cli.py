@@ -1232,12 +1232,7 @@ def _finish_gate(
     help="Normalise the shown matrix by ground-truth rows, prediction columns or the total.",
 )
 @gate_options
-@click.option(
-    "--fail-under", multiple=True, metavar="METRIC=VALUE", help="Exit 1 if METRIC < VALUE."
-)
-@click.option(
-    "--fail-over", multiple=True, metavar="METRIC=VALUE", help="Exit 1 if METRIC > VALUE."
-)
+@threshold_options
 @debug_option
 @click.pass_context
 def merge(
@@ -1253,6 +1248,7 @@ def merge(
     github_summary: bool,
     fail_under: tuple[str, ...],
     fail_over: tuple[str, ...],
+    thresholds_file: Path | None,
     **_storage_options: Any,
 ) -> None:
     """Merge the saved states of every shard of a run into the run's report.
@@ -1273,7 +1269,7 @@ def merge(
     output = _with_storage(output, storage)
     per_image_output = _with_storage(per_image_output, storage)
     _check_outputs({"--output": output, "--per-image-output": per_image_output}, [])
-    thresholds = _thresholds(fail_under, fail_over, None)
+    thresholds = _thresholds(fail_under, fail_over, thresholds_file)
     found = _expand_states([_with_storage(state, storage) for state in states])
     parts = [(str(state), load_state(state)) for state in found]
     if per_image_output is not None and not parts[0][1].settings.per_image:

@@ -60,6 +60,7 @@ from segeval.inputs.submissions import (
     discover_submissions,
     prepare_submission,
 )
+from segeval.io.storage import Location
 from segeval.leaderboard import Leaderboard, SubmissionResult, rank
 from segeval.outputs.atomic import refuse_inside_inputs
 from segeval.run.batch_store import load_stored, store_result
@@ -223,7 +224,8 @@ def _prepare(setting: _Setting, job: tuple[Submission, Path, int]) -> _Prepared:
             gt_files=setting.gt_files,
         )
         pairing = pair_with_listing(prepared.folder, setting.ground_truth, setting.pairing)
-        pairing = replace(pairing, extra=tuple(sorted(pairing.extra + prepared.extra)))
+        extra = sorted(pairing.extra + prepared.extra, key=lambda path: Path(str(path)))
+        pairing = replace(pairing, extra=tuple(extra))
         checked = check_pairing(
             pairing,
             gt_dir=Path("ground truth"),
@@ -335,7 +337,7 @@ def run_batch(
     gt_files = frozenset(
         (info.st_dev, info.st_ino)
         for paths in ground_truth.by_key.values()
-        for info in map(os.stat, paths)
+        for info in (os.stat(str(path)) for path in paths)
     )
     # Settings and the ground truth's content: replacing the ground truth invalidates --resume.
     digest = score.fingerprint()
@@ -499,7 +501,7 @@ class _Runner:
     # ----------------------------------------------------------- counting
 
     def _count(self, scored: list[_Entry], executor: ProcessExecutor) -> None:
-        by_key: dict[str, tuple[Path, list[tuple[int, Path | None]]]] = {}
+        by_key: dict[str, tuple[Location, list[tuple[int, Location | None]]]] = {}
         for index, entry in enumerate(scored):
             assert entry.checked is not None
             entry.accumulator = self.template.copy_empty()
@@ -595,5 +597,5 @@ class _Runner:
             entry.spool = None
 
 
-def _only(task: ImageTask, submission: int) -> tuple[tuple[int, Path | None], ...]:
+def _only(task: ImageTask, submission: int) -> tuple[tuple[int, Location | None], ...]:
     return tuple(prediction for prediction in task.predictions if prediction[0] == submission)

@@ -9,9 +9,9 @@ only when a :class:`DaskExecutor` is made. What travels where:
   the masks from the shared filesystem or the object store themselves.
 * workers -> client: one :class:`~segeval.run.work.TaskResult` per chunk:
   C x C integer counts per submission and, with per-image scoring, 3 x C
-  counts per image. :meth:`DaskExecutor.reduce` sums results on the cluster
-  with a tree of ``combine`` tasks, so with many submissions only the final
-  sum crosses to the client.
+  counts per image. For work whose result is only a sum,
+  :meth:`DaskExecutor.reduce` adds results up on the cluster with a tree of
+  ``combine`` tasks, so only the final sum crosses to the client.
 
 A worker that dies mid-task (killed, out of memory, a crashing decoder) loses
 its task; the scheduler runs it again on another worker (up to Dask's
