@@ -73,6 +73,7 @@ def read_npy(path: Location, max_pixels: int | None, data: bytes) -> np.ndarray:
     --------
     >>> buffer = io.BytesIO()
     >>> np.save(buffer, np.array([[0, 1], [2, 3]], dtype=np.uint8))
+    >>> from pathlib import Path
     >>> read_npy(Path("m.npy"), None, buffer.getvalue())
     array([[0, 1],
            [2, 3]], dtype=uint8)
@@ -116,6 +117,7 @@ def read_npz(path: Location, key: str | None, max_pixels: int | None, data: byte
     --------
     >>> buffer = io.BytesIO()
     >>> np.savez(buffer, labels=np.zeros((2, 2), dtype=np.uint8))
+    >>> from pathlib import Path
     >>> read_npz(Path("m.npz"), None, None, buffer.getvalue()).shape
     (2, 2)
     """

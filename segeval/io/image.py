@@ -60,6 +60,7 @@ def check_pixel_limit(path: Location, width: int, height: int, max_pixels: int |
 
     Examples
     --------
+    >>> from pathlib import Path
     >>> check_pixel_limit(Path("m.png"), 100, 100, 20000)
     >>> check_pixel_limit(Path("m.png"), 50000, 50000, 10**8)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
