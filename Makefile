@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 # The tests also run the optional Dask executor and object-storage URLs.
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,fast,losses,boundary,dask,cloud]'
+	$(BIN)/python -m pip install --quiet -e '.[test,fast,losses,boundary,dask,cloud,medical]'
 	touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed

@@ -52,7 +52,7 @@ from segeval.inputs.classes import PRESET_NAMES, load_class_names, load_definiti
 from segeval.inputs.pairing import PairingOptions
 from segeval.inspection import inspect_folder
 from segeval.intervals import IntervalOptions, with_intervals
-from segeval.io import DEFAULT_MAX_MASK_BYTES, DEFAULT_MAX_PIXELS, ReadOptions
+from segeval.io import DEFAULT_MAX_MASK_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_VOXELS, ReadOptions
 from segeval.io.png import active_decoder
 from segeval.io.storage import Location, RemotePath, glob_remote, location, parse_storage_options
 from segeval.leaderboard import Leaderboard
@@ -669,6 +669,20 @@ def scoring_options(function: F) -> F:
             help="Resize predictions of another size to their ground truth (nearest neighbour).",
         ),
         click.option(
+            "--trust-gt-geometry",
+            is_flag=True,
+            help="Volumes: use the ground truth's spacing and orientation, ignoring the "
+            "prediction's header (for predictions saved without one).",
+        ),
+        click.option(
+            "--geometry-tolerance",
+            type=click.FloatRange(min=0),
+            default=1e-3,
+            show_default=True,
+            help="Volumes: largest difference in spacing (mm) and affine at which a "
+            "prediction's grid matches its ground truth's.",
+        ),
+        click.option(
             "--unknown-color",
             type=click.Choice(["error", "ignore"]),
             default="error",
@@ -700,6 +714,13 @@ def scoring_options(function: F) -> F:
             default=DEFAULT_MAX_MASK_BYTES,
             show_default=True,
             help="Refuse mask files larger than this (before reading them).",
+        ),
+        click.option(
+            "--max-voxels",
+            type=click.IntRange(min=1),
+            default=DEFAULT_MAX_VOXELS,
+            show_default=True,
+            help="Refuse volumes with more voxels than this (read from the header).",
         ),
         click.option(
             "--max-classes",
@@ -933,9 +954,12 @@ def build_score_options(ctx: click.Context) -> ScoreOptions:
         npz_key=params["npz_key"],
         max_pixels=params["max_pixels"],
         max_mask_bytes=params["max_mask_bytes"],
+        max_voxels=params["max_voxels"],
         max_classes=params["max_classes"],
         binary=params["binary"],
         boundary=_boundary_options(params),
+        trust_gt_geometry=params["trust_gt_geometry"],
+        geometry_tolerance=params["geometry_tolerance"],
     )
     if params["convention"]:
         options = apply_convention(options, params["convention"], explicit=given)

@@ -20,6 +20,7 @@ from PIL import Image
 from segeval.cli import cli
 from segeval.errors import UsageError
 from segeval.inputs.pairing import MaskPair
+from segeval.io import Geometry
 from segeval.run.batch import BatchOptions, run_batch
 from segeval.run.evaluate import evaluate
 from segeval.run.options import Execution, ScoreOptions
@@ -274,11 +275,11 @@ def test_a_crashing_worker_only_invalidates_its_submission(
     real_read = PairReader.read_prediction
 
     def crash_on(
-        reader: PairReader, pair: MaskPair, gt_mask: np.ndarray
+        reader: PairReader, pair: MaskPair, gt_mask: np.ndarray, gt_geometry: Geometry | None
     ) -> tuple[np.ndarray | None, bool]:
         if isinstance(pair.pred_path, Path) and "good" in pair.pred_path.parts:
             os._exit(3)  # a decoder crashing the whole process, as a hostile file might
-        return real_read(reader, pair, gt_mask)
+        return real_read(reader, pair, gt_mask, gt_geometry)
 
     # Workers are forked, so they inherit the patched class.
     monkeypatch.setattr(PairReader, "read_prediction", crash_on)

@@ -205,9 +205,12 @@ def test_float_image_is_refused(tmp_path: Path) -> None:
         read_mask(path)
 
 
-def test_3d_npy_is_refused(tmp_path: Path) -> None:
-    path = save_mask(tmp_path / "m.npy", np.zeros((2, 3, 3), dtype=np.uint8))
-    with pytest.raises(MaskReadError, match=r"expected a 2-D label array, got shape \(2, 3, 3\)"):
+def test_3d_npy_is_a_volume_and_4d_is_refused(tmp_path: Path) -> None:
+    # A 3-D array without an axis of length 1 is a volume (issue 19), read as it is.
+    path = save_mask(tmp_path / "m.npy", np.arange(18, dtype=np.uint8).reshape(2, 3, 3))
+    assert read_mask(path).shape == (2, 3, 3)
+    path = save_mask(tmp_path / "m4.npy", np.zeros((2, 3, 3, 2), dtype=np.uint8))
+    with pytest.raises(MaskReadError, match=r"expected a 2-D or 3-D label array, got shape"):
         read_mask(path)
 
 

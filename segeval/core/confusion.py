@@ -6,8 +6,9 @@ counters. It is updated one mask pair at a time, never keeps per-pixel data, and
 merges with ``+`` (integer sums), so partial matrices from parallel workers,
 chunks or separate runs add up to exactly the whole.
 
-Counting works on row blocks of at most ``chunk_pixels`` pixels, so temporaries
-stay bounded however large the image. Two paths:
+Counting works on blocks of at most ``chunk_pixels`` pixels (rows of an image,
+slabs of a volume, cut along the axis that is outermost in memory), so
+temporaries stay bounded however large the image or volume. Two paths:
 
 * uint8 masks (the common case): a joint histogram of *raw* values over a packed
   16-bit index ``gt << 8 | pred`` (65536 bins), summed over the blocks of a pair;
@@ -32,6 +33,8 @@ error says how much memory the matrix would need.
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Iterable
 from typing import Any, Literal
 
@@ -529,12 +532,60 @@ class ConfusionMatrix:
             batch._update_one(None if preds is None else preds[index], one_target)
         self += batch
 
-    def _update_one(self, pred: np.ndarray | None, target: np.ndarray) -> None:
+    def update_case(self, pred: np.ndarray | None, target: np.ndarray) -> None:
+        """Add one case of any number of axes (an image, a volume) as one item.
+
+        :meth:`update` reads a 3-D array as a batch of images; a 3-D medical
+        volume is one case (one per-case row), which this method counts as such.
+        Counting streams over slabs along the array's outermost axis in memory,
+        so a memory-mapped or Fortran-ordered volume is never copied whole.
+
+        Parameters
+        ----------
+        pred : numpy.ndarray or None
+            Raw predicted labels, integer or bool, 2-D or more; ``None`` when
+            the prediction is missing.
+        target : numpy.ndarray
+            Raw ground-truth labels, the same shape.
+
+        Raises
+        ------
+        UsageError
+            Non-integer arrays, fewer than 2 axes.
+        ShapeMismatchError, LabelRangeError
+            As :meth:`update`.
+
+        Examples
+        --------
+        >>> cm = ConfusionMatrix(2)
+        >>> volume = np.zeros((2, 3, 4), dtype=np.uint8)
+        >>> volume[1] = 1
+        >>> cm.update_case(volume, volume)
+        >>> cm.counts.tolist(), cm.num_images
+        ([[12, 0], [0, 12]], 1)
+        """
+        for role, mask in (("target", target), ("pred", pred)):
+            if mask is None:
+                continue
+            if not isinstance(mask, np.ndarray) or mask.ndim < 2:
+                raise UsageError(
+                    f"{role}: expected an array of 2 or more axes, got "
+                    f"{getattr(mask, 'shape', type(mask).__name__)}."
+                )
+            if not (np.issubdtype(mask.dtype, np.integer) or mask.dtype == np.bool_):
+                raise UsageError(f"{role}: expected integer class ids, got dtype {mask.dtype}.")
+        self._update_one(
+            None if pred is None else _as_integer(pred), _as_integer(target), any_ndim=True
+        )
+
+    def _update_one(
+        self, pred: np.ndarray | None, target: np.ndarray, *, any_ndim: bool = False
+    ) -> None:
         if pred is not None and target.shape != pred.shape:
             raise ShapeMismatchError(
                 f"ground truth has shape {target.shape} but prediction has shape {pred.shape}."
             )
-        if target.ndim != 2:
+        if target.ndim != 2 and not any_ndim:
             raise ShapeMismatchError(f"expected 2-D masks, got shape {target.shape}.")
         raw = self._grow_to_fit(pred, target) if self.num_classes_inferred else None
         gt_rule, pred_rule = self._gt_mapping, self._pred_mapping
@@ -556,10 +607,34 @@ class ConfusionMatrix:
         """True when adding ``added`` pixels cannot wrap any cell (total far below 2**64)."""
         return self._total_bound() + added < 2.0**63
 
-    def _row_blocks(self, mask: np.ndarray) -> Iterable[slice]:
-        rows_per_block = max(1, self.chunk_pixels // max(1, mask.shape[1]))
-        for start in range(0, mask.shape[0], rows_per_block):
-            yield slice(start, start + rows_per_block)
+    def _row_blocks(self, mask: np.ndarray) -> Iterable[tuple[slice | int, ...]]:
+        """Index tuples of blocks of at most ``chunk_pixels`` elements (one at least).
+
+        Rows of an image; slabs of a volume along the axis outermost in memory
+        (the first for C order, the last for NIfTI's Fortran order), so each
+        block is contiguous or nearly so. Axes too large for one block are cut
+        one index at a time, then the next axis inwards.
+        """
+        shape = mask.shape
+        outer_first = sorted(range(mask.ndim), key=lambda axis: -abs(mask.strides[axis]))
+        # The first position whose inner axes fit in a block is cut in steps;
+        # the axes before it are taken one index at a time.
+        position = next(
+            place
+            for place in range(mask.ndim)
+            if math.prod(shape[a] for a in outer_first[place + 1 :]) <= self.chunk_pixels
+        )
+        axis = outer_first[position]
+        inner = math.prod(shape[a] for a in outer_first[position + 1 :])
+        step = max(1, self.chunk_pixels // max(1, inner))
+        outer_axes = outer_first[:position]
+        for outer_index in itertools.product(*(range(shape[a]) for a in outer_axes)):
+            for start in range(0, shape[axis], step):
+                index: list[slice | int] = [slice(None)] * mask.ndim
+                for outer_axis, value in zip(outer_axes, outer_index, strict=True):
+                    index[outer_axis] = value
+                index[axis] = slice(start, start + step)
+                yield tuple(index)
 
     def _codes(self, pred: np.ndarray | None, target: np.ndarray) -> np.ndarray:
         """The pair's code histogram, counted block by block."""
@@ -685,6 +760,10 @@ class ConfusionMatrix:
             self.pred_ignore_pixels += int(pixel_counts[pred_ignore].sum())
         self.out_of_range_pixels += int(pixel_counts[out_of_range].sum())
         self.num_images += 1
+
+
+def _as_integer(mask: np.ndarray) -> np.ndarray:
+    return mask.view(np.uint8) if mask.dtype == np.bool_ else mask
 
 
 _UINT64_MAX = np.iinfo(np.uint64).max

@@ -27,7 +27,7 @@ from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from segeval.errors import PairingError, SegevalError, format_path_list
-from segeval.io import MASK_SUFFIXES
+from segeval.io import MASK_SUFFIXES, mask_suffix
 from segeval.io.storage import Location, RemotePath, list_remote
 from segeval.notices import Notice
 
@@ -250,9 +250,11 @@ def key_of(
             return None
         stem = name[: -len(suffix)]
     else:
-        if relative.suffix.lower() not in MASK_SUFFIXES:
+        # The one place keys are derived: a double suffix (.nii.gz) is stripped whole.
+        mask_type = mask_suffix(name)
+        if mask_type is None:
             return None
-        stem = relative.stem
+        stem = name[: -len(mask_type)]
     if flat or relative.parent == PurePosixPath("."):
         return stem
     return f"{relative.parent}/{stem}"

@@ -19,9 +19,17 @@ __all__ = ["as_label_array", "read_npy", "read_npz"]
 
 
 def _read_header(
-    stream: IO[bytes], source: str, max_pixels: int | None
+    stream: IO[bytes],
+    source: str,
+    max_pixels: int | None,
+    volumes: bool = False,
+    max_voxels: int | None = None,
 ) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
-    """Read an NPY header and refuse too many elements or non-integer data before loading."""
+    """Read an NPY header and refuse too many elements or non-integer data before loading.
+
+    With ``volumes``, a 3-D array without an axis of length 1 is a volume,
+    limited by ``max_voxels`` instead of ``max_pixels``.
+    """
     try:
         version = np.lib.format.read_magic(stream)
         if version == (1, 0):
@@ -36,7 +44,14 @@ def _read_header(
             "loads; save a plain integer array with numpy.save."
         )
     elements = math.prod(int(size) for size in shape)
-    if max_pixels is not None and elements > max_pixels:
+    if volumes and len(shape) == 3 and 1 not in shape:
+        if max_voxels is not None and elements > max_voxels:
+            raise MaskReadError(
+                f"{source}: the array declares shape {tuple(shape)} ({elements / 1e6:.1f} "
+                f"million voxels), more than the limit of {max_voxels / 1e6:.1f} million; pass "
+                "a larger --max-voxels if it is genuine."
+            )
+    elif max_pixels is not None and elements > max_pixels:
         raise MaskReadError(
             f"{source}: the array declares shape {tuple(shape)} ({elements / 1e6:.1f} million "
             f"values), more than the limit of {max_pixels / 1e6:.1f} megapixels; pass a larger "
@@ -45,8 +60,15 @@ def _read_header(
     return tuple(int(size) for size in shape), bool(fortran_order), dtype
 
 
-def read_npy(path: Location, max_pixels: int | None, data: bytes) -> np.ndarray:
-    """Load a 2-D integer array from the bytes of an NPY file (pickles are refused).
+def read_npy(
+    path: Location,
+    max_pixels: int | None,
+    data: bytes,
+    *,
+    volumes: bool = False,
+    max_voxels: int | None = None,
+) -> np.ndarray:
+    """Load a 2-D (or 3-D) integer array from the bytes of an NPY file (no pickles).
 
     The array is a view of ``data``: nothing is copied.
 
@@ -58,6 +80,10 @@ def read_npy(path: Location, max_pixels: int | None, data: bytes) -> np.ndarray:
         Refuse arrays with more elements, from the header, before loading.
     data : bytes
         The file's content.
+    volumes : bool, default False
+        Accept 3-D arrays (volumes).
+    max_voxels : int, optional
+        With ``volumes``: refuse volumes with more elements, from the header.
 
     Returns
     -------
@@ -79,7 +105,7 @@ def read_npy(path: Location, max_pixels: int | None, data: bytes) -> np.ndarray:
            [2, 3]], dtype=uint8)
     """
     stream = io.BytesIO(data)
-    shape, fortran_order, dtype = _read_header(stream, str(path), max_pixels)
+    shape, fortran_order, dtype = _read_header(stream, str(path), max_pixels, volumes, max_voxels)
     count = math.prod(shape)
     offset = stream.tell()
     if len(data) - offset < count * dtype.itemsize:
@@ -90,7 +116,7 @@ def read_npy(path: Location, max_pixels: int | None, data: bytes) -> np.ndarray:
         )
     labels = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
     labels = labels.reshape(shape, order="F" if fortran_order else "C")
-    return as_label_array(labels, source=str(path))
+    return as_label_array(labels, source=str(path), volumes=volumes)
 
 
 def read_npz(path: Location, key: str | None, max_pixels: int | None, data: bytes) -> np.ndarray:
@@ -166,11 +192,12 @@ def read_npz(path: Location, key: str | None, max_pixels: int | None, data: byte
     return as_label_array(labels, source=source)
 
 
-def as_label_array(labels: np.ndarray, source: str) -> np.ndarray:
-    """Check that an array holds 2-D integer labels and return it.
+def as_label_array(labels: np.ndarray, source: str, *, volumes: bool = False) -> np.ndarray:
+    """Check that an array holds 2-D (or 3-D) integer labels and return it.
 
     A trailing or leading axis of length 1 (``(H, W, 1)`` or ``(1, H, W)``) is
-    dropped; booleans become ``uint8``.
+    dropped; booleans become ``uint8``. Other 3-D arrays are volumes, accepted
+    with ``volumes``.
 
     Parameters
     ----------
@@ -178,11 +205,13 @@ def as_label_array(labels: np.ndarray, source: str) -> np.ndarray:
         The array as loaded.
     source : str
         What to name in an error message (a path, or a path and key).
+    volumes : bool, default False
+        Accept 3-D arrays.
 
     Returns
     -------
     numpy.ndarray
-        A 2-D integer array.
+        A 2-D (or 3-D) integer array.
 
     Raises
     ------
@@ -196,10 +225,12 @@ def as_label_array(labels: np.ndarray, source: str) -> np.ndarray:
     """
     if labels.ndim == 3 and 1 in (labels.shape[0], labels.shape[-1]):
         labels = labels.reshape(labels.shape[1:] if labels.shape[0] == 1 else labels.shape[:-1])
-    if labels.ndim != 2:
+    if labels.ndim != 2 and not (volumes and labels.ndim == 3):
+        expected = "a 2-D or 3-D" if volumes else "a 2-D"
         raise MaskReadError(
-            f"{source}: expected a 2-D label array, got shape {labels.shape}; "
-            "save one (height, width) array of class ids per file."
+            f"{source}: expected {expected} label array, got shape {labels.shape}; "
+            "save one (height, width) array of class ids per file"
+            + (", or one 3-D volume." if volumes else ".")
         )
     if labels.dtype == np.bool_:
         return labels.astype(np.uint8)

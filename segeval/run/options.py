@@ -29,7 +29,8 @@ from segeval.core.metrics import MetricOptions
 from segeval.errors import UsageError
 from segeval.inputs.classes import ClassDefinition, default_class_names, resolve_class
 from segeval.inputs.pairing import MissingPolicy, PairingOptions
-from segeval.io import DEFAULT_MAX_MASK_BYTES, DEFAULT_MAX_PIXELS, ReadOptions
+from segeval.io import DEFAULT_MAX_MASK_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_VOXELS, ReadOptions
+from segeval.io.volume import DEFAULT_GEOMETRY_TOLERANCE
 from segeval.run.conventions import (
     METRIC_FIELDS,
     apply_convention,
@@ -110,6 +111,9 @@ class ScoreOptions:
     max_mask_bytes : int or None, default DEFAULT_MAX_MASK_BYTES
         Refuse mask files larger than this (checked before reading); None lifts
         the limit.
+    max_voxels : int or None, default DEFAULT_MAX_VOXELS
+        Refuse volumes with more voxels (checked from the header); None lifts
+        the limit.
     max_classes : int, default DEFAULT_MAX_CLASSES
         Refuse more classes than this, given or inferred (a C x C matrix costs
         8 C**2 bytes per worker and per submission).
@@ -118,6 +122,12 @@ class ScoreOptions:
         foreground (class 1); no ignore value unless ``ignore_index`` names one.
     boundary : BoundaryOptions, optional
         Also compute boundary metrics (Boundary IoU and BF, surface distances).
+    trust_gt_geometry : bool, default False
+        Volumes: use the ground truth's spacing and affine and ignore the
+        prediction's header (shapes must still agree).
+    geometry_tolerance : float, default 1e-3
+        Volumes: how far spacing (mm) and affine entries may differ between a
+        prediction and its ground truth.
 
     Raises
     ------
@@ -156,12 +166,19 @@ class ScoreOptions:
     npz_key: str | None = None
     max_pixels: int | None = DEFAULT_MAX_PIXELS
     max_mask_bytes: int | None = DEFAULT_MAX_MASK_BYTES
+    max_voxels: int | None = DEFAULT_MAX_VOXELS
     max_classes: int = DEFAULT_MAX_CLASSES
     binary: bool = False
     boundary: BoundaryOptions | None = None
+    trust_gt_geometry: bool = False
+    geometry_tolerance: float = DEFAULT_GEOMETRY_TOLERANCE
 
     def __post_init__(self) -> None:
         self._check_convention()
+        if not self.geometry_tolerance >= 0:
+            raise UsageError(
+                f"--geometry-tolerance must be 0 or more, got {self.geometry_tolerance}."
+            )
         if self.binary:
             if self.classes is not None or self.reduce_zero_label:
                 raise UsageError(
@@ -350,6 +367,7 @@ class ScoreOptions:
             npz_key=self.npz_key,
             max_pixels=self.max_pixels,
             max_bytes=self.max_mask_bytes,
+            max_voxels=self.max_voxels,
         )
 
     def pair_reader(self) -> PairReader:
@@ -358,6 +376,8 @@ class ScoreOptions:
             gt_read=self._read_options("gt"),
             pred_read=self._read_options("pred"),
             resize_pred=self.resize_pred,
+            trust_gt_geometry=self.trust_gt_geometry,
+            geometry_tolerance=self.geometry_tolerance,
         )
 
     def fingerprint(self) -> str:

@@ -34,9 +34,10 @@ from segeval.errors import (
     ShapeMismatchError,
 )
 from segeval.inputs.pairing import MaskPair
-from segeval.io import ReadOptions, read_mask
+from segeval.io import Geometry, ReadOptions, Volume, read_volume
 from segeval.io.resize import resize_nearest
 from segeval.io.storage import Location
+from segeval.io.volume import DEFAULT_GEOMETRY_TOLERANCE, geometry_mismatch
 
 __all__ = [
     "BoundaryRows",
@@ -60,12 +61,20 @@ class PairReader:
         Colour tables, lossy input, NPZ key and pixel limit per side.
     resize_pred : bool, default False
         Resize a prediction of another size to its ground truth's size
-        (nearest neighbour) instead of stopping with an error.
+        (nearest neighbour) instead of stopping with an error (images only).
+    trust_gt_geometry : bool, default False
+        Volumes: ignore the prediction's spacing and affine and use the
+        ground truth's (the shapes must still agree).
+    geometry_tolerance : float, default DEFAULT_GEOMETRY_TOLERANCE
+        Volumes: the largest difference in spacing (mm) and affine entries at
+        which the two grids count as one.
     """
 
     gt_read: ReadOptions = field(default_factory=ReadOptions)
     pred_read: ReadOptions = field(default_factory=ReadOptions)
     resize_pred: bool = False
+    trust_gt_geometry: bool = False
+    geometry_tolerance: float = DEFAULT_GEOMETRY_TOLERANCE
 
     def read(self, pair: MaskPair) -> tuple[np.ndarray, np.ndarray | None, bool]:
         """Both masks of a pair, the prediction at the ground truth's size.
@@ -79,14 +88,17 @@ class PairReader:
         ------
         MaskReadError, ShapeMismatchError
         """
-        gt_mask = read_mask(pair.gt_path, self.gt_read)
-        pred_mask, resized = self.read_prediction(pair, gt_mask)
-        return gt_mask, pred_mask, resized
+        gt = read_volume(pair.gt_path, self.gt_read)
+        pred_mask, resized = self.read_prediction(pair, gt.labels, gt.geometry)
+        return gt.labels, pred_mask, resized
 
     def read_prediction(
-        self, pair: MaskPair, gt_mask: np.ndarray
+        self, pair: MaskPair, gt_mask: np.ndarray, gt_geometry: Geometry | None = None
     ) -> tuple[np.ndarray | None, bool]:
         """The prediction of a pair at its (already read) ground truth's size.
+
+        Volumes must match their ground truth's grid: shape always, spacing and
+        affine too unless ``trust_gt_geometry`` (or one side has no header).
 
         Returns
         -------
@@ -98,7 +110,24 @@ class PairReader:
         """
         if pair.pred_path is None:
             return None, False
-        pred_mask = read_mask(pair.pred_path, self.pred_read)
+        pred = read_volume(pair.pred_path, self.pred_read)
+        pred_mask = pred.labels
+        volume = gt_geometry is not None or pred.geometry is not None or gt_mask.ndim > 2
+        if volume and pred_mask.shape != gt_mask.shape:
+            raise ShapeMismatchError(
+                f"{pair.pred_path}: prediction has shape {pred_mask.shape} but its ground "
+                f"truth {pair.gt_path} has {gt_mask.shape}; resample the prediction onto the "
+                "ground truth's grid (segeval does not resample volumes)."
+            )
+        if gt_geometry is not None and pred.geometry is not None and not self.trust_gt_geometry:
+            mismatch = geometry_mismatch(gt_geometry, pred.geometry, self.geometry_tolerance)
+            if mismatch is not None:
+                raise ShapeMismatchError(
+                    f"{pair.pred_path}: prediction has {mismatch} ({pair.gt_path}), beyond "
+                    f"the tolerance {self.geometry_tolerance:g}; save the prediction with its "
+                    "ground truth's header, or pass --trust-gt-geometry if only the header "
+                    "is wrong."
+                )
         if pred_mask.shape == gt_mask.shape:
             return pred_mask, False
         if not self.resize_pred:
@@ -264,15 +293,15 @@ def count_tasks(work: Work, tasks: Sequence[ImageTask]) -> TaskResult:
     """
     result = TaskResult()
     for task in tasks:
-        gt_mask = read_mask(task.gt_path, work.reader.gt_read)
+        gt = read_volume(task.gt_path, work.reader.gt_read)
         # The ground truth's boundaries, computed once for every submission's prediction.
-        references = _References(gt_mask)
+        references = _References(gt.labels)
         for index, pred_path in task.predictions:
             pair = MaskPair(task.key, task.gt_path, pred_path)
             total = result.counts.setdefault(index, work.template.copy_empty())
             started = time.perf_counter()
             try:
-                pred_mask = _count_pair(work, pair, gt_mask, total, result, index)
+                pred_mask = _count_pair(work, pair, gt, total, result, index)
                 if work.boundary is not None:
                     _measure_boundaries(
                         work.boundary, pair, pred_mask, total, references, result, index
@@ -293,21 +322,23 @@ def count_tasks(work: Work, tasks: Sequence[ImageTask]) -> TaskResult:
 def _count_pair(
     work: Work,
     pair: MaskPair,
-    gt_mask: np.ndarray,
+    gt: Volume,
     total: ConfusionMatrix,
     result: TaskResult,
     index: int,
 ) -> np.ndarray | None:
     """Count one pair; returns its prediction (None when missing) for the boundary work."""
-    pred_mask, resized = work.reader.read_prediction(pair, gt_mask)
+    gt_mask = gt.labels
+    pred_mask, resized = work.reader.read_prediction(pair, gt_mask, gt.geometry)
     try:
+        # update_case: a volume is one case (one per-image row), never a batch of slices.
         if work.per_image:
             own = total.copy_empty()
-            own.update(pred_mask, gt_mask)
+            own.update_case(pred_mask, gt_mask)
             total += own
             result.images[index].append((pair.key, *own.tp_fp_fn()))
         else:
-            total.update(pred_mask, gt_mask)
+            total.update_case(pred_mask, gt_mask)
     except LabelRangeError as err:
         raise _locate(err, pair) from err
     result.resized[index] += resized
