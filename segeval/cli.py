@@ -49,7 +49,7 @@ from segeval.gate import (
     parse_threshold,
 )
 from segeval.inputs.classes import PRESET_NAMES, load_class_names, load_definition, load_preset
-from segeval.inputs.pairing import PairingOptions
+from segeval.inputs.pairing import PairingOptions, pair_folders
 from segeval.inspection import inspect_folder
 from segeval.intervals import IntervalOptions, with_intervals
 from segeval.io import DEFAULT_MAX_MASK_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_VOXELS, ReadOptions
@@ -64,6 +64,7 @@ from segeval.outputs.atomic import (
     write_bytes_atomic,
     write_text_atomic,
 )
+from segeval.outputs.nnunet_summary import NnunetSummaryWriter
 from segeval.outputs.per_image_file import PerImageWriter
 from segeval.render import RenderOptions, listings
 from segeval.render import compare as compare_formats
@@ -990,6 +991,12 @@ def build_score_options(ctx: click.Context) -> ScoreOptions:
     help="Write one row per image to this .csv or .jsonl file (implies --per-image; - writes "
     "CSV to stdout).",
 )
+@click.option(
+    "--nnunet-summary",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write nnU-Net v2's summary.json (per case and label Dice, IoU, TP, FP, FN, TN; "
+    "means, foreground_mean) to this file.",
+)
 @format_option(list(score_formats.FORMATS), "Report")
 @output_option("report")
 @click.option(
@@ -1032,6 +1039,7 @@ def score(
     shard: str | None,
     save_state: Location | None,
     per_image_output: Location | None,
+    nnunet_summary: Path | None,
     output_format: str,
     output: Location | None,
     confusion_matrix: bool,
@@ -1062,6 +1070,7 @@ def score(
         segeval score preds/ gt/ --num-classes 19 --ignore-index 255
         segeval score preds/ gt/ --class-names names.txt --format json | jq .summary
         segeval score preds/ gt/ --convention nnunet --per-image-output cases.csv
+        segeval score labelsPred/ labelsTs/ --convention nnunet --nnunet-summary summary.json
         segeval score preds/ gt/ --num-classes 19 --fail-under miou=0.72 --junit gate.xml
         segeval score preds/ gt/ --num-classes 11 --ci 0.95 --seed 1 --group-by '^([^_]+)_'
         segeval score preds/ gt/ --preset camvid --format html --output report.html
@@ -1083,6 +1092,7 @@ def score(
         {
             "--output": output,
             "--per-image-output": per_image_output,
+            "--nnunet-summary": nnunet_summary,
             "--junit": junit,
             "--save-state": save_state,
         },
@@ -1119,12 +1129,27 @@ def score(
     # The HTML report picks its worst images while the per-image rows stream past.
     worst_images = WorstImages(worst) if html else None
     histogram = ScoreHistogram() if html else None
+    summary_writer = None
+    if nnunet_summary is not None and shard is not None:
+        raise UsageError(
+            "--nnunet-summary needs every case of a run in one process; score without "
+            "--shard to write it."
+        )
+    if nnunet_summary is not None:
+        pairs = pair_folders(pred_dir, gt_dir, options.pairing).pairs
+        files = {pair.key: (pair.gt_path, pair.pred_path) for pair in pairs}
+        summary_writer = NnunetSummaryWriter(nnunet_summary, files)
     with (
         _per_image_writer(per_image_output) as image_writer,
+        summary_writer if summary_writer is not None else nullcontext(),
         _Progress(not quiet, "scoring") as progress,
         build_execution(ctx) as execution,
     ):
-        sinks = [sink for sink in (image_writer, worst_images, histogram) if sink is not None]
+        sinks = [
+            sink
+            for sink in (image_writer, summary_writer, worst_images, histogram)
+            if sink is not None
+        ]
         sink = ImageSinks(sinks) if sinks else None
         if save_state is None:
             report = evaluate(

@@ -49,6 +49,9 @@ class ImageResult:
     boundary_summary : mapping of str to float
         With boundary metrics: this image's means over included classes
         (``mean_biou``, ``mean_bf``, ``hd``, ...).
+    tp, fp, fn : numpy.ndarray, optional
+        This image's per-class counts (set by :func:`image_results`; sinks
+        that write counts, such as nnU-Net's ``summary.json``, read them).
     """
 
     key: str
@@ -61,6 +64,9 @@ class ImageResult:
     generalized_dice: float = math.nan
     boundary: Mapping[str, np.ndarray] = field(default_factory=dict)
     boundary_summary: Mapping[str, float] = field(default_factory=dict)
+    tp: np.ndarray | None = None
+    fp: np.ndarray | None = None
+    fn: np.ndarray | None = None
 
 
 class ImageCountSpool:
@@ -259,4 +265,7 @@ def image_results(
                 mdice=float(summary["mdice"][index]),
                 scored_pixels=int(scored[index]),
                 generalized_dice=float(summary["generalized_dice"][index]),
+                tp=tp[index],
+                fp=fp[index],
+                fn=fn[index],
             )
