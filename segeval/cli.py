@@ -1597,6 +1597,27 @@ def presets(name: str | None, output_format: str) -> None:
     show_default=True,
     help="List mask files larger than this as unreadable (before reading them).",
 )
+@click.option(
+    "--max-voxels",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_VOXELS,
+    show_default=True,
+    help="List volumes with more voxels than this as unreadable (from the header).",
+)
+@click.option(
+    "--against",
+    "against",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Volumes: the ground-truth folder; each volume's shape, spacing and orientation "
+    "are checked against its ground truth's.",
+)
+@click.option(
+    "--geometry-tolerance",
+    type=click.FloatRange(min=0),
+    default=1e-3,
+    show_default=True,
+    help="With --against: largest difference in spacing (mm) and affine that still matches.",
+)
 @format_option(list(inspection_formats.FORMATS), "Report")
 @debug_option
 def inspect(
@@ -1607,27 +1628,36 @@ def inspect(
     npz_key: str | None,
     max_pixels: int,
     max_mask_bytes: int,
+    max_voxels: int,
+    against: Path | None,
+    geometry_tolerance: float,
     output_format: str,
 ) -> None:
     """Show what a folder of masks holds, and what looks wrong.
 
     File formats and modes, sizes, label values with pixel counts (colours for
     RGB masks), files that cannot be read, and hints: colour masks, JPEG masks,
-    Cityscapes labelIds versus trainIds, 0/255 binary masks. Run it first when a
-    score looks wrong.
+    Cityscapes labelIds versus trainIds, 0/255 binary masks. Volumes (NIfTI,
+    NRRD, MetaImage, 3-D NPY): shapes, spacings and orientations; with
+    --against GT_DIR, every volume whose grid differs from its ground truth's.
+    Run it first when a score looks wrong.
 
     \b
     Example:
         segeval inspect gt/
         segeval inspect preds/ --preset cityscapes
+        segeval inspect labelsPred/ --against labelsTs/
     """
     classes = load_definition(classes_file, preset)
     if not folder.is_dir():
         raise UsageError(f"{folder}: not a folder; pass a folder of mask files.")
-    limits = ReadOptions(max_pixels=max_pixels, max_bytes=max_mask_bytes)
+    if against is not None and not against.is_dir():
+        raise UsageError(f"--against {against}: not a folder; pass the ground-truth folder.")
+    limits = ReadOptions(max_pixels=max_pixels, max_bytes=max_mask_bytes, max_voxels=max_voxels)
     found = inspect_folder(
-        folder, classes=classes, class_ids=class_ids, npz_key=npz_key, read_options=limits
-    )
+        folder, classes=classes, class_ids=class_ids, npz_key=npz_key, read_options=limits,
+        against=against, geometry_tolerance=geometry_tolerance,
+    )  # fmt: skip
     _write(render_with(inspection_formats.FORMATS, found, output_format), None)
 
 

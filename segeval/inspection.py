@@ -4,7 +4,9 @@
 wrong. It reads every mask once, tallies what it finds, and turns recognisable
 mistakes into hints: colour masks read without colours, JPEG masks, Cityscapes
 labelIds scored as trainIds (or the reverse), 0/255 binary masks whose 255
-would be ignored.
+would be ignored. Volumes (NIfTI, NRRD, MetaImage, 3-D NPY) are listed with
+their shape, spacing and orientation; given the ground-truth folder, each
+volume's grid is checked against its ground truth's, as ``score`` would.
 """
 
 from __future__ import annotations
@@ -21,11 +23,35 @@ from segeval.core.labels import DEFAULT_IGNORE, LabelMapping
 from segeval.errors import MaskReadError, SegevalError
 from segeval.inputs.classes import PRESET_NAMES, ClassDefinition, load_preset
 from segeval.inputs.pairing import list_masks
-from segeval.io import ReadOptions, decode_mask, read_regular_file, sniff_format
+from segeval.io import (
+    Geometry,
+    ReadOptions,
+    Volume,
+    decode_mask,
+    read_regular_file,
+    read_volume,
+    sniff_format,
+)
 from segeval.io.colors import RGB
 from segeval.io.image import OPENERS, check_pixel_limit
+from segeval.io.volume import (
+    DEFAULT_GEOMETRY_TOLERANCE,
+    geometry_mismatch,
+    is_gzipped_nifti,
+    volume_suffix,
+)
 
-__all__ = ["FolderInspection", "inspect_folder"]
+__all__ = ["FolderInspection", "VolumeInfo", "inspect_folder"]
+
+
+@dataclass(frozen=True)
+class VolumeInfo:
+    """One volume's grid: shape, and spacing and affine when the file has a header."""
+
+    path: Path
+    shape: tuple[int, ...]
+    geometry: Geometry | None
+
 
 #: Beyond this many distinct colours a folder is not a set of colour masks.
 MAX_COLORS = 4096
@@ -60,6 +86,13 @@ class FolderInspection:
         The class definition values were checked against.
     class_ids : bool
         Whether the masks were read as class ids rather than label-map values.
+    volumes : list of VolumeInfo
+        Every volume's shape and geometry, in pairing order.
+    against : pathlib.Path or None
+        The ground-truth folder volumes were compared with.
+    mismatches : list of str
+        One line per volume whose shape, spacing or affine differs from its
+        ground truth's (or whose ground truth is missing), with ``against``.
     """
 
     root: Path
@@ -74,6 +107,22 @@ class FolderInspection:
     hints: list[str] = field(default_factory=list)
     classes: ClassDefinition | None = None
     class_ids: bool = False
+    volumes: list[VolumeInfo] = field(default_factory=list)
+    against: Path | None = None
+    mismatches: list[str] = field(default_factory=list)
+
+
+def _volume_kind(path: Path) -> str:
+    """The format of a volume file (its library reads it), from its first bytes."""
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(16)
+    except OSError:
+        return "unreadable"
+    file_format = sniff_format(head)
+    if file_format == "gzip" and is_gzipped_nifti(head, path):
+        return "nifti (gzip)"
+    return file_format
 
 
 def _kind(data: bytes) -> str:
@@ -131,6 +180,8 @@ def inspect_folder(
     class_ids: bool = False,
     npz_key: str | None = None,
     read_options: ReadOptions | None = None,
+    against: str | Path | None = None,
+    geometry_tolerance: float = DEFAULT_GEOMETRY_TOLERANCE,
 ) -> FolderInspection:
     """Read every mask under ``root`` and report what it holds.
 
@@ -148,7 +199,12 @@ def inspect_folder(
     npz_key : str, optional
         Array to read from NPZ files holding several.
     read_options : ReadOptions, optional
-        Pixel and byte limits (default: those of ``score``).
+        Pixel, voxel and byte limits (default: those of ``score``).
+    against : str or path-like, optional
+        The ground-truth folder: each volume's shape, spacing and affine are
+        compared with those of the ground truth of the same key.
+    geometry_tolerance : float, default DEFAULT_GEOMETRY_TOLERANCE
+        As ``score --geometry-tolerance``.
 
     Returns
     -------
@@ -173,10 +229,21 @@ def inspect_folder(
     )
     color_table = None if classes is None else classes.color_table(class_ids=class_ids)
     options = replace(read_options or ReadOptions(), npz_key=npz_key)
-    for paths in by_key.values():
+    volume_keys: dict[str, VolumeInfo] = {}
+    for key, paths in by_key.items():
         for path in paths:
             assert isinstance(path, Path)  # a local folder lists local files
             inspection.files += 1
+            if volume_suffix(path.name) is not None:
+                # Read by its library (memory-mapped when it can be), not as bytes.
+                inspection.kinds[_volume_kind(path)] += 1
+                try:
+                    volume = read_volume(path, options)
+                except SegevalError as err:
+                    inspection.unreadable.append(str(err))
+                    continue
+                _tally_volume(inspection, volume, path, key, volume_keys)
+                continue
             try:
                 data = read_regular_file(path, max_bytes=options.max_bytes)
             except SegevalError as err:
@@ -193,17 +260,69 @@ def inspect_folder(
                     if color_table is not None and not kind.startswith("jpeg"):
                         color_table.apply(rgb, str(path))  # unknown colours: unreadable
                     continue
-                labels = decode_mask(data, path, options)
+                volume = Volume(decode_mask(data, path, options))
             except MaskReadError as err:
                 inspection.unreadable.append(str(err))
                 continue
             except SegevalError as err:
                 inspection.unreadable.append(f"{path}: {err}")
                 continue
-            inspection.sizes[(labels.shape[1], labels.shape[0])] += 1
-            _tally_values(inspection, labels)
+            _tally_volume(inspection, volume, path, key, volume_keys)
+    if against is not None:
+        inspection.against = Path(against)
+        inspection.mismatches = _geometry_mismatches(
+            volume_keys, Path(against), options, geometry_tolerance
+        )
     inspection.hints = _hints(inspection, classes, class_ids)
     return inspection
+
+
+def _tally_volume(
+    inspection: FolderInspection,
+    volume: Volume,
+    path: Path,
+    key: str,
+    volume_keys: dict[str, VolumeInfo],
+) -> None:
+    """Count one decoded mask: a volume's grid, or an image's size; its values."""
+    labels = volume.labels
+    if volume.geometry is not None or labels.ndim > 2:
+        info = VolumeInfo(path, labels.shape, volume.geometry)
+        inspection.volumes.append(info)
+        volume_keys[key] = info
+    else:
+        inspection.sizes[(labels.shape[1], labels.shape[0])] += 1
+    _tally_values(inspection, labels)
+
+
+def _geometry_mismatches(
+    volumes: Mapping[str, VolumeInfo], gt_dir: Path, options: ReadOptions, tolerance: float
+) -> list[str]:
+    """One line per volume whose grid differs from its ground truth's (as ``score`` checks)."""
+    gt_by_key, _ = list_masks(gt_dir)
+    lines = []
+    for key, info in volumes.items():
+        gt_paths = gt_by_key.get(key)
+        if not gt_paths:
+            lines.append(f"{info.path}: no ground truth with the key {key!r} in {gt_dir}.")
+            continue
+        try:
+            gt = read_volume(gt_paths[0], options)
+        except SegevalError as err:
+            lines.append(f"{gt_paths[0]}: {err}")
+            continue
+        if gt.labels.shape != info.shape:
+            lines.append(
+                f"{info.path}: shape {info.shape}, but the ground truth {gt_paths[0]} has "
+                f"{gt.labels.shape}."
+            )
+            continue
+        if gt.geometry is None or info.geometry is None:
+            continue
+        mismatch = geometry_mismatch(gt.geometry, info.geometry, tolerance)
+        if mismatch is not None:
+            lines.append(f"{info.path}: {mismatch} ({gt_paths[0]}).")
+    return lines
 
 
 def _hints(
@@ -232,6 +351,18 @@ def _hints(
         hints.extend(_definition_hints(inspection.values, classes, class_ids))
     elif values and not colour_files:
         hints.extend(_value_hints(values))
+    if inspection.mismatches:
+        hints.append(
+            f"{len(inspection.mismatches)} volume(s) do not match their ground truth's grid: "
+            "score would stop at the first; resample them onto the ground truth (or pass "
+            "--trust-gt-geometry if only the headers are wrong)."
+        )
+    spacings = {info.geometry.spacing for info in inspection.volumes if info.geometry}
+    if len(spacings) > 1 and inspection.against is None:
+        hints.append(
+            f"{len(spacings)} different voxel spacings: usual across patients, but each "
+            "prediction must share its ground truth's grid; check with --against GT_DIR."
+        )
     if len(inspection.sizes) > 1:
         hints.append(
             f"{len(inspection.sizes)} different image sizes: predictions must match their "

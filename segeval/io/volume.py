@@ -37,6 +37,8 @@ __all__ = [
     "Geometry",
     "Volume",
     "geometry_mismatch",
+    "is_gzipped_nifti",
+    "nifti_header",
     "read_metaimage_or_nrrd",
     "read_nifti",
     "volume_suffix",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,13 +45,18 @@ def _sections(
             [[kind, format_count(n)] for kind, n in found.kinds.most_common()],
             [False, True],
         ),
-        Section(
-            "Sizes (width x height)",
-            ["Size", "Files"],
-            [[f"{w}x{h}", format_count(n)] for (w, h), n in found.sizes.most_common(10)],
-            [False, True],
-        ),
     ]
+    if found.sizes or not found.volumes:
+        sections.append(
+            Section(
+                "Sizes (width x height)",
+                ["Size", "Files"],
+                [[f"{w}x{h}", format_count(n)] for (w, h), n in found.sizes.most_common(10)],
+                [False, True],
+            )
+        )
+    if found.volumes:
+        sections.append(_volume_section(found))
     if found.values:
         rows = [
             [
@@ -88,6 +94,22 @@ def _sections(
     return sections
 
 
+def _volume_section(found: FolderInspection) -> Section:
+    grids: Counter[tuple[str, str, str]] = Counter()
+    for info in found.volumes:
+        shape = " x ".join(str(size) for size in info.shape)
+        if info.geometry is None:
+            grids[(shape, "(no header)", "")] += 1
+        else:
+            grids[(shape, info.geometry.describe_spacing(), info.geometry.orientation)] += 1
+    return Section(
+        "Volumes",
+        ["Shape", "Spacing", "Orientation", "Files"],
+        [[*grid, format_count(n)] for grid, n in grids.most_common(MAX_ROWS)],
+        [False, False, False, True],
+    )
+
+
 def _color_class(
     color: tuple[int, int, int], value_colors: Any, classes: ClassDefinition, class_ids: bool
 ) -> str:
@@ -103,6 +125,16 @@ def _document(found: FolderInspection) -> dict[str, Any]:
         "skipped_files": found.skipped_files,
         "kinds": dict(found.kinds),
         "sizes": [{"width": w, "height": h, "files": n} for (w, h), n in found.sizes.most_common()],
+        "volumes": [
+            {
+                "file": str(info.path),
+                "shape": list(info.shape),
+                **({} if info.geometry is None else info.geometry.to_dict()),
+            }
+            for info in found.volumes
+        ],
+        "against": None if found.against is None else str(found.against),
+        "mismatches": found.mismatches,
         "values": {str(v): n for v, n in sorted(found.values.items())},
         "colors": [{"rgb": list(c), "pixels": n} for c, n in found.colors.most_common()],
         "too_many_colors": found.too_many_colors,
@@ -135,6 +167,15 @@ def _text(found: FolderInspection, markdown: bool) -> str:
             f"\n  ... and {len(found.unreadable) - 10} more" if len(found.unreadable) > 10 else ""
         )
         parts.append(f"Files that cannot be read ({len(found.unreadable)}):\n{listed}{more}")
+    if found.mismatches:
+        listed = "\n".join(f"  {line}" for line in found.mismatches[:20])
+        more = (
+            f"\n  ... and {len(found.mismatches) - 20} more" if len(found.mismatches) > 20 else ""
+        )
+        parts.append(
+            f"Grids that differ from the ground truth in {found.against} "
+            f"({len(found.mismatches)}):\n{listed}{more}"
+        )
     if found.hints:
         parts.append("Hints:\n" + "\n".join(f"- {printable(hint)}" for hint in found.hints))
     return "\n\n".join(parts) + "\n"
