@@ -101,8 +101,10 @@ $(CITYSCAPES_VENV)/bin/python:
 cityscapes-golden: $(CITYSCAPES_VENV)/bin/python
 	$(CITYSCAPES_VENV)/bin/python scripts/make_cityscapes_golden.py tests/golden/cityscapes_instances
 
-sample-data: $(VENV)/.installed
+# The volumes need nibabel (the medical extra, part of the test venv).
+sample-data: $(VENV)/.installed-test
 	$(BIN)/python scripts/make_sample_data.py sample_data
+	$(BIN)/python scripts/make_volumes.py sample_data/volumes --mismatch
 
 # Speed lives here, not in the tests: regenerates docs/performance.md from one run.
 # Optional baselines: `pip install torch torchmetrics` into .venv, and

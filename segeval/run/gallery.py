@@ -431,8 +431,32 @@ class _Rules:
         gt_mask, pred_mask, _ = self.options.pair_reader().read(pair)
         gt_codes = self.gt_mapping.encode(gt_mask).astype(np.int64)
         if pred_mask is None:
-            return gt_codes, np.full(gt_codes.shape, self.gt_mapping.ignore_code, np.int64)
-        return gt_codes, self.pred_mapping.encode(pred_mask).astype(np.int64)
+            pred_codes = np.full(gt_codes.shape, self.gt_mapping.ignore_code, np.int64)
+        else:
+            pred_codes = self.pred_mapping.encode(pred_mask).astype(np.int64)
+        return _worst_slice(gt_codes, pred_codes)
+
+
+def _worst_slice(gt_codes: np.ndarray, pred_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A volume is drawn by its slice (along the last axis) with the most wrong voxels.
+
+    Examples
+    --------
+    >>> gt = np.zeros((2, 2, 3), dtype=np.int64)
+    >>> pred = gt.copy()
+    >>> pred[0, :, 1] = 1
+    >>> [codes.shape for codes in _worst_slice(gt, pred)], int(_worst_slice(gt, pred)[1].sum())
+    ([(2, 2), (2, 2)], 2)
+    """
+    if gt_codes.ndim <= 2:
+        return gt_codes, pred_codes
+    while gt_codes.ndim > 2:
+        wrong = (gt_codes != pred_codes).reshape(-1, gt_codes.shape[-1]).sum(axis=0)
+        index = int(np.argmax(wrong))
+        gt_codes, pred_codes = gt_codes[..., index], pred_codes[..., index]
+    # Voxel axes (i, j) are x and y: drawn with x across and y down.
+    return np.ascontiguousarray(gt_codes.T), np.ascontiguousarray(pred_codes.T)
+    return gt_codes, pred_codes
 
 
 def score_gallery(
