@@ -344,6 +344,29 @@ def test_per_case_dice_equals_monai_dicemetric(cases: Path) -> None:
     )
 
 
+def test_monai_convention_reproduces_dicemetric_per_case(cases: Path) -> None:
+    # DiceMetric(include_background=True, ignore_empty=True): an empty ground truth is
+    # NaN (case_002 has no label 2); reduction="mean" averages each case over its
+    # classes, then the cases; "mean_batch" each class over the cases.
+    expected = _monai_dice(cases, include_background=True, ignore_empty=True)
+    assert np.isnan(expected[1, 2])
+    rows = _case_rows(cases, "--convention", "monai")
+    got = np.array(
+        [[rows[key]["dice"][f"class_{c}"] for c in range(3)] for key in volumes.CASES],
+        dtype=float,  # undefined values are null in the rows: NaN here
+    )
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    result = _run(
+        "score", cases / "pred", cases / "gt", "--convention", "monai", "--format", "json"
+    )
+    report = json.loads(result.output)
+    assert report["summary"]["samplewise_mdice"] == pytest.approx(
+        float(np.mean(np.nanmean(expected, axis=1))), rel=1e-12
+    )
+    mean_batch = np.nanmean(expected, axis=0)
+    assert [c["image_dice"] for c in report["classes"]] == pytest.approx(mean_batch, rel=1e-12)
+
+
 # ------------------------------------------------------------------ geometry
 
 
