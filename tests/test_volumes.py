@@ -31,7 +31,7 @@ from segeval.io import mask_suffix, read_mask, read_volume
 from segeval.io.volume import Geometry, geometry_mismatch
 from segeval.run.evaluate import evaluate
 from segeval.run.options import ScoreOptions
-from tests.helpers import REPO, SAMPLE
+from tests.helpers import REPO, SAMPLE, save_mask
 
 
 def _load_script(name: str) -> ModuleType:
@@ -402,6 +402,11 @@ def test_flipped_orientation_and_other_shapes_are_refused(tmp_path: Path) -> Non
     _nifti(tmp_path / "pred" / "a.nii.gz", labels[:, :, :2], affine)
     with pytest.raises(ShapeMismatchError, match=r"has shape \(4, 4, 2\) but its ground truth"):
         evaluate(tmp_path / "pred", tmp_path / "gt")
+    # A volume predicted for an image: the shapes are named, not a width and height.
+    save_mask(tmp_path / "image" / "pred" / "b.npy", np.zeros((4, 4, 3), dtype=np.uint8))
+    save_mask(tmp_path / "image" / "gt" / "b.png", np.zeros((4, 4), dtype=np.uint8))
+    with pytest.raises(ShapeMismatchError, match=r"has shape \(4, 4, 3\) but its ground truth"):
+        evaluate(tmp_path / "image" / "pred", tmp_path / "image" / "gt")
     # Within the tolerance (float32 headers, resampling round-off) is a match.
     nudged = affine.copy()
     nudged[:3, 3] += 4e-4

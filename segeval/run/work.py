@@ -113,7 +113,7 @@ class PairReader:
         pred = read_volume(pair.pred_path, self.pred_read)
         pred_mask = pred.labels
         volume = gt_geometry is not None or pred.geometry is not None or gt_mask.ndim > 2
-        if volume and pred_mask.shape != gt_mask.shape:
+        if (volume or pred_mask.ndim != gt_mask.ndim) and pred_mask.shape != gt_mask.shape:
             raise ShapeMismatchError(
                 f"{pair.pred_path}: prediction has shape {pred_mask.shape} but its ground "
                 f"truth {pair.gt_path} has {gt_mask.shape}; resample the prediction onto the "
