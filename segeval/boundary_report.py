@@ -15,7 +15,7 @@ string ``"inf"`` and an undefined one ``null`` (:mod:`segeval.numbers`).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,6 +104,10 @@ class BoundarySummary:
         (image, class) cases where only the ground truth, or only the
         prediction, has the class: their HD, HD95 and ASSD are infinite (or
         the image diagonal with ``replace_inf``) and their NSD is 0.
+    distance_unit : str
+        Unit of the surface distances and the NSD tolerance: ``"pixels"``
+        (images), ``"mm"`` (volumes measured with their header's spacing) or
+        ``"mm and pixels"`` (a run mixing both).
     """
 
     options: BoundaryOptions
@@ -112,6 +116,7 @@ class BoundarySummary:
     images: int
     missed: int = 0
     spurious: int = 0
+    distance_unit: str = "pixels"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the report's ``boundary`` section)."""
@@ -121,6 +126,8 @@ class BoundarySummary:
             "images": self.images,
             "summary": {name: json_value(value) for name, value in self.values.items()},
             "empty_cases": {"missed": self.missed, "spurious": self.spurious},
+            # Written for volumes only, so image reports keep their layout.
+            **({} if self.distance_unit == "pixels" else {"distance_unit": self.distance_unit}),
         }
 
     @classmethod
@@ -141,7 +148,20 @@ class BoundarySummary:
             images=_count(data["images"]),
             missed=_count(empty_cases["missed"]),
             spurious=_count(empty_cases["spurious"]),
+            distance_unit=_unit(data.get("distance_unit", "pixels")),
         )
+
+
+def _unit(value: Any) -> str:
+    if value not in _DISTANCE_UNITS:
+        raise ValueError(
+            f"distance_unit must be one of {', '.join(_DISTANCE_UNITS)}, got {value!r}"
+        )
+    return str(value)
+
+
+#: Units of surface distances: images, volumes with a header, a run with both.
+_DISTANCE_UNITS = ("pixels", "mm", "mm and pixels")
 
 
 def class_boundary_to_dict(values: Mapping[str, float], counts: Mapping[str, int]) -> Any:
@@ -249,6 +269,7 @@ def boundary_results(
     boundary: Sequence[BoundaryStats] = (),
     surface: Sequence[SurfaceStats] = (),
     band_widths: Sequence[int] = (),
+    distance_units: Collection[str] = (),
 ) -> BoundaryResults:
     """The boundary values of a run from its per-image statistics.
 
@@ -265,6 +286,8 @@ def boundary_results(
         Per-image rows in scoring order.
     band_widths : sequence of int
         The band widths used.
+    distance_units : collection of str
+        ``"pixels"`` and / or ``"mm"``: how the surface rows were measured.
 
     Returns
     -------
@@ -326,6 +349,8 @@ def boundary_results(
         images=images,
         missed=missed,
         spurious=spurious,
+        distance_unit=" and ".join(sorted(set(distance_units), key=("mm", "pixels").index))
+        or "pixels",
     )
     return BoundaryResults(
         summary, tuple(per_class), tuple(counts), boundary_all, surface_all, metric_options

@@ -480,8 +480,9 @@ _BOUNDARY_OPTIONS = [
     click.option(
         "--nsd-tolerance",
         type=click.FloatRange(min=0),
-        metavar="PX",
-        help=f"NSD tolerance in pixels (default {DEFAULT_NSD_TOLERANCE:g}).",
+        metavar="PX|MM",
+        help=f"NSD tolerance in pixels, in millimetres for volumes (default "
+        f"{DEFAULT_NSD_TOLERANCE:g}).",
     ),
     click.option(
         "--hd95",

@@ -367,6 +367,56 @@ def test_monai_convention_reproduces_dicemetric_per_case(cases: Path) -> None:
     assert [c["image_dice"] for c in report["classes"]] == pytest.approx(mean_batch, rel=1e-12)
 
 
+# ----------------------------------------------------------- surface metrics
+
+
+def _monai_surface(gt: np.ndarray, pred: np.ndarray, tau: float) -> tuple[float, ...]:
+    """MONAI's surface metrics of one structure (monai/metrics/utils.py, as documented).
+
+    Edges = mask XOR erosion by the default cross (6-connected in 3-D, the border
+    outside); distances by the exact EDT with ``sampling = spacing``.
+    """
+    ndimage: Any = importlib.import_module("scipy.ndimage")
+    edges = [mask ^ ndimage.binary_erosion(mask) for mask in (pred, gt)]
+    d_pg = ndimage.distance_transform_edt(~edges[1], sampling=SPACING)[edges[0]]
+    d_gp = ndimage.distance_transform_edt(~edges[0], sampling=SPACING)[edges[1]]
+    both = np.concatenate([d_pg, d_gp])
+    return (
+        float(max(d_pg.max(), d_gp.max())),
+        float(max(np.percentile(d_pg, 95), np.percentile(d_gp, 95))),
+        float(both.mean()),
+        float((both <= tau).sum() / both.size),
+    )
+
+
+def test_surface_distances_on_volumes_are_in_millimetres(cases: Path) -> None:
+    rows = _case_rows(cases, "--num-classes", "3", "--surface-distances", "--nsd-tolerance", "3")
+    # The box predicted two 3 mm slices too high: Hausdorff distance 6.0 mm exactly.
+    assert rows["case_002"]["hd"]["class_1"] == 6.0
+    for key in volumes.CASES:
+        gt, pred = volumes.case_pair(key)
+        for label in (1, 2):
+            if not (gt == label).any() or not (pred == label).any():
+                continue
+            expected = _monai_surface(gt == label, pred == label, tau=3.0)
+            got = [rows[key][name][f"class_{label}"] for name in ("hd", "hd95", "assd", "nsd")]
+            # The core's distances are float32-accurate (MONAI's too).
+            assert got == pytest.approx(expected, rel=1e-6), (key, label)
+    # Empty rules as for images: a missed structure is infinitely far, NSD 0; a label
+    # on neither side has no value.
+    assert rows["case_003"]["hd"]["class_2"] == "inf"
+    assert rows["case_003"]["nsd"]["class_2"] == 0.0
+    assert rows["case_002"]["hd"]["class_2"] is None
+    result = _run(
+        "score", cases / "pred", cases / "gt", "--surface-distances", "--format", "json", "-q"
+    )
+    report = json.loads(result.output)
+    assert report["boundary"]["distance_unit"] == "mm"
+    text = _run("score", cases / "pred", cases / "gt", "--surface-distances", "-q").output
+    assert "Surface distances: in mm (volumes: the voxel spacing of their headers)" in text
+    assert "NSD tolerance 1 mm" in text
+
+
 # ------------------------------------------------------------------ geometry
 
 

@@ -220,9 +220,12 @@ def _boundary_header(report: Report) -> list[str]:
         hd95 = "MONAI's (max of the directed 95th percentiles)"
         if options.hd95 == "medpy":
             hd95 = "medpy's (95th percentile of both directions pooled)"
+        unit = report.boundary.distance_unit
+        short = {"pixels": "px", "mm": "mm"}.get(unit, unit)
+        where = " (volumes: the voxel spacing of their headers)" if "mm" in unit else ""
         lines.append(
-            f"Surface distances: in pixels, per class mean over images; HD95 {hd95}; "
-            f"NSD tolerance {options.nsd_tolerance:g} px"
+            f"Surface distances: in {unit}{where}, per class mean over images; HD95 {hd95}; "
+            f"NSD tolerance {options.nsd_tolerance:g} {short}"
         )
     return lines
 

@@ -337,6 +337,7 @@ def report_from_counts(
         boundary = boundary_results(
             settings.boundary, accumulator.num_classes, metric_options,
             boundary=rows.boundary, surface=rows.surface, band_widths=sorted(rows.band_widths),
+            distance_units=rows.distance_units,
         )  # fmt: skip
     image_means = None
     if settings.per_image or image_sink is not None:

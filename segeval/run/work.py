@@ -204,6 +204,7 @@ class TaskResult:
     surface: dict[int, list[SurfaceStats]] = field(default_factory=lambda: defaultdict(list))
     band_widths: set[int] = field(default_factory=set)
     seconds: dict[int, float] = field(default_factory=lambda: defaultdict(float))
+    distance_units: set[str] = field(default_factory=set)
     pairs: int = 0
 
 
@@ -214,6 +215,7 @@ class BoundaryRows:
     boundary: list[BoundaryStats] = field(default_factory=list)
     surface: list[SurfaceStats] = field(default_factory=list)
     band_widths: set[int] = field(default_factory=set)
+    distance_units: set[str] = field(default_factory=set)
 
     def add(self, result: TaskResult, index: int) -> None:
         """Append the rows of submission ``index`` from one task result."""
@@ -221,6 +223,8 @@ class BoundaryRows:
         self.surface += result.surface.get(index, [])
         if index in result.boundary:
             self.band_widths |= result.band_widths
+        if index in result.surface:
+            self.distance_units |= result.distance_units
 
 
 def merge_results(first: TaskResult, second: TaskResult) -> TaskResult:
@@ -294,8 +298,9 @@ def count_tasks(work: Work, tasks: Sequence[ImageTask]) -> TaskResult:
     result = TaskResult()
     for task in tasks:
         gt = read_volume(task.gt_path, work.reader.gt_read)
-        # The ground truth's boundaries, computed once for every submission's prediction.
-        references = _References(gt.labels)
+        # The ground truth's boundaries, computed once for every submission's prediction;
+        # on volumes distances are in millimetres (the header's spacing), on images pixels.
+        references = _References(gt.labels, None if gt.geometry is None else gt.geometry.spacing)
         for index, pred_path in task.predictions:
             pair = MaskPair(task.key, task.gt_path, pred_path)
             total = result.counts.setdefault(index, work.template.copy_empty())
@@ -352,8 +357,9 @@ class _References:
     prediction may grow it; the reference is then prepared again.
     """
 
-    def __init__(self, gt_mask: np.ndarray) -> None:
+    def __init__(self, gt_mask: np.ndarray, spacing: tuple[float, ...] | None = None) -> None:
         self.gt_mask = gt_mask
+        self.spacing = spacing
         self._by_classes: dict[int, Reference] = {}
 
     def get(self, total: ConfusionMatrix) -> Reference:
@@ -365,6 +371,7 @@ class _References:
                 total.mapping.encode(self.gt_mask),
                 num_classes,
                 ignore_values=(num_classes, num_classes + 1),
+                spacing=self.spacing,
             )
         return self._by_classes[num_classes]
 
@@ -399,6 +406,8 @@ def _measure_boundaries(
             )
         )
     if options.surface:
+        # Volumes with a header measure in millimetres; images and bare arrays in pixels.
+        result.distance_units.add("pixels" if references.spacing is None else "mm")
         result.surface[index].append(
             surface_stats(reference, prediction, nsd_tolerance=options.nsd_tolerance, key=pair.key)
         )
