@@ -400,7 +400,7 @@ def test_surface_distances_on_volumes_are_in_millimetres(cases: Path) -> None:
                 continue
             expected = _monai_surface(gt == label, pred == label, tau=3.0)
             got = [rows[key][name][f"class_{label}"] for name in ("hd", "hd95", "assd", "nsd")]
-            # The core's distances are float32-accurate (MONAI's too).
+            # Agreement to float32 accuracy (the core keeps distances in float32).
             assert got == pytest.approx(expected, rel=1e-6), (key, label)
     # Empty rules as for images: a missed structure is infinitely far, NSD 0; a label
     # on neither side has no value.
