@@ -27,7 +27,7 @@ from segeval.core.confusion import ConfusionMatrix
 from segeval.errors import MaskReadError, MissingDependencyError, ShapeMismatchError
 from segeval.inputs.pairing import pair_folders
 from segeval.inspection import inspect_folder
-from segeval.io import mask_suffix, read_mask, read_volume
+from segeval.io import ReadOptions, mask_suffix, read_mask, read_volume
 from segeval.io.volume import Geometry, geometry_mismatch
 from segeval.run.evaluate import evaluate
 from segeval.run.options import ScoreOptions
@@ -134,6 +134,18 @@ def test_three_d_npy_is_a_volume_without_geometry(tmp_path: Path) -> None:
     assert volume.labels.shape == (4, 5, 6)
     assert volume.geometry is None
     assert volume.spacing == (1.0, 1.0, 1.0)
+
+
+def test_volumes_have_their_own_voxel_limit(tmp_path: Path) -> None:
+    # A CT label map easily passes the 100-megapixel image limit: volumes are limited
+    # by --max-voxels (default 1e9), read from the header before any data.
+    labels = np.zeros((4, 5, 6), dtype=np.uint8)
+    tight = ReadOptions(max_pixels=10, max_voxels=100)
+    for path in (_nifti(tmp_path / "v.nii.gz", labels), tmp_path / "v.npy"):
+        np.save(tmp_path / "v.npy", labels)
+        assert read_volume(path, ReadOptions(max_pixels=10)).labels.shape == (4, 5, 6)
+        with pytest.raises(MaskReadError, match=r"120 million|0\.0 million|--max-voxels"):
+            read_volume(path, tight)
 
 
 def test_missing_reader_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
