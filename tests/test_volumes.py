@@ -144,7 +144,7 @@ def test_volumes_have_their_own_voxel_limit(tmp_path: Path) -> None:
     for path in (_nifti(tmp_path / "v.nii.gz", labels), tmp_path / "v.npy"):
         np.save(tmp_path / "v.npy", labels)
         assert read_volume(path, ReadOptions(max_pixels=10)).labels.shape == (4, 5, 6)
-        with pytest.raises(MaskReadError, match=r"120 million|0\.0 million|--max-voxels"):
+        with pytest.raises(MaskReadError, match=r"shape \(4, 5, 6\).*--max-voxels"):
             read_volume(path, tight)
 
 

@@ -207,17 +207,17 @@ def _squeeze_trailing(shape: tuple[int, ...]) -> tuple[int, ...]:
     return shape
 
 
-def _check_size(path: Path, shape: tuple[int, ...], max_pixels: int | None) -> None:
+def _check_size(path: Path, shape: tuple[int, ...], max_voxels: int | None) -> None:
     voxels = math.prod(shape)
-    if max_pixels is not None and voxels > max_pixels:
+    if max_voxels is not None and voxels > max_voxels:
         raise MaskReadError(
             f"{path}: the volume declares shape {shape} ({voxels / 1e6:.1f} million voxels), "
-            f"more than the limit of {max_pixels / 1e6:.1f} million; pass a larger "
-            "--max-pixels if it is genuine."
+            f"more than the limit of {max_voxels / 1e6:.1f} million; pass a larger "
+            "--max-voxels if it is genuine."
         )
 
 
-def read_nifti(path: Path, max_pixels: int | None = None) -> Volume:
+def read_nifti(path: Path, max_voxels: int | None = None) -> Volume:
     """Read a NIfTI-1 or NIfTI-2 label volume (``.nii``, ``.nii.gz``) with nibabel.
 
     The on-disk dtype is checked from the header before any data is read, and
@@ -227,7 +227,7 @@ def read_nifti(path: Path, max_pixels: int | None = None) -> Volume:
     Parameters
     ----------
     path : pathlib.Path
-    max_pixels : int, optional
+    max_voxels : int, optional
         Refuse volumes with more voxels (from the header).
 
     Returns
@@ -259,7 +259,7 @@ def read_nifti(path: Path, max_pixels: int | None = None) -> Volume:
             f"{path}: the NIfTI image has shape {tuple(image.shape)} (time points or "
             "components); save one 3-D label volume per file."
         )
-    _check_size(path, shape, max_pixels)
+    _check_size(path, shape, max_voxels)
     stored = np.dtype(header.get_data_dtype())
     if not (np.issubdtype(stored, np.integer) or stored == np.bool_):
         raise MaskReadError(
@@ -289,7 +289,7 @@ def read_nifti(path: Path, max_pixels: int | None = None) -> Volume:
 _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])
 
 
-def read_metaimage_or_nrrd(path: Path, max_pixels: int | None = None) -> Volume:
+def read_metaimage_or_nrrd(path: Path, max_voxels: int | None = None) -> Volume:
     """Read an NRRD (``.nrrd``, ``.nhdr``) or MetaImage (``.mha``, ``.mhd``) volume.
 
     Read with SimpleITK; the array is transposed to voxel index order and the
@@ -298,7 +298,7 @@ def read_metaimage_or_nrrd(path: Path, max_pixels: int | None = None) -> Volume:
     Parameters
     ----------
     path : pathlib.Path
-    max_pixels : int, optional
+    max_voxels : int, optional
         Refuse volumes with more voxels (from the header).
 
     Returns
@@ -324,7 +324,7 @@ def read_metaimage_or_nrrd(path: Path, max_pixels: int | None = None) -> Volume:
     except RuntimeError as err:
         raise MaskReadError(f"{path}: cannot read the image header ({_first_line(err)}).") from err
     shape = _squeeze_trailing(tuple(int(size) for size in reader.GetSize()))
-    _check_size(path, shape, max_pixels)
+    _check_size(path, shape, max_voxels)
     if reader.GetNumberOfComponents() != 1:
         raise MaskReadError(
             f"{path}: the image has {reader.GetNumberOfComponents()} components per voxel; "
