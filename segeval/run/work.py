@@ -261,6 +261,7 @@ def merge_results(first: TaskResult, second: TaskResult) -> TaskResult:
         for index, surface_rows in part.surface.items():
             merged.surface[index].extend(surface_rows)
         merged.band_widths |= part.band_widths
+        merged.distance_units |= part.distance_units
     return merged
 
 
