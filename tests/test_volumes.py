@@ -31,6 +31,7 @@ from segeval.io import ReadOptions, mask_suffix, read_mask, read_volume
 from segeval.io.volume import Geometry, geometry_mismatch
 from segeval.run.evaluate import evaluate
 from segeval.run.options import ScoreOptions
+from segeval.run.work import TaskResult, merge_results
 from tests.helpers import REPO, SAMPLE, save_mask
 
 
@@ -427,6 +428,14 @@ def test_surface_distances_on_volumes_are_in_millimetres(cases: Path) -> None:
     text = _run("score", cases / "pred", cases / "gt", "--surface-distances", "-q").output
     assert "Surface distances: in mm (volumes: the voxel spacing of their headers)" in text
     assert "NSD tolerance 1 mm" in text
+
+
+def test_merged_task_results_keep_the_distance_unit() -> None:
+    # Executors that reduce in a tree (Dask) merge task results pairwise.
+    first, second = TaskResult(), TaskResult()
+    first.distance_units.add("mm")
+    second.distance_units.add("pixels")
+    assert merge_results(first, second).distance_units == {"mm", "pixels"}
 
 
 # ------------------------------------------------------------------ geometry
