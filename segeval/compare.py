@@ -126,6 +126,25 @@ def load_report(path: str | Path) -> Report:
         ) from err
 
 
+#: Settings whose difference only changes how classes are named or where their
+#: definition came from: the class ids still mean the same, so reports that differ
+#: only here are compared class by class, by id, with a warning.
+_NAMING_SETTINGS = ("class_names", "classes", "class_ids", "categories")
+
+#: How a refusal names each setting (the report's JSON key otherwise).
+_SETTING_LABELS = {
+    "num_classes": "class counts",
+    "ignore_index": "ignore values",
+    "aggregation": "aggregations (--per-image)",
+    "empty": "absent-class policies (--empty)",
+    "zero_division": "zero-division policies (--zero-division)",
+    "beta": "F-beta betas (--beta)",
+    "exclude_classes": "excluded classes (--exclude-class)",
+    "out_of_range": "out-of-range policies (--out-of-range)",
+    "reduce_zero_label": "--reduce-zero-label settings",
+}
+
+
 def _settings(report: Report) -> dict[str, object]:
     config = report.config.to_dict()
     config.pop("num_classes_inferred")
@@ -133,21 +152,73 @@ def _settings(report: Report) -> dict[str, object]:
     return config
 
 
+def _shown(value: object) -> str:
+    if isinstance(value, list) and len(value) > 6:
+        return repr(value[:6])[:-1] + ", ...]"
+    return repr(value)
+
+
+def _renamed_classes(baseline: Report, candidate: Report, names: tuple[str, str]) -> Notice:
+    before, after = baseline.config.class_names, candidate.config.class_names
+    pairs = [f"{old} = {new}" for old, new in zip(before, after, strict=True) if old != new]
+    shown = ", ".join(pairs[:4]) + (f" and {len(pairs) - 4} more" if len(pairs) > 4 else "")
+    first, second = baseline.config.to_dict(), candidate.config.to_dict()
+    origins = [
+        f"{key} {_shown(first[key])} vs {_shown(second[key])}"
+        for key in ("classes", "class_ids", "categories")
+        if first[key] != second[key]
+    ]
+    defined = f"; their class definitions differ too ({'; '.join(origins)})" if origins else ""
+    return Notice(
+        "classes-matched-by-id",
+        f"{names[0]} and {names[1]} name their classes differently ({shown}){defined}; "
+        f"classes were matched by id and are shown with {names[1]}'s names: check that "
+        "each id means the same class in both.",
+    )
+
+
 def check_comparable(
-    baseline: Report, candidate: Report, *, allow_different_images: bool = False
-) -> None:
+    baseline: Report,
+    candidate: Report,
+    *,
+    allow_different_images: bool = False,
+    baseline_name: str = "baseline",
+    candidate_name: str = "candidate",
+) -> tuple[Notice, ...]:
     """Raise unless the two reports measured the same thing the same way.
+
+    Reports that differ only in how their classes are named or defined
+    (``--num-classes 11`` against ``--preset camvid``) are comparable: classes
+    are matched by id, with a ``classes-matched-by-id`` warning.
+
+    Returns
+    -------
+    tuple of Notice
+        Warnings about what differs without preventing the comparison.
 
     Raises
     ------
     IncomparableReportsError
-        Naming every field that differs.
+        Naming every setting that differs, with both values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from segeval import ConfusionMatrix, build_report
+    >>> counts = ConfusionMatrix.from_counts(np.array([[3, 1], [0, 4]]))
+    >>> numbered = build_report(counts)
+    >>> named = build_report(counts, class_names=["road", "car"])
+    >>> [notice.code for notice in check_comparable(numbered, named)]
+    ['classes-matched-by-id']
     """
     before, after = _settings(baseline), _settings(candidate)
+    names = (baseline_name, candidate_name)
+    differing = [name for name in before if before[name] != after.get(name)]
+    refused = [name for name in differing if name not in _NAMING_SETTINGS]
     differences = [
-        f"{name} ({before[name]!r} vs {after.get(name)!r})"
-        for name in before
-        if before[name] != after.get(name)
+        f"{_SETTING_LABELS.get(name, name)} differ ({_shown(before[name])} in {baseline_name}, "
+        f"{_shown(after.get(name))} in {candidate_name})"
+        for name in refused
     ]
     differences += _boundary_differences(baseline, candidate)
     same_images = (
@@ -156,15 +227,36 @@ def check_comparable(
     )
     if not same_images and not allow_different_images:
         differences.append(
-            f"image set ({baseline.num_images} vs {candidate.num_images} images"
+            f"image sets differ ({baseline.num_images} vs {candidate.num_images} images"
             + (", different files)" if baseline.num_images == candidate.num_images else ")")
         )
+    renamed = "class_names" in differing and "num_classes" not in differing
     if differences:
         hint = "" if same_images else " (--allow-different-images accepts a different image set)"
-        raise IncomparableReportsError(
-            f"the reports are not comparable: {'; '.join(differences)}; score both the same "
-            f"way{hint}."
+        also = (
+            "; the class names differ too, which alone would only be a warning (classes "
+            "are matched by id)"
+            if renamed
+            else ""
         )
+        raise IncomparableReportsError(
+            f"the reports are not comparable: {'; '.join(differences)}{also}; score both the "
+            f"same way{hint}."
+        )
+    if renamed:
+        return (_renamed_classes(baseline, candidate, names),)
+    if differing:  # the same names, but defined elsewhere (a --classes file vs a preset)
+        origins = "; ".join(
+            f"{key} {_shown(before[key])} vs {_shown(after[key])}" for key in differing
+        )
+        return (
+            Notice(
+                "class-definitions-differ",
+                f"{baseline_name} and {candidate_name} took their classes from different "
+                f"definitions ({origins}); classes were matched by id.",
+            ),
+        )
+    return ()
 
 
 def _boundary_differences(baseline: Report, candidate: Report) -> list[str]:
@@ -285,12 +377,22 @@ def compare_reports(
         raise UsageError("--max-drop-ci judges --max-drop checks; add --max-drop METRIC=DELTA.")
     for reference in require_improvement:
         check_metric_name(reference)
-    check_comparable(baseline, candidate, allow_different_images=allow_different_images)
+    warnings = list(
+        check_comparable(
+            baseline,
+            candidate,
+            allow_different_images=allow_different_images,
+            baseline_name=baseline_name,
+            candidate_name=candidate_name,
+        )
+    )
     paired: PairedBootstrapResult | None = None
-    warnings: list[Notice] = []
     if intervals is not None:
         names = {"baseline": baseline_name, "candidate": candidate_name}
-        paired, warnings = paired_intervals(baseline, candidate, intervals, jobs=jobs, names=names)
+        paired, bootstrap_warnings = paired_intervals(
+            baseline, candidate, intervals, jobs=jobs, names=names
+        )
+        warnings += bootstrap_warnings
     per_image = baseline.config.per_image and candidate.config.per_image
     names_shown = SUMMARY_ROWS + (IMAGE_SUMMARY_ROWS if per_image else ())
     class_metrics = ("iou", "dice") + (("image_iou", "image_dice") if per_image else ())

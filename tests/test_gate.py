@@ -202,12 +202,14 @@ WORSE = [[8, 0], [2, 6]]
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
-        ({"class_names": ("bg", "truck")}, "class_names"),
-        ({"ignore_index": (0,)}, "ignore_index"),
-        ({"aggregation": "dataset+image"}, "aggregation"),
-        ({"metric_options": MetricOptions(empty="zero")}, "empty"),
-        ({"reduce_zero_label": True}, "reduce_zero_label"),
-        ({"images": "other"}, "image set"),
+        (
+            {"ignore_index": (0,)},
+            r"ignore values differ \(\[255\] in baseline, \[0\] in candidate\)",
+        ),
+        ({"aggregation": "dataset+image"}, r"aggregations \(--per-image\) differ"),
+        ({"metric_options": MetricOptions(empty="zero")}, r"absent-class policies \(--empty\)"),
+        ({"reduce_zero_label": True}, "--reduce-zero-label settings differ"),
+        ({"images": "other"}, "image sets differ"),
     ],
 )
 def test_incomparable_reports_are_refused(changes: dict[str, Any], field: str) -> None:
@@ -215,10 +217,50 @@ def test_incomparable_reports_are_refused(changes: dict[str, Any], field: str) -
         compare_reports(_report(BASE), _report(WORSE, **changes))
 
 
+def test_classes_named_differently_are_matched_by_id_with_a_warning() -> None:
+    named = build_report(
+        ConfusionMatrix.from_counts(np.array(WORSE)), class_names=["background", "vehicle"]
+    )
+    renamed = replace(
+        _report(WORSE),
+        config=replace(named.config, classes="preset mine"),
+        classes=named.classes,
+    )
+    comparison = compare_reports(_report(BASE), renamed)
+    [warning] = comparison.warnings
+    assert warning.code == "classes-matched-by-id"
+    assert warning.message == (
+        "baseline and candidate name their classes differently (bg = background, car = "
+        "vehicle); their class definitions differ too (classes None vs 'preset mine'); classes "
+        "were matched by id and are shown with candidate's names: check that each id means the "
+        "same class in both."
+    )
+    assert [row.name for row in comparison.classes[:2]] == ["iou[background]", "dice[background]"]
+    car = next(row for row in comparison.classes if row.name == "iou[vehicle]")
+    assert (car.baseline, car.candidate) == (1.0, 0.75)
+    # The same names from another definition: matched by id, and said so.
+    [origin] = compare_reports(_report(BASE), _report(WORSE, classes="mine.toml")).warnings
+    assert origin.code == "class-definitions-differ"
+    assert "(classes None vs 'mine.toml')" in origin.message
+
+
+def test_a_refusal_names_what_differs_besides_the_class_names() -> None:
+    other = _report(WORSE, class_names=("x", "y"), ignore_index=(0,))
+    with pytest.raises(IncomparableReportsError) as caught:
+        compare_reports(_report(BASE), other, baseline_name="old.json", candidate_name="new.json")
+    assert str(caught.value) == (
+        "the reports are not comparable: ignore values differ ([255] in old.json, [0] in "
+        "new.json); the class names differ too, which alone would only be a warning (classes "
+        "are matched by id); score both the same way."
+    )
+    with pytest.raises(IncomparableReportsError, match="class counts differ"):
+        compare_reports(_report(BASE), _report(WORSE, num_classes=3))
+
+
 def test_different_images_can_be_allowed() -> None:
     with pytest.raises(
         IncomparableReportsError,
-        match=r"image set \(4 vs 4 images, different files\).*\(--allow-different-images",
+        match=r"image sets differ \(4 vs 4 images, different files\).*\(--allow-different-images",
     ):
         compare_reports(_report(BASE), _report(WORSE, images="x"))
     allowed = compare_reports(
