@@ -13,7 +13,10 @@ from segeval.render.layout import RenderOptions, Section, format_count
 from segeval.render.markdown import markdown_table
 from segeval.render.tables import Renderer, printable, render_with, text_table
 
-__all__ = ["FORMATS", "render_inspection"]
+__all__ = ["FORMATS", "INSPECT_SCHEMA", "render_inspection"]
+
+#: Schema name of the inspection JSON (``segeval/schemas/inspect-v1.json``).
+INSPECT_SCHEMA = "segeval/inspect/v1"
 
 #: Values or colours listed before the rest is summarised.
 MAX_ROWS = 40
@@ -120,6 +123,7 @@ def _color_class(
 
 def _document(found: FolderInspection) -> dict[str, Any]:
     return {
+        "schema": INSPECT_SCHEMA,
         "folder": str(found.root),
         "files": found.files,
         "skipped_files": found.skipped_files,

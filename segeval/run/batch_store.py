@@ -36,6 +36,10 @@ from segeval.report import Report
 __all__ = ["load_stored", "store_result"]
 
 
+#: Schema name of an invalid submission's record (``NAME.invalid.json``).
+INVALID_SUBMISSION_SCHEMA = "segeval/invalid-submission/v1"
+
+
 def _record_path(output_dir: Path, name: str, status: str) -> Path:
     folder = output_dir if status == "ok" else output_dir / "invalid"
     return folder / f"{name}.json"
@@ -176,7 +180,12 @@ def store_result(
         assert result.report is not None
         document: dict[str, Any] = result.report.to_dict()
     else:
-        document = {"status": "invalid", "reason": result.reason, "errors": result.errors}
+        document = {
+            "schema": INVALID_SUBMISSION_SCHEMA,
+            "status": "invalid",
+            "reason": result.reason,
+            "errors": result.errors,
+        }
     document["batch"] = batch
     text = json.dumps(document, indent=2, allow_nan=False) + "\n"
     path = _record_path(output_dir, result.name, result.status)
