@@ -33,8 +33,11 @@ __all__ = [
     "summary_interval",
 ]
 
-#: Summary metrics shown in tables (JSON and CSV carry every metric).
-HEADLINE_METRICS = ("pixel_accuracy", "mean_accuracy", "miou", "mdice", "fwiou", "kappa")
+#: Summary metrics shown in tables (JSON and CSV carry every metric); the same rows
+#: as compare's summary (:data:`segeval.compare.SUMMARY_ROWS`).
+HEADLINE_METRICS = (
+    "pixel_accuracy", "mean_accuracy", "miou", "mdice", "fwiou", "kappa", "min_iou",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
