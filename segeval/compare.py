@@ -33,6 +33,7 @@ from segeval.intervals import IntervalOptions, paired_intervals
 from segeval.notices import Notice
 from segeval.report import Report
 from segeval.stats import Difference, PairedBootstrapResult
+from segeval.wording import counted
 
 __all__ = ["Comparison", "ComparisonRow", "check_comparable", "compare_reports", "load_report"]
 
@@ -227,7 +228,7 @@ def check_comparable(
     )
     if not same_images and not allow_different_images:
         differences.append(
-            f"image sets differ ({baseline.num_images} vs {candidate.num_images} images"
+            f"image sets differ ({baseline.num_images} vs {counted(candidate.num_images, 'image')}"
             + (", different files)" if baseline.num_images == candidate.num_images else ")")
         )
     renamed = "class_names" in differing and "num_classes" not in differing

@@ -40,6 +40,7 @@ from segeval.io.volume import (
     is_gzipped_nifti,
     volume_suffix,
 )
+from segeval.wording import are, counted
 
 __all__ = ["FolderInspection", "VolumeInfo", "inspect_folder"]
 
@@ -335,8 +336,8 @@ def _hints(
     jpeg_files = sum(n for kind, n in inspection.kinds.items() if kind.startswith("jpeg"))
     if jpeg_files:
         hints.append(
-            f"{jpeg_files} files are JPEG: lossy compression changes label values at every "
-            "edge; export the masks as PNG (segeval refuses JPEG unless --allow-lossy)."
+            f"JPEG files: {jpeg_files}. Lossy compression changes label values at every edge; "
+            "export the masks as PNG (segeval refuses JPEG unless --allow-lossy)."
         )
     if colour_files:
         hints.append(_colour_hint(inspection, colour_files, classes))
@@ -374,9 +375,10 @@ def _hints(
 def _colour_hint(
     inspection: FolderInspection, colour_files: int, classes: ClassDefinition | None
 ) -> str:
+    masks = f"Colour (RGB) masks: {colour_files}."
     if inspection.too_many_colors:
         return (
-            f"{colour_files} files are colour images with more than {MAX_COLORS} distinct colours: "
+            f"Colour images: {colour_files}, with more than {MAX_COLORS} distinct colours: "
             "these look like photographs or lossy masks, not label masks."
         )
     seen = set(inspection.colors)
@@ -384,19 +386,19 @@ def _colour_hint(
         unknown = seen - set(classes.value_colors)
         if unknown:
             return (
-                f"{colour_files} files are colour masks; {len(unknown)} of their colours are not "
+                f"{masks} {counted(len(unknown), 'colour')} of theirs {are(len(unknown))} not "
                 f"in {classes.source}, e.g. {[list(c) for c in sorted(unknown)[:5]]}."
             )
-        return f"{colour_files} files are colour masks; every colour is in {classes.source}."
+        return f"{masks} Every colour is in {classes.source}."
     matching = [name for name in PRESET_NAMES if seen <= set(load_preset(name).value_colors)]
     if matching:
         return (
-            f"{colour_files} files are colour (RGB) masks and every colour belongs to the "
-            f"{matching[0]} preset: score them with --preset {matching[0]}."
+            f"{masks} Every colour belongs to the {matching[0]} preset: score them with "
+            f"--preset {matching[0]}."
         )
     return (
-        f"{colour_files} files are colour (RGB) masks: segeval needs each colour's class; pass "
-        "--classes FILE with a 'color' per class (or --preset NAME for a known dataset)."
+        f"{masks} segeval needs each colour's class; pass --classes FILE with a 'color' per "
+        "class (or --preset NAME for a known dataset)."
     )
 
 
@@ -454,8 +456,9 @@ def _value_hints(values: set[int]) -> list[str]:
         return []
     largest = max(labelled)
     hints = [
-        f"{len(labelled)} distinct label values (largest {largest}, 255 aside); without a class "
-        f"definition segeval would infer {largest + 1} classes."
+        f"{counted(len(labelled), 'distinct label value')} (largest {largest}, 255 aside); "
+        "without a class "
+        f"definition segeval would infer {counted(largest + 1, 'class')}."
     ]
     cityscapes_label_ids = {7, 8, 11, 21, 23, 26}
     if labelled <= set(range(34)) and len(labelled & cityscapes_label_ids) >= 4 and largest > 18:

@@ -32,6 +32,7 @@ from segeval.stats import (
     paired_bootstrap,
 )
 from segeval.stats.bootstrap import Method
+from segeval.wording import counted
 
 __all__ = ["IntervalOptions", "paired_intervals", "with_intervals"]
 
@@ -266,7 +267,8 @@ def paired_intervals(
     left_out = len(result.only_baseline) + len(result.only_candidate)
     if left_out:
         message = (
-            f"the paired bootstrap used the {result.num_images} images both reports scored; "
+            f"the paired bootstrap used the {counted(result.num_images, 'image')} both reports "
+            "scored; "
             f"left out: {len(result.only_baseline)} only in the baseline, "
             f"{len(result.only_candidate)} only in the candidate."
         )

@@ -49,6 +49,7 @@ from segeval.inputs.classes import default_class_names
 from segeval.notices import Notice
 from segeval.stats.bootstrap import BootstrapResult
 from segeval.stats.table import ImageCountTable
+from segeval.wording import counted
 
 __all__ = ["SCHEMA", "ClassResult", "PairingSummary", "Report", "ScoreConfig", "build_report"]
 
@@ -594,7 +595,9 @@ class Report:
         }
         for what, found in shapes.items():
             if found != size:
-                raise ValueError(f"{what} has {found} entries for {size} classes")
+                raise ValueError(
+                    f"{what} has {counted(found, 'entry')} for {counted(size, 'class')}"
+                )
         for index, result in enumerate(self.classes):
             if result.id != index:
                 raise ValueError(f"classes[{index}] has id {result.id}")
@@ -615,7 +618,8 @@ class Report:
         """Per-image counts must add up to the confusion matrix: compare --ci resamples them."""
         if (table.num_images, table.num_classes) != (self.num_images, self.config.num_classes):
             raise ValueError(
-                f"image_counts holds {table.num_images} images x {table.num_classes} classes, "
+                f"image_counts holds {counted(table.num_images, 'image')} x "
+                f"{counted(table.num_classes, 'class')}, "
                 f"the report {self.num_images} x {self.config.num_classes}"
             )
         expected = counts_from_matrix(self.confusion_matrix, self.missed)

@@ -338,7 +338,7 @@ def test_grouped_interval_is_wider_when_groups_are_correlated() -> None:
 
 def test_groups_from_regex_whole_match_and_errors() -> None:
     assert groups_from_regex(["p1/s3", "p2/s1"], r"p\d") == {"p1/s3": "p1", "p2/s1": "p2"}
-    with pytest.raises(UsageError, match=r"does not match 1 image keys \(other\)"):
+    with pytest.raises(UsageError, match=r"does not match 1 image key \(other\)"):
         groups_from_regex(["0001TP_1", "other"], CAMVID_SEQUENCE)
     with pytest.raises(UsageError, match="not a regular expression"):
         groups_from_regex(["a"], "(")
@@ -348,7 +348,7 @@ def test_groups_from_csv_errors(tmp_path: Path) -> None:
     mapping = tmp_path / "groups.csv"
     mapping.write_text("a,p1\nb,p2\n")
     assert groups_from_csv(mapping) == {"a": "p1", "b": "p2"}
-    with pytest.raises(UsageError, match="1 image keys have no group \\(c\\)"):
+    with pytest.raises(UsageError, match="1 image key has no group \\(c\\)"):
         groups_from_csv(mapping, keys=["a", "c"])
     mapping.write_text("key,group\na,p1\na,p2\n")
     with pytest.raises(UsageError, match=r"groups\.csv:3: image 'a' is in group 'p1' and 'p2'"):

@@ -204,7 +204,7 @@ def test_ignore_index_options(make_dataset: MaskWriter) -> None:
     assert several["pixels"]["ignored"] == 2
     assert several["config"]["ignore_index"] == [2, 255]
     none = run("score", str(pred), str(gt), "--ignore-index", "none", "--num-classes", "3")
-    assert_one_line_error(none, "gt/a.png", "ground truth label 255 (1 pixels)")
+    assert_one_line_error(none, "gt/a.png", "ground truth label 255 (1 pixel)")
 
 
 def test_debug_shows_the_exception(make_dataset: MaskWriter) -> None:
@@ -284,7 +284,7 @@ def test_error_gt_label_out_of_range(make_dataset: MaskWriter) -> None:
     pred, gt = make_dataset({"a": np.array([[0, 1]])}, {"a": np.array([[0, 4]])})
     assert_one_line_error(
         run("score", str(pred), str(gt), "--num-classes", "3"),
-        "gt/a.png: ground truth label 4 (1 pixels)",
+        "gt/a.png: ground truth label 4 (1 pixel)",
         "--num-classes",
     )
 

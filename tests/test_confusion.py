@@ -106,7 +106,7 @@ def test_gt_label_out_of_range_names_label_and_pixel_count() -> None:
 def test_pred_label_out_of_range_is_an_error_by_default(dtype: type[np.integer[Any]]) -> None:
     cm = ConfusionMatrix(3)
     with pytest.raises(
-        LabelRangeError, match=r"prediction label 5 \(1 pixels\) is outside class ids 0..2"
+        LabelRangeError, match=r"prediction label 5 \(1 pixel\) is outside class ids 0..2"
     ):
         cm.update(np.array([[0, 5]], dtype), np.zeros((1, 2), dtype))
     assert cm.num_images == 0  # nothing was added
@@ -131,7 +131,7 @@ def test_negative_ignore_value_and_labels_beyond_16_bits() -> None:
     cm.update(np.array([[0, 1]]), np.array([[-100, 1]]))
     assert cm.counts.tolist() == [[0, 0], [0, 1]]
     assert cm.ignored_pixels == 1
-    with pytest.raises(LabelRangeError, match=r"prediction label 70000 \(1 pixels\)"):
+    with pytest.raises(LabelRangeError, match=r"prediction label 70000 \(1 pixel\)"):
         cm.update(np.array([[70000, 0]]), np.array([[1, 0]]))
 
 

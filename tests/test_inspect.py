@@ -49,14 +49,14 @@ def test_colour_masks_without_a_known_palette(tmp_path: Path) -> None:
     result = run(tmp_path)
     assert "Colours" in result.stdout
     assert "[7, 7, 7]" in result.stdout
-    assert "1 files are colour (RGB) masks: segeval needs each colour's class" in result.stdout
+    assert "Colour (RGB) masks: 1. segeval needs each colour's class" in result.stdout
 
 
 def test_jpeg_and_binary_255_hints(tmp_path: Path) -> None:
     Image.fromarray(np.zeros((8, 8, 3), dtype=np.uint8)).save(tmp_path / "a.jpg")
     save_mask(tmp_path / "b.png", np.array([[0, 255]]))
     result = run(tmp_path)
-    assert "1 files are JPEG: lossy compression changes label values" in result.stdout
+    assert "JPEG files: 1. Lossy compression changes label values" in result.stdout
     assert "Only values 0 and 255 were found" in result.stdout
 
 

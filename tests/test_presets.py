@@ -147,7 +147,7 @@ def test_cityscapes_label_ids_scored_as_train_ids_are_caught(tmp_path: Path) -> 
         "score", tmp_path / "pred", tmp_path / "gt", "--preset", "cityscapes", "--class-ids", "both"
     )
     assert result.exit_code == 2
-    assert "ground truth label 26 (1 pixels)" in result.stderr
+    assert "ground truth label 26 (1 pixel)" in result.stderr
     hint = run("inspect", tmp_path / "gt", "--preset", "cityscapes", "--class-ids")
     assert "Every value is valid as a label-map value: drop --class-ids." in hint.stdout
     plain = run("inspect", tmp_path / "gt")
@@ -215,7 +215,7 @@ def test_camvid_colour_masks_score_like_index_masks(tmp_path: Path) -> None:
     assert colour_masks["confusion_matrix"] == index_masks["confusion_matrix"]
     assert colour_masks["summary"] == index_masks["summary"]
     hint = run("inspect", tmp_path / "testannot_rgb")
-    assert "colour (RGB) masks and every colour belongs to the camvid preset" in hint.stdout
+    assert "Every colour belongs to the camvid preset" in hint.stdout
     assert "--preset camvid" in hint.stdout
 
 
@@ -227,7 +227,7 @@ def test_unknown_colours_are_an_error_or_ignored(tmp_path: Path) -> None:
         Image.fromarray(rgb).save(tmp_path / side / "a.png")
     result = run("score", tmp_path / "pred", tmp_path / "gt", "--preset", "camvid")
     assert result.exit_code == 2
-    assert "1 colours are not in the colour table: [1, 2, 3] (1 px)" in result.stderr
+    assert "1 colour is not in the colour table: [1, 2, 3] (1 px)" in result.stderr
     lenient = score_json(
         tmp_path / "pred", tmp_path / "gt", "--preset", "camvid", "--unknown-color", "ignore"
     )

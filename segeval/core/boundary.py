@@ -54,6 +54,7 @@ import numpy as np
 from segeval.core.histogram import pair_histogram
 from segeval.core.metrics import EmptyPolicy, empty_value
 from segeval.errors import LabelRangeError, ShapeMismatchError, UsageError
+from segeval.wording import counted
 
 __all__ = [
     "DEFAULT_BAND_RATIO",
@@ -321,7 +322,8 @@ def _to_codes(
     if bad is not None and bad.any():
         values, counts = np.unique(labels[bad], return_counts=True)
         err = LabelRangeError(
-            f"{side} label map: value {int(values[0])} ({int(counts[0])} pixels) is neither "
+            f"{side} label map: value {int(values[0])} ({counted(int(counts[0]), 'pixel')}) is "
+            "neither "
             f"a class 0..{num_classes - 1} nor an ignore value {sorted(ignore_values)}; "
             "map labels to class indices first or add it to the ignore values."
         )
@@ -852,7 +854,7 @@ class BoundaryStats:
         if other.num_classes != self.num_classes:
             raise UsageError(
                 f"cannot merge boundary statistics of {self.num_classes} and "
-                f"{other.num_classes} classes."
+                f"{counted(other.num_classes, 'class')}."
             )
         return BoundaryStats(
             self.num_classes,
@@ -878,7 +880,9 @@ class BoundaryStats:
         [[8, 8, 0], [8, 8, 0]]
         """
         if any(part.num_classes > num_classes for part in parts):
-            raise UsageError(f"cannot fit boundary statistics into {num_classes} classes.")
+            raise UsageError(
+                f"cannot fit boundary statistics into {counted(num_classes, 'class')}."
+            )
 
         def padded(name: str) -> np.ndarray:
             arrays = [getattr(part, name) for part in parts]
@@ -1292,7 +1296,7 @@ class SurfaceStats:
         [[0, 0, 1], [0, 0, 1]]
         """
         if any(part.num_classes > num_classes for part in parts):
-            raise UsageError(f"cannot fit surface statistics into {num_classes} classes.")
+            raise UsageError(f"cannot fit surface statistics into {counted(num_classes, 'class')}.")
         tolerances = {part.nsd_tolerance for part in parts}
         if len(tolerances) > 1:
             raise UsageError("cannot merge surface statistics with different NSD tolerances.")

@@ -50,6 +50,7 @@ from segeval.core.labels import (
 )
 from segeval.core.metrics import MetricOptions, MetricResult, compute_metrics, counts_from_matrix
 from segeval.errors import ClassCountError, CountOverflowError, ShapeMismatchError, UsageError
+from segeval.wording import counted
 
 __all__ = [
     "DEFAULT_CHUNK_PIXELS",
@@ -163,7 +164,7 @@ class ConfusionMatrix:
         elif num_classes is not None and num_classes != mapping.num_classes:
             raise UsageError(
                 f"num_classes={num_classes} disagrees with the mapping's "
-                f"{mapping.num_classes} classes."
+                f"{counted(mapping.num_classes, 'class')}."
             )
         pred_mapping = pred_mapping or mapping
         if pred_mapping.num_classes != mapping.num_classes:
@@ -214,9 +215,9 @@ class ConfusionMatrix:
     def __repr__(self) -> str:
         inferred = ", inferred" if self.num_classes_inferred else ""
         return (
-            f"ConfusionMatrix({self.num_classes} classes{inferred}, {self.num_images} "
+            f"ConfusionMatrix({counted(self.num_classes, 'class')}{inferred}, {self.num_images} "
             f"image{'' if self.num_images == 1 else 's'}, "
-            f"{self.scored_pixels} scored pixels, ignore {sorted(self.ignore_values)})"
+            f"{counted(self.scored_pixels, 'scored pixel')}, ignore {sorted(self.ignore_values)})"
         )
 
     # ------------------------------------------------------------------ state
@@ -695,7 +696,8 @@ class ConfusionMatrix:
         label = needed - 1 + self._gt_mapping.offset
         name = "ground truth" if side == "gt" else "prediction"
         error = ClassCountError(
-            f"{name} label {label} would mean {needed} classes: {problem}; pass --num-classes "
+            f"{name} label {label} would mean {counted(needed, 'class')}: {problem}; pass "
+            "--num-classes "
             "(or class names) and --max-classes if that is intended, or --ignore-index if "
             "it marks unlabelled pixels"
         )

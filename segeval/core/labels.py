@@ -26,6 +26,7 @@ import numpy as np
 
 from segeval.core.histogram import code_histogram, code_pairs, compact_pairs
 from segeval.errors import LabelRangeError, PredictedIgnoreError, UsageError, format_bytes
+from segeval.wording import counted
 
 __all__ = [
     "DEFAULT_IGNORE",
@@ -72,9 +73,10 @@ def class_limit_problem(num_classes: int, max_classes: int) -> str | None:
     if num_classes <= max_classes:
         return None
     return (
-        f"{num_classes} classes need a {num_classes} x {num_classes} confusion matrix of "
+        f"{counted(num_classes, 'class')} need a {num_classes} x {num_classes} confusion matrix of "
         f"{format_bytes(matrix_bytes(num_classes))} (one per worker and per submission), "
-        f"more than the limit of {max_classes} classes ({format_bytes(matrix_bytes(max_classes))})"
+        f"more than the limit of {counted(max_classes, 'class')} "
+        f"({format_bytes(matrix_bytes(max_classes))})"
     )
 
 
@@ -473,7 +475,8 @@ class LabelMapping:
         others = f" (and {len(values) - 1} other invalid values)" if len(values) > 1 else ""
         name = "ground truth" if side == "gt" else "prediction"
         error = LabelRangeError(
-            f"{name} label {label} ({pixel_count} pixels){others} is outside {self.describe()}"
+            f"{name} label {label} ({counted(pixel_count, 'pixel')}){others} is outside "
+            f"{self.describe()}"
         )
         error.side, error.label, error.pixel_count = side, label, pixel_count
         return error

@@ -46,6 +46,7 @@ from segeval.errors import UnsafeInputError, format_bytes
 from segeval.inputs.digest import file_digest, folder_digest
 from segeval.inputs.pairing import MAX_DEPTH, PairingOptions, key_of, walk_files
 from segeval.io.files import MAX_ARCHIVE_MEMBERS, zip_entry_count
+from segeval.wording import counted
 
 __all__ = [
     "ARCHIVE_SUFFIXES",
@@ -294,7 +295,8 @@ def _check_declared(archive: Path, total: int, max_bytes: int) -> None:
 def _check_count(archive: Path, count: int) -> None:
     if count > MAX_ARCHIVE_MEMBERS:
         raise _refuse(
-            archive, f"it declares {count} members, more than the {MAX_ARCHIVE_MEMBERS} allowed"
+            archive,
+            f"it declares {counted(count, 'member')}, more than the {MAX_ARCHIVE_MEMBERS} allowed",
         )
 
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from segeval.errors import MaskReadError
 from segeval.io.files import MAX_ARCHIVE_MEMBERS, zip_entry_count
+from segeval.wording import counted
 
 if TYPE_CHECKING:
     from segeval.io.storage import Location
@@ -150,7 +151,7 @@ def read_npz(path: Location, key: str | None, max_pixels: int | None, data: byte
     entries = zip_entry_count(data)
     if entries is not None and entries > MAX_ARCHIVE_MEMBERS:
         raise MaskReadError(
-            f"{path}: the NPZ file declares {entries} members, more than the "
+            f"{path}: the NPZ file declares {counted(entries, 'member')}, more than the "
             f"{MAX_ARCHIVE_MEMBERS} segeval reads; save one array per file."
         )
     try:

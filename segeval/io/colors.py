@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from segeval.errors import MaskReadError
+from segeval.wording import are, counted
 
 __all__ = ["RGB", "ColorTable"]
 
@@ -100,7 +101,8 @@ class ColorTable:
         listed = ", ".join(f"{list(_unpack(int(keys[i])))} ({int(counts[i])} px)" for i in order)
         more = f" and {keys.size - 10} more" if keys.size > 10 else ""
         return (
-            f"{source}: {keys.size} colours are not in the colour table: {listed}{more}; "
+            f"{source}: {counted(keys.size, 'colour')} {are(keys.size)} not in the colour table: "
+            f"{listed}{more}; "
             "add them to the class definition, or pass --unknown-color ignore."
         )
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from segeval.errors import MaskReadError, format_bytes
 from segeval.io.files import MAX_ARCHIVE_MEMBERS, require_regular_file, zip_entry_count
+from segeval.wording import counted
 
 __all__ = ["MAX_DECOMPRESSED_BYTES", "ScoreHeader", "read_score_header", "read_scores"]
 
@@ -83,7 +84,7 @@ def _open_npz(path: Path) -> zipfile.ZipFile:
         entries = zip_entry_count(stream)
     if entries is not None and entries > MAX_ARCHIVE_MEMBERS:
         raise MaskReadError(
-            f"{path}: the NPZ file declares {entries} members, more than the "
+            f"{path}: the NPZ file declares {counted(entries, 'member')}, more than the "
             f"{MAX_ARCHIVE_MEMBERS} segeval reads; save one array per file."
         )
     return zipfile.ZipFile(path)

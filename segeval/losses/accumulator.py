@@ -44,6 +44,7 @@ from segeval.losses.validate import (
     check_target,
     image_view,
 )
+from segeval.wording import counted
 
 __all__ = ["ImageStats", "LossAccumulator", "lovasz_budget_message", "lovasz_bytes"]
 
@@ -299,7 +300,7 @@ class LossAccumulator:
         ):
             raise UsageError(
                 f"cannot merge loss accumulators of {self.num_classes} and "
-                f"{other.num_classes} classes."
+                f"{counted(other.num_classes, 'class')}."
             )
         budget = self.options.lovasz_budget_bytes
         if self._lovasz_bytes + other._lovasz_bytes > budget:
@@ -371,7 +372,8 @@ class LossAccumulator:
         ):
             if isinstance(weights, tuple) and len(weights) != channels:
                 raise UsageError(
-                    f"{option}: {len(weights)} weights for {channels} classes; give one per class."
+                    f"{option}: {len(weights)} weights for {counted(channels, 'class')}; give "
+                    "one per class."
                 )
 
     def _row_blocks(self, shape: tuple[int, ...]) -> Iterator[tuple[int, int]]:

@@ -20,6 +20,7 @@ from segeval.render.html import render_comparison_html
 from segeval.render.layout import RenderOptions, Section, format_p_value, format_value
 from segeval.render.markdown import details, gate_markdown, markdown_table
 from segeval.render.tables import Renderer, csv_row, json_number, render_with, text_table
+from segeval.wording import counted
 
 __all__ = [
     "COMPARE_SCHEMA",
@@ -132,13 +133,13 @@ def _rows_json(rows: Sequence[ComparisonRow], paired: bool) -> list[dict[str, An
 def _header(comparison: Comparison) -> str:
     baseline, candidate = comparison.baseline, comparison.candidate
     images = (
-        f"{candidate.num_images} images"
+        f"{counted(candidate.num_images, 'image')}"
         if baseline.num_images == candidate.num_images
-        else f"{baseline.num_images} vs {candidate.num_images} images"
+        else f"{baseline.num_images} vs {counted(candidate.num_images, 'image')}"
     )
     header = (
         f"segeval compare: {comparison.baseline_name} (baseline) vs {comparison.candidate_name} "
-        f"(candidate), {images}, {candidate.config.num_classes} classes, "
+        f"(candidate), {images}, {counted(candidate.config.num_classes, 'class')}, "
         f"{candidate.config.aggregation} aggregation"
     )
     paired = comparison.paired

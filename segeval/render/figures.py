@@ -23,6 +23,7 @@ from segeval.core.metrics import REGISTRY
 from segeval.errors import MissingDependencyError, UsageError
 from segeval.render.html_page import shares
 from segeval.report import Report
+from segeval.wording import counted
 
 __all__ = ["FIGURE_FORMATS", "confusion_figure", "per_class_figure"]
 
@@ -155,7 +156,7 @@ def confusion_figure(
     axes.set_xlabel("prediction")
     axes.set_ylabel("ground truth")
     miou = report.summary.get("miou", math.nan)
-    axes.set_title(f"Confusion matrix, {report.num_images} images, mIoU {miou:.4f}")
+    axes.set_title(f"Confusion matrix, {counted(report.num_images, 'image')}, mIoU {miou:.4f}")
     figure.colorbar(image, ax=axes, shrink=0.8, label=label)
     return _save(matplotlib, figure, output_format)
 
@@ -239,5 +240,5 @@ def per_class_figure(
     axes.set_xlim(0.0, 1.12)
     axes.set_xlabel("score")
     axes.legend(loc="lower right", fontsize=8)
-    axes.set_title(f"Per-class metrics, {report.num_images} images")
+    axes.set_title(f"Per-class metrics, {counted(report.num_images, 'image')}")
     return _save(matplotlib, figure, output_format)

@@ -41,6 +41,7 @@ from segeval.render.html_page import (
 )
 from segeval.render.layout import HEADLINE_METRICS, RenderOptions, report_header, report_notes
 from segeval.report import ClassResult, Report
+from segeval.wording import counted
 
 __all__ = ["render_comparison_html", "render_leaderboard_html", "render_score_html"]
 
@@ -103,7 +104,7 @@ def _gate(gate: GateResult | None) -> str:
     verdict = (
         "passed"
         if gate.passed
-        else f"failed: {len(gate.failed)} of {len(gate.checks)} checks failed"
+        else f"failed: {len(gate.failed)} of {counted(len(gate.checks), 'check')} failed"
     )
     rows = [
         [
@@ -465,9 +466,9 @@ def render_comparison_html(comparison: Comparison, options: RenderOptions) -> st
     names = candidate.config.class_names
     gallery = options.gallery
     images = (
-        f"{candidate.num_images} images"
+        f"{counted(candidate.num_images, 'image')}"
         if baseline.num_images == candidate.num_images
-        else f"{baseline.num_images} vs {candidate.num_images} images"
+        else f"{baseline.num_images} vs {counted(candidate.num_images, 'image')}"
     )
     details = {
         "Baseline": comparison.baseline_name,
@@ -618,7 +619,11 @@ def render_leaderboard_html(board: Leaderboard, options: RenderOptions) -> str:
                 Cell(
                     escape(
                         entry.reason
-                        + (f" (and {entry.errors - 1} more errors)" if entry.errors > 1 else "")
+                        + (
+                            f" (and {counted(entry.errors - 1, 'more error')})"
+                            if entry.errors > 1
+                            else ""
+                        )
                     )
                 ),
             ]
@@ -643,7 +648,7 @@ def render_leaderboard_html(board: Leaderboard, options: RenderOptions) -> str:
     )
     valid = len(board.entries) - len(board.invalid)
     details: Mapping[str, str] = {
-        "Ground truth": f"{board.gt_dir} ({board.images} images)",
+        "Ground truth": f"{board.gt_dir} ({counted(board.images, 'image')})",
         "Submissions": f"{len(board.entries)} ({valid} scored, {len(board.invalid)} invalid)",
         "Ranked by": _title(board.rank_by) + " (ties: mIoU, mDice, pixel accuracy, then name)",
     }

@@ -41,6 +41,7 @@ from segeval.palettes import (
     readable_text,
     sequential_color,
 )
+from segeval.wording import are, counted
 
 __all__ = [
     "Cell",
@@ -559,7 +560,8 @@ def histogram_svg(distribution: ScoreDistribution, *, figure_id: str = "distribu
         parts.append(
             f'<rect class="hist-bar" data-count="{count}" x="{x + 1:.1f}" y="{y:.1f}" '
             f'width="{bar_width - 2:.1f}" height="{max(bar_height, 0.5):.1f}" fill="{fill}">'
-            f"<title>{distribution.metric} {low:.2f} to {high:.2f}: {count} images</title></rect>"
+            f"<title>{distribution.metric} {low:.2f} to {high:.2f}: "
+            f"{counted(count, 'image')}</title></rect>"
         )
     for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
         x = left + tick * (width - left - 10)
@@ -591,13 +593,15 @@ def histogram_svg(distribution: ScoreDistribution, *, figure_id: str = "distribu
         numeric=[False, True],
     )
     undefined = (
-        f" {distribution.undefined} images with nothing scored are not in a bin."
+        f" {counted(distribution.undefined, 'image')} with nothing scored "
+        f"{are(distribution.undefined)} not in a bin."
         if distribution.undefined
         else ""
     )
     return (
         f'<figure id="{figure_id}"><figcaption id="{figure_id}-caption">Distribution of the '
-        f"{escape(distribution.metric)} over {distribution.total} images.{undefined}</figcaption>"
+        f"{escape(distribution.metric)} over "
+        f"{counted(distribution.total, 'image')}.{undefined}</figcaption>"
         f"{''.join(parts)}<details><summary>As a table</summary>{table}</details></figure>"
     )
 

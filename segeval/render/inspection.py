@@ -12,6 +12,7 @@ from segeval.inspection import FolderInspection
 from segeval.render.layout import RenderOptions, Section, format_count
 from segeval.render.markdown import markdown_table
 from segeval.render.tables import Renderer, printable, render_with, text_table
+from segeval.wording import counted
 
 __all__ = ["FORMATS", "INSPECT_SCHEMA", "render_inspection"]
 
@@ -152,8 +153,8 @@ def _json(found: FolderInspection, options: RenderOptions) -> str:
 
 
 def _text(found: FolderInspection, markdown: bool) -> str:
-    header = printable(f"{found.root}: {found.files} mask files") + (
-        f", {found.skipped_files} other files skipped" if found.skipped_files else ""
+    header = printable(f"{found.root}: {counted(found.files, 'mask file')}") + (
+        f", {counted(found.skipped_files, 'other file')} skipped" if found.skipped_files else ""
     )
     parts = [f"## {header}" if markdown else header]
     for section in _sections(found, found.classes, found.class_ids):
@@ -163,7 +164,8 @@ def _text(found: FolderInspection, markdown: bool) -> str:
             parts.append(f"{section.title}\n{text_table(section)}")
     if len(found.values) > MAX_ROWS:
         parts.append(
-            f"... and {len(found.values) - MAX_ROWS} more label values (see --format json)."
+            f"... and {counted(len(found.values) - MAX_ROWS, 'more label value')} (see "
+            "--format json)."
         )
     if found.unreadable:
         listed = "\n".join(f"  {printable(line)}" for line in found.unreadable[:10])

@@ -16,6 +16,7 @@ from segeval.core.metrics import REGISTRY
 from segeval.gallery import Gallery
 from segeval.report import Report
 from segeval.stats import Interval
+from segeval.wording import counted
 
 __all__ = [
     "HEADLINE_METRICS",
@@ -145,15 +146,15 @@ def report_header(report: Report) -> list[str]:
     ignore = ", ".join(str(v) for v in config.ignore_index) or "none"
     if config.num_classes_inferred:
         classes = (
-            f"{config.num_classes} classes, inferred from the largest label seen "
+            f"{counted(config.num_classes, 'class')}, inferred from the largest label seen "
             "(pass --num-classes or --class-names to fix it)"
         )
     elif config.classes:
-        classes = f"{config.num_classes} classes from {config.classes}"
+        classes = f"{counted(config.num_classes, 'class')} from {config.classes}"
         if config.class_ids != "none":
             classes += f" ({config.class_ids} masks hold class ids)"
     else:
-        classes = f"{config.num_classes} classes"
+        classes = f"{counted(config.num_classes, 'class')}"
     options = config.metric_options
     empty = {
         "nan": "undefined, left out of means",
@@ -164,12 +165,12 @@ def report_header(report: Report) -> list[str]:
     if config.per_image:
         aggregation += " and per image (each image scored alone, then averaged over images)"
     lines = [
-        f"segeval {report.segeval_version}: {report.num_images} images, "
-        f"{format_count(report.scored_pixels)} pixels scored, "
+        f"segeval {report.segeval_version}: {counted(report.num_images, 'image')}, "
+        f"{counted(report.scored_pixels, 'pixel', thousands=True)} scored, "
         f"{format_count(report.ignored_pixels)} ignored (ignore index {ignore})",
         f"Aggregation: {aggregation}; {classes}",
         f"Classes absent from ground truth and prediction: {empty}; "
-        f"{report.classes_averaged} of {config.num_classes} classes averaged",
+        f"{report.classes_averaged} of {counted(config.num_classes, 'class')} averaged",
     ]
     settings = []
     if config.convention:

@@ -14,6 +14,7 @@ from segeval.render.html import render_leaderboard_html
 from segeval.render.layout import RenderOptions, Section, format_value
 from segeval.render.markdown import markdown_table
 from segeval.render.tables import Renderer, csv_row, printable, render_with, text_table
+from segeval.wording import counted
 
 __all__ = ["FORMATS", "leaderboard_section", "render_leaderboard"]
 
@@ -31,7 +32,7 @@ def leaderboard_section(board: Leaderboard) -> Section:
         status = entry.status + (" (resumed)" if entry.resumed else "")
         reason = entry.reason
         if entry.errors > 1:
-            reason += f" (and {entry.errors - 1} more errors)"
+            reason += f" (and {counted(entry.errors - 1, 'more error')})"
         rows.append(
             [str(entry.rank) if entry.rank else "-", entry.name, status]
             + [format_value(_value(entry, name)) for name in board.metrics]
@@ -60,8 +61,8 @@ def _csv(board: Leaderboard, options: RenderOptions) -> str:
 def _header(board: Leaderboard) -> str:
     valid = len(board.entries) - len(board.invalid)
     return printable(
-        f"segeval batch: {len(board.entries)} submissions ({valid} scored, "
-        f"{len(board.invalid)} invalid) against {board.gt_dir} ({board.images} images), "
+        f"segeval batch: {counted(len(board.entries), 'submission')} ({valid} scored, "
+        f"{len(board.invalid)} invalid) against {board.gt_dir} ({counted(board.images, 'image')}), "
         f"ranked by {REGISTRY[board.rank_by].title}"
     )
 

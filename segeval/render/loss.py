@@ -20,7 +20,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 from segeval.loss_report import ImageLosses, LossReport
-from segeval.render.layout import RenderOptions, Section, format_count, format_value
+from segeval.render.layout import RenderOptions, Section, format_value
 from segeval.render.markdown import markdown_table
 from segeval.render.tables import (
     Renderer,
@@ -30,6 +30,7 @@ from segeval.render.tables import (
     render_with,
     text_table,
 )
+from segeval.wording import counted
 
 __all__ = ["CSV_COLUMNS", "FORMATS", "TERM_TITLES", "loss_header", "loss_sections", "render_loss"]
 
@@ -62,8 +63,8 @@ def loss_header(report: LossReport) -> list[str]:
     else:
         ignore = ", ".join(str(value) for value in run.ignore_values) or "none"
     lines = [
-        f"segeval {__version__} loss: {len(report.per_image)} images, "
-        f"{format_count(report.pixels)} pixels counted (ignore values {ignore})",
+        f"segeval {__version__} loss: {counted(len(report.per_image), 'image')}, "
+        f"{counted(report.pixels, 'pixel', thousands=True)} counted (ignore values {ignore})",
     ]
     if report.num_classes == 1:
         scores = "1 channel (binary, ground truth 0/1)"
@@ -185,7 +186,11 @@ def loss_sections(report: LossReport, options: RenderOptions) -> list[Section]:
         worst = report.worst(options.worst)
         sections.append(
             _image_section(
-                f"Worst {len(worst)} images (highest weighted total)", worst, report, digits, True
+                f"Worst {counted(len(worst), 'image')} (highest weighted total)",
+                worst,
+                report,
+                digits,
+                True,
             )
         )
     if options.per_image:
@@ -211,7 +216,7 @@ def _table(report: LossReport, options: RenderOptions) -> str:
 def _markdown(report: LossReport, options: RenderOptions) -> str:
     total = format_value(report.total, options.digits)
     what = f"weighted total {total}" if report.weights else "calibration"
-    parts = [f"## segeval loss: {what} over {len(report.per_image)} images"]
+    parts = [f"## segeval loss: {what} over {counted(len(report.per_image), 'image')}"]
     lines = [*loss_header(report)[1:], *_notes(report)]
     parts.append("\n".join(f"- {printable(line)}" for line in lines))
     parts.extend(

@@ -21,6 +21,7 @@ from segeval.render.layout import (
 )
 from segeval.render.tables import printable
 from segeval.report import Report
+from segeval.wording import counted
 
 __all__ = ["details", "gate_markdown", "markdown_table", "render_markdown"]
 
@@ -61,9 +62,9 @@ def gate_markdown(gate: GateResult | None) -> str:
     checks = gate.checks
     failed = gate.failed
     verdict = (
-        f"**Quality gate: failed**: {len(failed)} of {len(checks)} checks failed."
+        f"**Quality gate: failed**: {len(failed)} of {counted(len(checks), 'check')} failed."
         if failed
-        else f"**Quality gate: passed**: all {len(checks)} checks passed."
+        else f"**Quality gate: passed**: all {counted(len(checks), 'check')} passed."
     )
     rows = [
         [
@@ -99,10 +100,10 @@ def render_markdown(report: Report, options: RenderOptions) -> str:
     sections = report_sections(report, options)
     summary, per_class, *rest = sections
     config = report.config
-    averaged = f"{report.classes_averaged} of {config.num_classes} classes averaged"
+    averaged = f"{report.classes_averaged} of {counted(config.num_classes, 'class')} averaged"
     parts = [
         _headline(report),
-        f"{report.num_images} images · {averaged} · {config.aggregation} aggregation"
+        f"{counted(report.num_images, 'image')} · {averaged} · {config.aggregation} aggregation"
         + (f" · convention {config.convention}" if config.convention else ""),
     ]
     gate = gate_markdown(report.gate)
@@ -110,7 +111,9 @@ def render_markdown(report: Report, options: RenderOptions) -> str:
         parts.append(gate)
     parts.append(details(summary.title, markdown_table(summary)))
     parts.append(
-        details(f"{per_class.title} ({config.num_classes} classes)", markdown_table(per_class))
+        details(
+            f"{per_class.title} ({counted(config.num_classes, 'class')})", markdown_table(per_class)
+        )
     )
     for section in rest:  # categories, boundary metrics, the confusion matrix
         if section.title.startswith("Confusion matrix"):

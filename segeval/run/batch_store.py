@@ -32,6 +32,7 @@ from segeval.inputs.documents import read_document
 from segeval.leaderboard import SubmissionResult
 from segeval.outputs.atomic import write_text_atomic
 from segeval.report import Report
+from segeval.wording import counted
 
 __all__ = ["load_stored", "store_result"]
 
@@ -67,7 +68,9 @@ def _decode_rows(data: Any, num_classes: int) -> ImageRows:
     keys = [str(key) for key in data["keys"]]
     size = int(data["num_classes"])
     if size not in (0, num_classes):
-        raise ValueError(f"image counts for {size} classes in a {num_classes}-class report")
+        raise ValueError(
+            f"image counts for {counted(size, 'class')} in a {num_classes}-class report"
+        )
     expected = 8 * size * len(keys)
     arrays = []
     for name in ("tp", "fp", "fn"):

@@ -16,6 +16,7 @@ from segeval.core.labels import DEFAULT_IGNORE
 from segeval.io.storage import Location, RemotePath
 from segeval.notices import Notice
 from segeval.run.options import ReportSettings
+from segeval.wording import counted
 
 __all__ = ["diagnose_counts", "diagnose_folders"]
 
@@ -132,7 +133,8 @@ def diagnose_counts(matrix: ConfusionMatrix, settings: ReportSettings) -> list[N
         notices.append(
             Notice(
                 "constant-prediction",
-                f"all {matrix.num_images} predictions predict class {only} everywhere; check "
+                f"all {counted(matrix.num_images, 'prediction')} predict class {only} "
+                "everywhere; check "
                 "that the model's output (not an empty or constant image) was saved.",
             )
         )

@@ -48,6 +48,7 @@ from segeval.run.engine import ThreadExecutor, WorkerCrash, chunked, default_job
 from segeval.run.evaluate import ImageSink
 from segeval.run.options import Execution, ScoreOptions
 from segeval.run.work import ImageTask, Work, count_tasks
+from segeval.wording import counted
 
 __all__ = [
     "DEFAULT_THUMBNAIL_SIZE",
@@ -549,7 +550,8 @@ def score_gallery(
     notes = [_downscale_note(max_side)]
     if without_photo:
         notes.append(
-            f"No photo found in {photos_dir} for {without_photo} of the {len(panels)} images "
+            f"No photo found in {photos_dir} for {without_photo} of the "
+            f"{counted(len(panels), 'image')} "
             f"(looked for KEY{'/'.join(PHOTO_SUFFIXES)})."
         )
     if worst.undefined:
@@ -557,9 +559,10 @@ def score_gallery(
             f"Images with nothing scored (undefined mIoU) are not ranked: {worst.undefined}."
         )
     return Gallery(
-        title=f"The {len(panels)} worst images" if panels else "Worst images",
+        title=f"The {counted(len(panels), 'worst image')}" if panels else "Worst images",
         description=(
-            f"The {len(panels)} images with the lowest per-image mIoU (each image scored on its "
+            f"The {counted(len(panels), 'image')} with the lowest per-image mIoU (each image "
+            "scored on its "
             f"own, mean over the classes defined in it) of {worst.seen}, worst first; chosen "
             f"while streaming with a heap of {worst.k}."
         ),
@@ -811,7 +814,8 @@ def changed_images(
     return Gallery(
         title=f"The {len(panels)} most changed images",
         description=(
-            f"The {len(panels)} images (of {seen} scored in both folders) whose per-image mIoU "
+            f"The {counted(len(panels), 'image')} (of {seen} scored in both folders) whose "
+            "per-image mIoU "
             "changed most between baseline and candidate, largest change first; both folders "
             "scored image by image with the candidate report's settings, chosen with a heap of "
             f"{k}. Errors are shown for each run; mix-ups listed are the candidate's."
@@ -889,7 +893,8 @@ def changed_from_counts(
     return Gallery(
         title=f"The {len(panels)} most changed images",
         description=(
-            f"The {len(panels)} images (of {shared} in both reports) whose per-image mIoU "
+            f"The {counted(len(panels), 'image')} (of {shared} in both reports) whose "
+            "per-image mIoU "
             "changed most, largest change first, computed from the per-image counts both "
             "reports carry (scored with --ci). Numbers only: pass --gt, --baseline-pred and "
             "--candidate-pred to draw them."

@@ -45,6 +45,7 @@ from segeval.notices import Notice
 from segeval.report import PairingSummary
 from segeval.run.engine import ThreadExecutor, WorkerCrash, chunked, default_jobs
 from segeval.run.options import Execution, ScoreOptions
+from segeval.wording import counted
 
 __all__ = ["LossWork", "evaluate_losses", "loss_tasks", "read_target"]
 
@@ -338,7 +339,8 @@ def _classes(
         source = "--binary" if options.binary else _class_source(options)
         binary = " (1 channel: binary, 2 classes)" if channels == 1 else ""
         raise ChannelCountError(
-            f"{first}: {_channel_phrase(channels)}{binary} but {source} gives {known} classes; "
+            f"{first}: {_channel_phrase(channels)}{binary} but {source} gives "
+            f"{counted(known, 'class')}; "
             "expected one channel per class (1 for binary)."
         )
     if known is None:

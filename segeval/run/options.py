@@ -38,6 +38,7 @@ from segeval.run.conventions import (
     convention_named,
 )
 from segeval.run.work import PairReader
+from segeval.wording import counted
 
 if TYPE_CHECKING:
     from segeval.run.engine import Executor
@@ -198,7 +199,7 @@ class ScoreOptions:
             if self.num_classes is not None and self.num_classes != self.classes.num_classes:
                 raise UsageError(
                     f"--num-classes {self.num_classes} disagrees with the "
-                    f"{self.classes.num_classes} classes of {self.classes.source}."
+                    f"{counted(self.classes.num_classes, 'class')} of {self.classes.source}."
                 )
             if self.reduce_zero_label and self.classes.offset != 1:
                 raise UsageError(
@@ -216,7 +217,7 @@ class ScoreOptions:
         ):
             raise UsageError(
                 f"--num-classes {self.num_classes} disagrees with the "
-                f"{len(self.class_names)} class names given; drop one or fix the other."
+                f"{counted(len(self.class_names), 'class name')} given; drop one or fix the other."
             )
         known = self.resolved_num_classes()
         problem = None if known is None else class_limit_problem(known, self.max_classes)

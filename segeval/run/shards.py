@@ -45,6 +45,7 @@ from segeval.run.evaluate import (
     report_from_counts,
 )
 from segeval.run.options import Execution, ReportSettings, ScoreOptions
+from segeval.wording import counted
 
 __all__ = [
     "STATE_FORMAT",
@@ -395,7 +396,7 @@ def merge_states(
             seen[key] = name
     if images_digest(key for _, state in ordered for key in state.keys) != first.all_images_digest:
         raise StateError(
-            f"the parts cover {len(seen)} images, not the {first.all_images} of the run "
+            f"the parts cover {counted(len(seen), 'image')}, not the {first.all_images} of the run "
             f"they were made from ({first_name}); score the shards again with one listing."
         )
     total = first.counts.copy_empty()

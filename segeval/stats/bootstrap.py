@@ -60,6 +60,7 @@ from segeval.core.metrics import (
 from segeval.errors import IncomparableReportsError, UsageError
 from segeval.stats.groups import require_groups
 from segeval.stats.table import ImageCountTable
+from segeval.wording import counted
 
 __all__ = [
     "DEFAULT_BLOCK_SIZE",
@@ -246,7 +247,7 @@ class _Meta:
         method = "BCa" if self.method == "bca" else self.method
         units = f"{self.num_units} {self.unit}s"
         if self.unit != "image":
-            units += f" ({self.num_images} images)"
+            units += f" ({counted(self.num_images, 'image')})"
         return (
             f"{self.confidence:.0%} {method} bootstrap over {units}, "
             f"{self.n_resamples:,} resamples, seed {self.seed}"
@@ -783,7 +784,7 @@ def paired_bootstrap(
     _check_settings(confidence, n_resamples, method, jobs, block_size)
     if baseline.num_classes != candidate.num_classes:
         raise IncomparableReportsError(
-            f"baseline counts have {baseline.num_classes} classes, candidate counts "
+            f"baseline counts have {counted(baseline.num_classes, 'class')}, candidate counts "
             f"{candidate.num_classes}; score both with the same classes."
         )
     evaluate = _statistic(metrics, options, statistic)
@@ -793,7 +794,8 @@ def paired_bootstrap(
     shared = sorted(baseline_keys & candidate_keys)
     if len(shared) < 2:
         raise IncomparableReportsError(
-            f"the reports share {len(shared)} images; a paired bootstrap needs at least 2 "
+            f"the reports share {counted(len(shared), 'image')}; a paired bootstrap needs at "
+            "least 2 "
             "images scored in both."
         )
     _, unit_of_image, num_units, unit = _units(shared, groups)

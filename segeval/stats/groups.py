@@ -18,6 +18,7 @@ from pathlib import Path
 
 from segeval.errors import UsageError, format_path_list
 from segeval.inputs.documents import read_text
+from segeval.wording import counted, have
 
 __all__ = ["CAMVID_SEQUENCE", "groups_from_csv", "groups_from_regex", "require_groups"]
 
@@ -74,7 +75,7 @@ def groups_from_regex(keys: Iterable[str], pattern: str) -> dict[str, str]:
         groups[key] = group
     if unmatched:
         raise UsageError(
-            f"--group-by {pattern!r} does not match {len(unmatched)} image keys "
+            f"--group-by {pattern!r} does not match {counted(len(unmatched), 'image key')} "
             f"({format_path_list(unmatched)}); every image needs a group: widen the pattern "
             "or pass a CSV mapping."
         )
@@ -160,6 +161,7 @@ def require_groups(keys: Sequence[str], groups: Mapping[str, str], source: str =
     missing = [key for key in keys if key not in groups]
     if missing:
         raise UsageError(
-            f"{source}: {len(missing)} image keys have no group ({format_path_list(missing)}); "
+            f"{source}: {counted(len(missing), 'image key')} {have(len(missing))} no group "
+            f"({format_path_list(missing)}); "
             "keys are relative paths without extension, as in the report."
         )

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from segeval.errors import IncomparableReportsError, UsageError
+from segeval.wording import are, counted
 
 __all__ = ["TABLE_FORMAT", "CountVector", "ImageCountTable", "smallest_count_dtype"]
 
@@ -100,7 +101,8 @@ class ImageCountTable:
             )
         if self.counts.shape[0] != len(self.keys):
             raise UsageError(
-                f"{len(self.keys)} image keys for {self.counts.shape[0]} rows of counts."
+                f"{counted(len(self.keys), 'image key')} for "
+                f"{counted(self.counts.shape[0], 'row')} of counts."
             )
         if len(set(self.keys)) != len(self.keys):
             duplicates = sorted({key for key in self.keys if self.keys.count(key) > 1})
@@ -180,7 +182,8 @@ class ImageCountTable:
             for side, values in enumerate(row):
                 if values.shape[0] > width:
                     raise UsageError(
-                        f"image {keys[index]!r} has counts for {values.shape[0]} classes, "
+                        f"image {keys[index]!r} has counts for "
+                        f"{counted(values.shape[0], 'class')}, "
                         f"more than num_classes={width}."
                     )
                 full[index, side, : values.shape[0]] = values
@@ -240,7 +243,8 @@ class ImageCountTable:
         missing = [key for key in keys if key not in index]
         if missing:
             raise UsageError(
-                f"{len(missing)} image keys are not in the count table: {', '.join(missing[:5])}."
+                f"{counted(len(missing), 'image key')} {are(len(missing))} not in the count table: "
+                f"{', '.join(missing[:5])}."
             )
         return ImageCountTable(tuple(keys), self.counts[[index[key] for key in keys]])
 
