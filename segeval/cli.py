@@ -139,8 +139,39 @@ def _stop_on_signals() -> Iterator[None]:
             signal.signal(number, handler)
 
 
+class _OneLineUsageError(click.UsageError):
+    """A click usage error (unknown option, missing argument, bad choice) on one line.
+
+    Click prints three lines and a blank one (usage, "Try ... --help", the error);
+    segeval's promise is one line on stderr, so it says what click says and where
+    the usage is.
+    """
+
+    def __init__(self, err: click.UsageError) -> None:
+        # click's subclasses (NoSuchOption, BadParameter) add the suggestions and the
+        # option's name in format_message, so the text is taken from the original.
+        super().__init__(err.format_message(), err.ctx)
+
+    def show(self, file: Any = None) -> None:
+        command = self.ctx.command_path if self.ctx is not None else "segeval"
+        message = " ".join(self.message.split())  # click's messages may wrap
+        click.echo(f"segeval: error: {message} See '{command} --help'.", err=True)
+
+
 class _SegevalGroup(click.Group):
     """Turns library errors into one stderr line and exit code 2, signals into 128 + N."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as err:  # the group's own options (segeval --bogus)
+            raise _OneLineUsageError(err) from err
 
     def invoke(self, ctx: click.Context) -> Any:
         # Pillow's notes on a corrupt file ("Corrupt EXIF data") would be noise beside the
@@ -149,6 +180,12 @@ class _SegevalGroup(click.Group):
         try:
             with _stop_on_signals():
                 return super().invoke(ctx)
+
+            return super().invoke(ctx)
+        except click.UsageError as err:  # a command's options, or no such command
+            if isinstance(err, _OneLineUsageError):
+                raise
+            raise _OneLineUsageError(err) from err
         except SegevalError as err:
             _fail(ctx, str(err), err)
         except OSError as err:
@@ -290,6 +327,7 @@ def _write(text: str, output: Location | None) -> None:
 
 
 @click.group(
+    name="segeval",
     cls=_SegevalGroup,
     invoke_without_command=True,
     context_settings={"help_option_names": ["-h", "--help"]},

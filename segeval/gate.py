@@ -333,8 +333,9 @@ def load_thresholds(path: str | Path) -> list[Threshold]:
         raise ThresholdError(f"{path}: expected fail_under and/or fail_over tables.")
     unknown = sorted(set(document) - {"fail_under", "fail_over"})
     if unknown:
+        hint = did_you_mean(str(unknown[0]), ["fail_under", "fail_over"])
         raise ThresholdError(
-            f"{path}: unknown section {unknown[0]!r}; use fail_under and/or fail_over."
+            f"{path}: unknown section {unknown[0]!r}{hint}; use fail_under and/or fail_over."
         )
     thresholds = []
     for section, direction in (("fail_under", "under"), ("fail_over", "over")):

@@ -19,7 +19,7 @@ import difflib
 import json
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -457,18 +457,17 @@ def parse_class_definition(document: Any, source: str = "class definition") -> C
         "name", "description", "source", "classes", "label_map", "ignore", "ignore_colors",
         "unmapped", "reduce_zero_label", "class_id_ignore", "category_values",
     }  # fmt: skip
-    unknown = sorted(set(document) - known)
-    if unknown:
-        raise ClassDefinitionError(
-            f"{source}: unknown field {unknown[0]!r}; known fields: {', '.join(sorted(known))}."
-        )
+    _refuse_unknown_fields(document, known, source)
     entries = document.get("classes")
     if not isinstance(entries, list) or not entries:
         raise ClassDefinitionError(f"{source}: 'classes' must be a non-empty list of classes.")
     by_id: dict[int, Mapping[str, Any]] = {}
     for position, entry in enumerate(entries):
         where = f"{source}: classes[{position}]"
-        if not isinstance(entry, Mapping) or "name" not in entry:
+        if not isinstance(entry, Mapping):
+            raise ClassDefinitionError(f"{where}: each class needs at least a 'name'.")
+        _refuse_unknown_fields(entry, _CLASS_FIELDS, where)
+        if "name" not in entry:
             raise ClassDefinitionError(f"{where}: each class needs at least a 'name'.")
         class_id = entry.get("id", position)
         if not isinstance(class_id, int) or isinstance(class_id, bool) or class_id < 0:
@@ -589,6 +588,20 @@ def parse_class_definition(document: Any, source: str = "class definition") -> C
         description=str(document.get("description", "")),
         source=source,
     )
+
+
+#: The fields of one class in a class definition.
+_CLASS_FIELDS = frozenset({"id", "name", "color", "values", "category", "average_instance_size"})
+
+
+def _refuse_unknown_fields(document: Mapping[str, Any], known: Collection[str], where: str) -> None:
+    """A misspelt field ("colour") would silently do nothing: refuse it, with a suggestion."""
+    unknown = sorted(str(key) for key in set(document) - set(known))
+    if unknown:
+        raise ClassDefinitionError(
+            f"{where}: unknown field {unknown[0]!r}{did_you_mean(unknown[0], sorted(known))}; "
+            f"known fields: {', '.join(sorted(known))}."
+        )
 
 
 def _assign(table: dict[int, int], raw: int, index: int, source: str) -> None:

@@ -275,13 +275,16 @@ def apply_convention(
     if convention.boundary_ratio is not None and options.boundary is not None and not band_given:
         option_changes["boundary"] = replace(options.boundary, ratio=convention.boundary_ratio)
     metric_options: MetricOptions = replace(options.metric_options, **metric_changes)
-    changed = replace(
-        options,
-        **option_changes,
-        metric_options=metric_options,
-        convention=None,
-        convention_overrides=frozenset(),
-    )
+    try:
+        changed = replace(
+            options,
+            **option_changes,
+            metric_options=metric_options,
+            convention=None,
+            convention_overrides=frozenset(),
+        )
+    except UsageError as err:
+        raise _conflict(options, name, option_changes, err) from None
     overrides = frozenset(field for field, _, _ in convention_conflicts(changed, convention))
     return replace(changed, convention=name, convention_overrides=overrides)
 
@@ -334,3 +337,39 @@ def _comparable(value: Any) -> Any:
     if isinstance(value, Sequence) and not isinstance(value, str):
         return tuple(value)
     return value
+
+
+def _flag(field_name: str) -> str:
+    """The command-line option that sets a ScoreOptions field.
+
+    Examples
+    --------
+    >>> _flag("reduce_zero_label"), _flag("exclude_classes")
+    ('--reduce-zero-label', '--exclude-class')
+    """
+    return "--" + ("exclude_class" if field_name == "exclude_classes" else field_name).replace(
+        "_", "-"
+    )
+
+
+def _conflict(
+    options: ScoreOptions, name: str, changes: Mapping[str, Any], err: UsageError
+) -> UsageError:
+    """The options' own complaint, reworded to name the convention that set the culprit.
+
+    The user gave ``--convention ade20k``, not ``--reduce-zero-label``: a message
+    naming only the latter would send them looking for an option they never typed.
+    """
+    culprits = []
+    for field_name, value in changes.items():
+        try:
+            replace(options, **{field_name: value})
+        except UsageError:
+            culprits.append(field_name)
+    message = str(err)
+    for field_name in culprits:
+        flag = _flag(field_name)
+        message = message.replace(flag, f"--convention {name} (which sets {flag})", 1)
+    if not any(_flag(field_name) in str(err) for field_name in culprits):
+        message = f"--convention {name}: {message}"
+    return UsageError(message)
