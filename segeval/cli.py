@@ -65,7 +65,7 @@ from segeval.outputs.atomic import (
     write_text_atomic,
 )
 from segeval.outputs.nnunet_summary import NnunetSummaryWriter
-from segeval.outputs.per_image_file import PerImageWriter
+from segeval.outputs.per_image_file import PER_IMAGE_FORMATS, PerImageWriter
 from segeval.render import RenderOptions, listings
 from segeval.render import compare as compare_formats
 from segeval.render import inspection as inspection_formats
@@ -1027,8 +1027,13 @@ def build_score_options(ctx: click.Context) -> ScoreOptions:
 @click.option(
     "--per-image-output",
     type=LOCATION,
-    help="Write one row per image to this .csv or .jsonl file (implies --per-image; - writes "
-    "CSV to stdout).",
+    help="Write one row per image to this .csv or .jsonl file (implies --per-image); - or "
+    "/dev/stdout streams the rows to stdout as they come (then --output names the report's file).",
+)
+@click.option(
+    "--per-image-format",
+    type=click.Choice(PER_IMAGE_FORMATS),
+    help="Format of --per-image-output's rows (default: from its suffix; csv for stdout).",
 )
 @click.option(
     "--nnunet-summary",
@@ -1079,6 +1084,7 @@ def score(
     save_state: Location | None,
     per_image_output: Location | None,
     nnunet_summary: Path | None,
+    per_image_format: str | None,
     output_format: str,
     output: Location | None,
     confusion_matrix: bool,
@@ -1124,6 +1130,8 @@ def score(
     output = _with_storage(output, storage)
     per_image_output = _with_storage(per_image_output, storage)
     save_state = _with_storage(save_state, storage)
+    if per_image_format is not None and per_image_output is None:
+        raise UsageError("--per-image-format sets the format of --per-image-output; add it.")
     if shard is not None and save_state is None:
         raise UsageError("--shard needs --save-state FILE: a shard is merged with segeval merge.")
     shard_spec = Shard.parse(shard) if shard is not None else Shard(1, 1)
@@ -1179,7 +1187,7 @@ def score(
         files = {pair.key: (pair.gt_path, pair.pred_path) for pair in pairs}
         summary_writer = NnunetSummaryWriter(nnunet_summary, files)
     with (
-        _per_image_writer(per_image_output) as image_writer,
+        _per_image_writer(per_image_output, per_image_format) as image_writer,
         summary_writer if summary_writer is not None else nullcontext(),
         _Progress(not quiet, "scoring") as progress,
         build_execution(ctx) as execution,
@@ -1240,13 +1248,15 @@ def _html_only(ctx: click.Context, html: bool, names: Sequence[str]) -> None:
         raise UsageError(f"{option} only applies to --format html.")
 
 
-def _per_image_writer(path: Location | None) -> PerImageWriter | nullcontext[None]:
+def _per_image_writer(
+    path: Location | None, row_format: str | None = None
+) -> PerImageWriter | nullcontext[None]:
     """The --per-image-output file (- is stdout), or nothing."""
     if path is None:
         return nullcontext()
     if path == STDOUT:
-        return PerImageWriter(path, stream=sys.stdout)
-    return PerImageWriter(path)
+        return PerImageWriter(path, stream=sys.stdout, row_format=row_format)
+    return PerImageWriter(path, row_format=row_format)
 
 
 def _thresholds(

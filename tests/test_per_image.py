@@ -194,3 +194,119 @@ def test_empty_mean_zero_reports_a_mean_over_no_image_as_zero() -> None:
     empty = ImageMeans(np.array([True]), "zero")
     assert empty.summary()["samplewise_mdice"] == 0.0
     assert math.isnan(ImageMeans(np.array([True])).summary()["samplewise_mdice"])
+
+
+# ------------------------------------------------------------------ streamed to stdout
+
+
+def _sample_args() -> list[str]:
+    from tests.helpers import SAMPLE_ARGS
+
+    return SAMPLE_ARGS
+
+
+@pytest.mark.parametrize("target", ["-"])
+def test_per_image_rows_stream_to_stdout_as_csv(tmp_path: Path, target: str) -> None:
+    report = tmp_path / "report.json"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "score",
+            *_sample_args(),
+            "--per-image-output",
+            target,
+            "--output",
+            str(report),
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(result.stdout.splitlines()))
+    assert len(rows) == 12
+    assert rows[0]["image"] == "night/street_11"
+    assert float(rows[0]["miou"]) == pytest.approx(0.7758379157515835)
+    assert json.loads(report.read_text())["config"]["aggregation"] == "dataset+image"
+
+
+def test_per_image_rows_stream_to_stdout_as_json_lines(tmp_path: Path) -> None:
+    from jsonschema import Draft202012Validator
+
+    from segeval.schemas import load_schema
+
+    result = CliRunner().invoke(
+        cli,
+        ["score", *_sample_args(), "--per-image-output", "-", "--per-image-format", "jsonl",
+         "--output", str(tmp_path / "report.md"), "--format", "markdown"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [row["image"] for row in rows[:2]] == ["night/street_11", "night/street_12"]
+    validator = Draft202012Validator(load_schema("segeval/per-image/v1"))
+    assert all(validator.is_valid(row) for row in rows)
+
+
+def test_per_image_format_overrides_the_suffix(tmp_path: Path) -> None:
+    target = tmp_path / "rows.txt"
+    result = CliRunner().invoke(
+        cli, ["score", *_sample_args(), "--per-image-output", str(target),
+              "--per-image-format", "jsonl"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(target.read_text().splitlines()[0])["image"] == "night/street_11"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--per-image-output", "-"],
+         "--output and --per-image-output both name stdout; one would overwrite the other, so "
+         "give each its own file."),
+        (["--per-image-format", "jsonl"],
+         "--per-image-format sets the format of --per-image-output; add it."),
+    ],
+)  # fmt: skip
+def test_per_image_stdout_mistakes_are_one_line(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(cli, ["score", *_sample_args(), *args])
+    assert result.exit_code == 2
+    assert result.stderr == f"segeval: error: {message}\n"
+    assert result.stdout == ""
+
+
+def test_each_streamed_row_is_flushed_as_it_is_written() -> None:
+    import io
+
+    from segeval.core.per_image import ImageResult
+    from segeval.outputs.per_image_file import PerImageWriter
+
+    class Recording(io.StringIO):
+        flushed_at: list[int]
+
+        def flush(self) -> None:
+            self.flushed_at.append(len(self.getvalue().splitlines()))
+
+    stream = Recording()
+    stream.flushed_at = []
+    with PerImageWriter(Path("-"), stream=stream) as writer:
+        writer.begin(["road"])
+        for key in ("a", "b"):
+            writer.write(ImageResult(key, np.array([1.0]), np.array([1.0]), 1.0, 1.0, 1.0, 4))
+    assert stream.flushed_at[:3] == [1, 2, 3]  # the header, then each row, as written
+
+
+def test_per_image_rows_stream_to_dev_stdout_as_json_lines(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.helpers import SAMPLE_ARGS
+
+    completed = subprocess.run(
+        [sys.executable, "-m", "segeval", "score", *SAMPLE_ARGS, "--per-image-output",
+         "/dev/stdout", "--per-image-format", "jsonl", "--output", str(tmp_path / "r.json"),
+         "--quiet"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    rows = [json.loads(line) for line in completed.stdout.splitlines()]
+    assert len(rows) == 12
+    assert rows[0]["image"] == "night/street_11"

@@ -104,7 +104,16 @@ def test_a_schema_rejects_a_document_that_breaks_it() -> None:
         ["--convention", "ade20k"],
         ["--beta", "2", "--exclude-class", "background", "--empty", "zero"],
         ["--per-image", "--ci", "--seed", "1", "--bootstrap", "50"],
-        ["--ci", "0.9", "--seed", "2", "--bootstrap", "40", "--group-by", "^(night|street_0|street_1)"],
+        [
+            "--ci",
+            "0.9",
+            "--seed",
+            "2",
+            "--bootstrap",
+            "40",
+            "--group-by",
+            "^(night|street_0|street_1)",
+        ],
     ],
     ids=lambda options: " ".join(options) or "default",
 )

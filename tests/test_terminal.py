@@ -154,8 +154,7 @@ def _big_report(per_image: bool = False) -> Report:
         )  # fmt: skip
         summary = {**report.summary, **{f"image_{name}": 0.5 for name in ("miou", "mdice")}}
         summary.update(
-            {name: 0.5 for name in ("samplewise_miou", "pooled_miou", "samplewise_mdice",
-                                    "pooled_mdice", "image_pixel_accuracy")}
+            dict.fromkeys(("samplewise_miou", "pooled_miou", "samplewise_mdice", "pooled_mdice", "image_pixel_accuracy"), 0.5)
         )  # fmt: skip
         report = replace(report, config=config, classes=classes, summary=summary)
     return report

@@ -12,7 +12,11 @@ any exception (:meth:`commit` and :meth:`abort` do the same by hand).
   ``mean_bf``, ``hd``, ``hd95``, ``assd``, ``nsd``, those computed), then
   ``biou[NAME]``, ``bf[NAME]``, ... per class; an infinite distance is ``inf``.
 * JSON lines: one object per image with the same scalars and ``iou`` / ``dice``
-  objects keyed by class name; undefined values are ``null``.
+  objects keyed by class name; undefined values are ``null`` (JSON Schema
+  ``segeval/per-image/v1``).
+
+Written in place (stdout for ``-``, ``/dev/stdout``, a pipe), each row is
+flushed as it is written, so a reader down the pipe sees it while the run goes on.
 """
 
 from __future__ import annotations
@@ -33,10 +37,16 @@ from segeval.numbers import json_value
 from segeval.outputs.atomic import AtomicWriter
 from segeval.render.tables import csv_row
 
-__all__ = ["PER_IMAGE_SUFFIXES", "PerImageWriter"]
+__all__ = ["PER_IMAGE_FORMATS", "PER_IMAGE_SCHEMA", "PER_IMAGE_SUFFIXES", "PerImageWriter"]
 
 #: File suffix -> format of the per-image table.
 PER_IMAGE_SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+#: The formats of the per-image table (``--per-image-format``).
+PER_IMAGE_FORMATS = ("csv", "jsonl")
+
+#: Schema of one JSON line (``segeval/schemas/per-image-v1.json``); lines carry no field.
+PER_IMAGE_SCHEMA = "segeval/per-image/v1"
 
 
 def _number(value: float) -> float | None:
@@ -53,7 +63,10 @@ class PerImageWriter:
         Written as :class:`~segeval.outputs.atomic.AtomicWriter` writes (a
         device or pipe in place).
     stream : text stream, optional
-        Write CSV rows to this stream instead (the command line's stdout for ``-``).
+        Write the rows to this stream instead (the command line's stdout for ``-``).
+    row_format : {"csv", "jsonl"}, optional
+        Default: from the suffix of ``path``; CSV for a stream or a path without one
+        (``/dev/stdout``).
 
     Examples
     --------
@@ -69,23 +82,28 @@ class PerImageWriter:
     <BLANKLINE>
     """
 
-    def __init__(self, path: Location, *, stream: IO[str] | None = None) -> None:
-        if stream is not None:
-            self.format = "csv"
-        else:
-            try:
-                self.format = PER_IMAGE_SUFFIXES[path.suffix.lower()]
-            except KeyError:
+    def __init__(
+        self, path: Location, *, stream: IO[str] | None = None, row_format: str | None = None
+    ) -> None:
+        if row_format is None:
+            if stream is not None or (path.suffix == "" and str(path).startswith("/dev/")):
+                row_format = "csv"
+            elif path.suffix.lower() in PER_IMAGE_SUFFIXES:
+                row_format = PER_IMAGE_SUFFIXES[path.suffix.lower()]
+            else:
                 raise UsageError(
                     f"--per-image-output {path}: unknown suffix {path.suffix!r}; use .csv or "
-                    ".jsonl."
-                ) from None
-            if isinstance(path, Path) and not path.parent.is_dir():
-                raise UsageError(
-                    f"--per-image-output {path}: the folder {path.parent} does not exist."
+                    ".jsonl, or pass --per-image-format csv|jsonl."
                 )
+        if row_format not in PER_IMAGE_FORMATS:
+            raise UsageError(f"per-image format {row_format!r}: use one of {PER_IMAGE_FORMATS}.")
+        self.format = row_format
+        if stream is None and isinstance(path, Path) and not path.parent.is_dir():
+            raise UsageError(f"--per-image-output {path}: the folder {path.parent} does not exist.")
         self.path = path
         self._file = AtomicWriter(path, stream=stream)
+        # A stream, /dev/stdout, a pipe: a reader sees each row as it is written.
+        self._flush_rows = stream is not None or str(path).startswith("/dev/")
         self._names: Sequence[str] = ()
         self._boundary: Sequence[str] = ()
         self._boundary_means: Sequence[str] = ()
@@ -95,6 +113,11 @@ class PerImageWriter:
         line = io.StringIO()
         csv.writer(line, lineterminator="\n").writerow(csv_row(cells))
         self._file.write(line.getvalue())
+        self._written()
+
+    def _written(self) -> None:
+        if self._flush_rows:
+            self._file.stream.flush()
 
     def begin(self, class_names: Sequence[str]) -> None:
         """Record the class names; the CSV header follows with the first row.
@@ -148,6 +171,7 @@ class PerImageWriter:
                 name: json_value(v) for name, v in zip(self._names, per_class.tolist(), strict=True)
             }
         self._file.write(json.dumps(row, allow_nan=False) + "\n")
+        self._written()
 
     def __enter__(self) -> PerImageWriter:
         return self
