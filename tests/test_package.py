@@ -171,3 +171,17 @@ def test_packaging_metadata_is_consistent() -> None:
     # An SPDX license string needs setuptools 77 to build.
     assert project["build-system"]["requires"] == ["setuptools>=77"]
     assert (REPO / "CHANGELOG.md").read_text().startswith("# Changelog")
+
+
+def test_readme_documents_every_environment_variable() -> None:
+    import re
+
+    used = set()
+    for folder in ("segeval", "tests"):
+        for path in (REPO / folder).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            used.update(re.findall(r'environ(?:\.get\(|\[)"(SEGEVAL_[A-Z_]+)"', text))
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert {"SEGEVAL_DECODER", "SEGEVAL_SHARED_DATA", "SEGEVAL_REQUIRE_BROWSER"} <= used
+    assert sorted(name for name in used if f"`{name}" not in readme) == []
+    assert "_SEGEVAL_COMPLETE=bash_source segeval" in readme

@@ -291,7 +291,8 @@ class _Worker:
 class ProcessExecutor(_OneMachine):
     """Worker processes that isolate crashes and enforce a time limit per task.
 
-    ``function`` and the items must be picklable (workers are forked on Linux).
+    ``function`` and the items must be picklable (workers are forked on Linux unless
+    the application set another start method).
     Used as a context manager, the workers serve several :meth:`run` calls and
     are killed on exit; otherwise each :meth:`run` starts and kills its own.
 
@@ -307,11 +308,13 @@ class ProcessExecutor(_OneMachine):
         self._workers: list[_Worker] = []
         self._entered = False
         self._running = False
-        self._context: BaseContext = (
-            multiprocessing.get_context("fork")
-            if sys.platform.startswith("linux")
-            else multiprocessing.get_context()
-        )
+        # A start method the application chose (multiprocessing.set_start_method) wins;
+        # else fork on Linux (cheap, nothing to re-import), the platform's default
+        # elsewhere (spawn on Windows and macOS: the caller needs the __main__ guard).
+        method = multiprocessing.get_start_method(allow_none=True)
+        if method is None and sys.platform.startswith("linux"):
+            method = "fork"
+        self._context: BaseContext = multiprocessing.get_context(method)
 
     def __enter__(self) -> ProcessExecutor:
         self._entered = True
