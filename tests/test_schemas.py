@@ -259,6 +259,35 @@ def test_compare_json_with_bootstrap_rows_validates(reports: dict[str, Path]) ->
     assert_valid(document)
 
 
+# ------------------------------------------------------------------ loss
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--loss", "ce"],
+        ["--loss", "ce", "--loss", "dice=0.5", "--loss", "jaccard", "--loss-convention", "monai"],
+        ["--loss", "ce", "--loss", "lovasz", "--calibration", "--per-image", "--worst", "2"],
+        ["--loss", "focal", "--loss", "boundary=0.01", "--class-weights", "1,1,1,1,1,2",
+         "--gt-glob", "street_0*", "--missing", "skip"],
+    ],
+    ids=["ce", "dice-jaccard", "calibration-per-image-worst", "focal-boundary-missing"],
+)  # fmt: skip
+def test_loss_json_validates(options: list[str]) -> None:
+    args = [SAMPLE / "logits", SAMPLE / "gt", "--class-names", SAMPLE / "class_names.txt"]
+    document = json_of("loss", *args, *options)
+    assert document["schema"] == "segeval/loss/v1"
+    assert_valid(document)
+
+
+def test_loss_json_from_the_python_api_validates() -> None:
+    from segeval.losses import LossAccumulator
+
+    accumulator = LossAccumulator({"ce": 1.0, "dice": 0.5}, num_classes=2)
+    accumulator.add_image(np.zeros((2, 1, 2)), np.array([[0, 1]]), name="a")
+    assert_valid(accumulator.result().to_dict(worst=1))
+
+
 # ------------------------------------------------------------------ inspect
 
 

@@ -8,8 +8,8 @@ schema by URL or path.
 
 Examples
 --------
->>> sorted(SCHEMA_FILES)[:2]
-['segeval/batch/v1', 'segeval/compare/v1']
+>>> sorted(SCHEMA_FILES)[:3]
+['segeval/batch/v1', 'segeval/compare/v1', 'segeval/inspect/v1']
 >>> load_schema("segeval/score/v1")["$id"]
 'segeval/score/v1'
 """
@@ -30,6 +30,7 @@ SCHEMA_FILES = {
     "segeval/batch/v1": "batch-v1.json",
     "segeval/compare/v1": "compare-v1.json",
     "segeval/inspect/v1": "inspect-v1.json",
+    "segeval/loss/v1": "loss-v1.json",
     "segeval/per-image/v1": "per-image-v1.json",
     "segeval/invalid-submission/v1": "invalid-submission-v1.json",
 }
