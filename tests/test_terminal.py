@@ -153,9 +153,8 @@ def _big_report(per_image: bool = False) -> Report:
             for result in report.classes
         )  # fmt: skip
         summary = {**report.summary, **{f"image_{name}": 0.5 for name in ("miou", "mdice")}}
-        summary.update(
-            dict.fromkeys(("samplewise_miou", "pooled_miou", "samplewise_mdice", "pooled_mdice", "image_pixel_accuracy"), 0.5)
-        )  # fmt: skip
+        others = ("samplewise_miou", "pooled_miou", "samplewise_mdice", "pooled_mdice")
+        summary.update(dict.fromkeys((*others, "image_pixel_accuracy"), 0.5))
         report = replace(report, config=config, classes=classes, summary=summary)
     return report
 
