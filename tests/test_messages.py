@@ -52,6 +52,7 @@ _NOT_COUNTS = {
     "max_side",  # a constant 240
     "MAX_COLORS",  # a constant
     "elements / 1000000.0",  # "12.5 million values"
+    "header.pixels / 1000000.0",  # "12.5 million pixels"
     "height",  # "640x480 pixels"
     "intervals.n_resamples",  # at least 2 (--bootstrap >= 2)
     "self.n_resamples",

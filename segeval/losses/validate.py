@@ -19,6 +19,7 @@ from segeval.errors import (
     ScoreValueError,
     ShapeMismatchError,
 )
+from segeval.wording import are, counted
 
 __all__ = [
     "check_channels",
@@ -60,8 +61,9 @@ def check_channels(shape: tuple[int, ...], num_classes: int, *, name: str) -> No
     """Fail when the channel count differs from the number of classes."""
     if shape[0] != num_classes:
         raise ChannelCountError(
-            f"{name}: scores have {shape[0]} channels (shape {shape}) but {num_classes} "
-            f"classes are scored; expected one channel per class (1 for binary)."
+            f"{name}: scores have {counted(shape[0], 'channel')} (shape {shape}) but "
+            f"{counted(num_classes, 'class')} {are(num_classes)} scored; expected one channel "
+            "per class (1 for binary)."
         )
 
 
