@@ -300,7 +300,7 @@ class LossAccumulator:
         ):
             raise UsageError(
                 f"cannot merge loss accumulators of {self.num_classes} and "
-                f"{counted(other.num_classes, 'class')}."
+                f"{counted(other.num_classes or 0, 'class')}."
             )
         budget = self.options.lovasz_budget_bytes
         if self._lovasz_bytes + other._lovasz_bytes > budget:
