@@ -133,7 +133,7 @@ def test_the_action_scores_gates_compares_and_summarises(tmp_path: Path) -> None
     # The baseline does not exist yet: score passes, compare fails with a one-line error.
     assert ran == [("install", 0), ("score", 0), ("compare", 2)]
     assert (
-        "segeval: error: sample_data/baseline.json: cannot read the report"
+        "segeval: error: sample_data/baseline.json: cannot open the report"
         in (tmp_path / "compare.log").read_text()
     )
     shutil.copy(tmp_path / "segeval-report.json", tmp_path / "sample_data" / "baseline.json")

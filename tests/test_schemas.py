@@ -156,7 +156,8 @@ def test_score_json_written_to_a_file_validates(tmp_path: Path) -> None:
 
 def test_per_image_rows_validate(tmp_path: Path) -> None:
     target = tmp_path / "images.jsonl"
-    result = run("score", *SAMPLE_ARGS, "--per-image-output", target)
+    result = run("score", *SAMPLE_ARGS, "--per-image-output", target, "--boundary",
+                 "--surface-distances")  # fmt: skip
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 12
@@ -195,11 +196,13 @@ def test_batch_json_and_its_kept_reports_validate(submissions: Path, tmp_path: P
     constant = next(entry for entry in document["submissions"] if entry["name"] == "constant")
     assert [warning["code"] for warning in constant["warnings"]] == ["constant-prediction"]
     assert_valid(document)
-    kept = sorted(reports.glob("*.json"))
-    assert [path.name for path in kept] == ["broken.invalid.json", "constant.json", "good.json"]
+    kept = sorted(reports.rglob("*.json"))
+    assert [path.relative_to(reports).as_posix() for path in kept] == [
+        "constant.json", "good.json", "invalid/broken.json",
+    ]  # fmt: skip
     documents = [json.loads(path.read_text(encoding="utf-8")) for path in kept]
     assert [document["schema"] for document in documents] == [
-        "segeval/invalid-submission/v1", "segeval/score/v1", "segeval/score/v1",
+        "segeval/score/v1", "segeval/score/v1", "segeval/invalid-submission/v1",
     ]  # fmt: skip
     for document in documents:
         assert_valid(document)

@@ -37,7 +37,7 @@ from segeval.wording import counted
 __all__ = ["load_stored", "store_result"]
 
 
-#: Schema name of an invalid submission's record (``NAME.invalid.json``).
+#: Schema name of an invalid submission's record (``invalid/NAME.json``).
 INVALID_SUBMISSION_SCHEMA = "segeval/invalid-submission/v1"
 
 

@@ -428,8 +428,8 @@ def _check_same_run(name: str, state: ShardState, first_name: str, first: ShardS
     if state.inputs != first.inputs or state.all_images_digest != first.all_images_digest:
         raise StateError(
             f"{name}: made from other folders or images than {first_name} "
-            f"({state.inputs['pred']} against {state.inputs['gt']}, {state.all_images} "
-            f"images); merge parts of one run only."
+            f"({state.inputs['pred']} against {state.inputs['gt']}, "
+            f"{counted(state.all_images, 'image')}); merge parts of one run only."
         )
     if state.shard.count != first.shard.count:
         raise StateError(
