@@ -46,6 +46,8 @@ _PLURAL_AFTER_NUMBER = re.compile(
 #: ``{expression} nouns`` that stay: not a count, or never one.
 _NOT_COUNTS = {
     "array.dtype",  # "uint8 values"
+    "labels.dtype",  # "float32 values" (a volume's stored type)
+    "stored",  # a dtype name too
     "names[index]",  # "class 'road' values"
     "config.class_ids",  # "gt masks hold class ids"
     "DEFAULT_IGNORE",  # "255 binary masks"
