@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,7 @@ from hypothesis.extra import numpy as hnp
 from sklearn.metrics import confusion_matrix
 
 from segeval.core.confusion import ConfusionMatrix
+from segeval.core.histogram import RawPairCounts
 from segeval.core.labels import LabelMapping
 from segeval.errors import (
     LabelRangeError,
@@ -406,3 +408,175 @@ def test_the_class_limit_names_the_memory_a_matrix_would_need() -> None:
     wide.update(np.array([[4095]], np.uint16), np.array([[0]], np.uint16))
     assert wide.num_classes == 4096
     assert wide.is_sparse
+
+
+# ------------------------------------------------ the chunk-summed path (issue 17)
+# Many uint8 pairs counted into one raw histogram and folded once must give
+# exactly what counting them one by one gives, however they are cut and ordered.
+
+
+def _summed(pairs: list[tuple[np.ndarray, np.ndarray]], block_pixels: int) -> ConfusionMatrix:
+    summed = RawPairCounts(block_pixels)
+    for gt, pred in pairs:
+        summed.add(gt, pred)
+    total = ConfusionMatrix(4)
+    total.add_raw_histogram(summed.histogram(), summed.pairs)
+    return total
+
+
+def _one_by_one(pairs: list[tuple[np.ndarray, np.ndarray]]) -> ConfusionMatrix:
+    total = ConfusionMatrix(4)
+    for gt, pred in pairs:
+        total.update(pred, gt)
+    return total
+
+
+def _assert_same(left: ConfusionMatrix, right: ConfusionMatrix) -> None:
+    np.testing.assert_array_equal(left.counts, right.counts)
+    np.testing.assert_array_equal(left.missed, right.missed)
+    assert left.ignored_pixels == right.ignored_pixels
+    assert left.num_images == right.num_images
+
+
+def _with_predictions(cases: list[tuple[np.ndarray, int]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    return [
+        (gt, np.random.default_rng(seed).integers(0, 4, size=gt.shape).astype(np.uint8))
+        for gt, seed in cases
+    ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(masks, min_size=1, max_size=6), st.integers(1, 64))
+def test_summed_chunk_equals_pair_by_pair_for_any_block_size(
+    cases: list[tuple[np.ndarray, int]], block_pixels: int
+) -> None:
+    pairs = _with_predictions(cases)
+    _assert_same(_summed(pairs, block_pixels), _one_by_one(pairs))
+    all_gt = np.concatenate([gt.ravel() for gt, _ in pairs])
+    all_pred = np.concatenate([pred.ravel() for _, pred in pairs])
+    expected = _sklearn_counts(all_gt, all_pred, 4, 255)
+    np.testing.assert_array_equal(_summed(pairs, block_pixels).counts, expected)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(masks, min_size=1, max_size=8),
+    st.integers(1, 4),
+    st.randoms(use_true_random=False),
+)
+def test_summed_chunks_merged_in_any_order_equal_the_whole(
+    cases: list[tuple[np.ndarray, int]], chunk: int, shuffle: random.Random
+) -> None:
+    pairs = _with_predictions(cases)
+    parts = [_summed(pairs[start : start + chunk], 16) for start in range(0, len(pairs), chunk)]
+    shuffle.shuffle(parts)
+    merged = ConfusionMatrix(4)
+    for part in parts:
+        merged += part
+    _assert_same(merged, _one_by_one(pairs))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(masks, min_size=1, max_size=4), st.randoms(use_true_random=False))
+def test_summed_pixel_and_pair_order_do_not_matter(
+    cases: list[tuple[np.ndarray, int]], shuffle: random.Random
+) -> None:
+    pairs = _with_predictions(cases)
+    shuffled = []
+    for gt, pred in pairs:
+        order = np.random.default_rng(gt.size).permutation(gt.size)
+        shuffled.append(
+            (gt.ravel()[order].reshape(gt.shape), pred.ravel()[order].reshape(gt.shape))
+        )
+    shuffle.shuffle(shuffled)
+    _assert_same(_summed(shuffled, 7), _summed(pairs, 7))
+
+
+@pytest.mark.parametrize("share", [0.0, 2.0])
+def test_summed_path_on_both_kernels_and_when_keys_are_binned_early(
+    monkeypatch: pytest.MonkeyPatch, share: float
+) -> None:
+    import segeval.core.histogram
+
+    rng = np.random.default_rng(11)
+    pairs = []
+    for _ in range(5):
+        gt = _blocky(rng, (30, 50), 4)
+        gt[:2, :5] = 255
+        pairs.append((gt, _blocky(rng, (30, 50), 4)))
+    monkeypatch.setattr(segeval.core.histogram, "RUN_FALLBACK_SHARE", share)
+    monkeypatch.setattr(RawPairCounts, "MAX_PENDING_KEYS", 10)
+    _assert_same(_summed(pairs, 200), _one_by_one(pairs))
+
+
+def test_summed_path_infers_the_class_count() -> None:
+    pairs = [
+        (np.array([[0, 1]], np.uint8), np.array([[1, 1]], np.uint8)),
+        (np.array([[4, 255]], np.uint8), np.array([[2, 0]], np.uint8)),
+    ]
+    summed = RawPairCounts()
+    inferred = ConfusionMatrix()
+    one_by_one = ConfusionMatrix()
+    for gt, pred in pairs:
+        summed.add(gt, pred)
+        one_by_one.update(pred, gt)
+    inferred.add_raw_histogram(summed.histogram(), summed.pairs)
+    assert inferred.num_classes == one_by_one.num_classes == 5
+    _assert_same(inferred, one_by_one)
+
+
+@pytest.mark.parametrize(
+    ("gt_value", "pred_value", "message"),
+    [
+        (9, 1, "ground truth label 9 (2 pixels) is outside class ids 0..3"),
+        (1, 9, "prediction label 9 (2 pixels) is outside class ids 0..3"),
+    ],
+)
+def test_summed_path_refuses_invalid_values_and_adds_nothing(
+    gt_value: int, pred_value: int, message: str
+) -> None:
+    summed = RawPairCounts()
+    for _ in range(2):
+        summed.add(np.array([[0, gt_value]], np.uint8), np.array([[0, pred_value]], np.uint8))
+    total = ConfusionMatrix(4)
+    with pytest.raises(LabelRangeError, match=re.escape(message)):
+        total.add_raw_histogram(summed.histogram(), summed.pairs)
+    assert total.num_images == 0
+    assert int(total.counts.sum()) == 0
+
+
+def test_summed_path_predicted_out_of_range_can_count_as_a_miss() -> None:
+    summed = RawPairCounts()
+    summed.add(np.array([[0, 1, 255]], np.uint8), np.array([[9, 1, 9]], np.uint8))
+    total = ConfusionMatrix(4, out_of_range="miss")
+    total.add_raw_histogram(summed.histogram(), summed.pairs)
+    one = ConfusionMatrix(4, out_of_range="miss")
+    one.update(np.array([[9, 1, 9]], np.uint8), np.array([[0, 1, 255]], np.uint8))
+    _assert_same(total, one)
+    assert total.out_of_range_pixels == one.out_of_range_pixels == 1
+
+
+def test_summed_path_on_sparse_counts_equals_pair_by_pair() -> None:
+    rng = np.random.default_rng(21)
+    pairs = [(_blocky(rng, (20, 40), 250), _blocky(rng, (20, 40), 250)) for _ in range(4)]
+    summed = RawPairCounts()
+    one_by_one = ConfusionMatrix(300, ignore_index=[])
+    for gt, pred in pairs:
+        summed.add(gt, pred)
+        one_by_one.update(pred, gt)
+    total = ConfusionMatrix(300, ignore_index=[])
+    total.add_raw_histogram(summed.histogram(), summed.pairs)
+    assert total.is_sparse
+    _assert_same(total, one_by_one)
+
+
+def test_summed_path_refuses_a_predicted_ignore_value_like_the_pair_path() -> None:
+    gt = np.array([[0, 0], [1, 255]], dtype=np.uint8)
+    pred = np.array([[255, 0], [1, 255]], dtype=np.uint8)  # the second 255 is not scored
+    summed = RawPairCounts()
+    summed.add(gt, pred)
+    with pytest.raises(PredictedIgnoreError) as from_sums:
+        ConfusionMatrix(2, pred_ignore="error").add_raw_histogram(summed.histogram(), 1)
+    with pytest.raises(PredictedIgnoreError) as from_pair:
+        ConfusionMatrix(2, pred_ignore="error").update(pred, gt)
+    assert str(from_sums.value) == str(from_pair.value)

@@ -17,6 +17,10 @@ temporaries stay bounded however large the image or volume. Two paths:
 * anything else (16-bit labels, NPY arrays, many classes): raw values are
   mapped to codes through :class:`~segeval.core.labels.LabelMapping` and the codes
   binned directly.
+* many uint8 pairs at once (a run without per-image output):
+  :class:`~segeval.core.histogram.RawPairCounts` sums the raw pairs of a whole
+  chunk of images and :meth:`ConfusionMatrix.add_raw_histogram` folds them
+  through the label tables once, with the same checks.
 
 Ground-truth pixels with an ignore value are dropped. A prediction pixel with an
 ignore value predicts no class: it is a miss (false negative) of the ground-truth
@@ -35,7 +39,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 import numpy as np
@@ -49,7 +53,13 @@ from segeval.core.labels import (
     class_limit_problem,
 )
 from segeval.core.metrics import MetricOptions, MetricResult, compute_metrics, counts_from_matrix
-from segeval.errors import ClassCountError, CountOverflowError, ShapeMismatchError, UsageError
+from segeval.errors import (
+    ClassCountError,
+    CountOverflowError,
+    LabelRangeError,
+    ShapeMismatchError,
+    UsageError,
+)
 from segeval.wording import counted
 
 __all__ = [
@@ -63,6 +73,9 @@ __all__ = [
 
 OutOfRange = Literal["error", "miss"]
 PredIgnore = Literal["miss", "error"]
+#: What a refused pair holds: an invalid ground-truth or predicted value, or a
+#: predicted ignore value under ``pred_ignore="error"``.
+_Problem = Literal["gt", "pred", "pred_ignore"]
 
 #: Pixels per row block: bounds the temporaries of one update to about 20 MiB.
 DEFAULT_CHUNK_PIXELS = 1 << 18
@@ -590,15 +603,17 @@ class ConfusionMatrix:
             raise ShapeMismatchError(f"expected 2-D masks, got shape {target.shape}.")
         raw = self._grow_to_fit(pred, target) if self.num_classes_inferred else None
         gt_rule, pred_rule = self._gt_mapping, self._pred_mapping
+        refuse = self._pair_refusal(pred, target)
         if self._dense is not None:
             codes = gt_rule.fold_raw_histogram(raw, pred_rule) if raw is not None else None
-            self._absorb(self._codes(pred, target) if codes is None else codes, pred, target)
+            codes = self._codes(pred, target) if codes is None else codes
+            self._absorb(codes, refuse, has_pred=pred is not None, images=1)
             return
         if raw is not None:
             keys, pixel_counts = gt_rule.fold_raw_pairs(raw, pred_rule)
         else:
             keys, pixel_counts = self._code_pairs(pred, target)
-        self._absorb_pairs(keys, pixel_counts, pred, target)
+        self._absorb_pairs(keys, pixel_counts, refuse, has_pred=pred is not None, images=1)
 
     def _total_bound(self) -> float:
         counted = self._values if self._dense is None else self._dense
@@ -704,19 +719,101 @@ class ConfusionMatrix:
         error.side, error.label = side, label
         raise error
 
-    def _absorb(self, codes: np.ndarray, pred: np.ndarray | None, target: np.ndarray) -> None:
-        """Check a pair's code histogram and add it to the counts.
+    def add_raw_histogram(self, raw: np.ndarray, images: int) -> None:
+        """Add the counts of ``images`` uint8 pairs summed into one raw pair histogram.
 
-        Nothing is added when a check fails, so a refused pair leaves no trace.
+        The chunk-summed path of a run: :class:`~segeval.core.histogram.RawPairCounts`
+        counts many pairs into one 65536-bin histogram (indexed ``gt << 8 | pred``)
+        and it is folded through the label tables here, once, instead of once
+        per pair. The checks are those of :meth:`update`, over all the pairs at
+        once: nothing is added when one fails, and the error cannot name a
+        pair (count the pairs one by one to find it).
+
+        Parameters
+        ----------
+        raw : numpy.ndarray
+            int64 counts, shape (65536,).
+        images : int
+            Number of pairs behind the counts.
+
+        Raises
+        ------
+        LabelRangeError
+            A value outside the classes (see ``out_of_range``).
+
+        Examples
+        --------
+        >>> from segeval.core.histogram import RawPairCounts
+        >>> summed = RawPairCounts()
+        >>> for _ in range(3):
+        ...     summed.add(np.array([[0, 1, 255]], np.uint8), np.array([[0, 0, 1]], np.uint8))
+        >>> cm = ConfusionMatrix(2)
+        >>> cm.add_raw_histogram(summed.histogram(), summed.pairs)
+        >>> cm.counts.tolist(), cm.ignored_pixels, cm.num_images
+        ([[3, 0], [3, 0]], 3, 3)
+        """
+        gt_rule, pred_rule = self._gt_mapping, self._pred_mapping
+        if self.num_classes_inferred:
+            present = np.flatnonzero(raw)
+            gt_needed = gt_rule.classes_needed(present >> 8)
+            pred_needed = pred_rule.classes_needed(present & 0xFF)
+            self._check_inferred(gt_needed, "gt")
+            self._check_inferred(pred_needed, "pred")
+            self._grow(max(gt_needed, pred_needed))
+            gt_rule, pred_rule = self._gt_mapping, self._pred_mapping
+
+        def refuse(problem: _Problem) -> LabelRangeError:
+            error = (
+                pred_rule.raw_predicted_ignore_error(raw, gt_rule)
+                if problem == "pred_ignore"
+                else (gt_rule if problem == "gt" else pred_rule).raw_values_error(problem, raw)
+            )
+            assert error is not None  # the codes say a value of that kind is there
+            return error
+
+        if self._dense is not None:
+            codes = gt_rule.fold_raw_histogram(raw, pred_rule)
+            self._absorb(codes, refuse, has_pred=True, images=images)
+        else:
+            keys, pixel_counts = gt_rule.fold_raw_pairs(raw, pred_rule)
+            self._absorb_pairs(keys, pixel_counts, refuse, has_pred=True, images=images)
+
+    def _pair_refusal(
+        self, pred: np.ndarray | None, target: np.ndarray
+    ) -> Callable[[_Problem], LabelRangeError]:
+        """What builds the error of one refused pair, from its masks."""
+
+        def refuse(problem: _Problem) -> LabelRangeError:
+            if problem == "gt":
+                return self._gt_mapping.invalid_value_error("gt", target)
+            assert pred is not None
+            if problem == "pred":
+                return self._pred_mapping.invalid_value_error("pred", pred)
+            scored = self._gt_mapping.encode(target) < self.num_classes
+            return self._pred_mapping.predicted_ignore_error(pred, scored)
+
+        return refuse
+
+    def _absorb(
+        self,
+        codes: np.ndarray,
+        refuse: Callable[[_Problem], LabelRangeError],
+        *,
+        has_pred: bool,
+        images: int,
+    ) -> None:
+        """Check a code histogram and add it to the counts.
+
+        Nothing is added when a check fails, so refused pairs leave no trace;
+        ``refuse(problem)`` builds the error naming the offending value.
         """
         split = self._gt_mapping.split(codes)
         if split.gt_invalid:
-            raise self._gt_mapping.invalid_value_error("gt", target)
-        if pred is not None and split.out_of_range.any() and self.out_of_range == "error":
-            raise self._pred_mapping.invalid_value_error("pred", pred)
-        if pred is not None and split.pred_ignore.any() and self.pred_ignore == "error":
-            scored = self._gt_mapping.encode(target) < self.num_classes
-            raise self._pred_mapping.predicted_ignore_error(pred, scored)
+            raise refuse("gt")
+        if has_pred and split.out_of_range.any() and self.out_of_range == "error":
+            raise refuse("pred")
+        if has_pred and split.pred_ignore.any() and self.pred_ignore == "error":
+            raise refuse("pred_ignore")
         # No cell can wrap while the total stays below 2**64 (the common case: one
         # comparison instead of one per cell).
         safe = self._headroom_ok(float(codes.sum()))
@@ -724,30 +821,31 @@ class ConfusionMatrix:
         _add_exactly(self._dense, split.classes, safe)
         _add_exactly(self.missed, split.pred_ignore + split.out_of_range, safe)
         self.ignored_pixels += split.gt_ignored
-        self.pred_ignore_pixels += int(split.pred_ignore.sum()) if pred is not None else 0
+        self.pred_ignore_pixels += int(split.pred_ignore.sum()) if has_pred else 0
         self.out_of_range_pixels += int(split.out_of_range.sum())
-        self.num_images += 1
+        self.num_images += images
 
     def _absorb_pairs(
         self,
         keys: np.ndarray,
         pixel_counts: np.ndarray,
-        pred: np.ndarray | None,
-        target: np.ndarray,
+        refuse: Callable[[_Problem], LabelRangeError],
+        *,
+        has_pred: bool,
+        images: int,
     ) -> None:
         """:meth:`_absorb` for sparse code pairs (keys ``gt_code * (C+2) + pred_code``)."""
         rule = self._gt_mapping
         gt_codes, pred_codes = np.divmod(keys, rule.code_count)
         if (gt_codes == rule.invalid_code).any():
-            raise rule.invalid_value_error("gt", target)
+            raise refuse("gt")
         scored = gt_codes < rule.num_classes
         out_of_range = scored & (pred_codes == rule.invalid_code)
-        if pred is not None and out_of_range.any() and self.out_of_range == "error":
-            raise self._pred_mapping.invalid_value_error("pred", pred)
+        if has_pred and out_of_range.any() and self.out_of_range == "error":
+            raise refuse("pred")
         pred_ignore = scored & (pred_codes == rule.ignore_code)
-        if pred is not None and pred_ignore.any() and self.pred_ignore == "error":
-            scored_pixels = rule.encode(target) < self.num_classes
-            raise self._pred_mapping.predicted_ignore_error(pred, scored_pixels)
+        if has_pred and pred_ignore.any() and self.pred_ignore == "error":
+            raise refuse("pred_ignore")
         classes = scored & (pred_codes < rule.num_classes)
         safe = self._headroom_ok(float(pixel_counts.sum()))
         self._add_pairs(
@@ -758,10 +856,10 @@ class ConfusionMatrix:
         np.add.at(per_class, gt_codes[missed], pixel_counts[missed])
         _add_exactly(self.missed, per_class, safe)
         self.ignored_pixels += int(pixel_counts[gt_codes == rule.ignore_code].sum())
-        if pred is not None:
+        if has_pred:
             self.pred_ignore_pixels += int(pixel_counts[pred_ignore].sum())
         self.out_of_range_pixels += int(pixel_counts[out_of_range].sum())
-        self.num_images += 1
+        self.num_images += images
 
 
 def _as_integer(mask: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ import numpy as np
 
 __all__ = [
     "RUN_FALLBACK_SHARE",
+    "RawPairCounts",
     "code_histogram",
     "code_pairs",
     "compact_pairs",
@@ -67,6 +68,95 @@ def pair_histogram(gt_block: np.ndarray, pred_block: np.ndarray) -> np.ndarray:
     keys |= np.take(pred_flat, starts)
     # float64 weights are exact here: a block holds far fewer than 2**53 pixels.
     return np.bincount(keys, weights=lengths, minlength=1 << 16).astype(np.int64)
+
+
+class RawPairCounts:
+    """A 65536-bin histogram of raw uint8 ``(gt, pred)`` pairs summed over many pairs.
+
+    :func:`pair_histogram` bins each block on its own, which costs one 65536-bin
+    pass per block. Here the runs of every block only leave their packed keys
+    and lengths behind, and one ``bincount`` bins them all when
+    :meth:`histogram` is asked for (or when a bound on what is held is reached),
+    so a whole chunk of pairs costs one pass over the bins. Blocks whose runs
+    are short (noise) are binned at once, as in :func:`pair_histogram`.
+
+    Parameters
+    ----------
+    block_pixels : int
+        Pixels per block (bounds the temporaries of one :meth:`add`).
+
+    Examples
+    --------
+    >>> counts = RawPairCounts(block_pixels=3)
+    >>> counts.add(np.array([[0, 0, 1, 1]], np.uint8), np.array([[0, 2, 1, 1]], np.uint8))
+    >>> counts.add(np.array([[1]], np.uint8), np.array([[1]], np.uint8))
+    >>> histogram = counts.histogram()
+    >>> int(histogram[0 << 8 | 0]), int(histogram[0 << 8 | 2]), int(histogram[1 << 8 | 1])
+    (1, 1, 3)
+    >>> counts.pairs, counts.pixels
+    (2, 5)
+    """
+
+    #: Keys held before they are binned: bounds the memory (about 10 bytes a key).
+    MAX_PENDING_KEYS = 1 << 21
+    #: Pixels behind the held keys before they are binned: float64 weights stay exact.
+    MAX_PENDING_PIXELS = 1 << 52
+
+    def __init__(self, block_pixels: int = 1 << 18) -> None:
+        self.block_pixels = max(1, block_pixels)
+        self.pairs = 0
+        self.pixels = 0
+        self._counts = np.zeros(1 << 16, dtype=np.int64)
+        self._keys: list[np.ndarray] = []
+        self._lengths: list[np.ndarray] = []
+        self._pending_keys = 0
+        self._pending_pixels = 0
+
+    def add(self, gt_mask: np.ndarray, pred_mask: np.ndarray) -> None:
+        """Count one pair of uint8 masks of one shape."""
+        gt_flat, pred_flat = gt_mask.ravel(), pred_mask.ravel()
+        width = max(1, gt_mask.shape[-1]) if gt_mask.ndim > 1 else max(1, gt_flat.size)
+        # Whole rows per block, as ConfusionMatrix cuts them (any cut gives the same counts).
+        step = max(1, self.block_pixels // width) * width
+        for start in range(0, gt_flat.size, step):
+            self._add_block(gt_flat[start : start + step], pred_flat[start : start + step])
+        self.pairs += 1
+        self.pixels += gt_flat.size
+
+    def _add_block(self, gt_flat: np.ndarray, pred_flat: np.ndarray) -> None:
+        runs = _runs(gt_flat, pred_flat)
+        if runs is None:
+            packed = gt_flat.astype(np.uint16) << 8
+            packed |= pred_flat
+            self._counts += np.bincount(packed, minlength=1 << 16)
+            return
+        starts, lengths = runs
+        keys = np.take(gt_flat, starts).astype(np.uint16) << 8
+        keys |= np.take(pred_flat, starts)
+        if (
+            self._pending_keys + keys.size > self.MAX_PENDING_KEYS
+            or self._pending_pixels + gt_flat.size > self.MAX_PENDING_PIXELS
+        ):
+            self._bin_pending()
+        self._keys.append(keys)
+        self._lengths.append(lengths)
+        self._pending_keys += keys.size
+        self._pending_pixels += gt_flat.size
+
+    def _bin_pending(self) -> None:
+        if not self._keys:
+            return
+        keys = self._keys[0] if len(self._keys) == 1 else np.concatenate(self._keys)
+        lengths = self._lengths[0] if len(self._lengths) == 1 else np.concatenate(self._lengths)
+        # float64 weights are exact: fewer than MAX_PENDING_PIXELS pixels are pending.
+        self._counts += np.bincount(keys, weights=lengths, minlength=1 << 16).astype(np.int64)
+        self._keys, self._lengths = [], []
+        self._pending_keys = self._pending_pixels = 0
+
+    def histogram(self) -> np.ndarray:
+        """The counts so far: int64, shape (65536,), indexed ``gt << 8 | pred``."""
+        self._bin_pending()
+        return self._counts.copy()
 
 
 def _nonzero_sparse(flags: np.ndarray) -> np.ndarray:

@@ -386,6 +386,9 @@ class LabelMapping:
     def fold_raw_histogram(self, raw: np.ndarray, pred_rule: LabelMapping) -> np.ndarray:
         """Map a 65536-bin histogram of raw uint8 pairs (``gt << 8 | pred``) to codes.
 
+        Only the non-zero bins are looked up, so this costs the same for 2 or
+        250 classes, and integer sums keep it exact at any count.
+
         Examples
         --------
         >>> rule = LabelMapping(2, ignore_values=[255])
@@ -398,13 +401,40 @@ class LabelMapping:
         gt_codes = self._lut_256[present >> 8]
         pred_codes = pred_rule._lut_256[present & 0xFF]
         size = self.code_count
-        codes = np.bincount(
-            gt_codes.astype(np.intp) * size + pred_codes,
-            weights=raw[present],
-            minlength=size * size,
-        )
-        # float64 weights are exact: a histogram of fewer than 2**53 pixels.
-        return codes.astype(np.int64).reshape(size, size)
+        codes = np.zeros(size * size, dtype=np.int64)
+        np.add.at(codes, gt_codes.astype(np.intp) * size + pred_codes, raw[present])
+        return codes.reshape(size, size)
+
+    def raw_values_error(
+        self, side: Literal["gt", "pred"], raw: np.ndarray
+    ) -> LabelRangeError | None:
+        """The error for the first value of one side of a raw pair histogram outside this rule.
+
+        Parameters
+        ----------
+        side : {"gt", "pred"}
+            Which side of ``raw`` (indexed ``gt << 8 | pred``) to check.
+        raw : numpy.ndarray
+            65536 counts of raw uint8 pairs.
+
+        Returns
+        -------
+        LabelRangeError or None
+            None when every value of that side is valid.
+
+        Examples
+        --------
+        >>> raw = np.zeros(1 << 16, np.int64)
+        >>> raw[[(0 << 8) | 7, (1 << 8) | 7]] = 2, 1
+        >>> LabelMapping(2).raw_values_error("pred", raw).message
+        'prediction label 7 (3 pixels) is outside class ids 0..1'
+        """
+        by_value = raw.reshape(256, 256).sum(axis=1 if side == "gt" else 0)
+        invalid = (by_value > 0) & (self._lut_256 == self.invalid_code)
+        values = np.flatnonzero(invalid)
+        if values.size == 0:
+            return None
+        return self._invalid_error(side, values, by_value[values])
 
     def split(self, codes: np.ndarray) -> CodeCounts:
         """Split a code histogram into class counts, misses and ignored pixels.
@@ -471,6 +501,11 @@ class LabelMapping:
         """
         codes = self.encode(mask)
         values, pixel_counts = np.unique(mask[codes == self.invalid_code], return_counts=True)
+        return self._invalid_error(side, values, pixel_counts)
+
+    def _invalid_error(
+        self, side: Literal["gt", "pred"], values: np.ndarray, pixel_counts: np.ndarray
+    ) -> LabelRangeError:
         label, pixel_count = int(values[0]), int(pixel_counts[0])
         others = f" (and {len(values) - 1} other invalid values)" if len(values) > 1 else ""
         name = "ground truth" if side == "gt" else "prediction"
@@ -500,6 +535,32 @@ class LabelMapping:
         """
         predicted = mask[scored & (self.encode(mask) == self.ignore_code)]
         values, pixel_counts = np.unique(predicted, return_counts=True)
+        return self._predicted_ignore(values, pixel_counts)
+
+    def raw_predicted_ignore_error(
+        self, raw: np.ndarray, gt_rule: LabelMapping
+    ) -> PredictedIgnoreError | None:
+        """:meth:`predicted_ignore_error` from a raw pair histogram (``gt << 8 | pred``).
+
+        Examples
+        --------
+        >>> rule = LabelMapping(2, ignore_values=[255])
+        >>> raw = np.zeros(1 << 16, np.int64)
+        >>> raw[[(0 << 8) | 255, (255 << 8) | 255]] = 3, 7  # the second is not scored
+        >>> rule.raw_predicted_ignore_error(raw, rule).message
+        'prediction holds the ignore value 255 on 3 scored pixels'
+        """
+        present = np.flatnonzero(raw)
+        scored = gt_rule._lut_256[present >> 8] < gt_rule.num_classes
+        ignored = scored & (self._lut_256[present & 0xFF] == self.ignore_code)
+        by_value = np.zeros(256, dtype=np.int64)
+        np.add.at(by_value, present[ignored] & 0xFF, raw[present[ignored]])
+        values = np.flatnonzero(by_value)
+        return self._predicted_ignore(values, by_value[values]) if values.size else None
+
+    def _predicted_ignore(
+        self, values: np.ndarray, pixel_counts: np.ndarray
+    ) -> PredictedIgnoreError:
         label, pixel_count = int(values[0]), int(pixel_counts[0])
         others = f" (and {len(values) - 1} other ignore values)" if len(values) > 1 else ""
         pixels = "pixel" if pixel_count == 1 else "pixels"

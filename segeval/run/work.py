@@ -26,6 +26,7 @@ from segeval.core.boundary import (
     surface_stats,
 )
 from segeval.core.confusion import ConfusionMatrix
+from segeval.core.histogram import RawPairCounts
 from segeval.errors import (
     ClassCountError,
     LabelRangeError,
@@ -268,6 +269,13 @@ def merge_results(first: TaskResult, second: TaskResult) -> TaskResult:
 def count_tasks(work: Work, tasks: Sequence[ImageTask]) -> TaskResult:
     """Read and count a chunk of image tasks (what every worker runs).
 
+    Without per-image output, the uint8 pairs of the chunk are summed into one
+    raw pair histogram per submission and folded through the label tables once
+    (:class:`~segeval.core.histogram.RawPairCounts`); any other pair, and
+    every pair with per-image output, is counted on its own. Both give the
+    same numbers; a chunk whose sums hold an invalid value is counted again
+    pair by pair, so its error names the file exactly as the per-pair path does.
+
     Parameters
     ----------
     work : Work
@@ -296,6 +304,41 @@ def count_tasks(work: Work, tasks: Sequence[ImageTask]) -> TaskResult:
     >>> result.counts[0].counts.tolist(), result.pairs
     ([[2, 0], [0, 2]], 2)
     """
+    if work.per_image or work.boundary is not None:
+        # Each pair's own counts are needed (per-image rows), or its checks must
+        # pass before its boundaries are measured.
+        return _count_each_pair(work, tasks)
+    sums: dict[int, RawPairCounts] = {}
+    try:
+        result = _count_each_pair(work, tasks, sums)
+        for index, summed in sums.items():
+            result.counts[index].add_raw_histogram(summed.histogram(), summed.pairs)
+    except Exception:
+        if all(_valid(work, sums).values()):
+            raise  # the summed pairs are fine: this is the chunk's first error
+        # An invalid value among the summed pairs: count them one by one to find
+        # the file (and, in batch, to leave out exactly the pairs refused).
+        return _count_each_pair(work, tasks)
+    return result
+
+
+def _valid(work: Work, sums: dict[int, RawPairCounts]) -> dict[int, bool]:
+    """Whether each submission's summed pairs pass the label checks."""
+    valid = {}
+    for index, summed in sums.items():
+        try:
+            work.template.copy_empty().add_raw_histogram(summed.histogram(), summed.pairs)
+        except LabelRangeError:
+            valid[index] = False
+        else:
+            valid[index] = True
+    return valid
+
+
+def _count_each_pair(
+    work: Work, tasks: Sequence[ImageTask], sums: dict[int, RawPairCounts] | None = None
+) -> TaskResult:
+    """Count the tasks; with ``sums``, uint8 pairs are only summed into it."""
     result = TaskResult()
     for task in tasks:
         gt = read_volume(task.gt_path, work.reader.gt_read)
@@ -307,7 +350,7 @@ def count_tasks(work: Work, tasks: Sequence[ImageTask]) -> TaskResult:
             total = result.counts.setdefault(index, work.template.copy_empty())
             started = time.perf_counter()
             try:
-                pred_mask = _count_pair(work, pair, gt, total, result, index)
+                pred_mask = _count_pair(work, pair, gt, total, result, index, sums)
                 if work.boundary is not None:
                     _measure_boundaries(
                         work.boundary, pair, pred_mask, total, references, result, index
@@ -332,8 +375,13 @@ def _count_pair(
     total: ConfusionMatrix,
     result: TaskResult,
     index: int,
+    sums: dict[int, RawPairCounts] | None = None,
 ) -> np.ndarray | None:
-    """Count one pair; returns its prediction (None when missing) for the boundary work."""
+    """Count one pair; returns its prediction (None when missing) for the boundary work.
+
+    With ``sums``, a uint8 image pair is only summed into its submission's raw
+    histogram (checked when the chunk is folded).
+    """
     gt_mask = gt.labels
     pred_mask, resized = work.reader.read_prediction(pair, gt_mask, gt.geometry)
     try:
@@ -343,6 +391,11 @@ def _count_pair(
             own.update_case(pred_mask, gt_mask)
             total += own
             result.images[index].append((pair.key, *own.tp_fp_fn()))
+        elif sums is not None and pred_mask is not None and _summable(gt_mask, pred_mask):
+            summed = sums.get(index)
+            if summed is None:
+                summed = sums[index] = RawPairCounts(total.chunk_pixels)
+            summed.add(gt_mask, pred_mask)
         else:
             total.update_case(pred_mask, gt_mask)
     except LabelRangeError as err:
@@ -412,6 +465,15 @@ def _measure_boundaries(
         result.surface[index].append(
             surface_stats(reference, prediction, nsd_tolerance=options.nsd_tolerance, key=pair.key)
         )
+
+
+def _summable(gt_mask: np.ndarray, pred_mask: np.ndarray) -> bool:
+    """A pair the chunk-summed path counts: two uint8 masks of one 2-D shape."""
+    return (
+        gt_mask.dtype == pred_mask.dtype == np.uint8
+        and gt_mask.ndim == 2
+        and gt_mask.shape == pred_mask.shape
+    )
 
 
 def _size(mask: np.ndarray) -> str:
