@@ -215,11 +215,10 @@ def list_masks(
         if not root.is_dir():
             problem = "does not exist" if not root.exists() else "is not a folder"
             raise PairingError(f"{root}: {problem}; pass a folder of mask files.")
-        files = ((path, path.relative_to(root).as_posix()) for path in walk_files(root))
+        files = ((path, _relative_text(path, root)) for path in walk_files(root))
     by_key: dict[str, list[Location]] = defaultdict(list)
     skipped = 0
-    for path, relative_text in files:
-        relative = PurePosixPath(relative_text)
+    for path, relative in files:
         key = key_of(relative, suffix=suffix, glob=glob, flat=flat)
         if key is None:
             skipped += 1
@@ -228,22 +227,45 @@ def list_masks(
     return dict(by_key), skipped
 
 
+def _relative_text(path: Path, root: Path) -> str:
+    """``path.relative_to(root).as_posix()``, cut as text when the prefix allows.
+
+    pathlib's ``relative_to`` per file cost about 0.1 ms, a tenth of the time of a
+    512 x 512 pair.
+
+    Examples
+    --------
+    >>> _relative_text(Path("gt/a/b.png"), Path("gt")), _relative_text(Path("a/b.png"), Path("."))
+    ('a/b.png', 'a/b.png')
+    """
+    prefix = os.fspath(root).rstrip(os.sep) + os.sep
+    text = os.fspath(path)
+    if text.startswith(prefix):
+        return text[len(prefix) :].replace(os.sep, "/")
+    return path.relative_to(root).as_posix()
+
+
 def key_of(
-    relative: PurePosixPath, *, suffix: str | None, glob: str | None, flat: bool
+    relative: PurePosixPath | str, *, suffix: str | None, glob: str | None, flat: bool
 ) -> str | None:
-    """The pairing key of a file's relative path, or None when it is not a mask.
+    """The pairing key of a file's relative (POSIX) path, or None when it is not a mask.
+
+    Plain string operations: this runs once per file of every folder scored.
 
     Examples
     --------
     >>> key_of(PurePosixPath("a/b.png"), suffix=None, glob=None, flat=False)
     'a/b'
-    >>> key_of(PurePosixPath("notes.txt"), suffix=None, glob=None, flat=False) is None
+    >>> key_of("notes.txt", suffix=None, glob=None, flat=False) is None
     True
+    >>> key_of("a/b_gt.png", suffix="_gt.png", glob=None, flat=True)
+    'b'
     """
-    name = relative.name
+    relative = str(relative)
+    folder, _, name = relative.rpartition("/")
     if name.startswith("."):
         return None
-    if glob is not None and not fnmatch.fnmatchcase(str(relative), glob):
+    if glob is not None and not fnmatch.fnmatchcase(relative, glob):
         return None
     if suffix is not None:
         if not name.endswith(suffix) or name == suffix:
@@ -255,9 +277,9 @@ def key_of(
         if mask_type is None:
             return None
         stem = name[: -len(mask_type)]
-    if flat or relative.parent == PurePosixPath("."):
+    if flat or not folder:
         return stem
-    return f"{relative.parent}/{stem}"
+    return f"{folder}/{stem}"
 
 
 def pair_folders(
