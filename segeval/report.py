@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -47,9 +47,11 @@ from segeval.core.per_image import ImageMeans
 from segeval.errors import IncomparableReportsError
 from segeval.inputs.classes import default_class_names
 from segeval.notices import Notice
-from segeval.stats.bootstrap import BootstrapResult
-from segeval.stats.table import ImageCountTable
 from segeval.wording import counted
+
+if TYPE_CHECKING:  # imported where a report carries them: only --ci runs resample
+    from segeval.stats.bootstrap import BootstrapResult
+    from segeval.stats.table import ImageCountTable
 
 __all__ = ["SCHEMA", "ClassResult", "PairingSummary", "Report", "ScoreConfig", "build_report"]
 
@@ -553,6 +555,9 @@ class Report:
         matrix = data["confusion_matrix"]
         counts = [[_count(v) for v in row] for row in matrix["counts"]]
         missed = [_count(v) for v in matrix["missed"]]
+        from segeval.stats.bootstrap import BootstrapResult
+        from segeval.stats.table import ImageCountTable
+
         report = cls(
             config=ScoreConfig.from_dict(data["config"]),
             classes=tuple(ClassResult.from_dict(entry) for entry in data["classes"]),

@@ -382,7 +382,7 @@ def _raising(error: BaseException) -> Callable[..., Report]:
 
 @pytest.mark.parametrize("debug", [[], ["--debug"]], ids=["plain", "debug"])
 def test_ctrl_c_exits_130_with_one_line(monkeypatch: pytest.MonkeyPatch, debug: list[str]) -> None:
-    monkeypatch.setattr("segeval.cli.evaluate", _raising(KeyboardInterrupt()))
+    monkeypatch.setattr("segeval.run.evaluate.evaluate", _raising(KeyboardInterrupt()))
     result = run("score", *SAMPLE_ARGS, *debug)
     assert result.exit_code == 130  # not click's "Aborted!" with 1, which means "gate failed"
     assert result.stdout == ""
@@ -392,7 +392,7 @@ def test_ctrl_c_exits_130_with_one_line(monkeypatch: pytest.MonkeyPatch, debug: 
 def test_an_unexpected_exception_is_an_internal_error_exiting_2(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("segeval.cli.evaluate", _raising(RuntimeError("boom")))
+    monkeypatch.setattr("segeval.run.evaluate.evaluate", _raising(RuntimeError("boom")))
     result = run("score", *SAMPLE_ARGS)
     assert result.exit_code == 2
     assert result.stdout == ""
@@ -403,7 +403,7 @@ def test_an_unexpected_exception_is_an_internal_error_exiting_2(
 
 def test_debug_reraises_an_unexpected_exception(monkeypatch: pytest.MonkeyPatch) -> None:
     error = RuntimeError("boom")
-    monkeypatch.setattr("segeval.cli.evaluate", _raising(error))
+    monkeypatch.setattr("segeval.run.evaluate.evaluate", _raising(error))
     result = run("score", *SAMPLE_ARGS, "--debug")
     assert result.exception is error  # propagated, so Python prints its traceback
     assert result.stderr == ""
@@ -423,14 +423,16 @@ def test_debug_reraises_an_unexpected_exception(monkeypatch: pytest.MonkeyPatch)
 def test_an_os_error_is_one_line_exiting_2(
     monkeypatch: pytest.MonkeyPatch, error: OSError, line: str
 ) -> None:
-    monkeypatch.setattr("segeval.cli.evaluate", _raising(error))
+    monkeypatch.setattr("segeval.run.evaluate.evaluate", _raising(error))
     result = run("score", *SAMPLE_ARGS)
     assert result.exit_code == 2
     assert result.stderr == line
 
 
 def test_a_broken_pipe_exits_0_and_says_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("segeval.cli.evaluate", _raising(BrokenPipeError(32, "Broken pipe")))
+    monkeypatch.setattr(
+        "segeval.run.evaluate.evaluate", _raising(BrokenPipeError(32, "Broken pipe"))
+    )
     result = run("score", *SAMPLE_ARGS)
     assert result.exit_code == 0
     assert result.stdout == ""

@@ -13,7 +13,7 @@ import pytest
 
 from segeval import __version__
 from segeval.cli import cli
-from tests.helpers import REPO, SAMPLE
+from tests.helpers import REPO, SAMPLE, SAMPLE_ARGS
 
 
 def test_library_import_does_not_load_the_cli_stack_or_the_cluster_extras() -> None:
@@ -44,6 +44,45 @@ def test_importing_segeval_loads_no_boundary_dependency() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == ""
+
+
+def test_start_up_imports_only_what_a_command_uses() -> None:
+    """`--version` needs click alone; a JSON `score` no renderer but its own, no rich."""
+    code = (
+        "import sys\n"
+        "from segeval.cli import main\n"
+        "def loaded(argv):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "    return sorted(m for m in ('numpy', 'rich', 'tabulate', 'segeval.render.html',\n"
+        "                              'segeval.run.batch', 'segeval.stats.bootstrap',\n"
+        "                              'segeval.compare') if m in sys.modules)\n"
+        "print('loaded:' + ','.join(loaded(['--version'])), file=sys.stderr)\n"
+        f"arguments = ['score', *{[str(a) for a in SAMPLE_ARGS]!r}, '--format', 'json']\n"
+        "print('loaded:' + ','.join(loaded(arguments)), file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    version, score = (
+        line.removeprefix("loaded:")
+        for line in result.stderr.splitlines()
+        if line.startswith("loaded:")
+    )
+    assert version == ""
+    assert score == "numpy"
+
+
+def test_lazy_exports_cover_the_public_names() -> None:
+    import segeval
+
+    assert set(segeval.__all__) == {*segeval._EXPORTS, "__version__"}
+    for name in segeval.__all__:
+        assert getattr(segeval, name) is not None
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = segeval.nope
 
 
 def test_python_dash_m_segeval() -> None:
@@ -141,7 +180,17 @@ def test_readme_python_examples_run() -> None:
 
 
 @pytest.mark.parametrize(
-    "mode", ["floor", "segeval", "count", "segeval-boundary", "segeval-surface"]
+    "mode",
+    [
+        "floor",
+        "segeval",
+        "segeval-per-image",
+        "segeval-ci",
+        "count",
+        "count-pairs",
+        "segeval-boundary",
+        "segeval-surface",
+    ],  # fmt: skip
 )
 def test_the_benchmark_worker_runs_against_the_current_api(mode: str) -> None:
     """`make bench` is not part of the suite; its worker must not rot when the API moves."""

@@ -25,11 +25,14 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import TYPE_CHECKING
 
 from segeval.render.layout import RenderOptions, class_interval, summary_interval
 from segeval.render.tables import csv_row
 from segeval.report import Report
-from segeval.stats import Interval
+
+if TYPE_CHECKING:  # the bootstrap's code loads only for runs with --ci
+    from segeval.stats import Interval
 
 __all__ = ["CI_COLUMNS", "CSV_COLUMNS", "render_csv"]
 

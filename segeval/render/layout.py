@@ -9,14 +9,17 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from segeval.core.metrics import REGISTRY
 from segeval.gallery import Gallery
 from segeval.report import Report
-from segeval.stats import Interval
 from segeval.wording import counted
+
+if TYPE_CHECKING:  # the bootstrap's code loads only for runs with --ci
+    from segeval.stats import Interval
 
 __all__ = [
     "HEADLINE_METRICS",
@@ -104,6 +107,7 @@ def format_interval(value: float, interval: Interval | None, digits: int = 4) ->
 
     Examples
     --------
+    >>> from segeval.stats import Interval
     >>> format_interval(0.712, Interval(0.712, 0.698, 0.727), 3)
     '0.712 [0.698, 0.727]'
     >>> nan = float("nan")

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from segeval.render.csv_format import render_csv
-from segeval.render.html import render_score_html
 from segeval.render.json_format import render_json
 from segeval.render.layout import RenderOptions
 from segeval.render.markdown import render_markdown
@@ -19,6 +18,14 @@ from segeval.render.text import render_text
 from segeval.report import Report
 
 __all__ = ["FORMATS", "render"]
+
+
+def render_score_html(report: Report, options: RenderOptions) -> str:
+    """The HTML page (its module, the largest renderer, is imported only for it)."""
+    from segeval.render.html import render_score_html as render_page
+
+    return render_page(report, options)
+
 
 #: Output format name -> renderer of a score report.
 FORMATS: Mapping[str, Renderer[Report]] = {

@@ -21,8 +21,6 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import TypeVar
 
-from tabulate import tabulate
-
 from segeval.errors import UsageError
 from segeval.numbers import json_value
 from segeval.render.layout import RenderOptions, Section
@@ -120,6 +118,8 @@ def text_table(section: Section) -> str:
     ---  ---
     x      1
     """
+    from tabulate import tabulate  # only plain-text tables need it
+
     align = ["right" if numeric else "left" for numeric in section.numeric] or None
     rows = [[printable(cell) for cell in row] for row in section.rows]
     headers = [printable(header) for header in section.headers]

@@ -34,6 +34,7 @@ from segeval.core.confusion import ConfusionMatrix
 from segeval.core.labels import LabelMapping
 from segeval.core.metrics import MetricOptions, compute_metrics
 from segeval.core.per_image import ImageResult
+from segeval.defaults import DEFAULT_WORST
 from segeval.errors import SegevalError, UsageError
 from segeval.gallery import ERROR_TITLES, Gallery, ImagePanel, ScoreDistribution, Thumbnail
 from segeval.inputs.classes import load_class_definition, load_preset
@@ -66,8 +67,6 @@ __all__ = [
     "score_gallery",
 ]
 
-#: Images shown by default in the score report.
-DEFAULT_WORST = 12
 #: Longest side of a thumbnail, in pixels.
 DEFAULT_THUMBNAIL_SIZE = 240
 #: Photo files an images folder may hold, tried in this order.

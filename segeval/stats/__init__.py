@@ -16,24 +16,51 @@ is the only dependency.
 
 from __future__ import annotations
 
-from segeval.core.metrics import DATASET_SUMMARY_METRICS
-from segeval.stats.bootstrap import (
-    MIN_TRUSTED_UNITS,
-    BootstrapResult,
-    Decision,
-    Difference,
-    Interval,
-    PairedBootstrapResult,
-    bootstrap_ci,
-    check_max_drop,
-    max_drop_bound,
-    p_value,
-    paired_bootstrap,
-    require_improvement,
-    resample_weights,
-)
-from segeval.stats.groups import CAMVID_SEQUENCE, groups_from_csv, groups_from_regex
-from segeval.stats.table import ImageCountTable
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from segeval.core.metrics import DATASET_SUMMARY_METRICS
+    from segeval.stats.bootstrap import (
+        MIN_TRUSTED_UNITS,
+        BootstrapResult,
+        Decision,
+        Difference,
+        Interval,
+        PairedBootstrapResult,
+        bootstrap_ci,
+        check_max_drop,
+        max_drop_bound,
+        p_value,
+        paired_bootstrap,
+        require_improvement,
+        resample_weights,
+    )
+    from segeval.stats.groups import CAMVID_SEQUENCE, groups_from_csv, groups_from_regex
+    from segeval.stats.table import ImageCountTable
+
+# Imported on first use (PEP 562): a score report refers to these types, and
+# only runs with --ci need the bootstrap's code.
+_EXPORTS = {
+    "DATASET_SUMMARY_METRICS": "segeval.core.metrics",
+    "MIN_TRUSTED_UNITS": "segeval.stats.bootstrap",
+    "BootstrapResult": "segeval.stats.bootstrap",
+    "Decision": "segeval.stats.bootstrap",
+    "Difference": "segeval.stats.bootstrap",
+    "Interval": "segeval.stats.bootstrap",
+    "PairedBootstrapResult": "segeval.stats.bootstrap",
+    "bootstrap_ci": "segeval.stats.bootstrap",
+    "check_max_drop": "segeval.stats.bootstrap",
+    "max_drop_bound": "segeval.stats.bootstrap",
+    "p_value": "segeval.stats.bootstrap",
+    "paired_bootstrap": "segeval.stats.bootstrap",
+    "require_improvement": "segeval.stats.bootstrap",
+    "resample_weights": "segeval.stats.bootstrap",
+    "CAMVID_SEQUENCE": "segeval.stats.groups",
+    "groups_from_csv": "segeval.stats.groups",
+    "groups_from_regex": "segeval.stats.groups",
+    "ImageCountTable": "segeval.stats.table",
+}
 
 __all__ = [
     "CAMVID_SEQUENCE",
@@ -55,3 +82,13 @@ __all__ = [
     "require_improvement",
     "resample_weights",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name on first use."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'segeval.stats' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
