@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from segeval.errors import UsageError
+
 __all__ = [
     "RUN_FALLBACK_SHARE",
     "RawPairCounts",
@@ -113,7 +115,18 @@ class RawPairCounts:
         self._pending_pixels = 0
 
     def add(self, gt_mask: np.ndarray, pred_mask: np.ndarray) -> None:
-        """Count one pair of uint8 masks of one shape."""
+        """Count one pair of uint8 masks of one shape.
+
+        Raises
+        ------
+        UsageError
+            Masks of another dtype, or of two shapes.
+        """
+        if not (gt_mask.dtype == pred_mask.dtype == np.uint8 and gt_mask.shape == pred_mask.shape):
+            raise UsageError(
+                f"RawPairCounts counts two uint8 masks of one shape, got {gt_mask.dtype} "
+                f"{gt_mask.shape} and {pred_mask.dtype} {pred_mask.shape}."
+            )
         gt_flat, pred_flat = gt_mask.ravel(), pred_mask.ravel()
         width = max(1, gt_mask.shape[-1]) if gt_mask.ndim > 1 else max(1, gt_flat.size)
         # Whole rows per block, as ConfusionMatrix cuts them (any cut gives the same counts).
