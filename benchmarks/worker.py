@@ -7,12 +7,16 @@ Modes:
   floor        decode both masks of every pair, nothing else (same decoder,
                same chunks and processes as segeval): the floor segeval aims at
   segeval      segeval.run.evaluate end to end
+  segeval-per-image  the same with per-image means (each pair counted on its own)
+  segeval-ci   the same with bootstrap confidence intervals (score --ci: 2,000 resamples)
   sklearn      Pillow + sklearn.metrics.confusion_matrix per image (a naive loop)
   numpy        Pillow + masked np.bincount(gt * C + pred) per image (the usual
                hand-written loop)
   torchmetrics Pillow + torchmetrics MulticlassConfusionMatrix.update per image
                (default argument validation)
-  count        ConfusionMatrix.add alone, on pairs decoded beforehand (use --limit)
+  count        counting alone as score counts (chunk-summed: RawPairCounts, one fold
+               per 16 pairs), on pairs decoded beforehand (use --limit)
+  count-pairs  counting alone pair by pair (ConfusionMatrix.update, as with --per-image)
   batch        segeval batch: PRED_DIR holds one folder per submission
   segeval-boundary, segeval-surface
                segeval.run.evaluate with --boundary (Boundary IoU + BF) or
@@ -42,9 +46,11 @@ import numpy as np
 from PIL import Image
 
 from segeval.core.boundary import BoundaryOptions
+from segeval.core.histogram import RawPairCounts
 from segeval.inputs.pairing import MaskPair, pair_folders
+from segeval.intervals import IntervalOptions, with_intervals
 from segeval.run.batch import BatchOptions, run_batch
-from segeval.run.engine import ThreadExecutor, chunked, tune_allocator
+from segeval.run.engine import MAX_CHUNK, ThreadExecutor, chunked, tune_allocator
 from segeval.run.evaluate import evaluate
 from segeval.run.options import Execution, ScoreOptions
 from segeval.run.work import PairReader
@@ -157,7 +163,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "mode",
         choices=[
-            "floor", "segeval", "count", "batch", "sklearn", "numpy", "torchmetrics",
+            "floor", "segeval", "segeval-per-image", "segeval-ci", "count", "count-pairs",
+            "batch", "sklearn", "numpy", "torchmetrics",
             "segeval-boundary", "segeval-surface", "boundary-core",
             "decode-pillow", "decode-imagecodecs", "decode-pyspng", "decode-opencv",
         ],
@@ -201,13 +208,25 @@ def main(argv: Sequence[str] | None = None) -> None:
         json.dump({"seconds": seconds, "pairs": len(blobs), "pixels": pixels}, sys.stdout)
         sys.stdout.write("\n")
         return
-    if args.mode == "count":  # counting alone, on masks decoded beforehand (not timed)
+    if args.mode in ("count", "count-pairs"):  # on masks decoded beforehand (not timed)
         tune_allocator()
         masks = [PairReader().read(pair)[:2] for pair in pairs]
         accumulator = ScoreOptions(num_classes=args.classes).new_accumulator()
         started = time.perf_counter()
-        for gt, pred in masks:
-            accumulator.update(pred, gt)
+        if args.mode == "count-pairs":
+            for gt, pred in masks:
+                accumulator.update(pred, gt)
+        else:  # what count_tasks does without per-image output: one fold per chunk
+            for start in range(0, len(masks), MAX_CHUNK):
+                summed = RawPairCounts(accumulator.chunk_pixels)
+                for gt, pred in masks[start : start + MAX_CHUNK]:
+                    if gt.dtype == pred.dtype == np.uint8:
+                        summed.add(gt, pred)
+                    else:
+                        accumulator.update(pred, gt)
+                part = accumulator.copy_empty()
+                part.add_raw_histogram(summed.histogram(), summed.pairs)
+                accumulator += part
         pixels = sum(gt.size for gt, _ in masks)
     elif args.mode == "floor":
         pixels = floor(pairs, args.jobs)
@@ -216,16 +235,20 @@ def main(argv: Sequence[str] | None = None) -> None:
             parser.error("segeval scores whole folders; build a folder of the size wanted")
         tune_allocator()
         boundary = {
-            "segeval": None,
             "segeval-boundary": BoundaryOptions(boundary=True),
             "segeval-surface": BoundaryOptions(surface=True),
-        }[args.mode]
-        report = evaluate(
-            args.pred,
-            args.gt,
-            ScoreOptions(num_classes=args.classes, boundary=boundary),
-            execution=Execution(jobs=args.jobs),
+        }.get(args.mode)
+        options = ScoreOptions(
+            num_classes=args.classes,
+            boundary=boundary,
+            per_image=args.mode == "segeval-per-image",
+            image_counts=args.mode == "segeval-ci",
         )
+        report = evaluate(args.pred, args.gt, options, execution=Execution(jobs=args.jobs))
+        if args.mode == "segeval-ci":
+            report = with_intervals(
+                report, IntervalOptions(confidence=0.95, seed=0), jobs=args.jobs
+            )
         pixels = report.scored_pixels + report.ignored_pixels
     elif args.mode == "sklearn":
         pixels = sklearn_loop(pairs, args.classes)

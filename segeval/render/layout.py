@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from segeval.core.metrics import REGISTRY
-from segeval.gallery import Gallery
 from segeval.report import Report
 from segeval.wording import counted
 
-if TYPE_CHECKING:  # the bootstrap's code loads only for runs with --ci
+if TYPE_CHECKING:  # the bootstrap's and the gallery's code load only when used
+    from segeval.gallery import Gallery
     from segeval.stats import Interval
 
 __all__ = [

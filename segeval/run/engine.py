@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -486,11 +485,10 @@ def tune_allocator() -> None:
     """
     if not sys.platform.startswith("linux"):
         return
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return
     try:
-        libc = ctypes.CDLL(name)
+        # The process's own symbols, glibc's among them: no library search (which
+        # runs ldconfig in a subprocess, a few ms on every start).
+        libc = ctypes.CDLL(None)
         m_trim_threshold, m_mmap_threshold = -1, -3
         libc.mallopt(m_mmap_threshold, 256 * 1024 * 1024)
         libc.mallopt(m_trim_threshold, 512 * 1024 * 1024)
