@@ -434,3 +434,32 @@ def test_overlapping_folders_are_refused_before_anything_is_created(tmp_path: Pa
             BatchOptions(score=ScoreOptions(num_classes=2), output_dir=reports),
         )
     assert not reports.exists()
+
+
+def test_n_submissions_cost_n_plus_one_decodes_per_image(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each ground-truth mask is decoded once for all submissions (the batch's whole point)."""
+    import segeval.io
+    import segeval.run.work
+    from segeval.io import Volume
+
+    gt, subs = tmp_path / "gt", tmp_path / "subs"
+    for name, labels in GT.items():
+        save_mask(gt / f"{name}.png", labels)
+        for team in range(3):
+            save_mask(subs / f"team{team}" / f"{name}.png", _prediction(labels, 0.8, team))
+    log = tmp_path / "decoded.txt"
+    real_read_volume = segeval.io.read_volume
+
+    def counted(path: Path, *args: Any, **kwargs: Any) -> Volume:
+        with log.open("a") as stream:  # worker processes are forked: count in a file
+            stream.write(f"{Path(path).parent.name}\n")
+        return real_read_volume(path, *args, **kwargs)
+
+    monkeypatch.setattr(segeval.run.work, "read_volume", counted)
+    board = run_batch(subs, gt, BatchOptions(score=ScoreOptions(num_classes=3)))
+    assert [entry.name for entry in board.invalid] == []
+    decoded = log.read_text().splitlines()
+    assert decoded.count("gt") == len(GT)  # not once per submission
+    assert len(decoded) == (3 + 1) * len(GT)
