@@ -12,92 +12,64 @@ a previous output file left as it was.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import signal
 import sys
 import threading
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 from click.core import ParameterSource
 
 from segeval._version import __version__
-from segeval.checks import GateResult
-from segeval.compare import compare_reports, load_report
-from segeval.core.boundary import (
+from segeval.defaults import (
+    CITYSCAPES_BOUNDARY_RATIO,
     DEFAULT_BAND_RATIO,
     DEFAULT_BF_FRACTION,
-    DEFAULT_NSD_TOLERANCE,
-    BoundaryOptions,
-)
-from segeval.core.labels import DEFAULT_MAX_CLASSES
-from segeval.core.metrics import MetricOptions
-from segeval.errors import OutputError, SegevalError, UsageError
-from segeval.gate import (
-    Threshold,
-    check_names,
-    check_thresholds,
-    load_thresholds,
-    parse_max_drop,
-    parse_threshold,
-)
-from segeval.inputs.classes import PRESET_NAMES, load_class_names, load_definition, load_preset
-from segeval.inputs.pairing import PairingOptions, pair_folders
-from segeval.inspection import inspect_folder
-from segeval.intervals import IntervalOptions, with_intervals
-from segeval.io import DEFAULT_MAX_MASK_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_VOXELS, ReadOptions
-from segeval.io.png import active_decoder
-from segeval.io.storage import Location, RemotePath, glob_remote, location, parse_storage_options
-from segeval.leaderboard import Leaderboard
-from segeval.losses.options import LossOptions, parse_floats, parse_terms
-from segeval.notices import Notice
-from segeval.outputs.atomic import (
-    refuse_inside_inputs,
-    same_file,
-    write_bytes_atomic,
-    write_text_atomic,
-)
-from segeval.outputs.nnunet_summary import NnunetSummaryWriter
-from segeval.outputs.per_image_file import PER_IMAGE_FORMATS, PerImageWriter
-from segeval.render import RenderOptions, listings
-from segeval.render import compare as compare_formats
-from segeval.render import inspection as inspection_formats
-from segeval.render import leaderboard as leaderboard_formats
-from segeval.render import loss as loss_formats
-from segeval.render import score as score_formats
-from segeval.render.junit import render_junit
-from segeval.render.tables import printable, render_with
-from segeval.report import Report
-from segeval.run.batch import (
     DEFAULT_MAX_ARCHIVE_BYTES,
+    DEFAULT_MAX_CLASSES,
     DEFAULT_MAX_EXTRACT_BYTES,
+    DEFAULT_MAX_MASK_BYTES,
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MAX_VOXELS,
+    DEFAULT_NSD_TOLERANCE,
     DEFAULT_TIMEOUT,
-    BatchOptions,
-    run_batch,
-)
-from segeval.run.conventions import CONVENTIONS, apply_convention
-from segeval.run.engine import default_jobs, tune_allocator
-from segeval.run.evaluate import evaluate
-from segeval.run.gallery import (
     DEFAULT_WORST,
-    ImageSinks,
-    ScoreHistogram,
-    WorstImages,
-    changed_from_counts,
-    changed_images,
-    score_gallery,
 )
-from segeval.run.losses import evaluate_losses
-from segeval.run.options import Execution, ScoreOptions
-from segeval.run.shards import Shard, evaluate_shard, load_state, merge_states
-from segeval.run.shards import save_state as save_state_file
+from segeval.errors import OutputError, SegevalError, UsageError
+
+# The library is imported by the commands that use it, not here: `segeval
+# --version` and `--help` load click alone, and each command loads only the
+# modules it runs (start-up is part of every short run).
+if TYPE_CHECKING:
+    from segeval.checks import GateResult
+    from segeval.core.boundary import BoundaryOptions
+    from segeval.gate import (
+        Threshold,
+    )
+    from segeval.intervals import IntervalOptions
+    from segeval.io.storage import (
+        Location,
+    )
+    from segeval.leaderboard import Leaderboard
+    from segeval.losses.options import LossOptions
+    from segeval.notices import Notice
+    from segeval.outputs.per_image_file import PerImageWriter
+    from segeval.render import RenderOptions
+    from segeval.report import Report
+    from segeval.run.gallery import (
+        ScoreHistogram,
+        WorstImages,
+    )
+    from segeval.run.options import Execution, ScoreOptions
 
 __all__ = ["cli", "main"]
 
@@ -210,6 +182,8 @@ class _SegevalGroup(click.Group):
 
 
 def _fail(ctx: click.Context, message: str, err: BaseException) -> NoReturn:
+    from segeval.render.tables import printable
+
     if ctx.meta.get(_DEBUG_KEY):
         raise err
     # One line whatever the message holds (file names may hold line breaks).
@@ -235,12 +209,39 @@ def debug_option(function: F) -> F:
     )(function)
 
 
-def format_option(choices: Sequence[str], what: str) -> Callable[[F], F]:
-    """``--format`` with the given choices, ``table`` by default."""
+class _LazyChoice(click.Choice[str]):
+    """A choice whose names come from a module imported when they are first needed.
+
+    ``module.attribute`` is an iterable of the names (a tuple, or the keys of a
+    mapping such as a render module's ``FORMATS``): building the command line
+    imports none of the library, so ``segeval --version`` and ``--help`` load
+    click alone.
+    """
+
+    def __init__(self, module: str, attribute: str) -> None:
+        self._source = (module, attribute)
+        self._names: tuple[str, ...] | None = None
+        self.case_sensitive = True
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        if self._names is None:
+            module, attribute = self._source
+            names: Iterable[str] = getattr(importlib.import_module(module), attribute)
+            self._names = tuple(names)
+        return self._names
+
+    @choices.setter
+    def choices(self, names: Iterable[str]) -> None:
+        self._names = tuple(names)
+
+
+def format_option(module: str, what: str) -> Callable[[F], F]:
+    """``--format`` with the formats of a render module's ``FORMATS``, ``table`` by default."""
     return click.option(
         "--format",
         "output_format",
-        type=click.Choice(list(choices)),
+        type=_LazyChoice(module, "FORMATS"),
         default="table",
         show_default=True,
         help=f"{what} format.",
@@ -253,6 +254,8 @@ class _LocationType(click.ParamType):  # type: ignore[type-arg]
     name = "path|url"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from segeval.io.storage import location
+
         return location(value)
 
 
@@ -285,11 +288,15 @@ def scheduler_options(function: F) -> F:
 
 
 def _storage(ctx: click.Context) -> dict[str, Any]:
+    from segeval.io.storage import parse_storage_options
+
     return parse_storage_options(ctx.params.get("storage_options") or ())
 
 
 def _with_storage(found: Location | None, storage: Mapping[str, Any]) -> Location | None:
     """A URL given with the command's --storage-option values."""
+    from segeval.io.storage import RemotePath, location
+
     return location(found, storage) if isinstance(found, RemotePath) else found
 
 
@@ -312,6 +319,8 @@ def _is_stdout(output: Location | None) -> bool:
 
 def _write(text: str, output: Location | None) -> None:
     """The command's result: to --output (atomically), else to stdout."""
+    from segeval.outputs.atomic import write_text_atomic
+
     if not _is_stdout(output):
         assert output is not None
         write_text_atomic(output, text)
@@ -356,6 +365,9 @@ def _environment() -> str:
     import numpy
     import PIL
 
+    from segeval.io.png import active_decoder
+    from segeval.run.engine import default_jobs
+
     return "\n".join(
         [
             f"python {platform.python_version()} ({platform.platform()})",
@@ -394,6 +406,9 @@ def _check_outputs(
     The first option is the command's main output, which goes to stdout when not
     given; ``-`` names stdout for any of them.
     """
+    from segeval.io.storage import RemotePath
+    from segeval.outputs.atomic import refuse_inside_inputs, same_file
+
     named: list[tuple[str, Location]] = []
     for position, (option, output) in enumerate(outputs.items()):
         if output is None and position == 0:
@@ -427,6 +442,9 @@ def _check_outputs(
 
 
 def _same_output(first: Location, second: Location) -> bool:
+    from segeval.io.storage import RemotePath
+    from segeval.outputs.atomic import same_file
+
     if isinstance(first, RemotePath) or isinstance(second, RemotePath):
         return str(first) == str(second)
     return same_file(first, second)
@@ -473,6 +491,9 @@ def _emit(
     report: Report, output_format: str, options: RenderOptions, output: Location | None
 ) -> None:
     """Write the report to --output (atomically) or stdout (rich when a terminal)."""
+    from segeval.render import score as score_formats
+    from segeval.render.tables import render_with
+
     if _is_stdout(output) and output_format == "table" and sys.stdout.isatty():
         from rich.console import Console
 
@@ -505,7 +526,7 @@ _BOUNDARY_OPTIONS = [
         type=click.FloatRange(min=0, min_open=True),
         metavar="R",
         help=f"Boundary IoU band width as a fraction of the image diagonal (default "
-        f"{DEFAULT_BAND_RATIO}; {CONVENTIONS['cityscapes'].boundary_ratio} "
+        f"{DEFAULT_BAND_RATIO}; {CITYSCAPES_BOUNDARY_RATIO} "
         "under --convention cityscapes).",
     ),
     click.option(
@@ -539,6 +560,8 @@ _BOUNDARY_OPTIONS = [
 
 def _boundary_options(params: dict[str, Any]) -> BoundaryOptions | None:
     """--boundary / --surface-distances and their parameters (each only with its metric)."""
+    from segeval.core.boundary import BoundaryOptions
+
     needs = {
         "--boundary-width": ("boundary_width", "--boundary"),
         "--boundary-ratio": ("boundary_ratio", "--boundary"),
@@ -591,7 +614,7 @@ def scoring_options(function: F) -> F:
         ),
         click.option(
             "--preset",
-            type=click.Choice(list(PRESET_NAMES)),
+            type=_LazyChoice("segeval.inputs.classes", "PRESET_NAMES"),
             help="Built-in class definition ('segeval presets' lists them).",
         ),
         click.option(
@@ -610,7 +633,7 @@ def scoring_options(function: F) -> F:
         ),
         click.option(
             "--convention",
-            type=click.Choice(list(CONVENTIONS)),
+            type=_LazyChoice("segeval.run.conventions", "CONVENTIONS"),
             help="Reproduce a reference evaluator's conventions (options given explicitly win).",
         ),
         click.option(
@@ -876,6 +899,8 @@ def build_interval_options(params: dict[str, Any]) -> IntervalOptions | None:
         if given:
             raise UsageError(f"{given[0]} sets up confidence intervals; add --ci.")
         return None
+    from segeval.intervals import IntervalOptions
+
     return IntervalOptions(
         confidence=params["confidence"],
         n_resamples=params["n_resamples"] or 2000,
@@ -935,6 +960,8 @@ def build_execution(ctx: click.Context) -> Iterator[Execution]:
     A context manager: a cluster started with ``--scheduler local`` is stopped
     when the command ends.
     """
+    from segeval.run.options import Execution
+
     scheduler, workers = ctx.params.get("scheduler"), ctx.params.get("workers")
     if workers is not None and scheduler != "local":
         raise UsageError("--workers applies to --scheduler local; a cluster has its own.")
@@ -949,6 +976,12 @@ def build_execution(ctx: click.Context) -> Iterator[Execution]:
 
 def build_score_options(ctx: click.Context) -> ScoreOptions:
     """ScoreOptions from the parsed scoring options (convention applied last)."""
+    from segeval.core.metrics import MetricOptions
+    from segeval.inputs.classes import load_class_names, load_definition
+    from segeval.inputs.pairing import PairingOptions
+    from segeval.run.conventions import apply_convention
+    from segeval.run.options import ScoreOptions
+
     params = ctx.params
     given = {
         name
@@ -1032,7 +1065,7 @@ def build_score_options(ctx: click.Context) -> ScoreOptions:
 )
 @click.option(
     "--per-image-format",
-    type=click.Choice(PER_IMAGE_FORMATS),
+    type=_LazyChoice("segeval.outputs.per_image_file", "PER_IMAGE_FORMATS"),
     help="Format of --per-image-output's rows (default: from its suffix; csv for stdout).",
 )
 @click.option(
@@ -1041,7 +1074,7 @@ def build_score_options(ctx: click.Context) -> ScoreOptions:
     help="Write nnU-Net v2's summary.json (per case and label Dice, IoU, TP, FP, FN, TN; "
     "means, foreground_mean) to this file.",
 )
-@format_option(list(score_formats.FORMATS), "Report")
+@format_option("segeval.render.score", "Report")
 @output_option("report")
 @click.option(
     "--confusion-matrix",
@@ -1123,6 +1156,17 @@ def score(
         segeval score s3://bucket/preds s3://bucket/gt --preset cityscapes --scheduler local
         segeval score preds/ gt/ --num-classes 19 --shard 2/8 --save-state part-2.segeval
     """
+    from segeval.inputs.pairing import pair_folders
+    from segeval.io.storage import location
+    from segeval.outputs.nnunet_summary import NnunetSummaryWriter
+    from segeval.render import RenderOptions
+    from segeval.render import score as score_formats
+    from segeval.render.tables import render_with
+    from segeval.run.engine import default_jobs, tune_allocator
+    from segeval.run.evaluate import evaluate
+    from segeval.run.shards import Shard, evaluate_shard
+    from segeval.run.shards import save_state as save_state_file
+
     html = output_format == "html"
     _html_only(ctx, html, ["worst", "images_dir"])
     storage = _storage(ctx)
@@ -1152,30 +1196,37 @@ def score(
         options = replace(options, per_image=True)
     if intervals is not None:
         options = replace(options, image_counts=True)
-    known_classes = options.resolved_num_classes()
-    check_names(
-        thresholds,
-        None if known_classes is None else options.class_names_for(known_classes),
-        per_image=options.per_image,
-        inferred_classes=known_classes is None,
-        category_names=[]
-        if options.classes is None
-        else list(dict.fromkeys(name for name in options.classes.categories if name)),
-        computed_options=[]
-        if options.boundary is None
-        else [
-            flag
-            for flag, on in (
-                ("--boundary", options.boundary.boundary),
-                ("--surface-distances", options.boundary.surface),
-            )
-            if on
-        ],
-    )
+    if thresholds:  # the gate's code loads only when there is something to check
+        from segeval.gate import check_names
+
+        known_classes = options.resolved_num_classes()
+        check_names(
+            thresholds,
+            None if known_classes is None else options.class_names_for(known_classes),
+            per_image=options.per_image,
+            inferred_classes=known_classes is None,
+            category_names=[]
+            if options.classes is None
+            else list(dict.fromkeys(name for name in options.classes.categories if name)),
+            computed_options=[]
+            if options.boundary is None
+            else [
+                flag
+                for flag, on in (
+                    ("--boundary", options.boundary.boundary),
+                    ("--surface-distances", options.boundary.surface),
+                )
+                if on
+            ],
+        )
     tune_allocator()
     # The HTML report picks its worst images while the per-image rows stream past.
-    worst_images = WorstImages(worst) if html else None
-    histogram = ScoreHistogram() if html else None
+    worst_images: WorstImages | None = None
+    histogram: ScoreHistogram | None = None
+    if html:
+        from segeval.run.gallery import ImageSinks, ScoreHistogram, WorstImages, score_gallery
+
+        worst_images, histogram = WorstImages(worst), ScoreHistogram()
     summary_writer = None
     if nnunet_summary is not None and shard is not None:
         raise UsageError(
@@ -1197,7 +1248,7 @@ def score(
             for sink in (image_writer, summary_writer, worst_images, histogram)
             if sink is not None
         ]
-        sink = ImageSinks(sinks) if sinks else None
+        sink = None if not sinks else sinks[0] if len(sinks) == 1 else ImageSinks(sinks)
         if save_state is None:
             report = evaluate(
                 pred_dir, gt_dir, options,
@@ -1210,8 +1261,14 @@ def score(
             )  # fmt: skip
             save_state_file(state, save_state)
     if intervals is not None:
+        from segeval.intervals import with_intervals
+
         report = with_intervals(report, intervals, jobs=execution.jobs or default_jobs())
-    gate = check_thresholds(report, thresholds) if thresholds else None
+    gate = None
+    if thresholds:
+        from segeval.gate import check_thresholds
+
+        gate = check_thresholds(report, thresholds)
     report = replace(report, gate=gate)
     gallery = None
     if worst_images is not None:
@@ -1252,6 +1309,8 @@ def _per_image_writer(
     path: Location | None, row_format: str | None = None
 ) -> PerImageWriter | nullcontext[None]:
     """The --per-image-output file (- is stdout), or nothing."""
+    from segeval.outputs.per_image_file import PerImageWriter
+
     if path is None:
         return nullcontext()
     if path == STDOUT:
@@ -1263,6 +1322,10 @@ def _thresholds(
     fail_under: Sequence[str], fail_over: Sequence[str], thresholds_file: Path | None
 ) -> list[Threshold]:
     """Every --fail-under, --fail-over and --thresholds check, names checked before any work."""
+    if not fail_under and not fail_over and thresholds_file is None:
+        return []
+    from segeval.gate import check_names, load_thresholds, parse_threshold
+
     thresholds = [parse_threshold(spec, "under") for spec in fail_under]
     thresholds += [parse_threshold(spec, "over") for spec in fail_over]
     if thresholds_file is not None:
@@ -1291,6 +1354,9 @@ def _finish_gate(
         verdict = "passed" if gate.passed else f"FAILED ({len(gate.failed)} of {len(gate.checks)})"
         click.echo(f"segeval: gate {verdict}", err=True)
     if junit is not None:
+        from segeval.checks import GateResult
+        from segeval.render.junit import render_junit
+
         _write(render_junit(gate or GateResult(()), suite), junit)
     if github_summary:
         target = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -1315,7 +1381,7 @@ def _finish_gate(
     type=LOCATION,
     help="Write one row per image to this .csv or .jsonl file (runs with --per-image).",
 )
-@format_option(list(score_formats.FORMATS), "Report")
+@format_option("segeval.render.score", "Report")
 @output_option("report")
 @click.option(
     "--confusion-matrix",
@@ -1363,6 +1429,12 @@ def merge(
         segeval merge part-*.segeval --format json --output report.json
         segeval merge 's3://bucket/run/part-*.segeval' --fail-under miou=0.7
     """
+    from segeval.gate import check_thresholds
+    from segeval.render import RenderOptions
+    from segeval.render import score as score_formats
+    from segeval.render.tables import render_with
+    from segeval.run.shards import load_state, merge_states
+
     storage = _storage(ctx)
     output = _with_storage(output, storage)
     per_image_output = _with_storage(per_image_output, storage)
@@ -1392,6 +1464,8 @@ def merge(
 
 def _expand_states(states: Sequence[Location | None]) -> list[Location]:
     """URL wildcards (``s3://bucket/run/part-*.segeval``) expanded; the shell does local ones."""
+    from segeval.io.storage import RemotePath, glob_remote
+
     expanded: list[Location] = []
     for state in states:
         assert state is not None
@@ -1441,7 +1515,7 @@ def _expand_states(states: Sequence[Location | None]) -> list[Location]:
     is_flag=True,
     help="Compare reports scored on different image sets.",
 )
-@format_option(list(compare_formats.FORMATS), "Comparison")
+@format_option("segeval.render.compare", "Comparison")
 @output_option("comparison")
 @click.option(
     "--gt",
@@ -1514,6 +1588,15 @@ def compare(
         segeval compare old.json new.json --format html --output diff.html \\
             --gt gt/ --baseline-pred old_preds/ --candidate-pred new_preds/
     """
+    from segeval.compare import compare_reports, load_report
+    from segeval.gate import parse_max_drop
+    from segeval.render import RenderOptions
+    from segeval.render import compare as compare_formats
+    from segeval.render.tables import render_with
+    from segeval.run.engine import default_jobs
+    from segeval.run.gallery import changed_from_counts, changed_images
+    from segeval.run.options import Execution
+
     html = output_format == "html"
     folders = {"--gt": gt_dir, "--baseline-pred": baseline_pred, "--candidate-pred": candidate_pred}
     _html_only(ctx, html, ["gt_dir", "baseline_pred", "candidate_pred", "worst", "images_dir"])
@@ -1563,7 +1646,7 @@ def compare(
 
 
 @cli.command()
-@format_option(list(listings.FORMATS), "Listing")
+@format_option("segeval.render.listings", "Listing")
 @debug_option
 def metrics(output_format: str) -> None:
     """List every metric name the reports and the quality gate use.
@@ -1578,11 +1661,13 @@ def metrics(output_format: str) -> None:
         segeval metrics
         segeval metrics --format json | jq 'keys'
     """
+    from segeval.render import listings
+
     click.echo(listings.render_listing(listings.metric_listing(), output_format), nl=False)
 
 
 @cli.command()
-@format_option(list(listings.FORMATS), "Listing")
+@format_option("segeval.render.listings", "Listing")
 @debug_option
 def conventions(output_format: str) -> None:
     """List the --convention presets: the tool each reproduces and its settings.
@@ -1592,13 +1677,16 @@ def conventions(output_format: str) -> None:
         segeval conventions
         segeval score preds/ gt/ --convention mmseg
     """
+    from segeval.render import listings
+    from segeval.run.conventions import CONVENTIONS
+
     listing = listings.convention_listing(CONVENTIONS)
     click.echo(listings.render_listing(listing, output_format), nl=False)
 
 
 @cli.command()
 @click.argument("name", required=False)
-@format_option(list(listings.FORMATS), "Listing (a preset's definition is always JSON)")
+@format_option("segeval.render.listings", "Listing (a preset's definition is always JSON)")
 @debug_option
 def presets(name: str | None, output_format: str) -> None:
     """List the built-in class definitions, or print one (NAME) as JSON.
@@ -1610,6 +1698,9 @@ def presets(name: str | None, output_format: str) -> None:
         segeval presets
         segeval presets cityscapes > my-classes.json
     """
+    from segeval.inputs.classes import PRESET_NAMES, load_preset
+    from segeval.render import listings
+
     if name is not None:
         click.echo(json.dumps(load_preset(name).to_dict(), indent=2))
         return
@@ -1627,7 +1718,7 @@ def presets(name: str | None, output_format: str) -> None:
 )
 @click.option(
     "--preset",
-    type=click.Choice(list(PRESET_NAMES)),
+    type=_LazyChoice("segeval.inputs.classes", "PRESET_NAMES"),
     help="Check values and colours against a built-in class definition.",
 )
 @click.option("--class-ids", is_flag=True, help="The masks hold class ids, not label-map values.")
@@ -1667,7 +1758,7 @@ def presets(name: str | None, output_format: str) -> None:
     show_default=True,
     help="With --against: largest difference in spacing (mm) and affine that still matches.",
 )
-@format_option(list(inspection_formats.FORMATS), "Report")
+@format_option("segeval.render.inspection", "Report")
 @debug_option
 def inspect(
     folder: Path,
@@ -1697,6 +1788,12 @@ def inspect(
         segeval inspect preds/ --preset cityscapes
         segeval inspect labelsPred/ --against labelsTs/
     """
+    from segeval.inputs.classes import load_definition
+    from segeval.inspection import inspect_folder
+    from segeval.io import ReadOptions
+    from segeval.render import inspection as inspection_formats
+    from segeval.render.tables import render_with
+
     classes = load_definition(classes_file, preset)
     if not folder.is_dir():
         raise UsageError(f"{folder}: not a folder; pass a folder of mask files.")
@@ -1753,7 +1850,7 @@ def inspect(
     show_default=True,
     help="Seconds a submission may take to be unpacked and scored; a slower one is invalid.",
 )
-@format_option(list(leaderboard_formats.FORMATS), "Leaderboard")
+@format_option("segeval.render.leaderboard", "Leaderboard")
 @output_option("leaderboard")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @debug_option
@@ -1795,6 +1892,13 @@ def batch(
         segeval batch submissions/ gt/ --preset camvid --format html --output board.html \\
             --output-dir reports/
     """
+    from segeval.outputs.atomic import refuse_inside_inputs
+    from segeval.render import RenderOptions
+    from segeval.render import leaderboard as leaderboard_formats
+    from segeval.render.tables import printable, render_with
+    from segeval.run.batch import BatchOptions, run_batch
+    from segeval.run.engine import tune_allocator
+
     if resume and output_dir is None:
         raise UsageError("--resume needs --output-dir, where the earlier reports are.")
     _check_outputs({"--output": output}, [submissions, gt_dir])
@@ -1865,6 +1969,7 @@ def _figure_output(function: F) -> F:
 
 
 def _save_figure(draw: Callable[[str], bytes], output: Path) -> None:
+    from segeval.outputs.atomic import write_bytes_atomic
     from segeval.render.figures import FIGURE_FORMATS
 
     suffix = output.suffix.lower()
@@ -1897,6 +2002,7 @@ def plot_confusion(report_file: Path, output: Path, normalize: str) -> None:
         segeval plot confusion report.json -o cm.png
         segeval plot confusion report.json -o cm.svg --normalize counts
     """
+    from segeval.compare import load_report
     from segeval.render.figures import confusion_figure
 
     report = load_report(report_file)
@@ -1927,6 +2033,7 @@ def plot_per_class(report_file: Path, output: Path, metrics: tuple[str, ...]) ->
         segeval plot per-class report.json -o classes.png
         segeval plot per-class report.json -o recall.pdf --metric recall
     """
+    from segeval.compare import load_report
     from segeval.render.figures import per_class_figure
 
     report = load_report(report_file)
@@ -1937,6 +2044,10 @@ def _write_submission_pages(
     board: Leaderboard, output_dir: Path, output: Path | None
 ) -> dict[str, str]:
     """Each scored submission's own HTML report in --output-dir; links from the leaderboard."""
+    from segeval.outputs.atomic import write_text_atomic
+    from segeval.render import score as score_formats
+    from segeval.render.tables import render_with
+
     start = (output.resolve().parent if output is not None else Path.cwd()).resolve()
     links = {}
     for entry in board.entries:
@@ -1982,6 +2093,11 @@ def _shared_with_score(function: F) -> F:
 
 def build_loss_options(ctx: click.Context) -> tuple[ScoreOptions, LossOptions]:
     """How the ground truth is read and paired, and how the losses are computed."""
+    from segeval.inputs.classes import load_class_names, load_definition
+    from segeval.inputs.pairing import PairingOptions
+    from segeval.losses.options import LossOptions, parse_floats
+    from segeval.run.options import ScoreOptions
+
     params = ctx.params
     options = ScoreOptions(
         num_classes=params["num_classes"],
@@ -2135,7 +2251,7 @@ def build_loss_options(ctx: click.Context) -> tuple[ScoreOptions, LossOptions]:
     help="Number of classes (default: the scores' channel count; 2 for one binary channel).",
 )
 @_shared_with_score
-@format_option(list(loss_formats.FORMATS), "Report")
+@format_option("segeval.render.loss", "Report")
 @output_option("report")
 @click.option(
     "--jobs",
@@ -2177,6 +2293,13 @@ def loss(
             --loss ce --loss lovasz --lovasz-per-image --worst 10 --calibration
         segeval loss probs/ masks/ --input probs --loss bce --loss focal --format json
     """
+    from segeval.losses.options import parse_terms
+    from segeval.render import RenderOptions
+    from segeval.render import loss as loss_formats
+    from segeval.render.tables import render_with
+    from segeval.run.engine import tune_allocator
+    from segeval.run.losses import evaluate_losses
+
     _check_outputs({"--output": output}, [pred_dir, gt_dir])
     terms = parse_terms(loss_specs)
     if not terms and not calibration:

@@ -190,7 +190,7 @@ def test_readme_python_examples_run() -> None:
         "count-pairs",
         "segeval-boundary",
         "segeval-surface",
-    ],  # fmt: skip
+    ],
 )
 def test_the_benchmark_worker_runs_against_the_current_api(mode: str) -> None:
     """`make bench` is not part of the suite; its worker must not rot when the API moves."""

@@ -53,6 +53,7 @@ import numpy as np
 
 from segeval.core.histogram import pair_histogram
 from segeval.core.metrics import EmptyPolicy, empty_value
+from segeval.defaults import DEFAULT_BAND_RATIO, DEFAULT_BF_FRACTION, DEFAULT_NSD_TOLERANCE
 from segeval.errors import LabelRangeError, ShapeMismatchError, UsageError
 from segeval.wording import counted
 
@@ -77,15 +78,6 @@ __all__ = [
     "prepare_reference",
     "surface_stats",
 ]
-
-#: Boundary IoU band width as a fraction of the image diagonal (COCO / LVIS default).
-DEFAULT_BAND_RATIO = 0.02
-
-#: Boundary F1 tolerance as a fraction of the image diagonal (MATLAB ``bfscore``).
-DEFAULT_BF_FRACTION = 0.0075
-
-#: NSD tolerance tau in pixels when none is given.
-DEFAULT_NSD_TOLERANCE = 1.0
 
 Hd95Variant = Literal["monai", "medpy"]
 

@@ -25,6 +25,7 @@ from typing import Any, Literal
 import numpy as np
 
 from segeval.core.histogram import code_histogram, code_pairs, compact_pairs
+from segeval.defaults import DEFAULT_MAX_CLASSES
 from segeval.errors import LabelRangeError, PredictedIgnoreError, UsageError, format_bytes
 from segeval.wording import counted
 
@@ -42,11 +43,6 @@ Unmapped = Literal["error", "ignore"]
 
 #: The raw value that marks unlabelled pixels when nothing else is said.
 DEFAULT_IGNORE = 255
-
-#: Default limit on the number of classes (``--max-classes``), given or inferred:
-#: a C x C confusion matrix of uint64 costs 8 C**2 bytes, 8 MiB at this limit,
-#: and a run holds one per worker and, in a batch, per submission.
-DEFAULT_MAX_CLASSES = 1024
 
 
 def matrix_bytes(num_classes: int) -> int:

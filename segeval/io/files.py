@@ -25,6 +25,7 @@ import struct
 from pathlib import Path
 from typing import IO
 
+from segeval.defaults import DEFAULT_MAX_MASK_BYTES
 from segeval.errors import MaskReadError, SegevalError, format_bytes
 
 __all__ = [
@@ -35,10 +36,6 @@ __all__ = [
     "require_regular_file",
     "zip_entry_count",
 ]
-
-#: Default limit on the size of one mask file (``--max-mask-bytes``). Label masks
-#: compress well; an uncompressed 100-megapixel 16-bit mask is 200 MB.
-DEFAULT_MAX_MASK_BYTES = 256 * 2**20
 
 #: Most members a zip (an archive or an NPZ mask) or a tar archive may declare:
 #: each costs memory before anything is read.

@@ -10,6 +10,7 @@ from typing import Literal
 
 import numpy as np
 
+from segeval.defaults import DEFAULT_MAX_PIXELS, DEFAULT_MAX_VOXELS
 from segeval.errors import MaskReadError
 from segeval.io.arrays import read_npy, read_npz
 from segeval.io.colors import ColorTable
@@ -37,14 +38,6 @@ __all__ = [
     "read_volume",
     "sniff_format",
 ]
-
-#: Default limit on the pixels of one mask (``--max-pixels``), read from the
-#: header before decoding: a 138-byte PNG may declare 60000 x 60000 pixels.
-DEFAULT_MAX_PIXELS = 100_000_000
-
-#: Default limit on the voxels of one volume (``--max-voxels``), from its header:
-#: a whole-body CT label map of 512 x 512 x 1500 is 393 million voxels.
-DEFAULT_MAX_VOXELS = 1_000_000_000
 
 #: File name suffixes (lower case) that pairing treats as masks; anything else is
 #: skipped. ``.nii.gz`` is one suffix: use :func:`mask_suffix` on file names.

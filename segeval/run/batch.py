@@ -43,6 +43,7 @@ from pathlib import Path
 from segeval.core.confusion import ConfusionMatrix
 from segeval.core.metrics import REGISTRY
 from segeval.core.per_image import ImageCountSpool
+from segeval.defaults import DEFAULT_MAX_ARCHIVE_BYTES, DEFAULT_MAX_EXTRACT_BYTES, DEFAULT_TIMEOUT
 from segeval.errors import SegevalError, ThresholdError, UsageError
 from segeval.inputs.digest import folder_digest
 from segeval.inputs.pairing import (
@@ -83,15 +84,6 @@ __all__ = [
     "BatchOptions",
     "run_batch",
 ]
-
-#: Default limit on the total declared uncompressed size of one archive.
-DEFAULT_MAX_ARCHIVE_BYTES = 4 * 2**30
-
-#: Default limit on the bytes of extracted files in the temporary folder at once.
-DEFAULT_MAX_EXTRACT_BYTES = 8 * 2**30
-
-#: Default seconds a submission may take to be prepared and counted.
-DEFAULT_TIMEOUT = 1800.0
 
 #: A group gives each archive at least this share of the extraction limit
 #: (prediction masks are PNGs of tens of kilobytes: most archives need far less).

@@ -21,6 +21,7 @@ from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from segeval.core.metrics import MetricOptions
+from segeval.defaults import CITYSCAPES_BOUNDARY_RATIO
 from segeval.errors import UsageError
 
 if TYPE_CHECKING:
@@ -94,7 +95,7 @@ CONVENTIONS: Mapping[str, Convention] = {
                 "its C path; segeval stops with an error naming the file. Category IoU and "
                 "iIoU are not computed. Masks in labelIds need --preset cityscapes."
             ),
-            boundary_ratio=0.005,
+            boundary_ratio=CITYSCAPES_BOUNDARY_RATIO,
         ),
         Convention(
             name="mmseg",
