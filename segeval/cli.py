@@ -73,6 +73,12 @@ if TYPE_CHECKING:
 
 __all__ = ["cli", "main"]
 
+# segeval's work runs in its own threads and none of it waits on BLAS (the
+# bootstrap's products are of exact integer counts); OpenBLAS's thread pool, set
+# up when numpy is imported, cost about 0.1 s of every command's start on a
+# 2-core machine. A value the user sets wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_OK, EXIT_GATE_FAILED, EXIT_USAGE = 0, 1, 2  # and 130 when interrupted (Ctrl-C)

@@ -33,7 +33,7 @@ from segeval.io import (
     sniff_format,
 )
 from segeval.io.colors import RGB
-from segeval.io.image import OPENERS, check_pixel_limit
+from segeval.io.image import check_pixel_limit, openers
 from segeval.io.volume import (
     DEFAULT_GEOMETRY_TOLERANCE,
     geometry_mismatch,
@@ -128,9 +128,9 @@ def _volume_kind(path: Path) -> str:
 
 def _kind(data: bytes) -> str:
     file_format = sniff_format(data[:16])
-    if file_format in OPENERS:
+    if file_format in openers():
         try:
-            with OPENERS[file_format](io.BytesIO(data)) as image:  # the header only
+            with openers()[file_format](io.BytesIO(data)) as image:  # the header only
                 return f"{file_format} {image.mode}"
         except Exception:  # a decoder on hostile bytes: the file is unreadable, not us
             return f"{file_format} (unreadable)"
@@ -140,7 +140,7 @@ def _kind(data: bytes) -> str:
 def _decode_colors(data: bytes, path: Path, file_format: str, options: ReadOptions) -> np.ndarray:
     """Decode a colour (or JPEG) image to RGB, after the pixel limit from its header."""
     try:
-        with OPENERS[file_format](io.BytesIO(data)) as image:
+        with openers()[file_format](io.BytesIO(data)) as image:
             check_pixel_limit(path, image.width, image.height, options.max_pixels)
             return np.asarray(image.convert("RGB"))
     except MaskReadError:

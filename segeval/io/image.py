@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from functools import cache
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import (
-    BmpImagePlugin,
-    Image,
-    ImageFile,
-    JpegImagePlugin,
-    PngImagePlugin,
-    TiffImagePlugin,
-)
 
 from segeval.errors import MaskReadError
 from segeval.io.png import (
@@ -25,10 +18,12 @@ from segeval.io.png import (
 )
 
 if TYPE_CHECKING:
+    from PIL import Image, ImageFile
+
     from segeval.io.reader import ReadOptions
     from segeval.io.storage import Location
 
-__all__ = ["OPENERS", "check_pixel_limit", "read_image"]
+__all__ = ["check_pixel_limit", "openers", "read_image"]
 
 # Pillow mode -> dtype of the label array it holds.
 _LABEL_MODES = {
@@ -43,16 +38,29 @@ _LABEL_MODES = {
 }
 _COLOR_MODES = frozenset({"RGB", "RGBA"})
 
+
 # The plugin classes are opened directly rather than through Image.open, which
 # would apply Pillow's global decompression-bomb limit (and refuse the large
 # aerial tiles segeval reads in row blocks); segeval applies its own limit,
 # max_pixels, from the header before decoding.
-OPENERS: dict[str, Callable[[io.BytesIO], ImageFile.ImageFile]] = {
-    "png": PngImagePlugin.PngImageFile,
-    "tiff": TiffImagePlugin.TiffImageFile,
-    "bmp": BmpImagePlugin.BmpImageFile,
-    "jpeg": JpegImagePlugin.JpegImageFile,
-}
+@cache
+def openers() -> dict[str, Callable[[io.BytesIO], ImageFile.ImageFile]]:
+    """Pillow's reader of each image format, by name (Pillow loads on first use:
+    the fast PNG decoder reads most label maps without it).
+
+    Examples
+    --------
+    >>> sorted(openers())
+    ['bmp', 'jpeg', 'png', 'tiff']
+    """
+    from PIL import BmpImagePlugin, JpegImagePlugin, PngImagePlugin, TiffImagePlugin
+
+    return {
+        "png": PngImagePlugin.PngImageFile,
+        "tiff": TiffImagePlugin.TiffImageFile,
+        "bmp": BmpImagePlugin.BmpImageFile,
+        "jpeg": JpegImagePlugin.JpegImageFile,
+    }
 
 
 def check_pixel_limit(path: Location, width: int, height: int, max_pixels: int | None) -> None:
@@ -120,7 +128,7 @@ def read_image(path: Location, file_format: str, options: ReadOptions, data: byt
                 return _labels(path, pixels, mode, file_format, options)
             scale = gray_scale_factor(header)
     try:
-        with OPENERS[file_format](io.BytesIO(data)) as image:
+        with openers()[file_format](io.BytesIO(data)) as image:
             check_pixel_limit(path, image.width, image.height, options.max_pixels)
             _check_mode(path, image, options)
             frames = int(getattr(image, "n_frames", 1))
