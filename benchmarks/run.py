@@ -981,12 +981,14 @@ def render(
             "",
             "## Where the time goes",
             "",
-            "Counting alone on masks decoded beforehand, one thread: as `score` counts "
-            "(a chunk of 16 uint8 pairs summed into one raw 65536-bin histogram and folded "
-            "through the label tables once), and pair by pair (`ConfusionMatrix.update`, as "
-            "with `--per-image`), against the single-worker decode floor of the same set:",
+            "Counting alone on masks decoded beforehand, one thread: as `score` counts (with "
+            "many classes a chunk of 16 uint8 pairs is summed into one raw 65536-bin "
+            "histogram and folded through the label tables once; with few, each pair is "
+            "folded, which costs less than the large table), and pair by pair "
+            "(`ConfusionMatrix.update`), against the single-worker decode floor of the same "
+            "set:",
             "",
-            "| set | counting, chunk-summed, ms/pair | pair by pair, ms/pair "
+            "| set | counting as `score` does, ms/pair | pair by pair, ms/pair "
             "| decode floor (1 worker), ms/pair |",
             "|---|--:|--:|--:|",
             f"| Cityscapes-like | {counting['Cityscapes-like', 'count'].ms_per_pair:.2f} | "

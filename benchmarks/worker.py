@@ -14,8 +14,9 @@ Modes:
                hand-written loop)
   torchmetrics Pillow + torchmetrics MulticlassConfusionMatrix.update per image
                (default argument validation)
-  count        counting alone as score counts (chunk-summed: RawPairCounts, one fold
-               per 16 pairs), on pairs decoded beforehand (use --limit)
+  count        counting alone as score counts (many classes: chunk-summed with
+               RawPairCounts, one fold per 16 pairs), on pairs decoded beforehand
+               (use --limit)
   count-pairs  counting alone pair by pair (ConfusionMatrix.update, as with --per-image)
   batch        segeval batch: PRED_DIR holds one folder per submission
   segeval-boundary, segeval-surface
@@ -53,7 +54,7 @@ from segeval.run.batch import BatchOptions, run_batch
 from segeval.run.engine import MAX_CHUNK, ThreadExecutor, chunked, tune_allocator
 from segeval.run.evaluate import evaluate
 from segeval.run.options import Execution, ScoreOptions
-from segeval.run.work import PairReader
+from segeval.run.work import SUMMED_MIN_CODES, PairReader
 
 
 def _decode_chunk(pairs: Sequence[MaskPair]) -> int:
@@ -213,7 +214,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         masks = [PairReader().read(pair)[:2] for pair in pairs]
         accumulator = ScoreOptions(num_classes=args.classes).new_accumulator()
         started = time.perf_counter()
-        if args.mode == "count-pairs":
+        # Few classes: count_tasks folds each pair too.
+        if args.mode == "count-pairs" or accumulator.mapping.code_count < SUMMED_MIN_CODES:
             for gt, pred in masks:
                 accumulator.update(pred, gt)
         else:  # what count_tasks does without per-image output: one fold per chunk

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import segeval.run.work
 from segeval.core.confusion import ConfusionMatrix
 from segeval.errors import LabelRangeError, MaskReadError
 from segeval.run.work import ImageTask, PairReader, TaskResult, Work, count_tasks
@@ -43,6 +45,14 @@ def pair_tasks(tmp_path_factory: pytest.TempPathFactory) -> list[ImageTask]:
 
 def _work(per_image: bool = False, record_errors: bool = False) -> Work:
     return Work(PairReader(), ConfusionMatrix(CLASSES), per_image, record_errors)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _sum_any_class_count() -> Iterator[None]:
+    """Five classes are summed too (score sums only many classes), so the tests reach it."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(segeval.run.work, "SUMMED_MIN_CODES", 0)
+        yield
 
 
 def _same(left: ConfusionMatrix, right: ConfusionMatrix) -> None:
@@ -130,3 +140,12 @@ def test_batch_leaves_out_exactly_the_refused_pairs(
     assert len(summed.errors[1]) == 1
     assert "bad.png" in summed.errors[1][0]
     assert summed.counts[1].num_images == len(tasks) - 1
+
+
+def test_few_classes_are_counted_pair_by_pair_and_give_the_same_counts(
+    pair_tasks: list[ImageTask],
+) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(segeval.run.work, "SUMMED_MIN_CODES", 64)
+        by_pair = count_tasks(_work(), pair_tasks)
+    _same(by_pair.counts[0], count_tasks(_work(), pair_tasks).counts[0])
