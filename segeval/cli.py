@@ -566,8 +566,6 @@ _BOUNDARY_OPTIONS = [
 
 def _boundary_options(params: dict[str, Any]) -> BoundaryOptions | None:
     """--boundary / --surface-distances and their parameters (each only with its metric)."""
-    from segeval.core.boundary import BoundaryOptions
-
     needs = {
         "--boundary-width": ("boundary_width", "--boundary"),
         "--boundary-ratio": ("boundary_ratio", "--boundary"),
@@ -584,6 +582,8 @@ def _boundary_options(params: dict[str, Any]) -> BoundaryOptions | None:
         raise UsageError("--boundary-width and --boundary-ratio both set the band; pass one.")
     if not any(enabled.values()):
         return None
+    from segeval.core.boundary import BoundaryOptions
+
     return BoundaryOptions(
         boundary=params["boundary"],
         surface=params["surface_distances"],
@@ -1164,14 +1164,11 @@ def score(
     """
     from segeval.inputs.pairing import pair_folders
     from segeval.io.storage import location
-    from segeval.outputs.nnunet_summary import NnunetSummaryWriter
     from segeval.render import RenderOptions
     from segeval.render import score as score_formats
     from segeval.render.tables import render_with
     from segeval.run.engine import default_jobs, tune_allocator
     from segeval.run.evaluate import evaluate
-    from segeval.run.shards import Shard, evaluate_shard
-    from segeval.run.shards import save_state as save_state_file
 
     html = output_format == "html"
     _html_only(ctx, html, ["worst", "images_dir"])
@@ -1184,7 +1181,10 @@ def score(
         raise UsageError("--per-image-format sets the format of --per-image-output; add it.")
     if shard is not None and save_state is None:
         raise UsageError("--shard needs --save-state FILE: a shard is merged with segeval merge.")
-    shard_spec = Shard.parse(shard) if shard is not None else Shard(1, 1)
+    if save_state is not None:  # shards load only with --save-state (start-up)
+        from segeval.run.shards import Shard
+
+        shard_spec = Shard.parse(shard) if shard is not None else Shard(1, 1)
     _check_outputs(
         {
             "--output": output,
@@ -1240,6 +1240,8 @@ def score(
             "--shard to write it."
         )
     if nnunet_summary is not None:
+        from segeval.outputs.nnunet_summary import NnunetSummaryWriter
+
         pairs = pair_folders(pred_dir, gt_dir, options.pairing).pairs
         files = {pair.key: (pair.gt_path, pair.pred_path) for pair in pairs}
         summary_writer = NnunetSummaryWriter(nnunet_summary, files)
@@ -1261,6 +1263,9 @@ def score(
                 execution=execution, on_progress=progress, image_sink=sink,
             )  # fmt: skip
         else:
+            from segeval.run.shards import evaluate_shard
+            from segeval.run.shards import save_state as save_state_file
+
             report, state = evaluate_shard(
                 pred_dir, gt_dir, options, shard_spec,
                 execution=execution, on_progress=progress, image_sink=sink,

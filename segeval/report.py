@@ -27,13 +27,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from segeval._version import __version__
-from segeval.boundary_report import (
-    BoundaryResults,
-    BoundarySummary,
-    class_boundary_from_dict,
-    class_boundary_to_dict,
-)
-from segeval.checks import GateResult
 from segeval.core.categories import category_scores
 from segeval.core.confusion import ConfusionMatrix
 from segeval.core.metrics import (
@@ -50,6 +43,8 @@ from segeval.notices import Notice
 from segeval.wording import counted
 
 if TYPE_CHECKING:  # imported where a report carries them: only --ci runs resample
+    from segeval.boundary_report import BoundaryResults, BoundarySummary
+    from segeval.checks import GateResult
     from segeval.stats.bootstrap import BootstrapResult
     from segeval.stats.table import ImageCountTable
 
@@ -318,6 +313,8 @@ class ClassResult:
             result["image_iou_images"] = self.image_iou_images
             result["image_dice_images"] = self.image_dice_images
         if self.boundary:
+            from segeval.boundary_report import class_boundary_to_dict
+
             result["boundary"] = class_boundary_to_dict(self.boundary, self.boundary_counts)
         return result
 
@@ -335,6 +332,8 @@ class ClassResult:
                 "image_dice_images": _count(data["image_dice_images"]),
             }
         if "boundary" in data:
+            from segeval.boundary_report import class_boundary_from_dict
+
             per_image["boundary"], per_image["boundary_counts"] = class_boundary_from_dict(
                 data["boundary"]
             )
@@ -555,6 +554,8 @@ class Report:
         matrix = data["confusion_matrix"]
         counts = [[_count(v) for v in row] for row in matrix["counts"]]
         missed = [_count(v) for v in matrix["missed"]]
+        from segeval.boundary_report import BoundarySummary
+        from segeval.checks import GateResult
         from segeval.stats.bootstrap import BootstrapResult
         from segeval.stats.table import ImageCountTable
 

@@ -47,7 +47,11 @@ def test_importing_segeval_loads_no_boundary_dependency() -> None:
 
 
 def test_start_up_imports_only_what_a_command_uses() -> None:
-    """`--version` needs click alone; a JSON `score` no renderer but its own, no rich."""
+    """`--version` needs click alone; a JSON `score` no renderer but its own, no rich.
+
+    Nor what only other options use: boundary kernels, shards, process workers,
+    the TOML parser, temporary files (the per-image spool), NPZ archives.
+    """
     code = (
         "import sys\n"
         "from segeval.cli import main\n"
@@ -58,7 +62,12 @@ def test_start_up_imports_only_what_a_command_uses() -> None:
         "        pass\n"
         "    return sorted(m for m in ('numpy', 'rich', 'tabulate', 'segeval.render.html',\n"
         "                              'segeval.run.batch', 'segeval.stats.bootstrap',\n"
-        "                              'segeval.compare') if m in sys.modules)\n"
+        "                              'segeval.compare', 'segeval.core.boundary',\n"
+        "                              'segeval.boundary_report', 'segeval.run.shards',\n"
+        "                              'segeval.outputs.nnunet_summary', 'segeval.checks',\n"
+        "                              'segeval.stats.table', 'multiprocessing', 'tomllib',\n"
+        "                              'concurrent.futures', 'tempfile', 'zipfile')\n"
+        "                   if m in sys.modules)\n"
         "print('loaded:' + ','.join(loaded(['--version'])), file=sys.stderr)\n"
         f"arguments = ['score', *{[str(a) for a in SAMPLE_ARGS]!r}, '--format', 'json']\n"
         "print('loaded:' + ','.join(loaded(arguments)), file=sys.stderr)\n"

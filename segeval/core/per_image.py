@@ -14,7 +14,6 @@ from __future__ import annotations
 import itertools
 import math
 import pickle
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -81,17 +80,24 @@ class ImageCountSpool:
     """
 
     def __init__(self) -> None:
-        # Lives until close(): the spool is written during the run and read after it.
-        self._stream: IO[bytes] = tempfile.TemporaryFile(prefix="segeval-per-image-")  # noqa: SIM115
+        # Opened by the first append (a run without per-image rows never writes one)
+        # and kept until close(): written during the run, read after it.
+        self._stream: IO[bytes] | None = None
         self.count = 0
 
     def append(self, key: str, tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> None:
         """Add one image's counts."""
+        if self._stream is None:
+            import tempfile  # with shutil and the archive modules: only runs that spool
+
+            self._stream = tempfile.TemporaryFile(prefix="segeval-per-image-")  # noqa: SIM115
         pickle.dump((key, tp, fp, fn), self._stream, protocol=pickle.HIGHEST_PROTOCOL)
         self.count += 1
 
     def read(self, num_classes: int) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
         """Yield ``(key, tp, fp, fn)`` per image, padded to ``num_classes``."""
+        if self._stream is None:
+            return
         self._stream.flush()
         self._stream.seek(0)
         for _ in range(self.count):
@@ -105,7 +111,8 @@ class ImageCountSpool:
 
     def close(self) -> None:
         """Delete the temporary file."""
-        self._stream.close()
+        if self._stream is not None:
+            self._stream.close()
 
     def __enter__(self) -> ImageCountSpool:
         return self

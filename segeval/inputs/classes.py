@@ -21,7 +21,6 @@ import math
 import os
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -348,6 +347,8 @@ def load_preset(name: str) -> ClassDefinition:
     """
     if name not in PRESET_NAMES:
         raise UsageError(f"unknown preset {name!r}; choose one of {', '.join(PRESET_NAMES)}.")
+    from importlib import resources  # loads tempfile and zipfile: presets only
+
     text = (
         resources.files("segeval.inputs.presets")
         .joinpath(f"{name}.json")

@@ -18,7 +18,6 @@ Each caller passes the error class it reports in (``ThresholdError``,
 from __future__ import annotations
 
 import json
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -107,12 +106,17 @@ def parse_document(
         f"{path}: {what} nests arrays or objects deeper than {MAX_NESTING} levels; "
         "segeval's files never do, so check that it is the right file."
     )
+    toml_error: type[Exception] | tuple[()] = ()  # ``except ()`` matches nothing
+    if toml:
+        import tomllib  # TOML files pay for the parser; JSON ones (and start-up) do not
+
+        toml_error = tomllib.TOMLDecodeError
     try:
         # Both parsers stop at the interpreter's recursion limit with RecursionError.
         document = tomllib.loads(text) if toml else json.loads(text)
     except json.JSONDecodeError as err:
         raise error(f"{path}: invalid JSON in {what} ({err.msg} at line {err.lineno}).") from err
-    except tomllib.TOMLDecodeError as err:
+    except toml_error as err:
         raise error(f"{path}: invalid TOML in {what} ({err}).") from err
     except RecursionError:
         raise too_deep from None

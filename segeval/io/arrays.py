@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import math
-import zipfile
 from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
@@ -155,6 +154,8 @@ def read_npz(path: Location, key: str | None, max_pixels: int | None, data: byte
             f"{MAX_ARCHIVE_MEMBERS} segeval reads; save one array per file."
         )
     try:
+        import zipfile  # NPZ files only: start-up does not pay for it
+
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = {
                 name.removesuffix(".npy"): name

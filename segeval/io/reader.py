@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -278,6 +277,8 @@ _FILE_VOLUMES = frozenset({"nifti", "nrrd", "metaimage", "gzip"})
 
 def _volume_from_bytes(data: bytes, path: RemotePath, options: ReadOptions) -> Volume:
     """Read a volume fetched from a store through a temporary file of the same suffix."""
+    import tempfile  # remote volumes only: start-up does not load it
+
     suffix = volume_suffix(path.name) or ""
     with tempfile.TemporaryDirectory(prefix="segeval-volume-") as folder:
         local = Path(folder) / f"volume{suffix}"

@@ -16,7 +16,6 @@ Storage options come from the store's own environment (``AWS_*``,
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -160,6 +159,8 @@ class RemotePath:
             found = fs.find(path, detail=True)
         except Exception as err:
             raise storage_error(self.url, err, "list") from err
+        import hashlib
+
         digest = hashlib.sha256()
         for name in sorted(found):
             info = found[name]

@@ -37,7 +37,6 @@ import io
 import os
 import re
 import stat
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
@@ -140,6 +139,8 @@ class AtomicWriter:
         if stream is not None:
             self.stream = stream
             return
+        import tempfile  # files only: a report on stdout (start-up) does not load it
+
         if isinstance(found, RemotePath):
             # No rename in an object store: a local temporary, uploaded on commit.
             try:

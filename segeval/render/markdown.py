@@ -7,7 +7,8 @@ under ``<details>`` so that a pull-request comment stays short.
 
 from __future__ import annotations
 
-from segeval.checks import GateResult
+from typing import TYPE_CHECKING
+
 from segeval.core.metrics import REGISTRY
 from segeval.render.layout import (
     RenderOptions,
@@ -22,6 +23,9 @@ from segeval.render.layout import (
 from segeval.render.tables import printable
 from segeval.report import Report
 from segeval.wording import counted
+
+if TYPE_CHECKING:
+    from segeval.checks import GateResult
 
 __all__ = ["details", "gate_markdown", "markdown_table", "render_markdown"]
 

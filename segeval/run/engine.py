@@ -32,21 +32,19 @@ work into tasks (an executor only chooses its largest chunk).
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import multiprocessing
-import multiprocessing.connection
 import os
 import signal
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
-from multiprocessing.context import BaseContext
 from types import TracebackType
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+if TYPE_CHECKING:  # multiprocessing loads with the first ProcessExecutor (start-up: score never)
+    from multiprocessing.connection import Connection
+    from multiprocessing.context import BaseContext
 
 __all__ = [
     "Executor",
@@ -185,6 +183,29 @@ class _OneMachine:
         return fold(self.run(function, items), combine, on_done)
 
 
+class _Slot:
+    """One task's outcome, filled by a worker thread and awaited by the caller.
+
+    What :class:`concurrent.futures.Future` does here, without loading
+    ``concurrent.futures`` (and ``logging`` with it) at start-up.
+    """
+
+    def __init__(self) -> None:
+        self._done = threading.Event()
+        self._value: Any = None
+        self._error: BaseException | None = None
+
+    def set(self, value: Any = None, error: BaseException | None = None) -> None:
+        self._value, self._error = value, error
+        self._done.set()
+
+    def get(self) -> Any:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
 class ThreadExecutor(_OneMachine):
     """Worker threads (or the calling thread with ``jobs=1``).
 
@@ -202,7 +223,7 @@ class ThreadExecutor(_OneMachine):
         if jobs <= 1:
             yield from _reporting(map(function, items), on_done)
             return
-        futures: list[Future[R]] = [Future() for _ in items]
+        slots = [_Slot() for _ in items]
         stop = threading.Event()
         lock = threading.Lock()
         claimed = iter(range(len(items)))
@@ -214,16 +235,16 @@ class ThreadExecutor(_OneMachine):
                 if index is None:
                     return
                 try:
-                    futures[index].set_result(function(items[index]))
+                    slots[index].set(function(items[index]))
                 except BaseException as err:  # handed to the caller, who re-raises it
-                    futures[index].set_exception(err)
+                    slots[index].set(error=err)
 
         for number in range(jobs):
             # Daemons: an interrupted caller exits without waiting for a task to end.
             threading.Thread(target=serve, name=f"segeval-{number}", daemon=True).start()
         try:
-            for index, future in enumerate(futures):
-                result = future.result()
+            for index, slot in enumerate(slots):
+                result: R = slot.get()
                 if on_done is not None:
                     on_done(index)
                 yield result
@@ -234,6 +255,8 @@ class ThreadExecutor(_OneMachine):
 def _die_with_parent(parent: int) -> None:
     """Ask Linux to kill this worker when its parent dies (even by SIGKILL)."""
     if sys.platform.startswith("linux"):
+        import ctypes
+
         with contextlib.suppress(OSError, AttributeError):
             pr_set_pdeathsig = 1
             ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
@@ -310,6 +333,8 @@ class ProcessExecutor(_OneMachine):
         # A start method the application chose (multiprocessing.set_start_method) wins;
         # else fork on Linux (cheap, nothing to re-import), the platform's default
         # elsewhere (spawn on Windows and macOS: the caller needs the __main__ guard).
+        import multiprocessing
+
         method = multiprocessing.get_start_method(allow_none=True)
         if method is None and sys.platform.startswith("linux"):
             method = "fork"
@@ -407,6 +432,8 @@ class ProcessExecutor(_OneMachine):
 
     def _collect(self, outcomes: dict[int, tuple[bool, Any]], timeout: float | None) -> None:
         """Wait for a reply, a dead worker or a deadline, and record what happened."""
+        import multiprocessing.connection
+
         busy = [worker for worker in self._workers if worker.task is not None]
         wait = None
         if timeout is not None:
@@ -485,6 +512,8 @@ def tune_allocator() -> None:
     """
     if not sys.platform.startswith("linux"):
         return
+    import ctypes
+
     try:
         # The process's own symbols, glibc's among them: no library search (which
         # runs ldconfig in a subprocess, a few ms on every start).

@@ -13,9 +13,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from segeval.boundary_report import BoundaryResults, boundary_results
 from segeval.core.confusion import ConfusionMatrix
 from segeval.core.metrics import MetricOptions, included_classes
 from segeval.core.per_image import ImageCountSpool, ImageMeans, ImageResult, image_results
@@ -28,7 +27,9 @@ from segeval.run.diagnostics import diagnose_counts, diagnose_folders
 from segeval.run.engine import ThreadExecutor, WorkerCrash, default_jobs
 from segeval.run.options import Execution, ReportSettings, ScoreOptions
 from segeval.run.work import BoundaryRows, ImageTask, Work, count_tasks
-from segeval.stats.table import ImageCountTable
+
+if TYPE_CHECKING:  # loaded by the runs that use them (start-up: a plain score does not)
+    from segeval.boundary_report import BoundaryResults
 
 __all__ = [
     "Counted",
@@ -333,6 +334,8 @@ def report_from_counts(
     metric_options = settings.metric_options_for(class_names)
     boundary = None
     if settings.boundary is not None:
+        from segeval.boundary_report import boundary_results
+
         rows = boundary_rows or BoundaryRows()
         boundary = boundary_results(
             settings.boundary, accumulator.num_classes, metric_options,
@@ -346,6 +349,8 @@ def report_from_counts(
             image_means = None  # the rows were for the sink only
     image_counts = None
     if settings.image_counts:
+        from segeval.stats.table import ImageCountTable
+
         num_classes = len(class_names)
         image_counts = ImageCountTable.from_rows(spool.read(num_classes), num_classes)
     all_warnings = list(warnings)

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from segeval._version import __version__
-from segeval.core.boundary import BoundaryOptions
 from segeval.core.confusion import DEFAULT_CHUNK_PIXELS, ConfusionMatrix, OutOfRange, PredIgnore
 from segeval.core.labels import (
     DEFAULT_IGNORE,
@@ -41,6 +40,7 @@ from segeval.run.work import PairReader
 from segeval.wording import counted
 
 if TYPE_CHECKING:
+    from segeval.core.boundary import BoundaryOptions
     from segeval.run.engine import Executor
 
 __all__ = ["ClassIds", "Execution", "ReportSettings", "ScoreOptions"]

@@ -12,19 +12,10 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from segeval.core.boundary import (
-    BoundaryOptions,
-    BoundaryStats,
-    Reference,
-    SurfaceStats,
-    boundary_stats,
-    prepare_prediction,
-    prepare_reference,
-    surface_stats,
-)
 from segeval.core.confusion import ConfusionMatrix
 from segeval.core.histogram import RawPairCounts
 from segeval.errors import (
@@ -39,6 +30,9 @@ from segeval.io import Geometry, ReadOptions, Volume, read_volume
 from segeval.io.resize import resize_nearest
 from segeval.io.storage import Location
 from segeval.io.volume import DEFAULT_GEOMETRY_TOLERANCE, geometry_mismatch
+
+if TYPE_CHECKING:  # the boundary kernels load with the first pair that measures them
+    from segeval.core.boundary import BoundaryOptions, BoundaryStats, Reference, SurfaceStats
 
 __all__ = [
     "BoundaryRows",
@@ -431,6 +425,8 @@ class _References:
         self._by_classes: dict[int, Reference] = {}
 
     def get(self, total: ConfusionMatrix) -> Reference:
+        from segeval.core.boundary import prepare_reference
+
         num_classes = total.num_classes
         if num_classes not in self._by_classes:
             # Codes C (ignore) and C + 1 (out of range: the counting already
@@ -454,6 +450,8 @@ def _measure_boundaries(
     index: int,
 ) -> None:
     """Boundary statistics of a pair the confusion matrix has just accepted."""
+    from segeval.core.boundary import boundary_stats, prepare_prediction, surface_stats
+
     reference = references.get(total)
     num_classes = reference.num_classes
     if pred_mask is None:  # --missing empty: the prediction holds no class anywhere
