@@ -208,8 +208,9 @@ def test_batch_computes_ground_truth_boundaries_once_per_image(
         return prepare_reference(gt_mask, *args, **kwargs)
 
     # The unit of work calls the core's prepare_reference once per ground-truth
-    # image; counting its calls is the only way to see that from outside.
-    monkeypatch.setattr("segeval.run.work.prepare_reference", counting)
+    # image (importing it from the core when the first pair needs it); counting
+    # its calls is the only way to see that from outside.
+    monkeypatch.setattr("segeval.core.boundary.prepare_reference", counting)
     options = BoundaryOptions(boundary=True, surface=True, width=WIDTH)
     work = Work(
         PairReader(), ScoreOptions(num_classes=NUM_CLASSES).new_accumulator(), boundary=options
