@@ -279,7 +279,7 @@ storage_option = click.option(
 
 
 def scheduler_options(function: F) -> F:
-    """--scheduler and --workers: run the counting on a Dask cluster (score and batch)."""
+    """--scheduler and --workers: run the work on a Dask cluster (score, batch and loss)."""
     function = click.option(
         "--workers",
         type=click.IntRange(min=1),
@@ -2265,6 +2265,7 @@ def build_loss_options(ctx: click.Context) -> tuple[ScoreOptions, LossOptions]:
     type=click.IntRange(min=1),
     help="Worker threads (default: all cores; 1 = none). Never changes a number.",
 )
+@scheduler_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @debug_option
 @click.pass_context
@@ -2298,6 +2299,7 @@ def loss(
         segeval loss logits/ gt/ --preset cityscapes --class-ids gt \\
             --loss ce --loss lovasz --lovasz-per-image --worst 10 --calibration
         segeval loss probs/ masks/ --input probs --loss bce --loss focal --format json
+        segeval loss logits/ gt/ --num-classes 19 --loss ce --scheduler tcp://dask:8786
     """
     from segeval.losses.options import parse_terms
     from segeval.render import RenderOptions

@@ -43,7 +43,7 @@ from segeval.losses.accumulator import LossAccumulator, lovasz_budget_message, l
 from segeval.losses.options import LossOptions
 from segeval.notices import Notice
 from segeval.report import PairingSummary
-from segeval.run.engine import ThreadExecutor, WorkerCrash, chunked, default_jobs
+from segeval.run.engine import ThreadExecutor, WorkerCrash, default_jobs
 from segeval.run.options import Execution, ScoreOptions
 from segeval.wording import counted
 
@@ -249,9 +249,8 @@ def evaluate_losses(
         raise UsageError(f"{first}: {_channel_phrase(channels)}; {err.message}") from err
     if "lovasz" in weights and not loss_options.lovasz_per_image:
         _check_lovasz_budget(pairs, options.npz_key, loss_options.lovasz_budget_bytes)
-    jobs = execution.jobs or default_jobs()
-    executor = execution.executor or ThreadExecutor(jobs)
-    chunks = chunked(pairs, jobs)
+    executor = execution.executor or ThreadExecutor(execution.jobs or default_jobs())
+    chunks = executor.chunk(pairs)  # the executor's rule (a Dask task takes tens of images)
     done = 0
     for part in executor.run(partial(loss_tasks, work), chunks):
         if isinstance(part, WorkerCrash):
