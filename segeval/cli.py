@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import posixpath
 import signal
 import sys
 import threading
@@ -1814,10 +1815,11 @@ def inspect(
 
 
 @cli.command()
-@click.argument("submissions", type=click.Path(path_type=Path))
-@click.argument("gt_dir", type=click.Path(path_type=Path))
+@click.argument("submissions", type=LOCATION)
+@click.argument("gt_dir", type=LOCATION)
 @scoring_options
 @scheduler_options
+@storage_option
 @click.option(
     "--rank-by",
     default="miou",
@@ -1826,8 +1828,9 @@ def inspect(
 )
 @click.option(
     "--output-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Also write each submission's full score report (JSON, and HTML with --format html) here.",
+    type=LOCATION,
+    help="Also write each submission's full score report (JSON, and HTML with --format html) "
+    "here: a folder or a URL prefix.",
 )
 @click.option(
     "--resume",
@@ -1864,16 +1867,16 @@ def inspect(
 def batch(
     ctx: click.Context,
     /,
-    submissions: Path,
-    gt_dir: Path,
+    submissions: Location,
+    gt_dir: Location,
     rank_by: str,
-    output_dir: Path | None,
+    output_dir: Location | None,
     resume: bool,
     max_archive_bytes: int,
     max_extract_bytes: int,
     timeout: float,
     output_format: str,
-    output: Path | None,
+    output: Location | None,
     quiet: bool,
     **_scoring: Any,
 ) -> None:
@@ -1889,15 +1892,20 @@ def batch(
     --max-mask-bytes, --max-archive-bytes, --max-extract-bytes, --timeout;
     docs/security.md lists them all) are rejected. A submission that fails is
     listed as invalid with its first error; the batch always finishes. Exit 0,
-    or 1 with --strict when any is invalid.
+    or 1 with --strict when any is invalid. SUBMISSIONS, GT_DIR and
+    --output-dir may be URL prefixes (s3://, gs://, az://): each sub-prefix or
+    archive object is a submission, read by the workers from the store.
 
     \b
     Example:
         segeval batch submissions/ gt/ --preset cityscapes --output-dir reports/
+        segeval batch s3://bucket/submissions s3://bucket/gt --preset cityscapes \\
+            --output-dir s3://bucket/reports
         segeval batch submissions/ gt/ --num-classes 11 --ignore-index 11 --format markdown
         segeval batch submissions/ gt/ --preset camvid --format html --output board.html \\
             --output-dir reports/
     """
+    from segeval.io.storage import location
     from segeval.outputs.atomic import refuse_inside_inputs
     from segeval.render import RenderOptions
     from segeval.render import leaderboard as leaderboard_formats
@@ -1907,6 +1915,9 @@ def batch(
 
     if resume and output_dir is None:
         raise UsageError("--resume needs --output-dir, where the earlier reports are.")
+    storage = _storage(ctx)
+    submissions, gt_dir = location(submissions, storage), location(gt_dir, storage)
+    output, output_dir = _with_storage(output, storage), _with_storage(output_dir, storage)
     _check_outputs({"--output": output}, [submissions, gt_dir])
     if output_dir is not None:
         refuse_inside_inputs(output_dir, "--output-dir", [submissions, gt_dir])
@@ -1932,7 +1943,7 @@ def batch(
         board = run_batch(submissions, gt_dir, options, on_progress=progress)
     links = {}
     if output_format == "html" and output_dir is not None:
-        links = _write_submission_pages(board, output_dir, output)
+        links = _write_submission_pages(board, output_dir, None if _is_stdout(output) else output)
     render_options = RenderOptions(links=links)
     _write(render_with(leaderboard_formats.FORMATS, board, output_format, render_options), output)
     for entry in board.entries:
@@ -2047,22 +2058,41 @@ def plot_per_class(report_file: Path, output: Path, metrics: tuple[str, ...]) ->
 
 
 def _write_submission_pages(
-    board: Leaderboard, output_dir: Path, output: Path | None
+    board: Leaderboard, output_dir: Location, output: Location | None
 ) -> dict[str, str]:
     """Each scored submission's own HTML report in --output-dir; links from the leaderboard."""
     from segeval.outputs.atomic import write_text_atomic
     from segeval.render import score as score_formats
     from segeval.render.tables import render_with
 
-    start = (output.resolve().parent if output is not None else Path.cwd()).resolve()
     links = {}
     for entry in board.entries:
         if entry.report is None:
             continue
         target = output_dir / f"{entry.name}.html"
         write_text_atomic(target, render_with(score_formats.FORMATS, entry.report, "html"))
-        links[entry.name] = Path(os.path.relpath(target.resolve(), start)).as_posix()
+        links[entry.name] = _link(target, output)
     return links
+
+
+def _link(target: Location, page: Location | None) -> str:
+    """How a page at ``page`` (stdout: the working folder) links to ``target``.
+
+    Relative when both are local, or both in one bucket; else the target's URL.
+    """
+    from segeval.io.storage import RemotePath
+
+    if isinstance(target, RemotePath):
+        if isinstance(page, RemotePath) and page.protocol == target.protocol:
+            bucket, key = target.url.split("://", 1)[1].split("/", 1)
+            page_bucket, page_key = page.url.split("://", 1)[1].split("/", 1)
+            if bucket == page_bucket:
+                return posixpath.relpath(key, posixpath.dirname(page_key) or ".")
+        return target.url
+    if isinstance(page, RemotePath):
+        return target.resolve().as_uri()
+    start = (page.resolve().parent if page is not None else Path.cwd()).resolve()
+    return Path(os.path.relpath(target.resolve(), start)).as_posix()
 
 
 #: Options of ``score`` that ``loss`` shares as they are: how the ground truth is read
