@@ -2183,8 +2183,8 @@ def build_loss_options(ctx: click.Context) -> tuple[ScoreOptions, LossOptions]:
 
 
 @cli.command()
-@click.argument("pred_dir", type=click.Path(path_type=Path))
-@click.argument("gt_dir", type=click.Path(path_type=Path))
+@click.argument("pred_dir", type=LOCATION)
+@click.argument("gt_dir", type=LOCATION)
 @click.option(
     "--loss",
     "loss_specs",
@@ -2296,20 +2296,21 @@ def build_loss_options(ctx: click.Context) -> tuple[ScoreOptions, LossOptions]:
     help="Worker threads (default: all cores; 1 = none). Never changes a number.",
 )
 @scheduler_options
+@storage_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @debug_option
 @click.pass_context
 def loss(
     ctx: click.Context,
     /,
-    pred_dir: Path,
-    gt_dir: Path,
+    pred_dir: Location,
+    gt_dir: Location,
     loss_specs: tuple[str, ...],
     calibration: bool,
     per_image: bool,
     worst: int | None,
     output_format: str,
-    output: Path | None,
+    output: Location | None,
     quiet: bool,
     **_options: Any,
 ) -> None:
@@ -2321,7 +2322,9 @@ def loss(
     masks are read as there (classes, presets, ignore values). Each term is
     computed over the whole set as the reference library would on one batch
     (PyTorch, torchvision, segmentation-models-pytorch, MONAI), and the total
-    is the weighted sum. Scores are memory-mapped and read in row blocks.
+    is the weighted sum. Scores are memory-mapped and read in row blocks;
+    PRED_DIR and GT_DIR may be URL prefixes (s3://, gs://, az://), whose
+    objects the workers read into memory.
 
     \b
     Example:
@@ -2330,7 +2333,9 @@ def loss(
             --loss ce --loss lovasz --lovasz-per-image --worst 10 --calibration
         segeval loss probs/ masks/ --input probs --loss bce --loss focal --format json
         segeval loss logits/ gt/ --num-classes 19 --loss ce --scheduler tcp://dask:8786
+        segeval loss s3://bucket/logits s3://bucket/gt --num-classes 19 --loss ce
     """
+    from segeval.io.storage import location
     from segeval.losses.options import parse_terms
     from segeval.render import RenderOptions
     from segeval.render import loss as loss_formats
@@ -2338,6 +2343,9 @@ def loss(
     from segeval.run.engine import tune_allocator
     from segeval.run.losses import evaluate_losses
 
+    storage = _storage(ctx)
+    pred_dir, gt_dir = location(pred_dir, storage), location(gt_dir, storage)
+    output = _with_storage(output, storage)
     _check_outputs({"--output": output}, [pred_dir, gt_dir])
     terms = parse_terms(loss_specs)
     if not terms and not calibration:
