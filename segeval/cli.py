@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import posixpath
 import signal
 import sys
 import threading
@@ -279,7 +280,7 @@ storage_option = click.option(
 
 
 def scheduler_options(function: F) -> F:
-    """--scheduler and --workers: run the counting on a Dask cluster (score and batch)."""
+    """--scheduler and --workers: run the work on a Dask cluster (score, batch and loss)."""
     function = click.option(
         "--workers",
         type=click.IntRange(min=1),
@@ -1819,10 +1820,11 @@ def inspect(
 
 
 @cli.command()
-@click.argument("submissions", type=click.Path(path_type=Path))
-@click.argument("gt_dir", type=click.Path(path_type=Path))
+@click.argument("submissions", type=LOCATION)
+@click.argument("gt_dir", type=LOCATION)
 @scoring_options
 @scheduler_options
+@storage_option
 @click.option(
     "--rank-by",
     default="miou",
@@ -1831,8 +1833,9 @@ def inspect(
 )
 @click.option(
     "--output-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Also write each submission's full score report (JSON, and HTML with --format html) here.",
+    type=LOCATION,
+    help="Also write each submission's full score report (JSON, and HTML with --format html) "
+    "here: a folder or a URL prefix.",
 )
 @click.option(
     "--resume",
@@ -1869,16 +1872,16 @@ def inspect(
 def batch(
     ctx: click.Context,
     /,
-    submissions: Path,
-    gt_dir: Path,
+    submissions: Location,
+    gt_dir: Location,
     rank_by: str,
-    output_dir: Path | None,
+    output_dir: Location | None,
     resume: bool,
     max_archive_bytes: int,
     max_extract_bytes: int,
     timeout: float,
     output_format: str,
-    output: Path | None,
+    output: Location | None,
     quiet: bool,
     **_scoring: Any,
 ) -> None:
@@ -1894,15 +1897,20 @@ def batch(
     --max-mask-bytes, --max-archive-bytes, --max-extract-bytes, --timeout;
     docs/security.md lists them all) are rejected. A submission that fails is
     listed as invalid with its first error; the batch always finishes. Exit 0,
-    or 1 with --strict when any is invalid.
+    or 1 with --strict when any is invalid. SUBMISSIONS, GT_DIR and
+    --output-dir may be URL prefixes (s3://, gs://, az://): each sub-prefix or
+    archive object is a submission, read by the workers from the store.
 
     \b
     Example:
         segeval batch submissions/ gt/ --preset cityscapes --output-dir reports/
+        segeval batch s3://bucket/submissions s3://bucket/gt --preset cityscapes \\
+            --output-dir s3://bucket/reports
         segeval batch submissions/ gt/ --num-classes 11 --ignore-index 11 --format markdown
         segeval batch submissions/ gt/ --preset camvid --format html --output board.html \\
             --output-dir reports/
     """
+    from segeval.io.storage import location
     from segeval.outputs.atomic import refuse_inside_inputs
     from segeval.render import RenderOptions
     from segeval.render import leaderboard as leaderboard_formats
@@ -1912,6 +1920,9 @@ def batch(
 
     if resume and output_dir is None:
         raise UsageError("--resume needs --output-dir, where the earlier reports are.")
+    storage = _storage(ctx)
+    submissions, gt_dir = location(submissions, storage), location(gt_dir, storage)
+    output, output_dir = _with_storage(output, storage), _with_storage(output_dir, storage)
     _check_outputs({"--output": output}, [submissions, gt_dir])
     if output_dir is not None:
         refuse_inside_inputs(output_dir, "--output-dir", [submissions, gt_dir])
@@ -1937,7 +1948,7 @@ def batch(
         board = run_batch(submissions, gt_dir, options, on_progress=progress)
     links = {}
     if output_format == "html" and output_dir is not None:
-        links = _write_submission_pages(board, output_dir, output)
+        links = _write_submission_pages(board, output_dir, None if _is_stdout(output) else output)
     render_options = RenderOptions(links=links)
     _write(render_with(leaderboard_formats.FORMATS, board, output_format, render_options), output)
     for entry in board.entries:
@@ -2052,22 +2063,41 @@ def plot_per_class(report_file: Path, output: Path, metrics: tuple[str, ...]) ->
 
 
 def _write_submission_pages(
-    board: Leaderboard, output_dir: Path, output: Path | None
+    board: Leaderboard, output_dir: Location, output: Location | None
 ) -> dict[str, str]:
     """Each scored submission's own HTML report in --output-dir; links from the leaderboard."""
     from segeval.outputs.atomic import write_text_atomic
     from segeval.render import score as score_formats
     from segeval.render.tables import render_with
 
-    start = (output.resolve().parent if output is not None else Path.cwd()).resolve()
     links = {}
     for entry in board.entries:
         if entry.report is None:
             continue
         target = output_dir / f"{entry.name}.html"
         write_text_atomic(target, render_with(score_formats.FORMATS, entry.report, "html"))
-        links[entry.name] = Path(os.path.relpath(target.resolve(), start)).as_posix()
+        links[entry.name] = _link(target, output)
     return links
+
+
+def _link(target: Location, page: Location | None) -> str:
+    """How a page at ``page`` (stdout: the working folder) links to ``target``.
+
+    Relative when both are local, or both in one bucket; else the target's URL.
+    """
+    from segeval.io.storage import RemotePath
+
+    if isinstance(target, RemotePath):
+        if isinstance(page, RemotePath) and page.protocol == target.protocol:
+            bucket, key = target.url.split("://", 1)[1].split("/", 1)
+            page_bucket, page_key = page.url.split("://", 1)[1].split("/", 1)
+            if bucket == page_bucket:
+                return posixpath.relpath(key, posixpath.dirname(page_key) or ".")
+        return target.url
+    if isinstance(page, RemotePath):
+        return target.resolve().as_uri()
+    start = (page.resolve().parent if page is not None else Path.cwd()).resolve()
+    return Path(os.path.relpath(target.resolve(), start)).as_posix()
 
 
 #: Options of ``score`` that ``loss`` shares as they are: how the ground truth is read
@@ -2158,8 +2188,8 @@ def build_loss_options(ctx: click.Context) -> tuple[ScoreOptions, LossOptions]:
 
 
 @cli.command()
-@click.argument("pred_dir", type=click.Path(path_type=Path))
-@click.argument("gt_dir", type=click.Path(path_type=Path))
+@click.argument("pred_dir", type=LOCATION)
+@click.argument("gt_dir", type=LOCATION)
 @click.option(
     "--loss",
     "loss_specs",
@@ -2270,20 +2300,22 @@ def build_loss_options(ctx: click.Context) -> tuple[ScoreOptions, LossOptions]:
     type=click.IntRange(min=1),
     help="Worker threads (default: all cores; 1 = none). Never changes a number.",
 )
+@scheduler_options
+@storage_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @debug_option
 @click.pass_context
 def loss(
     ctx: click.Context,
     /,
-    pred_dir: Path,
-    gt_dir: Path,
+    pred_dir: Location,
+    gt_dir: Location,
     loss_specs: tuple[str, ...],
     calibration: bool,
     per_image: bool,
     worst: int | None,
     output_format: str,
-    output: Path | None,
+    output: Location | None,
     quiet: bool,
     **_options: Any,
 ) -> None:
@@ -2295,7 +2327,9 @@ def loss(
     masks are read as there (classes, presets, ignore values). Each term is
     computed over the whole set as the reference library would on one batch
     (PyTorch, torchvision, segmentation-models-pytorch, MONAI), and the total
-    is the weighted sum. Scores are memory-mapped and read in row blocks.
+    is the weighted sum. Scores are memory-mapped and read in row blocks;
+    PRED_DIR and GT_DIR may be URL prefixes (s3://, gs://, az://), whose
+    objects the workers read into memory.
 
     \b
     Example:
@@ -2303,7 +2337,10 @@ def loss(
         segeval loss logits/ gt/ --preset cityscapes --class-ids gt \\
             --loss ce --loss lovasz --lovasz-per-image --worst 10 --calibration
         segeval loss probs/ masks/ --input probs --loss bce --loss focal --format json
+        segeval loss logits/ gt/ --num-classes 19 --loss ce --scheduler tcp://dask:8786
+        segeval loss s3://bucket/logits s3://bucket/gt --num-classes 19 --loss ce
     """
+    from segeval.io.storage import location
     from segeval.losses.options import parse_terms
     from segeval.render import RenderOptions
     from segeval.render import loss as loss_formats
@@ -2311,6 +2348,9 @@ def loss(
     from segeval.run.engine import tune_allocator
     from segeval.run.losses import evaluate_losses
 
+    storage = _storage(ctx)
+    pred_dir, gt_dir = location(pred_dir, storage), location(gt_dir, storage)
+    output = _with_storage(output, storage)
     _check_outputs({"--output": output}, [pred_dir, gt_dir])
     terms = parse_terms(loss_specs)
     if not terms and not calibration:

@@ -230,3 +230,31 @@ def test_losses_plug_into_the_dask_executor(dask_client: Any, tmp_path: Path) ->
 
 def test_cli_starts_and_stops_a_local_cluster_for_the_run() -> None:
     assert _cli_json("--scheduler", "local", "--workers", "1") == _cli_json()
+
+
+def _loss_json(*args: str) -> dict[str, Any]:
+    """segeval loss on the sample logits as JSON, its run time zeroed."""
+    sample = [str(SAMPLE / "logits"), str(SAMPLE / "gt")]
+    names = ["--class-names", str(SAMPLE / "class_names.txt")]
+    terms = ["--loss", "ce", "--loss", "dice=0.5", "--loss", "lovasz", "--calibration"]
+    result = CliRunner().invoke(
+        cli, ["loss", *sample, *names, *terms, "--per-image", *args, "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    document: dict[str, Any] = json.loads(result.stdout)
+    document["elapsed_seconds"] = 0.0
+    return document
+
+
+def test_loss_cli_on_a_scheduler_address_gives_the_thread_engine_json(dask_client: Any) -> None:
+    assert _loss_json("--scheduler", dask_client.scheduler.address) == _loss_json("--jobs", "2")
+
+
+def test_loss_cli_starts_a_local_cluster_of_two_workers() -> None:
+    assert _loss_json("--scheduler", "local", "--workers", "2") == _loss_json()
+
+
+def test_loss_workers_without_a_local_cluster_is_a_usage_error() -> None:
+    result = CliRunner().invoke(cli, ["loss", "x", "y", "--loss", "ce", "--workers", "2"])
+    assert result.exit_code == 2
+    assert "--workers applies to --scheduler local" in result.stderr

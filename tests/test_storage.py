@@ -6,13 +6,17 @@ every client is given that endpoint explicitly, so nothing leaves 127.0.0.1.
 
 from __future__ import annotations
 
+import io
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from click.testing import CliRunner, Result
+from PIL import Image
 
 from segeval.cli import cli
 from segeval.inputs.pairing import pair_folders
@@ -251,3 +255,76 @@ def test_a_failed_upload_leaves_the_earlier_object(s3_bucket: tuple[Any, str]) -
     writer.stream.write("half of the new")
     writer.abort()  # what an exception before commit does
     assert read_text(target) == "old\n"
+
+
+def _loss_args(*sides: str) -> list[str]:
+    terms = ["--loss", "ce", "--loss", "dice=0.5", "--loss", "lovasz", "--calibration"]
+    return ["loss", *sides, *CLASS_NAMES, *terms, "--per-image", "--format", "json"]
+
+
+def test_loss_reads_scores_and_masks_from_a_bucket(
+    sample_bucket: tuple[Any, str], tmp_path: Path
+) -> None:
+    fs, bucket = sample_bucket
+    logits = sorted((SAMPLE / "logits").rglob("*.np[yz]"))
+    fs.pipe({f"{bucket}/scores/{p.relative_to(SAMPLE / 'logits')}": p.read_bytes() for p in logits})
+    # One score map stored uncompressed in an .npz, as numpy.savez writes it.
+    first = logits[0].relative_to(SAMPLE / "logits").with_suffix(".npz")
+    np.savez(tmp_path / "first.npz", logits=np.load(logits[0]))
+    fs.rm(f"{bucket}/scores/{first.with_suffix('.npy')}")
+    fs.put_file(str(tmp_path / "first.npz"), f"{bucket}/scores/{first}")
+    shutil.copytree(SAMPLE / "logits", tmp_path / "logits")
+    (tmp_path / "logits" / first.with_suffix(".npy")).unlink()
+    shutil.copy(tmp_path / "first.npz", tmp_path / "logits" / first)
+    local = _invoke(*_loss_args(str(tmp_path / "logits"), str(SAMPLE / "gt")))
+    remote = _invoke(*_loss_args(f"s3://{bucket}/scores", f"s3://{bucket}/data/gt"), *_endpoint(fs))
+    assert local.exit_code == remote.exit_code == 0, remote.output
+    expected, found = json.loads(local.stdout), json.loads(remote.stdout)
+    for document in (expected, found):
+        document["elapsed_seconds"] = 0.0
+        document["pred_dir"] = document["gt_dir"] = ""
+    assert found == expected
+
+
+def test_a_score_map_declaring_more_than_its_object_holds_is_refused(
+    s3_bucket: tuple[Any, str],
+) -> None:
+    fs, bucket = s3_bucket
+    buffer = io.BytesIO()
+    np.save(buffer, np.zeros((2, 4, 4), np.float32))
+    header_end = buffer.getvalue().index(b"\n") + 1
+    forged = buffer.getvalue()[:header_end].replace(b"(2, 4, 4)", b"(2, 999, 999)")
+    fs.pipe({f"{bucket}/scores/a.npy": forged + b"\x00" * 128})
+    save = io.BytesIO()
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(save, format="PNG")
+    fs.pipe({f"{bucket}/gt/a.png": save.getvalue()})
+    result = _invoke(
+        "loss", f"s3://{bucket}/scores", f"s3://{bucket}/gt", "--loss", "ce", *_endpoint(fs)
+    )
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1
+    assert f"s3://{bucket}/scores/a.npy: the array declares" in result.stderr
+
+
+def test_loss_on_a_dask_cluster_reads_the_bucket_in_the_workers(
+    sample_bucket: tuple[Any, str], dask_client: Any
+) -> None:
+    fs, bucket = sample_bucket
+    logits = sorted((SAMPLE / "logits").rglob("*.npy"))
+    fs.pipe(
+        {f"{bucket}/dask-scores/{p.relative_to(SAMPLE / 'logits')}": p.read_bytes() for p in logits}
+    )
+    # The workers started before this test's environment: the options travel with the URLs.
+    credentials = ["--storage-option", "key=segeval-test"]
+    credentials += ["--storage-option", "secret=segeval-test-secret"]
+    remote = _invoke(
+        *_loss_args(f"s3://{bucket}/dask-scores", f"s3://{bucket}/data/gt"), *_endpoint(fs),
+        *credentials, "--scheduler", dask_client.scheduler.address,
+    )  # fmt: skip
+    local = _invoke(*_loss_args(str(SAMPLE / "logits"), str(SAMPLE / "gt")))
+    assert local.exit_code == remote.exit_code == 0, remote.output
+    expected, found = json.loads(local.stdout), json.loads(remote.stdout)
+    for document in (expected, found):
+        document["elapsed_seconds"] = 0.0
+        document["pred_dir"] = document["gt_dir"] = ""
+    assert found == expected

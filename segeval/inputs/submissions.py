@@ -26,6 +26,16 @@ both kept, under their full names). Nothing in a submission is trusted:
 
 A refused submission raises :class:`~segeval.errors.UnsafeInputError`; the batch
 turns it into an invalid line of the leaderboard, never into a stopped batch.
+
+The submissions folder may be a prefix in an object store
+(:class:`~segeval.io.storage.RemotePath`): each sub-prefix is a folder
+submission and each archive object an archive submission, listed one level at
+a time as a folder is. A store holds no links, so a prefix submission needs no
+link check; its masks are read by the workers from the store. An archive
+object is read through ranged requests (a seekable remote file), with every
+check above unchanged, so only the headers and the paired members' bytes are
+fetched and nothing but the paired members reaches the disk. A denied or
+failed read makes that submission invalid, naming the object.
 """
 
 from __future__ import annotations
@@ -42,10 +52,11 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from segeval.errors import UnsafeInputError, format_bytes
+from segeval.errors import SegevalError, UnsafeInputError, format_bytes
 from segeval.inputs.digest import file_digest, folder_digest
 from segeval.inputs.pairing import MAX_DEPTH, PairingOptions, key_of, walk_files
 from segeval.io.files import MAX_ARCHIVE_MEMBERS, zip_entry_count
+from segeval.io.storage import Location, RemotePath, StorageError
 from segeval.wording import counted
 
 __all__ = [
@@ -84,14 +95,14 @@ class Submission:
     name : str
         The child's name without archive extension (its full name when another
         child has the same stem).
-    source : pathlib.Path
-        The folder or archive.
+    source : Location
+        The folder or archive (a prefix or an object in a store).
     kind : str
         ``"folder"``, ``"zip"``, ``"tar"``, or ``"link"`` (a symbolic link: rejected).
     """
 
     name: str
-    source: Path
+    source: Location
     kind: str
 
     @property
@@ -107,17 +118,20 @@ class Submission:
         digest never stops a batch.
         """
         try:
+            if isinstance(self.source, RemotePath):
+                # The store's hashes (ETags): a replaced object changes it, nothing is fetched.
+                return self.source.content_digest()
             if self.kind == "link":
                 return hashlib.sha256(os.fsencode(os.readlink(self.source))).hexdigest()
             if self.kind != "folder":
                 return file_digest(self.source)
             return folder_digest(self.source)
-        except (UnsafeInputError, OSError) as err:
+        except (SegevalError, OSError) as err:
             problem = f"unreadable\0{err}".encode("utf-8", "surrogateescape")
             return hashlib.sha256(problem).hexdigest()
 
 
-def _archive_kind(path: Path) -> tuple[str, str] | None:
+def _archive_kind(path: Location) -> tuple[str, str] | None:
     lowered = path.name.lower()
     for suffix in ARCHIVE_SUFFIXES:
         if lowered.endswith(suffix) and len(lowered) > len(suffix):
@@ -125,7 +139,7 @@ def _archive_kind(path: Path) -> tuple[str, str] | None:
     return None
 
 
-def _distinct_names(stems: dict[Path, str]) -> dict[Path, str]:
+def _distinct_names(stems: dict[Location, str]) -> dict[Location, str]:
     """Give every child a distinct name: its stem, or its full name where stems clash.
 
     Full names are distinct in a folder, so repeating until no name is shared ends.
@@ -147,14 +161,15 @@ def _distinct_names(stems: dict[Path, str]) -> dict[Path, str]:
 
 
 def discover_submissions(
-    root: Path, *, exclude: Iterable[Path] = ()
-) -> tuple[list[Submission], list[Path]]:
+    root: Location, *, exclude: Iterable[Location] = ()
+) -> tuple[list[Submission], list[Location]]:
     """List the submissions under ``root``, sorted by name.
 
     Parameters
     ----------
-    root : pathlib.Path
-        The submissions folder.
+    root : Location
+        The submissions folder, or a prefix in an object store (one delimited
+        listing: sub-prefixes are folders, objects are archives or ignored).
     exclude : iterable of pathlib.Path
         Children that are not submissions whatever they hold (listed as ignored).
 
@@ -163,13 +178,20 @@ def discover_submissions(
     submissions : list of Submission
         Distinct names: a stem shared by two children (``alice/`` and
         ``alice.zip``) gives way to the children's full names.
-    ignored : list of Path
+    ignored : list of Location
         Children that are neither folders nor archives (and hidden ones).
+
+    Raises
+    ------
+    StorageError
+        A prefix that cannot be listed (missing bucket, denied) or holds nothing.
     """
+    if isinstance(root, RemotePath):
+        return _discover_remote(root, set(exclude))
     excluded = set(exclude)
-    stems: dict[Path, str] = {}
-    kinds: dict[Path, str] = {}
-    ignored = []
+    stems: dict[Location, str] = {}
+    kinds: dict[Location, str] = {}
+    ignored: list[Location] = []
     for child in sorted(root.iterdir()):
         if child.name.startswith(".") or child in excluded:
             ignored.append(child)
@@ -182,6 +204,27 @@ def discover_submissions(
             found = (child.name, "folder")
         else:
             found = _archive_kind(child) if child.is_file() else None
+        if found is None:
+            ignored.append(child)
+            continue
+        stems[child], kinds[child] = found
+    names = _distinct_names(stems)
+    submissions = [Submission(names[child], child, kinds[child]) for child in stems]
+    return sorted(submissions, key=lambda submission: submission.name), ignored
+
+
+def _discover_remote(
+    root: RemotePath, excluded: set[Location]
+) -> tuple[list[Submission], list[Location]]:
+    """:func:`discover_submissions` on a prefix: the same rules on one delimited listing."""
+    stems: dict[Location, str] = {}
+    kinds: dict[Location, str] = {}
+    ignored: list[Location] = []
+    for child, is_prefix in root.children():
+        if child.name.startswith(".") or child in excluded:
+            ignored.append(child)
+            continue
+        found = (child.name, "folder") if is_prefix else _archive_kind(child)
         if found is None:
             ignored.append(child)
             continue
@@ -220,9 +263,9 @@ class PreparedFolder:
 
     Attributes
     ----------
-    folder : pathlib.Path
-        The submission folder itself (a lone top-level folder descended into),
-        or where its paired members were extracted.
+    folder : Location
+        The submission folder or prefix itself (a lone top-level folder
+        descended into), or where its paired members were extracted.
     skipped : int
         Archive members left unextracted that are not masks (or are hidden).
     extra : tuple of pathlib.Path
@@ -232,7 +275,7 @@ class PreparedFolder:
         Bytes written to the temporary folder.
     """
 
-    folder: Path
+    folder: Location
     skipped: int = 0
     extra: tuple[Path, ...] = ()
     extracted_bytes: int = 0
@@ -258,7 +301,7 @@ class _Member:
     handle: Any
 
 
-def _refuse(archive: Path, message: str) -> UnsafeInputError:
+def _refuse(archive: Location, message: str) -> UnsafeInputError:
     return UnsafeInputError(f"{archive.name}: {message}; the archive is rejected.")
 
 
@@ -267,7 +310,7 @@ def _shown(name: str) -> str:
     return repr(name if len(name) <= 80 else name[:40] + "..." + name[-37:])
 
 
-def _member_parts(name: str, archive: Path) -> tuple[str, ...]:
+def _member_parts(name: str, archive: Location) -> tuple[str, ...]:
     """The member's relative path parts, refusing absolute, ``..`` and too deep paths."""
     normalized = name.replace("\\", "/")
     path = PurePosixPath(normalized)
@@ -283,7 +326,7 @@ def _member_parts(name: str, archive: Path) -> tuple[str, ...]:
     return parts
 
 
-def _check_declared(archive: Path, total: int, max_bytes: int) -> None:
+def _check_declared(archive: Location, total: int, max_bytes: int) -> None:
     if total > max_bytes:
         raise _refuse(
             archive,
@@ -292,7 +335,7 @@ def _check_declared(archive: Path, total: int, max_bytes: int) -> None:
         )
 
 
-def _check_count(archive: Path, count: int) -> None:
+def _check_count(archive: Location, count: int) -> None:
     if count > MAX_ARCHIVE_MEMBERS:
         raise _refuse(
             archive,
@@ -300,7 +343,7 @@ def _check_count(archive: Path, count: int) -> None:
         )
 
 
-def _zip_members(archive: Path, opened: zipfile.ZipFile, max_bytes: int) -> list[_Member]:
+def _zip_members(archive: Location, opened: zipfile.ZipFile, max_bytes: int) -> list[_Member]:
     members = []
     for info in opened.infolist():
         mode = info.external_attr >> 16
@@ -332,7 +375,7 @@ class _BoundedTarInfo(tarfile.TarInfo):
         return member
 
 
-def _tar_members(archive: Path, opened: tarfile.TarFile, max_bytes: int) -> list[_Member]:
+def _tar_members(archive: Location, opened: tarfile.TarFile, max_bytes: int) -> list[_Member]:
     members: list[_Member] = []
     total = 0
     while True:
@@ -386,7 +429,7 @@ def _wrapper(members: list[_Member]) -> tuple[str, ...]:
 
 
 def _write_member(
-    source: IO[bytes], target: Path, limit: int, budget: list[int], archive: Path, name: str
+    source: IO[bytes], target: Path, limit: int, budget: list[int], archive: Location, name: str
 ) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     # O_EXCL: never follow or overwrite anything already in the private folder.
@@ -409,7 +452,7 @@ def _write_member(
 
 
 def _extract(
-    archive: Path,
+    archive: Location,
     target: Path,
     members: list[_Member],
     open_member: Callable[[Any], IO[bytes] | None],
@@ -511,8 +554,15 @@ def _check_folder(folder: Path, gt_files: frozenset[tuple[int, int]]) -> None:
             )
 
 
-def _single_folder(folder: Path) -> Path:
+def _single_folder(folder: Location) -> Location:
     """Descend into a lone top-level folder (submissions often wrap everything in one)."""
+    if isinstance(folder, RemotePath):
+        for _ in range(MAX_DEPTH):
+            entries = [entry for entry in folder.children() if not entry[0].name.startswith(".")]
+            if len(entries) != 1 or not entries[0][1]:
+                break
+            folder = entries[0][0]
+        return folder
     for _ in range(MAX_DEPTH):
         children = [child for child in folder.iterdir() if not child.name.startswith(".")]
         if len(children) == 1 and children[0].is_dir() and not children[0].is_symlink():
@@ -520,6 +570,13 @@ def _single_folder(folder: Path) -> Path:
         else:
             break
     return folder
+
+
+def _open_archive(archive: Location) -> IO[bytes]:
+    """The archive's bytes: a local file, or an object read with ranged requests."""
+    if isinstance(archive, RemotePath):
+        return archive.open_read()
+    return archive.open("rb")
 
 
 def prepare_submission(
@@ -564,22 +621,27 @@ def prepare_submission(
             "an archive."
         )
     if submission.kind == "folder":
-        _check_folder(submission.source, gt_files)
+        if isinstance(submission.source, Path):
+            _check_folder(submission.source, gt_files)
         return PreparedFolder(_single_folder(submission.source))
     archive = submission.source
     is_paired = _pairing_rule(gt_keys, pairing)
     try:
-        if submission.kind == "zip":
-            with archive.open("rb") as stream:
+        with _open_archive(archive) as stream:
+            if submission.kind == "zip":
                 count = zip_entry_count(stream)
-            if count is not None:
-                _check_count(archive, count)
-            with zipfile.ZipFile(archive) as opened:
-                members = _zip_members(archive, opened, limits.max_archive_bytes)
-                return _extract(archive, scratch, members, opened.open, is_paired, limits)
-        with tarfile.open(archive, "r:*", tarinfo=_BoundedTarInfo) as opened:
-            members = _tar_members(archive, opened, limits.max_archive_bytes)
-            return _extract(archive, scratch, members, opened.extractfile, is_paired, limits)
+                if count is not None:
+                    _check_count(archive, count)
+                stream.seek(0)
+                with zipfile.ZipFile(stream) as opened:
+                    members = _zip_members(archive, opened, limits.max_archive_bytes)
+                    return _extract(archive, scratch, members, opened.open, is_paired, limits)
+            with tarfile.open(fileobj=stream, mode="r:*", tarinfo=_BoundedTarInfo) as opened:
+                members = _tar_members(archive, opened, limits.max_archive_bytes)
+                return _extract(archive, scratch, members, opened.extractfile, is_paired, limits)
+    except StorageError:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise  # the store's one-line reason (denied, missing), naming the object
     except UnsafeInputError as err:
         shutil.rmtree(scratch, ignore_errors=True)  # nothing half-extracted stays
         if err.message.startswith(f"{archive.name}:"):

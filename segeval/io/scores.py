@@ -9,6 +9,12 @@ has to be decompressed into memory, and only up to
 against the ground truth, finiteness): the loss accumulator does that with the
 file's name in every message. Files are opened as masks are (regular files only,
 checked without blocking: :func:`~segeval.io.files.require_regular_file`).
+
+A score map in an object store (a :class:`~segeval.io.storage.RemotePath`)
+cannot be mapped: it is read with ranged requests (headers first, so every
+limit is checked before any array byte is fetched) into the memory of the
+worker that reads it, and an array may declare at most the bytes its object
+or member holds.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from __future__ import annotations
 import math
 import struct
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -24,6 +32,7 @@ import numpy as np
 
 from segeval.errors import MaskReadError, format_bytes
 from segeval.io.files import MAX_ARCHIVE_MEMBERS, require_regular_file, zip_entry_count
+from segeval.io.storage import Location, RemotePath, StorageError
 from segeval.wording import counted
 
 __all__ = ["MAX_DECOMPRESSED_BYTES", "ScoreHeader", "read_score_header", "read_scores"]
@@ -62,10 +71,18 @@ def _read_header(stream: IO[bytes], source: str) -> tuple[ScoreHeader, bool]:
     return ScoreHeader(tuple(int(n) for n in shape), np.dtype(dtype)), bool(fortran)
 
 
-def _format(path: Path) -> str:
-    require_regular_file(path)  # a FIFO named like scores would block the open below
+def _open(path: Location) -> IO[bytes]:
+    """The file's bytes: a local file, or an object read with ranged requests."""
+    if isinstance(path, RemotePath):
+        return path.open_read()
+    return path.open("rb")
+
+
+def _format(path: Location) -> str:
+    if isinstance(path, Path):
+        require_regular_file(path)  # a FIFO named like scores would block the open below
     try:
-        with path.open("rb") as stream:
+        with _open(path) as stream:
             head = stream.read(6)
     except OSError as err:
         raise MaskReadError(f"{path}: cannot open the file ({err.strerror or err}).") from err
@@ -79,18 +96,21 @@ def _format(path: Path) -> str:
     )
 
 
-def _open_npz(path: Path) -> zipfile.ZipFile:
-    with path.open("rb") as stream:
+@contextmanager
+def _open_npz(path: Location) -> Iterator[zipfile.ZipFile]:
+    with _open(path) as stream:
         entries = zip_entry_count(stream)
-    if entries is not None and entries > MAX_ARCHIVE_MEMBERS:
-        raise MaskReadError(
-            f"{path}: the NPZ file declares {counted(entries, 'member')}, more than the "
-            f"{MAX_ARCHIVE_MEMBERS} segeval reads; save one array per file."
-        )
-    return zipfile.ZipFile(path)
+        if entries is not None and entries > MAX_ARCHIVE_MEMBERS:
+            raise MaskReadError(
+                f"{path}: the NPZ file declares {counted(entries, 'member')}, more than the "
+                f"{MAX_ARCHIVE_MEMBERS} segeval reads; save one array per file."
+            )
+        stream.seek(0)
+        with zipfile.ZipFile(stream) as archive:
+            yield archive
 
 
-def _member(archive: zipfile.ZipFile, path: Path, key: str | None) -> zipfile.ZipInfo:
+def _member(archive: zipfile.ZipFile, path: Location, key: str | None) -> zipfile.ZipInfo:
     names = [name.removesuffix(".npy") for name in archive.namelist()]
     if key is None:
         if len(names) != 1:
@@ -112,7 +132,7 @@ def _member(archive: zipfile.ZipFile, path: Path, key: str | None) -> zipfile.Zi
     return archive.getinfo(f"{key}.npy")
 
 
-def read_score_header(path: str | Path, npz_key: str | None = None) -> ScoreHeader:
+def read_score_header(path: str | Path | RemotePath, npz_key: str | None = None) -> ScoreHeader:
     """Shape and dtype of a score file, from its header alone.
 
     Examples
@@ -123,31 +143,31 @@ def read_score_header(path: str | Path, npz_key: str | None = None) -> ScoreHead
     >>> read_score_header(path)
     ScoreHeader(shape=(3, 4, 5), dtype=dtype('float32'))
     """
-    path = Path(path)
+    path = path if isinstance(path, RemotePath) else Path(path)
     try:
         if _format(path) == "npy":
-            with path.open("rb") as stream:
+            with _open(path) as stream:
                 return _read_header(stream, str(path))[0]
         with _open_npz(path) as archive:
             member = _member(archive, path, npz_key)
             with archive.open(member) as stream:
                 return _read_header(stream, f"{path}[{member.filename}]")[0]
-    except MaskReadError:
+    except (MaskReadError, StorageError):
         raise
     except Exception as err:  # zipfile, zlib and numpy on hostile bytes: any failure
         raise MaskReadError(f"{path}: cannot read the array file ({err}).") from err
 
 
 def read_scores(
-    path: str | Path, npz_key: str | None = None, max_pixels: int | None = None
+    path: str | Path | RemotePath, npz_key: str | None = None, max_pixels: int | None = None
 ) -> np.ndarray:
     """Open a score map without loading it (memory-mapped when the file allows).
 
     Parameters
     ----------
-    path : str or path-like
+    path : str, path-like or RemotePath
         ``.npy``, or ``.npz`` holding one array (or ``npz_key``); the format is
-        recognised from the content.
+        recognised from the content. An object in a store is read into memory.
     npz_key : str, optional
         The array to use from an ``.npz`` holding several.
     max_pixels : int, optional
@@ -162,6 +182,8 @@ def read_scores(
     ------
     MaskReadError
         Not an array file, truncated, pickled objects, too many pixels.
+    StorageError
+        An object that cannot be read (missing, denied).
 
     Examples
     --------
@@ -172,8 +194,10 @@ def read_scores(
     >>> type(scores).__name__, scores.shape, float(scores.sum())
     ('memmap', (2, 3, 4), 24.0)
     """
-    path = Path(path)
+    path = path if isinstance(path, RemotePath) else Path(path)
     try:
+        if isinstance(path, RemotePath):
+            return _read_remote(path, npz_key, max_pixels)
         if _format(path) == "npy":
             with path.open("rb") as stream:
                 header, _ = _read_header(stream, str(path))
@@ -181,7 +205,7 @@ def read_scores(
             scores: np.ndarray = np.load(path, mmap_mode="r", allow_pickle=False)
             return scores
         return _read_npz(path, npz_key, max_pixels)
-    except MaskReadError:
+    except (MaskReadError, StorageError):
         raise
     except Exception as err:  # zipfile, zlib and numpy on hostile bytes: any failure
         raise MaskReadError(
@@ -225,6 +249,41 @@ def _read_npz(path: Path, key: str | None, max_pixels: int | None) -> np.ndarray
         shape=header.shape,
         order="F" if fortran else "C",
     )
+
+
+def _read_remote(path: RemotePath, key: str | None, max_pixels: int | None) -> np.ndarray:
+    """A score map from a store, into memory: headers and limits first, then the array."""
+    if _format(path) == "npz":
+        with _open_npz(path) as archive:
+            member = _member(archive, path, key)
+            source = f"{path}[{member.filename.removesuffix('.npy')}]"
+            with archive.open(member) as stream:
+                header, _ = _read_header(stream, source)
+                _check_size(header, source, max_pixels)
+                holds = member.file_size - stream.tell()
+                if member.compress_type != zipfile.ZIP_STORED:
+                    holds = min(holds, MAX_DECOMPRESSED_BYTES)
+                _check_declared(header, holds, source)
+            with archive.open(member) as stream:
+                return np.lib.format.read_array(stream, allow_pickle=False)
+    with _open(path) as stream:
+        header, _ = _read_header(stream, str(path))
+        _check_size(header, str(path), max_pixels)
+        array_offset = stream.tell()
+        _check_declared(header, stream.seek(0, 2) - array_offset, str(path))
+        stream.seek(0)
+        return np.lib.format.read_array(stream, allow_pickle=False)
+
+
+def _check_declared(header: ScoreHeader, holds: int, source: str) -> None:
+    """numpy allocates what a header declares before reading: never more than is there."""
+    declared = math.prod(header.shape) * header.dtype.itemsize
+    if header.dtype.hasobject or declared > holds:
+        raise MaskReadError(
+            f"{source}: the array declares {format_bytes(declared)}, more than the "
+            f"{format_bytes(max(holds, 0))} stored (or the limit read into memory); save the "
+            "scores with numpy.save as a plain float array."
+        )
 
 
 def _check_size(header: ScoreHeader, source: str, max_pixels: int | None) -> None:

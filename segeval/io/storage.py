@@ -21,7 +21,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any
 
 from segeval.errors import MaskReadError, SegevalError, UsageError, format_bytes
 
@@ -148,7 +148,7 @@ class RemotePath:
         return data
 
     def content_digest(self) -> str:
-        """SHA-256 over every object under this prefix: its key and its ETag.
+        """SHA-256 over every object under this prefix (or of this object): key and ETag.
 
         An ETag is the store's hash of the content (MD5 on S3 for single-part
         uploads), so a replaced object changes the digest without a download.
@@ -156,7 +156,7 @@ class RemotePath:
         fs, path = self.filesystem()
         try:
             fs.invalidate_cache(path)
-            found = fs.find(path, detail=True)
+            found = fs.find(path, detail=True) or {path: fs.info(path)}  # a prefix or an object
         except Exception as err:
             raise storage_error(self.url, err, "list") from err
         import hashlib
@@ -167,6 +167,69 @@ class RemotePath:
             tag = info.get("ETag") or info.get("etag") or info.get("md5Hash") or info.get("size")
             digest.update(f"{name}\0{tag}\n".encode())
         return digest.hexdigest()
+
+    def children(self) -> list[tuple[RemotePath, bool]]:
+        """The objects and sub-prefixes directly under this prefix, sorted by name.
+
+        One delimited listing (what a folder's ``iterdir`` is to a store): each
+        entry is ``(child, is_prefix)``. A prefix holding nothing does not exist
+        in a store, so an empty or missing prefix is an error.
+
+        Raises
+        ------
+        StorageError
+            Missing bucket or prefix, denied listing, unreachable store.
+        """
+        fs, path = self.filesystem()
+        try:
+            fs.invalidate_cache(path)
+            found = fs.ls(path, detail=True)
+        except Exception as err:
+            raise storage_error(self.url, err, "list") from err
+        base = path.rstrip("/") + "/"
+        entries = []
+        for info in found:
+            name = str(info["name"]).rstrip("/")
+            if not name.startswith(base) or name == path.rstrip("/"):
+                continue  # the prefix itself (a zero-byte "folder" marker)
+            entries.append((self / name[len(base) :], info.get("type") == "directory"))
+        if not entries:
+            raise StorageError(
+                f"{self.url}: no objects under this prefix; check the bucket and the prefix."
+            )
+        return sorted(entries, key=lambda entry: entry[0].name)
+
+    def open_read(self, block_size: int = 8 * 2**20) -> IO[bytes]:
+        """A seekable binary file reading the object with ranged requests (never all of it).
+
+        Raises
+        ------
+        StorageError
+            Missing object or bucket, denied access, unreachable store.
+        """
+        fs, path = self.filesystem()
+        try:
+            return fs.open(path, "rb", block_size=block_size)  # type: ignore[no-any-return]
+        except Exception as err:
+            raise storage_error(self.url, err, "read") from err
+
+    def exists(self) -> bool:
+        """True when an object has this key (a missing one is not an error)."""
+        fs, path = self.filesystem()
+        try:
+            fs.invalidate_cache(path)
+            return bool(fs.isfile(path))
+        except Exception as err:
+            raise storage_error(self.url, err, "read") from err
+
+    def remove(self) -> None:
+        """Delete the object at this key, if there is one."""
+        fs, path = self.filesystem()
+        try:
+            if fs.isfile(path):
+                fs.rm_file(path)
+        except Exception as err:
+            raise storage_error(self.url, err, "delete") from err
 
     def upload(self, local: Path) -> None:
         """Put a local file at this URL in one upload (see :mod:`segeval.outputs.atomic`)."""

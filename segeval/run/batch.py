@@ -26,6 +26,13 @@ host; the others go on. Resources are bounded per submission and per batch:
 * ``max_archive_bytes``, the score options' ``max_mask_bytes``, ``max_pixels``
   and ``max_classes``: see :mod:`segeval.inputs.submissions` and
   :class:`~segeval.run.options.ScoreOptions`.
+
+The submissions, the ground truth and ``output_dir`` may each be a prefix in an
+object store (``s3://bucket/submissions``): the client lists the prefixes, the
+workers read the masks from the store themselves, archive objects are read
+with ranged requests in the preparing workers, and results are uploaded one
+object each. A submission the store refuses (a denied listing or read) is
+invalid with the store's reason; a ground truth it refuses stops the batch.
 """
 
 from __future__ import annotations
@@ -35,10 +42,11 @@ import shutil
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from segeval.core.confusion import ConfusionMatrix
 from segeval.core.metrics import REGISTRY
@@ -61,7 +69,7 @@ from segeval.inputs.submissions import (
     discover_submissions,
     prepare_submission,
 )
-from segeval.io.storage import Location
+from segeval.io.storage import Location, RemotePath, location
 from segeval.leaderboard import Leaderboard, SubmissionResult, rank
 from segeval.outputs.atomic import refuse_inside_inputs
 from segeval.run.batch_store import load_stored, store_result
@@ -115,9 +123,10 @@ class BatchOptions:
         Limit on the bytes of extracted files in the temporary folder at once.
     timeout : float
         Seconds a submission may take to be prepared and counted.
-    output_dir : pathlib.Path, optional
+    output_dir : Location, optional
         Write each submission's full score report there (``NAME.json``), or its
-        reason for being invalid (``invalid/NAME.json``).
+        reason for being invalid (``invalid/NAME.json``); a folder or a prefix
+        in an object store.
     resume : bool, default False
         Reuse reports in ``output_dir`` made with the same settings from the
         same submission content.
@@ -133,7 +142,7 @@ class BatchOptions:
     max_archive_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES
     max_extract_bytes: int = DEFAULT_MAX_EXTRACT_BYTES
     timeout: float = DEFAULT_TIMEOUT
-    output_dir: Path | None = None
+    output_dir: Location | None = None
     resume: bool = False
     strict: bool = False
     execution: Execution = field(default_factory=Execution)
@@ -155,7 +164,7 @@ class _Entry:
     result: SubmissionResult
     submission: Submission
     scratch: Path | None = None
-    folder: Path | None = None
+    folder: Location | None = None
     checked: CheckedPairing | None = None
     share: int = 0
     alone: bool = False
@@ -187,7 +196,7 @@ class _Setting:
 class _Prepared:
     """What a worker found preparing one submission."""
 
-    folder: Path | None = None
+    folder: Location | None = None
     checked: CheckedPairing | None = None
     skipped: int = 0
     reason: str | None = None
@@ -236,7 +245,14 @@ def _prepare(setting: _Setting, job: tuple[Submission, Path, int]) -> _Prepared:
         return _Prepared(reason=_describe(err), seconds=time.perf_counter() - started)
 
 
-def _public(message: str, entry: _Entry, roots: Sequence[tuple[Path, str]]) -> str:
+def _spellings(root: Location) -> set[str]:
+    """Every way a message may spell a folder or prefix."""
+    if isinstance(root, RemotePath):
+        return {root.url, root.url.split("://", 1)[1]}  # fsspec drops the protocol
+    return {str(root), os.path.realpath(root), os.path.abspath(root)}
+
+
+def _public(message: str, entry: _Entry, roots: Sequence[tuple[Location, str]]) -> str:
     """A reason fit to publish: files named relative to the submission, no host path.
 
     Every path segeval names lies under the submission, its extraction folder,
@@ -244,9 +260,11 @@ def _public(message: str, entry: _Entry, roots: Sequence[tuple[Path, str]]) -> s
     those roots is replaced by a short name.
     """
     replacements: list[tuple[str, str]] = []
-    own = [(path, entry.result.name) for path in (entry.scratch, entry.submission.source) if path]
+    own: list[tuple[Location, str]] = [
+        (path, entry.result.name) for path in (entry.scratch, entry.submission.source) if path
+    ]
     for root, name in [*own, *roots]:
-        for spelling in {str(root), os.path.realpath(root), os.path.abspath(root)}:
+        for spelling in _spellings(root):
             replacements.append((spelling.rstrip("/") + "/", f"{name}/"))
             replacements.append((spelling.rstrip("/"), name))
     for spelling, name in sorted(replacements, key=lambda pair: -len(pair[0])):
@@ -268,14 +286,28 @@ def _check_rank_metric(name: str, score: ScoreOptions) -> None:
         raise ThresholdError(f"--rank-by {name}: it is computed with {spec.option}; pass it.")
 
 
-def _check_folders(submissions_dir: Path, gt_dir: Path, output_dir: Path | None) -> None:
-    """Refuse folders that overlap, before anything is created or read."""
-    if not submissions_dir.is_dir():
+def _overlap(first: Location, second: Location) -> bool:
+    if isinstance(first, RemotePath) and isinstance(second, RemotePath):
+        return first.is_relative_to(second) or second.is_relative_to(first)
+    if isinstance(first, Path) and isinstance(second, Path):
+        first, second = first.resolve(), second.resolve()
+        return first.is_relative_to(second) or second.is_relative_to(first)
+    return False  # a folder and a prefix never overlap
+
+
+def _check_folders(
+    submissions_dir: Location, gt_dir: Location, output_dir: Location | None
+) -> None:
+    """Refuse folders that overlap, before anything is created or read.
+
+    Prefixes in a store are checked when they are listed (a store has no
+    folders to check beforehand).
+    """
+    if isinstance(submissions_dir, Path) and not submissions_dir.is_dir():
         raise UsageError(f"{submissions_dir}: not a folder; pass a folder of submissions.")
-    if not gt_dir.is_dir():
+    if isinstance(gt_dir, Path) and not gt_dir.is_dir():
         raise UsageError(f"{gt_dir}: not a folder; pass the folder of ground-truth masks.")
-    submissions, truth = submissions_dir.resolve(), gt_dir.resolve()
-    if truth.is_relative_to(submissions) or submissions.is_relative_to(truth):
+    if _overlap(submissions_dir, gt_dir):
         raise UsageError(
             f"{gt_dir} and {submissions_dir} overlap: the ground truth would be scored as a "
             "submission (or the submissions as ground truth); keep them in separate folders."
@@ -285,23 +317,27 @@ def _check_folders(submissions_dir: Path, gt_dir: Path, output_dir: Path | None)
 
 
 def run_batch(
-    submissions_dir: str | Path,
-    gt_dir: str | Path,
+    submissions_dir: str | os.PathLike[str] | RemotePath,
+    gt_dir: str | os.PathLike[str] | RemotePath,
     options: BatchOptions | None = None,
     *,
     on_progress: BatchProgress | None = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> Leaderboard:
     """Score every submission under ``submissions_dir`` against ``gt_dir`` and rank them.
 
     Parameters
     ----------
-    submissions_dir : str or path-like
-        One child per submission: a folder or a .zip / .tar / .tar.gz archive.
-    gt_dir : str or path-like
-        The ground-truth masks (trusted).
+    submissions_dir : str, path-like or RemotePath
+        One child per submission: a folder or a .zip / .tar / .tar.gz archive
+        (in a store: a sub-prefix or an archive object).
+    gt_dir : str, path-like or RemotePath
+        The ground-truth masks (trusted): a folder or a prefix.
     options : BatchOptions, optional
     on_progress : callable, optional
         ``on_progress(done, total)`` in (image, submission) pairs.
+    storage_options : mapping, optional
+        fsspec options for URLs given as strings (endpoint, credentials...).
 
     Returns
     -------
@@ -311,30 +347,51 @@ def run_batch(
     ------
     SegevalError
         Only for problems of the batch itself (missing or overlapping folders,
-        unreadable ground truth, bad options); a submission's problems make it
-        invalid.
+        a missing bucket, unreadable ground truth, bad options); a submission's
+        problems make it invalid.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> root = Path(tempfile.mkdtemp())
+    >>> for folder in ("gt", "subs/alice", "subs/bob"):
+    ...     (root / folder).mkdir(parents=True)
+    >>> Image.fromarray(np.array([[0, 1]], np.uint8)).save(root / "gt" / "a.png")
+    >>> Image.fromarray(np.array([[0, 1]], np.uint8)).save(root / "subs/alice/a.png")
+    >>> Image.fromarray(np.array([[1, 1]], np.uint8)).save(root / "subs/bob/a.png")
+    >>> options = BatchOptions(ScoreOptions(num_classes=2), execution=Execution(jobs=1))
+    >>> board = run_batch(root / "subs", root / "gt", options)
+    >>> [(entry.name, entry.report.summary["miou"]) for entry in board.entries]
+    [('alice', 1.0), ('bob', 0.25)]
     """
     options = options or BatchOptions()
     started = time.perf_counter()
     _check_rank_metric(options.rank_by, options.score)
     score = replace(options.score, strict=options.strict or options.score.strict)
-    submissions_dir, gt_dir = Path(submissions_dir), Path(gt_dir)
+    submissions_dir = location(submissions_dir, storage_options)
+    gt_dir = location(gt_dir, storage_options)
     _check_folders(submissions_dir, gt_dir, options.output_dir)
-    if options.output_dir is not None:
+    if isinstance(options.output_dir, Path):
         options.output_dir.mkdir(parents=True, exist_ok=True)
-    submissions, ignored = discover_submissions(submissions_dir)
+    # The ground truth first: a missing bucket or a refused listing stops the batch here.
     ground_truth = list_ground_truth(gt_dir, score.pairing)
     if not ground_truth.by_key:
         raise UsageError(f"{gt_dir}: no ground-truth mask files found.")
+    submissions, ignored = discover_submissions(submissions_dir)
     gt_files = frozenset(
         (info.st_dev, info.st_ino)
         for paths in ground_truth.by_key.values()
-        for info in (os.stat(str(path)) for path in paths)
+        for info in (os.stat(path) for path in paths if isinstance(path, Path))
     )
     # Settings and the ground truth's content: replacing the ground truth invalidates --resume.
     digest = score.fingerprint()
     if options.output_dir is not None:
-        digest += ":" + folder_digest(gt_dir)
+        gt_digest = (
+            gt_dir.content_digest() if isinstance(gt_dir, RemotePath) else folder_digest(gt_dir)
+        )
+        digest += ":" + gt_digest
     entries = [
         _Entry(SubmissionResult(submission.name, submission.source.name), submission)
         for submission in submissions
@@ -356,7 +413,10 @@ def run_batch(
         tempfile.TemporaryDirectory(prefix="segeval-batch-") as temporary,
         ProcessExecutor(max(1, options.execution.jobs or default_jobs())) as executor,
     ):
-        roots = [(Path(temporary), "temporary"), (gt_dir, "ground truth")]
+        roots: list[tuple[Location, str]] = [
+            (Path(temporary), "temporary"),
+            (gt_dir, "ground truth"),
+        ]
         roots.append((submissions_dir, "submissions"))
         runner.total = len(ground_truth.by_key) * len(pending)
         number = 0
@@ -387,7 +447,7 @@ def run_batch(
     return Leaderboard(
         entries=tuple(ranked),
         rank_by=options.rank_by,
-        gt_dir=gt_dir.resolve().name,
+        gt_dir=gt_dir.name if isinstance(gt_dir, RemotePath) else gt_dir.resolve().name,
         images=len(ground_truth.by_key),
         ignored_children=tuple(child.name for child in ignored),
         settings_digest=digest,

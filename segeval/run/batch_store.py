@@ -11,6 +11,10 @@ record whose numbers disagree with its counts is scored again. A stored file is
 read within the same limits as any JSON input (the folder may have been
 tampered with), and its compressed counts are never inflated past the size
 their image keys and class count imply.
+
+``output_dir`` may be a prefix in an object store: each record is then one
+object, uploaded whole (:mod:`segeval.outputs.atomic`), and found again by its
+key.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ import numpy as np
 from segeval.core.metrics import included_classes
 from segeval.core.per_image import ImageCountSpool, ImageMeans, image_results
 from segeval.errors import SegevalError
-from segeval.inputs.documents import read_document
+from segeval.inputs.documents import MAX_DOCUMENT_BYTES, parse_document, read_document
+from segeval.io.storage import Location, RemotePath
 from segeval.leaderboard import SubmissionResult
 from segeval.outputs.atomic import write_text_atomic
 from segeval.report import Report
@@ -41,9 +46,29 @@ __all__ = ["load_stored", "store_result"]
 INVALID_SUBMISSION_SCHEMA = "segeval/invalid-submission/v1"
 
 
-def _record_path(output_dir: Path, name: str, status: str) -> Path:
+def _record_path(output_dir: Location, name: str, status: str) -> Location:
     folder = output_dir if status == "ok" else output_dir / "invalid"
     return folder / f"{name}.json"
+
+
+def _exists(path: Location) -> bool:
+    return path.exists() if isinstance(path, RemotePath) else path.is_file()
+
+
+def _read_record(path: Location) -> Any:
+    """A stored record, within the limits of any JSON input (it may have been tampered with)."""
+    what = "the stored result"
+    if isinstance(path, Path):
+        return read_document(path, error=SegevalError, what=what, toml=False)
+    text = path.read_bytes(max_bytes=MAX_DOCUMENT_BYTES).decode("utf-8")
+    return parse_document(text, path=str(path), error=SegevalError, what=what, toml=False)
+
+
+def _remove(path: Location) -> None:
+    if isinstance(path, RemotePath):
+        path.remove()
+    else:
+        path.unlink(missing_ok=True)
 
 
 ImageRows = list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]
@@ -117,7 +142,7 @@ def _per_image_recomputed(report: Report, rows: ImageRows) -> Report:
 
 
 def load_stored(
-    result: SubmissionResult, output_dir: Path, settings_digest: str, content_digest: str
+    result: SubmissionResult, output_dir: Location, settings_digest: str, content_digest: str
 ) -> bool:
     """Fill ``result`` from a stored result made with these settings from this content.
 
@@ -128,10 +153,10 @@ def load_stored(
     """
     for status in ("ok", "invalid"):
         path = _record_path(output_dir, result.name, status)
-        if not path.is_file():
-            continue
         try:
-            document = read_document(path, error=SegevalError, what="the stored result", toml=False)
+            if not _exists(path):
+                continue
+            document = _read_record(path)
             batch = document["batch"]
             if (
                 batch["settings_digest"] != settings_digest
@@ -158,7 +183,7 @@ def load_stored(
 
 def store_result(
     result: SubmissionResult,
-    output_dir: Path,
+    output_dir: Location,
     settings_digest: str,
     content_digest: str,
     image_rows: ImageRows | None = None,
@@ -192,7 +217,8 @@ def store_result(
     document["batch"] = batch
     text = json.dumps(document, indent=2, allow_nan=False) + "\n"
     path = _record_path(output_dir, result.name, result.status)
-    path.parent.mkdir(exist_ok=True)
+    if isinstance(path, Path):
+        path.parent.mkdir(exist_ok=True)
     write_text_atomic(path, text)
     stale_status = "invalid" if result.status == "ok" else "ok"
-    _record_path(output_dir, result.name, stale_status).unlink(missing_ok=True)
+    _remove(_record_path(output_dir, result.name, stale_status))

@@ -11,17 +11,20 @@ not depend on ``--jobs``.
 
 Memory: a score map is memory-mapped and read in row blocks; what one image
 needs beyond that is stated in ``docs/losses.md`` ("Streaming and memory"), and
-it is needed once per worker.
+it is needed once per worker. Both folders may be prefixes in an object store:
+the workers read the objects themselves, a score map then whole into memory
+(:mod:`segeval.io.scores`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -37,13 +40,13 @@ from segeval.errors import (
 from segeval.inputs.pairing import MaskPair, check_pairing, pair_folders
 from segeval.io import ReadOptions, read_mask
 from segeval.io.scores import read_score_header, read_scores
-from segeval.io.storage import Location, RemotePath
+from segeval.io.storage import Location, RemotePath, location
 from segeval.loss_report import LossReport, LossRun
 from segeval.losses.accumulator import LossAccumulator, lovasz_budget_message, lovasz_bytes
 from segeval.losses.options import LossOptions
 from segeval.notices import Notice
 from segeval.report import PairingSummary
-from segeval.run.engine import ThreadExecutor, WorkerCrash, chunked, default_jobs
+from segeval.run.engine import ThreadExecutor, WorkerCrash, default_jobs
 from segeval.run.options import Execution, ScoreOptions
 from segeval.wording import counted
 
@@ -95,7 +98,7 @@ class LossWork:
         )
 
 
-def read_target(path: Path, work: LossWork) -> np.ndarray:
+def read_target(path: Location, work: LossWork) -> np.ndarray:
     """A ground-truth mask as class codes: ``0..C-1``, the mapping's ignore code for unlabelled.
 
     Raises
@@ -124,6 +127,7 @@ def loss_tasks(work: LossWork, pairs: Sequence[MaskPair]) -> LossAccumulator:
     Examples
     --------
     >>> import tempfile
+    >>> from pathlib import Path
     >>> from PIL import Image
     >>> root = Path(tempfile.mkdtemp())
     >>> Image.fromarray(np.array([[0, 1]], dtype=np.uint8)).save(root / "a.png")
@@ -137,8 +141,8 @@ def loss_tasks(work: LossWork, pairs: Sequence[MaskPair]) -> LossAccumulator:
     accumulator = work.new_accumulator()
     for pair in pairs:
         assert pair.pred_path is not None  # missing predictions never reach a worker
-        target = read_target(_local(pair.gt_path), work)
-        scores = read_scores(_local(pair.pred_path), work.npz_key, work.max_pixels)
+        target = read_target(pair.gt_path, work)
+        scores = read_scores(pair.pred_path, work.npz_key, work.max_pixels)
         if scores.ndim in (2, 3) and scores.shape[-2:] != target.shape:
             raise ShapeMismatchError(
                 f"{pair.pred_path}: scores of shape {scores.shape} (C, H, W) do not match "
@@ -150,8 +154,8 @@ def loss_tasks(work: LossWork, pairs: Sequence[MaskPair]) -> LossAccumulator:
 
 
 def evaluate_losses(
-    pred_dir: str | Path,
-    gt_dir: str | Path,
+    pred_dir: str | os.PathLike[str] | RemotePath,
+    gt_dir: str | os.PathLike[str] | RemotePath,
     terms: Mapping[str, float] | Sequence[str],
     loss_options: LossOptions | None = None,
     options: ScoreOptions | None = None,
@@ -159,15 +163,16 @@ def evaluate_losses(
     calibration: bool = False,
     execution: Execution | None = None,
     on_progress: ProgressCallback | None = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> LossReport:
     """Loss terms and calibration of a folder of stored scores against ground-truth masks.
 
     Parameters
     ----------
-    pred_dir : str or path-like
+    pred_dir : str, path-like or RemotePath
         Score maps, one ``.npy``/``.npz`` per image: ``(C, H, W)`` float16/32/64
-        (``(1, H, W)`` or ``(H, W)``: binary).
-    gt_dir : str or path-like
+        (``(1, H, W)`` or ``(H, W)``: binary); a folder or a URL prefix.
+    gt_dir : str, path-like or RemotePath
         Ground-truth label masks, paired with the scores as ``score`` pairs
         (relative path without extension, suffixes, globs).
     terms : mapping of str to float, or sequence of str
@@ -187,6 +192,8 @@ def evaluate_losses(
         Workers and executor (threads on every core by default); never changes a number.
     on_progress : callable, optional
         ``on_progress(done, total)`` after each chunk of pairs.
+    storage_options : mapping, optional
+        fsspec options for URLs given as strings (endpoint, credentials...).
 
     Returns
     -------
@@ -202,6 +209,7 @@ def evaluate_losses(
     Examples
     --------
     >>> import tempfile
+    >>> from pathlib import Path
     >>> from PIL import Image
     >>> root = Path(tempfile.mkdtemp())
     >>> for side in ("gt", "logits"):
@@ -213,7 +221,8 @@ def evaluate_losses(
     (0.126928, 2)
     """
     started = time.perf_counter()
-    pred_dir, gt_dir = Path(pred_dir), Path(gt_dir)
+    pred_dir = location(pred_dir, storage_options)
+    gt_dir = location(gt_dir, storage_options)
     loss_options = loss_options or LossOptions()
     options = options or ScoreOptions()
     execution = execution or Execution()
@@ -229,7 +238,7 @@ def evaluate_losses(
     )
     pairs = [pair for pair in checked.pairs if pair.pred_path is not None]
     assert pairs[0].pred_path is not None
-    first = _local(pairs[0].pred_path)
+    first = pairs[0].pred_path
     channels = _channels(read_score_header(first, options.npz_key).shape, first)
     options, mapping = _classes(options, channels, first)
     loss_options = replace(loss_options, ignore_index=mapping.ignore_code)
@@ -249,9 +258,8 @@ def evaluate_losses(
         raise UsageError(f"{first}: {_channel_phrase(channels)}; {err.message}") from err
     if "lovasz" in weights and not loss_options.lovasz_per_image:
         _check_lovasz_budget(pairs, options.npz_key, loss_options.lovasz_budget_bytes)
-    jobs = execution.jobs or default_jobs()
-    executor = execution.executor or ThreadExecutor(jobs)
-    chunks = chunked(pairs, jobs)
+    executor = execution.executor or ThreadExecutor(execution.jobs or default_jobs())
+    chunks = executor.chunk(pairs)  # the executor's rule (a Dask task takes tens of images)
     done = 0
     for part in executor.run(partial(loss_tasks, work), chunks):
         if isinstance(part, WorkerCrash):
@@ -312,7 +320,7 @@ def _check_options(loss_options: LossOptions, options: ScoreOptions) -> None:
         raise UsageError("--resize-pred does not apply to scores; store them at full size.")
 
 
-def _channels(shape: tuple[int, ...], path: Path) -> int:
+def _channels(shape: tuple[int, ...], path: Location) -> int:
     if len(shape) not in (2, 3) or 0 in shape:
         raise ShapeMismatchError(
             f"{path}: scores of shape {shape}; expected (C, H, W), or (H, W) for one binary "
@@ -326,7 +334,7 @@ def _channel_phrase(channels: int) -> str:
 
 
 def _classes(
-    options: ScoreOptions, channels: int, first: Path
+    options: ScoreOptions, channels: int, first: Location
 ) -> tuple[ScoreOptions, LabelMapping]:
     """The class count from the scores' channels, checked against the options' own.
 
@@ -356,16 +364,6 @@ def _class_source(options: ScoreOptions) -> str:
     return "--num-classes"
 
 
-def _local(path: Location) -> Path:
-    """A local file: score files are memory-mapped, so URLs are not read here."""
-    if isinstance(path, RemotePath):
-        raise UsageError(
-            f"{path}: segeval loss reads local files only (scores are memory-mapped); "
-            "copy the scores and masks to a local folder."
-        )
-    return path
-
-
 def _class_names(options: ScoreOptions, channels: int) -> tuple[str, ...]:
     names = tuple(options.class_names_for(2 if channels == 1 else channels))
     return names[1:] if channels == 1 else names
@@ -376,6 +374,6 @@ def _check_lovasz_budget(pairs: Sequence[MaskPair], npz_key: str | None, budget:
     needed = 0
     for pair in pairs:
         assert pair.pred_path is not None
-        needed += lovasz_bytes(read_score_header(_local(pair.pred_path), npz_key).shape)
+        needed += lovasz_bytes(read_score_header(pair.pred_path, npz_key).shape)
         if needed > budget:
             raise LossMemoryError(lovasz_budget_message(str(pair.pred_path), budget))
