@@ -33,6 +33,7 @@ from click.core import ParameterSource
 from segeval._version import __version__
 from segeval.defaults import (
     CITYSCAPES_BOUNDARY_RATIO,
+    CITYSCAPES_INSTANCE_SUFFIX,
     DEFAULT_BAND_RATIO,
     DEFAULT_BF_FRACTION,
     DEFAULT_MAX_ARCHIVE_BYTES,
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
     from segeval.gate import (
         Threshold,
     )
+    from segeval.inputs.pairing import InstanceSource
     from segeval.intervals import IntervalOptions
     from segeval.io.storage import (
         Location,
@@ -565,6 +567,34 @@ _BOUNDARY_OPTIONS = [
 ]
 
 
+_INSTANCE_OPTIONS = [
+    click.option(
+        "--gt-instances",
+        metavar="DIR",
+        help="Also compute instance-level IoU (iIoU, Cityscapes) from the ground truth's "
+        "instance maps (label value x 1000 + k) in DIR, paired like the ground truth; needs "
+        "--preset cityscapes or a --classes file with average instance sizes.",
+    ),
+    click.option(
+        "--gt-instance-suffix",
+        metavar="SUFFIX",
+        help=f"Strip this suffix from instance map names to pair them (default "
+        f"{CITYSCAPES_INSTANCE_SUFFIX} with the cityscapes preset or convention); given "
+        "alone, the instance maps are looked for in the ground-truth folder.",
+    ),
+]
+
+
+def _instance_source(params: dict[str, Any]) -> InstanceSource | None:
+    """--gt-instances / --gt-instance-suffix (either one turns iIoU on)."""
+    from segeval.inputs.pairing import InstanceSource
+
+    folder, suffix = params["gt_instances"], params["gt_instance_suffix"]
+    if folder is None and suffix is None:
+        return None
+    return InstanceSource(folder=folder, suffix=suffix)
+
+
 def _boundary_options(params: dict[str, Any]) -> BoundaryOptions | None:
     """--boundary / --surface-distances and their parameters (each only with its metric)."""
     needs = {
@@ -801,6 +831,7 @@ def scoring_options(function: F) -> F:
             "8 C^2 bytes per worker and per submission).",
         ),
         *_BOUNDARY_OPTIONS,
+        *_INSTANCE_OPTIONS,
         click.option(
             "--jobs",
             "-j",
@@ -1040,6 +1071,7 @@ def build_score_options(ctx: click.Context) -> ScoreOptions:
         boundary=_boundary_options(params),
         trust_gt_geometry=params["trust_gt_geometry"],
         geometry_tolerance=params["geometry_tolerance"],
+        gt_instances=_instance_source(params),
     )
     if params["convention"]:
         options = apply_convention(options, params["convention"], explicit=given)
@@ -1215,16 +1247,7 @@ def score(
             category_names=[]
             if options.classes is None
             else list(dict.fromkeys(name for name in options.classes.categories if name)),
-            computed_options=[]
-            if options.boundary is None
-            else [
-                flag
-                for flag, on in (
-                    ("--boundary", options.boundary.boundary),
-                    ("--surface-distances", options.boundary.surface),
-                )
-                if on
-            ],
+            computed_options=options.computed_options(),
         )
     tune_allocator()
     # The HTML report picks its worst images while the per-image rows stream past.

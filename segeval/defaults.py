@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "CITYSCAPES_BOUNDARY_RATIO",
+    "CITYSCAPES_INSTANCE_SUFFIX",
     "DEFAULT_BAND_RATIO",
     "DEFAULT_BF_FRACTION",
     "DEFAULT_MAX_ARCHIVE_BYTES",
@@ -62,3 +63,7 @@ DEFAULT_MAX_CLASSES = 1024
 
 #: Boundary IoU band of ``--convention cityscapes``, a fraction of the image diagonal.
 CITYSCAPES_BOUNDARY_RATIO = 0.005
+
+#: Suffix of the Cityscapes instance maps beside ``*_gtFine_labelIds.png``
+#: (``--gt-instance-suffix`` under the cityscapes preset or convention).
+CITYSCAPES_INSTANCE_SUFFIX = "_gtFine_instanceIds.png"

@@ -268,7 +268,7 @@ def metric_value(ref: MetricRef, report: Report) -> float:
     if ref.class_index is None:
         return report.summary_value(ref.name)
     if REGISTRY[ref.name].per_category:
-        return report.categories[ref.class_index].iou
+        return report.categories[ref.class_index].value(ref.name)
     return report.classes[ref.class_index].value(ref.name)
 
 

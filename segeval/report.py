@@ -29,6 +29,7 @@ import numpy as np
 from segeval._version import __version__
 from segeval.core.categories import category_scores
 from segeval.core.confusion import ConfusionMatrix
+from segeval.core.instances import InstanceRow, InstanceRules, instance_scores
 from segeval.core.metrics import (
     PER_CLASS_METRICS,
     REGISTRY,
@@ -48,7 +49,16 @@ if TYPE_CHECKING:  # imported where a report carries them: only --ci runs resamp
     from segeval.stats.bootstrap import BootstrapResult
     from segeval.stats.table import ImageCountTable
 
-__all__ = ["SCHEMA", "ClassResult", "PairingSummary", "Report", "ScoreConfig", "build_report"]
+__all__ = [
+    "SCHEMA",
+    "CategoryResult",
+    "ClassResult",
+    "InstanceResults",
+    "PairingSummary",
+    "Report",
+    "ScoreConfig",
+    "build_report",
+]
 
 #: Schema name carried by every score report.
 SCHEMA = "segeval/score/v1"
@@ -123,6 +133,8 @@ class ScoreConfig:
         Sides whose masks held class ids rather than label-map values.
     categories : tuple of str
         One category name per class ("" for none), or empty without categories.
+    gt_instances : bool
+        Whether instance maps were given, so the report carries iIoU.
     """
 
     num_classes: int
@@ -138,6 +150,7 @@ class ScoreConfig:
     classes: str | None = None
     class_ids: str = "none"
     categories: tuple[str, ...] = ()
+    gt_instances: bool = False
 
     @property
     def per_image(self) -> bool:
@@ -167,6 +180,7 @@ class ScoreConfig:
             "classes": self.classes,
             "class_ids": self.class_ids,
             "categories": list(self.categories),
+            "gt_instances": self.gt_instances,
         }
 
     @classmethod
@@ -195,6 +209,7 @@ class ScoreConfig:
             classes=data.get("classes"),
             class_ids=str(data.get("class_ids", "none")),
             categories=tuple(_text(name) for name in data.get("categories", ())),
+            gt_instances=bool(data.get("gt_instances", False)),
         )
 
 
@@ -241,7 +256,8 @@ class ClassResult:
     """Metrics and counts of one class.
 
     ``metrics`` holds every dataset-level per-class metric of the registry
-    (:data:`~segeval.core.metrics.PER_CLASS_METRICS`) by name; ``iou``, ``dice``,
+    (:data:`~segeval.core.metrics.PER_CLASS_METRICS`) by name, and ``iiou``
+    when instance maps were given (:data:`EXTRA_CLASS_METRICS`); ``iou``, ``dice``,
     ``precision``, ``recall`` and ``fbeta`` read it. The ``image_*`` fields are
     set only with per-image aggregation: the mean over images of this class's
     IoU and Dice, and how many images counted (those where it was defined).
@@ -322,6 +338,9 @@ class ClassResult:
     def from_dict(cls, data: Mapping[str, Any]) -> ClassResult:
         """Inverse of :meth:`to_dict`."""
         metrics = {name: _from_json_float(data[name]) for name in PER_CLASS_METRICS}
+        metrics |= {
+            name: _from_json_float(data[name]) for name in EXTRA_CLASS_METRICS if name in data
+        }
         counts: dict[str, Any] = {name: _count(data[name]) for name in cls._COUNTS}
         per_image: dict[str, Any] = {}
         if "image_iou" in data:
@@ -347,20 +366,39 @@ class ClassResult:
         )
 
 
+#: Per-class metrics kept in ``ClassResult.metrics`` beside the ratios of the
+#: counts, computed from more than the confusion matrix (instance maps).
+EXTRA_CLASS_METRICS = ("iiou",)
+
+
 @dataclass(frozen=True)
 class CategoryResult:
-    """IoU and counts of one category (its classes merged)."""
+    """IoU and counts of one category (its classes merged), and its iIoU when computed.
+
+    ``iiou`` is None without instance maps, NaN for a category whose classes do
+    not all have instances.
+    """
 
     name: str
     iou: float
     tp: int
     fp: int
     fn: int
+    iiou: float | None = None
+
+    def value(self, metric: str) -> float:
+        """``category_iou`` or ``category_iiou`` of this category (NaN when absent)."""
+        if metric == "category_iiou":
+            return math.nan if self.iiou is None else self.iiou
+        return self.iou
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"name": self.name, "iou": _json_float(self.iou), "tp": self.tp, "fp": self.fp,
-                "fn": self.fn}  # fmt: skip
+        result = {"name": self.name, "iou": _json_float(self.iou), "tp": self.tp, "fp": self.fp,
+                  "fn": self.fn}  # fmt: skip
+        if self.iiou is not None:
+            result["iiou"] = _json_float(self.iiou)
+        return result
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CategoryResult:
@@ -371,7 +409,49 @@ class CategoryResult:
             tp=_count(data["tp"]),
             fp=_count(data["fp"]),
             fn=_count(data["fn"]),
+            iiou=_from_json_float(data["iiou"]) if "iiou" in data else None,
         )
+
+
+@dataclass(frozen=True)
+class InstanceResults:
+    """What iIoU is computed from: the class rules and one row per scored pair.
+
+    Examples
+    --------
+    >>> rules = InstanceRules((float("nan"), 4.0))
+    >>> InstanceResults(rules, []).rules.average_sizes
+    (nan, 4.0)
+    """
+
+    rules: InstanceRules
+    rows: Sequence[InstanceRow]
+
+
+def _with_instances(
+    instances: InstanceResults,
+    classes: tuple[ClassResult, ...],
+    categories: tuple[CategoryResult, ...],
+    summary: dict[str, float],
+) -> tuple[tuple[ClassResult, ...], tuple[CategoryResult, ...]]:
+    """Add iIoU to the class and category results and ``miiou``, ``category_miiou`` to summary."""
+    class_fp = np.array([result.fp for result in classes], dtype=np.float64)
+    category_fp = {result.name: result.fp for result in categories}
+    for name in instances.rules.instance_categories:
+        category_fp.setdefault(name, 0)
+    scores = instance_scores(instances.rows, class_fp, category_fp, instances.rules)
+    summary["miiou"] = scores.miiou
+    classes = tuple(
+        replace(result, metrics={**result.metrics, "iiou": float(scores.class_iiou[index])})
+        for index, result in enumerate(classes)
+    )
+    by_name = dict(zip(scores.category_names, scores.category_iiou.tolist(), strict=True))
+    categories = tuple(
+        replace(result, iiou=float(by_name.get(result.name, math.nan))) for result in categories
+    )
+    if categories:
+        summary["category_miiou"] = scores.category_miiou
+    return classes, categories
 
 
 def _category_results(
@@ -471,8 +551,10 @@ class Report:
         spec = REGISTRY[name]
         if spec.per_image:
             return self.config.per_image
-        if spec.per_category:
-            return bool(self.categories)
+        if spec.per_category and not self.categories:
+            return False
+        if spec.option == "--gt-instances":
+            return self.config.gt_instances
         if spec.option is None:
             return True
         if self.boundary is None:
@@ -680,11 +762,20 @@ class Report:
         if categories:
             _agree("summary.category_miou", summary.get("category_miou", math.nan), category_miou)
             summary["category_miou"] = category_miou
+        # iIoU needs the instance maps: kept as stored, like the boundary metrics.
+        stored_iiou = {result.name: result.iiou for result in self.categories}
+        categories = tuple(
+            replace(category, iiou=stored_iiou.get(category.name)) for category in categories
+        )
         classes = tuple(
             replace(
                 result,
                 metrics={
-                    name: float(values[index]) for name, values in fresh.per_class.values.items()
+                    **result.metrics,
+                    **{
+                        name: float(values[index])
+                        for name, values in fresh.per_class.values.items()
+                    },
                 },
             )
             for index, result in enumerate(self.classes)
@@ -725,6 +816,7 @@ def build_report(
     pairing: PairingSummary | None = None,
     warnings: Sequence[Notice] = (),
     elapsed_seconds: float = 0.0,
+    instances: InstanceResults | None = None,
 ) -> Report:
     """Compute every metric of an accumulated matrix and wrap it in a Report.
 
@@ -759,6 +851,9 @@ def build_report(
         Lines the caller should show (extra predictions, skipped images).
     elapsed_seconds : float, default 0.0
         Wall time of the run.
+    instances : InstanceResults, optional
+        Every pair's iIoU row and the rules behind them (instance maps given):
+        adds ``iiou`` per class and category, ``miiou`` and ``category_miiou``.
 
     Returns
     -------
@@ -823,10 +918,13 @@ def build_report(
         classes=classes_source,
         class_ids=class_ids,
         categories=tuple(categories),
+        gt_instances=instances is not None,
     )
     category_results, category_miou = _category_results(matrix.counts, matrix.missed, config)
     if category_results:
         summary["category_miou"] = category_miou
+    if instances is not None:
+        classes, category_results = _with_instances(instances, classes, category_results, summary)
     return Report(
         config=config,
         classes=classes,

@@ -10,7 +10,7 @@ import pytest
 from segeval.core.boundary import BoundaryOptions
 from segeval.core.metrics import MetricOptions
 from segeval.inputs.classes import load_preset
-from segeval.inputs.pairing import PairingOptions
+from segeval.inputs.pairing import InstanceSource, PairingOptions
 from segeval.run.options import ScoreOptions
 
 #: One changed value per field. A field added to ScoreOptions without an entry here
@@ -45,7 +45,8 @@ CHANGED: dict[str, Any] = {
 }
 #: Fields that only make sense together with another one.
 WITH: dict[str, dict[str, Any]] = {
-    "class_ids": {"classes": load_preset("camvid"), "class_ids": "pred"}
+    "class_ids": {"classes": load_preset("camvid"), "class_ids": "pred"},
+    "gt_instances": {"classes": load_preset("cityscapes"), "gt_instances": InstanceSource()},
 }
 #: A convention is applied through its factory, never set alone.
 VIA_FACTORY = {"convention", "convention_overrides"}

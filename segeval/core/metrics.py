@@ -951,8 +951,48 @@ def _boundary_specs() -> Mapping[str, MetricSpec]:
     return {spec.name: spec for spec in specs}
 
 
+def _instance_specs() -> Mapping[str, MetricSpec]:
+    # iIoU weighs each ground-truth instance by its size, so it needs the instance
+    # maps (--gt-instances) beyond the confusion matrix (segeval.core.instances).
+    instances = "--gt-instances"
+    weighted = (
+        "sum w TP / (sum w TP + FP + sum w FN), w = average instance size of the class / "
+        "size of the instance, FP unweighted"
+    )
+    specs = [
+        MetricSpec(
+            "iiou",
+            "iIoU",
+            f"instance-level IoU (Cityscapes): {weighted}",
+            per_class=True,
+            option=instances,
+        ),
+        MetricSpec("miiou", "miIoU", "mean over classes with instances of iiou", option=instances),
+        MetricSpec(
+            "category_iiou",
+            "Category iIoU",
+            "iiou of a category whose classes all have instances, its classes merged",
+            per_class=True,
+            per_category=True,
+            option=instances,
+        ),
+        MetricSpec(
+            "category_miiou",
+            "Category miIoU",
+            "mean over categories of category_iiou",
+            per_category=True,
+            option=instances,
+        ),
+    ]
+    return {spec.name: spec for spec in specs}
+
+
 #: Every metric segeval computes, by machine name.
-REGISTRY: Mapping[str, MetricSpec] = {**_COUNT_METRICS, **_boundary_specs()}
+REGISTRY: Mapping[str, MetricSpec] = {
+    **_COUNT_METRICS,
+    **_boundary_specs(),
+    **_instance_specs(),
+}
 
 #: The dataset-level per-class metrics, in registry order (report columns, CSV rows).
 PER_CLASS_METRICS: tuple[str, ...] = tuple(

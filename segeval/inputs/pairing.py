@@ -21,20 +21,23 @@ from __future__ import annotations
 import fnmatch
 import os
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
+from segeval.defaults import CITYSCAPES_INSTANCE_SUFFIX
 from segeval.errors import PairingError, SegevalError, format_path_list
 from segeval.io import MASK_SUFFIXES, mask_suffix
 from segeval.io.storage import Location, RemotePath, list_remote
 from segeval.notices import Notice
 
 __all__ = [
+    "CITYSCAPES_INSTANCE_SUFFIX",
     "MAX_DEPTH",
     "CheckedPairing",
     "GroundTruthListing",
+    "InstanceSource",
     "MaskPair",
     "MissingPolicy",
     "Pairing",
@@ -44,6 +47,7 @@ __all__ = [
     "list_ground_truth",
     "list_masks",
     "pair_folders",
+    "pair_instances",
     "pair_with_listing",
     "walk_files",
 ]
@@ -368,6 +372,75 @@ def pair_with_listing(
 
 def _folder(folder: Location) -> Location:
     return folder if isinstance(folder, RemotePath) else Path(folder)
+
+
+@dataclass(frozen=True)
+class InstanceSource:
+    """Where the ground truth's instance maps are (``--gt-instances``, ``--gt-instance-suffix``).
+
+    Parameters
+    ----------
+    folder : str, optional
+        Folder (or URL prefix) of the instance maps; None: the ground-truth folder.
+    suffix : str, optional
+        Strip this suffix instead of the extension to form the key, as
+        ``--gt-suffix`` does for the ground truth; None: the extension (or, for
+        Cityscapes, :data:`CITYSCAPES_INSTANCE_SUFFIX`, which
+        ``ScoreOptions`` sets).
+    """
+
+    folder: str | None = None
+    suffix: str | None = None
+
+
+def pair_instances(
+    pairs: Sequence[MaskPair],
+    folder: Location,
+    *,
+    suffix: str | None,
+    glob: str | None = None,
+    flat: bool = False,
+) -> dict[str, Location]:
+    """The instance map of every pair's ground truth, keyed like the ground truth.
+
+    One pairing rule: the instance files are keyed by :func:`list_masks` with
+    their own suffix, so ``x_gtFine_instanceIds.png`` belongs to the ground
+    truth ``x_gtFine_labelIds.png`` (key ``x``).
+
+    Raises
+    ------
+    PairingError
+        The folder cannot be listed, a key has two instance files, or a
+        ground-truth file has none (the message names it and the file looked for).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> for name in ["a_gtFine_labelIds.png", "a_gtFine_instanceIds.png"]:
+    ...     _ = (root / name).write_bytes(b"")
+    >>> pairs = [MaskPair("a", root / "a_gtFine_labelIds.png", None)]
+    >>> found = pair_instances(pairs, root, suffix="_gtFine_instanceIds.png")
+    >>> found["a"].name
+    'a_gtFine_instanceIds.png'
+    """
+    by_key, _ = list_masks(_folder(folder), suffix=suffix, glob=glob, flat=flat)
+    found: dict[str, Location] = {}
+    for pair in pairs:
+        paths = by_key.get(pair.key)
+        if not paths:
+            wanted = f"a file keyed {pair.key!r}" + (f" ending in {suffix}" if suffix else "")
+            raise PairingError(
+                f"{pair.gt_path}: no instance map in {folder} ({wanted}); add it, or point "
+                "--gt-instances / --gt-instance-suffix at the instance maps."
+            )
+        if len(paths) > 1:
+            raise PairingError(
+                f"{format_path_list(paths)}: several instance maps share the key {pair.key!r}; "
+                "keep one, or pass --gt-instance-suffix."
+            )
+        found[pair.key] = paths[0]
+    return found
 
 
 MissingPolicy = Literal["error", "skip", "empty"]

@@ -3,8 +3,9 @@
 Columns: ``metric, class_id, class, pred_id, value``.
 
 * summary metrics: ``metric`` is the registry name (``miou``), class columns empty;
-* per-class values: ``metric`` is ``iou``, ``dice``, ``support``, ...; the class
-  columns name the class;
+* per-class values: ``metric`` is ``iou``, ``dice``, ``support``, ... (and
+  ``iiou`` with instance maps); the class columns name the class;
+* per category: ``category_iou`` (and ``category_iiou``), the category in ``class``;
 * boundary metrics (when computed): summary rows (``mean_biou``, ``hd95``,
   ...), then per class ``biou``, ``bf``, ``hd``, ... and their counts
   (``band_intersection``, ``missed``, ...); an infinite distance is ``inf``;
@@ -69,6 +70,8 @@ def render_csv(report: Report, options: RenderOptions) -> str:
             row(name, result.id, result.name, "", getattr(result, name), *bounds(None))
     for category in report.categories:
         row("category_iou", "", category.name, "", category.iou, *bounds(None))
+        if category.iiou is not None:
+            row("category_iiou", "", category.name, "", category.iiou, *bounds(None))
     if report.boundary is not None:
         for name, value in report.boundary.values.items():
             row(name, "", "", "", value, *bounds(None))

@@ -39,7 +39,13 @@ from segeval.render.html_page import (
     page,
     swatch,
 )
-from segeval.render.layout import HEADLINE_METRICS, RenderOptions, report_header, report_notes
+from segeval.render.layout import (
+    CATEGORY_AND_INSTANCE_METRICS,
+    HEADLINE_METRICS,
+    RenderOptions,
+    report_header,
+    report_notes,
+)
 from segeval.report import ClassResult, Report
 from segeval.wording import counted
 
@@ -134,7 +140,7 @@ def _summary_section(report: Report) -> str:
     intervals = report.intervals
     headline = [
         (_title(name), report.summary[name], _formula(name))
-        for name in HEADLINE_METRICS
+        for name in (*HEADLINE_METRICS, *CATEGORY_AND_INSTANCE_METRICS)
         if name in report.summary
     ]
     rows = []
@@ -239,19 +245,26 @@ def _category_section(report: Report) -> str:
     """Categories (a class definition's groups of classes), each scored as its classes merged."""
     if not report.categories:
         return ""
+    instances = report.config.gt_instances
     rows = [
         [
             Cell(escape(result.name), result.name),
             bar(result.iou, what=f"{result.name} IoU"),
+            *(
+                [bar(result.value("category_iiou"), what=f"{result.name} iIoU")]
+                if instances
+                else []
+            ),
             Cell(f"{result.tp:,}", float(result.tp)),
             Cell(f"{result.fp:,}", float(result.fp)),
             Cell(f"{result.fn:,}", float(result.fn)),
         ]
         for result in report.categories
     ]
+    headers = ["Category", "IoU", *(["iIoU"] if instances else []), "TP", "FP", "FN"]
     table = data_table(
-        ["Category", "IoU", "TP", "FP", "FN"], rows, table_id="categories-table",
-        numeric=[False, True, True, True, True],
+        headers, rows, table_id="categories-table",
+        numeric=[header != "Category" for header in headers],
     )  # fmt: skip
     return (
         '<section id="per-category"><h2>Per category</h2><p>Each category of the class '

@@ -43,6 +43,10 @@ HEADLINE_METRICS = (
     "pixel_accuracy", "mean_accuracy", "miou", "mdice", "fwiou", "kappa", "min_iou",
 )  # fmt: skip
 
+#: Summary metrics shown after the headline ones when the report has them (Cityscapes'
+#: four numbers: mIoU above, then category mIoU, iIoU and category iIoU).
+CATEGORY_AND_INSTANCE_METRICS = ("category_miou", "miiou", "category_miiou")
+
 
 @dataclass(frozen=True)
 class RenderOptions:
@@ -239,8 +243,13 @@ def _boundary_header(report: Report) -> list[str]:
 
 
 def report_notes(report: Report) -> list[str]:
-    """Footnotes about pixels that were counted in a special way."""
+    """Footnotes about pixels that were counted in a special way, and metrics not computed."""
     notes = []
+    if report.config.convention == "cityscapes" and not report.config.gt_instances:
+        notes.append(
+            "iIoU (instance-level IoU, one of the four Cityscapes numbers) needs the ground "
+            "truth's instance ids: pass --gt-instances DIR (*_gtFine_instanceIds.png)."
+        )
     if report.pred_ignore_pixels:
         notes.append(
             "Scored pixels predicted with an ignore value (misses of their ground-truth "
@@ -314,8 +323,9 @@ def _summary_section(report: Report, options: RenderOptions) -> Section:
     def value(name: str) -> str:
         return format_interval(report.summary[name], summary_interval(report, name), digits)
 
+    extra = [name for name in CATEGORY_AND_INSTANCE_METRICS if name in report.summary]
     if not report.config.per_image:
-        rows = [[REGISTRY[name].title, value(name)] for name in HEADLINE_METRICS]
+        rows = [[REGISTRY[name].title, value(name)] for name in (*HEADLINE_METRICS, *extra)]
         return Section("Summary (dataset level)", ["Metric", f"Value{ci}"], rows, [False, True])
     rows = []
     for name in HEADLINE_METRICS:
@@ -328,6 +338,7 @@ def _summary_section(report: Report, options: RenderOptions) -> Section:
             ]
         )
     # The other two ways tools average over images, labelled with how.
+    rows += [[REGISTRY[name].title, value(name), ""] for name in extra]
     for name in ("samplewise_miou", "pooled_miou", "samplewise_mdice", "pooled_mdice"):
         rows.append([REGISTRY[name].title, "", format_value(report.summary[name], digits)])
     return Section(
@@ -342,6 +353,9 @@ def _class_section(report: Report, options: RenderOptions) -> Section:
     headers = ["ID", "Class", f"IoU{ci}", f"Dice{ci}", "Precision", "Recall"]
     if beta != 1.0:
         headers.append(f"F{beta:g}")
+    instances = report.config.gt_instances
+    if instances:
+        headers.append("iIoU")
     if report.config.per_image:
         headers += ["IoU (img)", "Dice (img)", "Images"]
     headers += ["GT pixels", "Pred pixels"]
@@ -357,6 +371,8 @@ def _class_section(report: Report, options: RenderOptions) -> Section:
         ]
         if beta != 1.0:
             row.append(format_value(result.fbeta, digits))
+        if instances:
+            row.append(format_value(result.value("iiou"), digits))
         if report.config.per_image:
             row += [
                 format_value(_or_nan(result.image_iou), digits),
@@ -369,18 +385,20 @@ def _class_section(report: Report, options: RenderOptions) -> Section:
 
 
 def _category_section(report: Report, options: RenderOptions) -> Section:
+    instances = report.config.gt_instances
     rows = [
         [
             result.name,
             format_value(result.iou, options.digits),
+            *([format_value(result.value("category_iiou"), options.digits)] if instances else []),
             format_count(result.tp),
             format_count(result.fp),
             format_count(result.fn),
         ]
         for result in report.categories
     ]
-    headers = ["Category", "IoU", "TP", "FP", "FN"]
-    return Section("Per category", headers, rows, [False, True, True, True, True])
+    headers = ["Category", "IoU", *(["iIoU"] if instances else []), "TP", "FP", "FN"]
+    return Section("Per category", headers, rows, [header != "Category" for header in headers])
 
 
 #: Per-class boundary columns: registry name -> header.

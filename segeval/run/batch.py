@@ -57,6 +57,7 @@ from segeval.inputs.digest import folder_digest
 from segeval.inputs.pairing import (
     CheckedPairing,
     GroundTruthListing,
+    MaskPair,
     PairingOptions,
     check_pairing,
     list_ground_truth,
@@ -74,7 +75,7 @@ from segeval.leaderboard import Leaderboard, SubmissionResult, rank
 from segeval.outputs.atomic import refuse_inside_inputs
 from segeval.run.batch_store import load_stored, store_result
 from segeval.run.engine import ProcessExecutor, WorkerCrash, chunked, default_jobs
-from segeval.run.evaluate import finish_report
+from segeval.run.evaluate import finish_report, instance_paths
 from segeval.run.options import Execution, ScoreOptions
 from segeval.run.work import (
     BoundaryRows,
@@ -278,11 +279,7 @@ def _check_rank_metric(name: str, score: ScoreOptions) -> None:
     if spec is None or spec.per_class:
         valid = ", ".join(n for n, s in REGISTRY.items() if not s.per_class)
         raise ThresholdError(f"--rank-by {name!r}: use a summary metric: {valid}.")
-    computed = {
-        "--boundary": score.boundary is not None and score.boundary.boundary,
-        "--surface-distances": score.boundary is not None and score.boundary.surface,
-    }
-    if spec.option is not None and not computed[spec.option]:
+    if spec.option is not None and spec.option not in score.computed_options():
         raise ThresholdError(f"--rank-by {name}: it is computed with {spec.option}; pass it.")
 
 
@@ -409,6 +406,9 @@ def run_batch(
     )
     setting = _Setting(ground_truth, gt_files, score.pairing, score, options.max_archive_bytes)
     runner = _Runner(score, options, setting, on_progress, started)
+    runner.instance_paths = instance_paths(
+        score, gt_dir, [MaskPair(key, paths[0], None) for key, paths in ground_truth.by_key.items()]
+    )
     with (
         tempfile.TemporaryDirectory(prefix="segeval-batch-") as temporary,
         ProcessExecutor(max(1, options.execution.jobs or default_jobs())) as executor,
@@ -503,8 +503,9 @@ class _Runner:
         self.template = score.new_accumulator(options.execution.chunk_pixels)
         self.work = Work(
             reader, self.template, score.counts_per_image, record_errors=True,
-            boundary=score.boundary,
+            boundary=score.boundary, instances=score.instance_work(),
         )  # fmt: skip
+        self.instance_paths: dict[str, Location] = {}
         self.total = 0
         self.done = 0
 
@@ -560,7 +561,7 @@ class _Runner:
             for pair in entry.checked.pairs:
                 by_key.setdefault(pair.key, (pair.gt_path, []))[1].append((index, pair.pred_path))
         tasks = [
-            ImageTask(key, gt_path, tuple(predictions))
+            ImageTask(key, gt_path, tuple(predictions), self.instance_paths.get(key))
             for key, (gt_path, predictions) in sorted(by_key.items())
         ]
         count = partial(count_tasks, self.work)
@@ -591,7 +592,7 @@ class _Runner:
         for index in indexes:
             entry = scored[index]
             remaining = self.options.timeout - entry.seconds
-            own = [ImageTask(task.key, task.gt_path, _only(task, index)) for task in chunk]
+            own = [replace(task, predictions=_only(task, index)) for task in chunk]
             if remaining <= 0 or not any(task.predictions for task in own):
                 continue
             (outcome,) = executor.run(partial(count_tasks, self.work), [own], timeout=remaining)

@@ -79,7 +79,10 @@ CONVENTIONS: Mapping[str, Convention] = {
     for convention in (
         Convention(
             name="cityscapes",
-            tool="cityscapesScripts evalPixelLevelSemanticLabeling (class IoU)",
+            tool=(
+                "cityscapesScripts evalPixelLevelSemanticLabeling (IoU and iIoU of classes and "
+                "categories)"
+            ),
             settings={
                 "per_image": False,
                 "empty": "nan",
@@ -89,11 +92,13 @@ CONVENTIONS: Mapping[str, Convention] = {
                 "pred_ignore": "miss",
                 "reduce_zero_label": False,
             },
-            headline=("miou", "iou"),
+            headline=("miou", "miiou", "category_miou", "category_miiou", "iou", "iiou"),
             differences=(
                 "A label above 33 crashes the official Python path and corrupts memory in "
-                "its C path; segeval stops with an error naming the file. Category IoU and "
-                "iIoU are not computed. Masks in labelIds need --preset cityscapes."
+                "its C path; segeval stops with an error naming the file. Masks in labelIds "
+                "need --preset cityscapes (which also gives the category IoU). iIoU needs the "
+                "instance maps: pass --gt-instances DIR (the *_gtFine_instanceIds.png files; "
+                "with --gt-suffix _gtFine_labelIds.png when they share the ground-truth folder)."
             ),
             boundary_ratio=CITYSCAPES_BOUNDARY_RATIO,
         ),

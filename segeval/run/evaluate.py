@@ -18,11 +18,17 @@ from typing import TYPE_CHECKING, Any, Protocol
 from segeval.core.confusion import ConfusionMatrix
 from segeval.core.metrics import MetricOptions, included_classes
 from segeval.core.per_image import ImageCountSpool, ImageMeans, ImageResult, image_results
-from segeval.errors import SegevalError
-from segeval.inputs.pairing import CheckedPairing, MaskPair, check_pairing, pair_folders
+from segeval.errors import SegevalError, UsageError
+from segeval.inputs.pairing import (
+    CheckedPairing,
+    MaskPair,
+    check_pairing,
+    pair_folders,
+    pair_instances,
+)
 from segeval.io.storage import Location, RemotePath, location
 from segeval.notices import Notice
-from segeval.report import PairingSummary, Report, build_report
+from segeval.report import InstanceResults, PairingSummary, Report, build_report
 from segeval.run.diagnostics import diagnose_counts, diagnose_folders
 from segeval.run.engine import ThreadExecutor, WorkerCrash, default_jobs
 from segeval.run.options import Execution, ReportSettings, ScoreOptions
@@ -39,6 +45,7 @@ __all__ = [
     "evaluate",
     "finish_report",
     "images_digest",
+    "instance_paths",
     "pairing_summary",
     "report_from_counts",
 ]
@@ -211,10 +218,15 @@ def count_folders(
     pairs = checked.pairs if select is None else select(checked.pairs)
     per_image = options.counts_per_image or image_counts
     work = Work(
-        options.pair_reader(), accumulator.copy_empty(), per_image, boundary=options.boundary
-    )
+        options.pair_reader(), accumulator.copy_empty(), per_image, boundary=options.boundary,
+        instances=options.instance_work(),
+    )  # fmt: skip
     executor = execution.executor or ThreadExecutor(execution.jobs or default_jobs())
-    tasks = [ImageTask(pair.key, pair.gt_path, ((0, pair.pred_path),)) for pair in pairs]
+    instances = instance_paths(options, gt_dir, pairs)
+    tasks = [
+        ImageTask(pair.key, pair.gt_path, ((0, pair.pred_path),), instances.get(pair.key))
+        for pair in pairs
+    ]
     chunks = executor.chunk(tasks)
     resized = done = 0
     boundary_rows = BoundaryRows()
@@ -236,6 +248,40 @@ def count_folders(
         boundary_rows.add(result, 0)
     notices = tuple(diagnose_folders(pred_dir, gt_dir))
     return Counted(accumulator, checked, pairs, resized, notices, boundary_rows)
+
+
+def instance_paths(
+    options: ScoreOptions,
+    gt_dir: Location,
+    pairs: Sequence[MaskPair],
+    storage_options: Mapping[str, Any] | None = None,
+) -> dict[str, Location]:
+    """Each ground truth's instance map, by key (empty without ``options.gt_instances``).
+
+    Raises
+    ------
+    UsageError
+        Instance maps in the ground-truth folder keyed as the ground truth is
+        (no suffix tells them apart).
+    PairingError
+        A ground-truth file without its instance map (named), or two maps for one.
+    """
+    source = options.gt_instances
+    if source is None:
+        return {}
+    folder = gt_dir if source.folder is None else location(source.folder, storage_options)
+    suffix = options.instance_suffix()
+    if str(folder).rstrip("/") == str(gt_dir).rstrip("/") and (
+        options.pairing.gt_suffix is None or suffix is None
+    ):
+        raise UsageError(
+            f"{gt_dir}: the instance maps would be keyed like the ground truth in its own "
+            "folder; pass --gt-suffix (Cityscapes: _gtFine_labelIds.png) and "
+            "--gt-instance-suffix (_gtFine_instanceIds.png), or --gt-instances DIR."
+        )
+    # Looked up by the ground truth's keys: a --gt-glob written for the ground truth's
+    # names (*_labelIds.png) must not hide the instance maps.
+    return pair_instances(pairs, folder, suffix=suffix, flat=options.pairing.flat)
 
 
 def finish_report(
@@ -361,8 +407,12 @@ def report_from_counts(
             )
         )
     all_warnings += diagnose_counts(accumulator, settings)
+    rows = boundary_rows or BoundaryRows()
     return build_report(
         accumulator,
+        instances=None
+        if settings.instances is None
+        else InstanceResults(settings.instances.rules, rows.instances),
         class_names=class_names,
         metric_options=metric_options,
         image_means=image_means,

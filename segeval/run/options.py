@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from segeval._version import __version__
 from segeval.core.confusion import DEFAULT_CHUNK_PIXELS, ConfusionMatrix, OutOfRange, PredIgnore
+from segeval.core.instances import InstanceRules
 from segeval.core.labels import (
     DEFAULT_IGNORE,
     DEFAULT_MAX_CLASSES,
@@ -27,7 +28,12 @@ from segeval.core.labels import (
 from segeval.core.metrics import MetricOptions
 from segeval.errors import UsageError
 from segeval.inputs.classes import ClassDefinition, default_class_names, resolve_class
-from segeval.inputs.pairing import MissingPolicy, PairingOptions
+from segeval.inputs.pairing import (
+    CITYSCAPES_INSTANCE_SUFFIX,
+    InstanceSource,
+    MissingPolicy,
+    PairingOptions,
+)
 from segeval.io import DEFAULT_MAX_MASK_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_VOXELS, ReadOptions
 from segeval.io.volume import DEFAULT_GEOMETRY_TOLERANCE
 from segeval.run.conventions import (
@@ -36,7 +42,7 @@ from segeval.run.conventions import (
     convention_conflicts,
     convention_named,
 )
-from segeval.run.work import PairReader
+from segeval.run.work import InstanceWork, PairReader
 from segeval.wording import counted
 
 if TYPE_CHECKING:
@@ -129,6 +135,10 @@ class ScoreOptions:
     geometry_tolerance : float, default 1e-3
         Volumes: how far spacing (mm) and affine entries may differ between a
         prediction and its ground truth.
+    gt_instances : InstanceSource, optional
+        Also compute instance-level IoU (iIoU) from the ground truth's instance
+        maps (``--gt-instances``); needs a class definition with average
+        instance sizes (``--preset cityscapes``).
 
     Raises
     ------
@@ -173,9 +183,18 @@ class ScoreOptions:
     boundary: BoundaryOptions | None = None
     trust_gt_geometry: bool = False
     geometry_tolerance: float = DEFAULT_GEOMETRY_TOLERANCE
+    gt_instances: InstanceSource | None = None
 
     def __post_init__(self) -> None:
         self._check_convention()
+        if self.gt_instances is not None and (
+            self.classes is None or not self.classes.average_instance_sizes
+        ):
+            raise UsageError(
+                "--gt-instances weighs each instance by its class's average instance size; "
+                "pass --preset cityscapes or a --classes file whose classes give "
+                "average_instance_size."
+            )
         if not self.geometry_tolerance >= 0:
             raise UsageError(
                 f"--geometry-tolerance must be 0 or more, got {self.geometry_tolerance}."
@@ -381,6 +400,61 @@ class ScoreOptions:
             geometry_tolerance=self.geometry_tolerance,
         )
 
+    def instance_suffix(self) -> str | None:
+        """The suffix keying instance maps: given, else Cityscapes' under its preset or convention.
+
+        Examples
+        --------
+        >>> from segeval.inputs.classes import load_preset
+        >>> ScoreOptions(
+        ...     classes=load_preset("cityscapes"), gt_instances=InstanceSource("gt")
+        ... ).instance_suffix()
+        '_gtFine_instanceIds.png'
+        """
+        if self.gt_instances is None:
+            return None
+        if self.gt_instances.suffix is not None:
+            return self.gt_instances.suffix
+        cityscapes = self.convention == "cityscapes" or (
+            self.classes is not None and self.classes.name == "cityscapes"
+        )
+        return CITYSCAPES_INSTANCE_SUFFIX if cityscapes else None
+
+    def instance_work(self) -> InstanceWork | None:
+        """What the workers need to compute iIoU rows (None without ``gt_instances``)."""
+        if self.gt_instances is None or self.classes is None:
+            return None
+        definition = self.classes
+        sizes = definition.average_instance_sizes
+        raw_of = (
+            definition.value_to_class
+            if definition.value_to_class is not None
+            else {index + definition.offset: index for index in range(definition.num_classes)}
+        )
+        read = self._read_options("gt")
+        return InstanceWork(
+            rules=InstanceRules(sizes, definition.categories, definition.category_values),
+            instance_class={raw: cls for raw, cls in raw_of.items() if sizes[cls] == sizes[cls]},
+            read=replace(read, colors=None),
+            pred_raw=definition.has_label_map and not self._holds_class_ids("pred"),
+        )
+
+    def computed_options(self) -> list[str]:
+        """The options that add metrics to this run (``--boundary``, ``--gt-instances``, ...).
+
+        Examples
+        --------
+        >>> ScoreOptions(boundary=BoundaryOptions(surface=True)).computed_options()
+        ['--surface-distances']
+        """
+        boundary = self.boundary
+        flags = {
+            "--boundary": boundary is not None and boundary.boundary,
+            "--surface-distances": boundary is not None and boundary.surface,
+            "--gt-instances": self.gt_instances is not None,
+        }
+        return [flag for flag, on in flags.items() if on]
+
     def fingerprint(self) -> str:
         """A digest of every field: equal digests on the same files give the same report.
 
@@ -419,6 +493,7 @@ class ScoreOptions:
             image_counts=self.image_counts,
             missing_policy=self.missing,
             boundary=self.boundary,
+            instances=None if self.gt_instances is None else self.instance_work(),
         )
 
 
@@ -437,8 +512,8 @@ class ReportSettings:
     >>> ReportSettings.from_dict(settings.to_dict()) == settings
     True
 
-    ``boundary`` is not read back by :meth:`from_dict`: shard states, which
-    use it, refuse boundary metrics.
+    ``boundary`` and ``instances`` are not read back by :meth:`from_dict`: shard
+    states, which use it, refuse boundary metrics and iIoU.
     """
 
     class_names: tuple[str, ...] | None = None
@@ -454,6 +529,7 @@ class ReportSettings:
     image_counts: bool = False
     missing_policy: MissingPolicy = "error"
     boundary: BoundaryOptions | None = None
+    instances: InstanceWork | None = None
 
     def names_for(self, num_classes: int) -> tuple[str, ...]:
         """The class names (defaults for a count inferred from the labels)."""

@@ -300,6 +300,11 @@ def evaluate_shard(
             "--save-state keeps counts, not boundary statistics: score --boundary and "
             "--surface-distances in one run (any executor), or shard without them."
         )
+    if options.gt_instances is not None:
+        raise UsageError(
+            "--save-state keeps counts, not iIoU rows: score --gt-instances in one run (any "
+            "executor), or shard without it."
+        )
     started = time.perf_counter()
     pred, gt = location(pred_dir, storage_options), location(gt_dir, storage_options)
     with ImageCountSpool() as spool:

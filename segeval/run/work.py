@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -18,6 +18,7 @@ import numpy as np
 
 from segeval.core.confusion import ConfusionMatrix
 from segeval.core.histogram import RawPairCounts
+from segeval.core.instances import InstanceRow, InstanceRules, instance_row
 from segeval.errors import (
     ClassCountError,
     LabelRangeError,
@@ -38,6 +39,7 @@ __all__ = [
     "BoundaryRows",
     "ImageCounts",
     "ImageTask",
+    "InstanceWork",
     "PairReader",
     "TaskResult",
     "Work",
@@ -142,12 +144,38 @@ class ImageTask:
     """One ground-truth image and each submission's prediction of it.
 
     ``score`` has one submission (index 0); ``batch`` has one per submission,
-    so each ground-truth mask is decoded once for all of them.
+    so each ground-truth mask is decoded once for all of them. ``instance_path``
+    is the ground truth's instance map (with ``Work.instances``).
     """
 
     key: str
     gt_path: Location
     predictions: tuple[tuple[int, Location | None], ...]
+    instance_path: Location | None = None
+
+
+@dataclass(frozen=True)
+class InstanceWork:
+    """What iIoU needs beside the counting (``--gt-instances``).
+
+    Attributes
+    ----------
+    rules : InstanceRules
+        Average instance sizes, categories and category values of the classes.
+    instance_class : mapping of int to int
+        Raw label value of an instance id (``id // 1000``) -> its class, for the
+        classes with instances.
+    read : ReadOptions
+        How instance maps are read (limits only: they hold ids, never colours).
+    pred_raw : bool
+        Predictions hold label-map values (not class ids), so the category values
+        ignored in evaluation (Cityscapes caravan, trailer) can be seen.
+    """
+
+    rules: InstanceRules
+    instance_class: Mapping[int, int]
+    read: ReadOptions = field(default_factory=ReadOptions)
+    pred_raw: bool = False
 
 
 @dataclass(frozen=True)
@@ -167,6 +195,8 @@ class Work:
         raising it (score).
     boundary : BoundaryOptions, optional
         Also compute each pair's boundary statistics.
+    instances : InstanceWork, optional
+        Also compute each pair's iIoU row from its task's instance map.
     """
 
     reader: PairReader
@@ -174,6 +204,7 @@ class Work:
     per_image: bool = False
     record_errors: bool = False
     boundary: BoundaryOptions | None = None
+    instances: InstanceWork | None = None
 
     def __post_init__(self) -> None:
         if self.boundary is not None:
@@ -185,8 +216,9 @@ class TaskResult:
     """What counting a chunk of image tasks produced, per submission index.
 
     ``boundary`` and ``surface`` hold one row of boundary statistics per pair
-    (with ``Work.boundary``), in task order: sufficient statistics, a few
-    numbers per class, never pixels. ``seconds`` is the time spent reading and
+    (with ``Work.boundary``), ``instances`` one iIoU row per pair (with
+    ``Work.instances``), in task order: sufficient statistics, a few numbers
+    per class, never pixels. ``seconds`` is the time spent reading and
     counting each submission's predictions (batch enforces its per-submission
     time limit with it).
     """
@@ -197,6 +229,7 @@ class TaskResult:
     errors: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
     boundary: dict[int, list[BoundaryStats]] = field(default_factory=lambda: defaultdict(list))
     surface: dict[int, list[SurfaceStats]] = field(default_factory=lambda: defaultdict(list))
+    instances: dict[int, list[InstanceRow]] = field(default_factory=lambda: defaultdict(list))
     band_widths: set[int] = field(default_factory=set)
     seconds: dict[int, float] = field(default_factory=lambda: defaultdict(float))
     distance_units: set[str] = field(default_factory=set)
@@ -205,17 +238,19 @@ class TaskResult:
 
 @dataclass
 class BoundaryRows:
-    """One submission's boundary statistics from every task result, in scoring order."""
+    """One submission's boundary and iIoU rows from every task result, in scoring order."""
 
     boundary: list[BoundaryStats] = field(default_factory=list)
     surface: list[SurfaceStats] = field(default_factory=list)
     band_widths: set[int] = field(default_factory=set)
     distance_units: set[str] = field(default_factory=set)
+    instances: list[InstanceRow] = field(default_factory=list)
 
     def add(self, result: TaskResult, index: int) -> None:
         """Append the rows of submission ``index`` from one task result."""
         self.boundary += result.boundary.get(index, [])
         self.surface += result.surface.get(index, [])
+        self.instances += result.instances.get(index, [])
         if index in result.boundary:
             self.band_widths |= result.band_widths
         if index in result.surface:
@@ -255,6 +290,8 @@ def merge_results(first: TaskResult, second: TaskResult) -> TaskResult:
             merged.boundary[index].extend(rows)
         for index, surface_rows in part.surface.items():
             merged.surface[index].extend(surface_rows)
+        for index, instance_rows in part.instances.items():
+            merged.instances[index].extend(instance_rows)
         merged.band_widths |= part.band_widths
         merged.distance_units |= part.distance_units
     return merged
@@ -353,6 +390,7 @@ def _count_each_pair(
         # The ground truth's boundaries, computed once for every submission's prediction;
         # on volumes distances are in millimetres (the header's spacing), on images pixels.
         references = _References(gt.labels, None if gt.geometry is None else gt.geometry.spacing)
+        instances = _Instances(task, gt.labels)
         for index, pred_path in task.predictions:
             pair = MaskPair(task.key, task.gt_path, pred_path)
             total = result.counts.setdefault(index, work.template.copy_empty())
@@ -363,6 +401,8 @@ def _count_each_pair(
                     _measure_boundaries(
                         work.boundary, pair, pred_mask, total, references, result, index
                     )
+                if work.instances is not None:
+                    result.instances[index].append(instances.row(work.instances, pred_mask, total))
             except Exception as err:
                 if not work.record_errors:
                     raise
@@ -438,6 +478,48 @@ class _References:
                 spacing=self.spacing,
             )
         return self._by_classes[num_classes]
+
+
+class _Instances:
+    """One ground-truth image's instance map, read once for every submission's prediction."""
+
+    def __init__(self, task: ImageTask, gt_mask: np.ndarray) -> None:
+        self.task = task
+        self.gt_mask = gt_mask
+        self._ids: np.ndarray | None = None
+
+    def ids(self, read: ReadOptions) -> np.ndarray:
+        if self._ids is None:
+            path = self.task.instance_path
+            if path is None:
+                raise SegevalError(
+                    f"{self.task.gt_path}: no instance map was paired with this ground truth; "
+                    "pass --gt-instances."
+                )
+            ids = read_volume(path, read).labels
+            if ids.shape != self.gt_mask.shape:
+                raise ShapeMismatchError(
+                    f"{path}: instance map has shape {ids.shape} but its ground truth "
+                    f"{self.task.gt_path} has {self.gt_mask.shape}; pair each ground truth with "
+                    "its own instance map (--gt-instances, --gt-instance-suffix)."
+                )
+            self._ids = ids
+        return self._ids
+
+    def row(
+        self, options: InstanceWork, pred_mask: np.ndarray | None, total: ConfusionMatrix
+    ) -> InstanceRow:
+        """The iIoU row of one prediction of this image (a missing one predicts nothing)."""
+        ids = self.ids(options.read)
+        gt_classes = total.mapping.encode(self.gt_mask)
+        if pred_mask is None:
+            pred_classes = np.full(ids.shape, total.num_classes, dtype=np.int64)
+        else:
+            pred_classes = total.pred_mapping.encode(pred_mask)
+        pred_raw = pred_mask if options.pred_raw else None
+        return instance_row(
+            ids, gt_classes, pred_classes, pred_raw, options.rules, options.instance_class
+        )
 
 
 def _measure_boundaries(
