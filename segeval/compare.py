@@ -41,6 +41,8 @@ __all__ = ["Comparison", "ComparisonRow", "check_comparable", "compare_reports",
 SUMMARY_ROWS = ("pixel_accuracy", "mean_accuracy", "miou", "mdice", "fwiou", "kappa", "min_iou")
 IMAGE_SUMMARY_ROWS = ("image_miou", "image_mdice", "samplewise_miou", "pooled_miou")
 BOUNDARY_SUMMARY_ROWS = ("mean_biou", "mean_bf", "hd", "hd95", "assd", "nsd")
+#: Cityscapes' other three numbers (categories, and iIoU with --gt-instances).
+CATEGORY_INSTANCE_SUMMARY_ROWS = ("category_miou", "miiou", "category_miiou")
 #: Per-class boundary metrics lined up by compare (the gate reaches every one).
 BOUNDARY_CLASS_ROWS = ("biou", "bf", "hd95")
 
@@ -150,6 +152,7 @@ def _settings(report: Report) -> dict[str, object]:
     config = report.config.to_dict()
     config.pop("num_classes_inferred")
     config.pop("convention")  # the effective settings are compared, not their origin
+    config.pop("gt_instances")  # which metrics were computed: the shared ones are lined up
     return config
 
 
@@ -398,11 +401,15 @@ def compare_reports(
     names_shown = SUMMARY_ROWS + (IMAGE_SUMMARY_ROWS if per_image else ())
     class_metrics = ("iou", "dice") + (("image_iou", "image_dice") if per_image else ())
     both = [
-        name for name in BOUNDARY_SUMMARY_ROWS if baseline.offers(name) and candidate.offers(name)
+        name
+        for name in (*CATEGORY_INSTANCE_SUMMARY_ROWS, *BOUNDARY_SUMMARY_ROWS)
+        if baseline.offers(name) and candidate.offers(name)
     ]
     names_shown += tuple(both)
     class_metrics += tuple(
-        name for name in BOUNDARY_CLASS_ROWS if baseline.offers(name) and candidate.offers(name)
+        name
+        for name in ("iiou", *BOUNDARY_CLASS_ROWS)
+        if baseline.offers(name) and candidate.offers(name)
     )
     gate = check_regressions(baseline, candidate, max_drops, paired=paired if max_drop_ci else None)
     if require_improvement:

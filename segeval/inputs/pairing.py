@@ -429,9 +429,9 @@ def pair_instances(
     for pair in pairs:
         paths = by_key.get(pair.key)
         if not paths:
-            wanted = f"a file keyed {pair.key!r}" + (f" ending in {suffix}" if suffix else "")
+            wanted = f"{pair.key}{suffix}" if suffix else f"{pair.key} with a mask extension"
             raise PairingError(
-                f"{pair.gt_path}: no instance map in {folder} ({wanted}); add it, or point "
+                f"{pair.gt_path}: its instance map {wanted} is not in {folder}; add it, or point "
                 "--gt-instances / --gt-instance-suffix at the instance maps."
             )
         if len(paths) > 1:
