@@ -24,6 +24,8 @@ from click.testing import CliRunner
 from segeval.cli import cli
 from segeval.core.boundary import BoundaryOptions
 from segeval.errors import SegevalError
+from segeval.inputs.classes import load_preset
+from segeval.inputs.pairing import InstanceSource, PairingOptions
 from segeval.report import Report
 from segeval.run.batch import BatchOptions, run_batch
 from segeval.run.engine import TaskDone
@@ -81,6 +83,24 @@ def test_boundary_metrics_on_dask_give_the_local_report(dask_client: Any) -> Non
         SAMPLE / "pred", SAMPLE / "gt", options, DaskExecutor(dask_client, max_chunk=3)
     )
     assert "boundary" in json.dumps(local)
+    assert on_dask == local
+    assert _same(dask_rows.rows, local_rows.rows)
+
+
+def test_iiou_on_dask_gives_the_local_report(dask_client: Any) -> None:
+    golden = Path(__file__).parent / "golden" / "cityscapes_instances"
+    options = ScoreOptions(
+        classes=load_preset("cityscapes"),
+        pairing=PairingOptions(pred_suffix="_pred.png", gt_suffix="_gtFine_labelIds.png"),
+        gt_instances=InstanceSource(),
+        per_image=True,
+    )
+    local, on_dask, local_rows, dask_rows = _score_both(
+        golden, golden, options, DaskExecutor(dask_client, max_chunk=1)
+    )
+    official = json.loads((golden / "official.json").read_text())
+    miiou = official["averageScoreInstClasses"]
+    assert local["summary"]["miiou"] == pytest.approx(miiou, abs=1e-12)
     assert on_dask == local
     assert _same(dask_rows.rows, local_rows.rows)
 

@@ -208,6 +208,7 @@ def count_folders(
     if known is not None:
         # Known classes: check --exclude-class names now rather than after the run.
         options.final_metric_options(options.class_names_for(known))
+    _instance_folder(options, gt_dir)  # refused before pairing lists it as ground truth
     checked = check_pairing(
         pair_folders(pred_dir, gt_dir, options.pairing),
         gt_dir=gt_dir,
@@ -266,22 +267,32 @@ def instance_paths(
     PairingError
         A ground-truth file without its instance map (named), or two maps for one.
     """
+    folder = _instance_folder(options, gt_dir, storage_options)
+    if folder is None:
+        return {}
+    suffix = options.instance_suffix()
+    # Looked up by the ground truth's keys: a --gt-glob written for the ground truth's
+    # names (*_labelIds.png) must not hide the instance maps.
+    return pair_instances(pairs, folder, suffix=suffix, flat=options.pairing.flat)
+
+
+def _instance_folder(
+    options: ScoreOptions, gt_dir: Location, storage_options: Mapping[str, Any] | None = None
+) -> Location | None:
+    """The folder of the instance maps, refused where they would pass for ground truth."""
     source = options.gt_instances
     if source is None:
-        return {}
+        return None
     folder = gt_dir if source.folder is None else location(source.folder, storage_options)
-    suffix = options.instance_suffix()
     if str(folder).rstrip("/") == str(gt_dir).rstrip("/") and (
-        options.pairing.gt_suffix is None or suffix is None
+        options.pairing.gt_suffix is None or options.instance_suffix() is None
     ):
         raise UsageError(
             f"{gt_dir}: the instance maps would be keyed like the ground truth in its own "
             "folder; pass --gt-suffix (Cityscapes: _gtFine_labelIds.png) and "
             "--gt-instance-suffix (_gtFine_instanceIds.png), or --gt-instances DIR."
         )
-    # Looked up by the ground truth's keys: a --gt-glob written for the ground truth's
-    # names (*_labelIds.png) must not hide the instance maps.
-    return pair_instances(pairs, folder, suffix=suffix, flat=options.pairing.flat)
+    return folder
 
 
 def finish_report(
