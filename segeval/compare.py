@@ -152,7 +152,7 @@ def _settings(report: Report) -> dict[str, object]:
     config = report.config.to_dict()
     config.pop("num_classes_inferred")
     config.pop("convention")  # the effective settings are compared, not their origin
-    config.pop("gt_instances")  # which metrics were computed: the shared ones are lined up
+    config.pop("gt_instances", None)  # which metrics were computed: the shared ones are lined up
     return config
 
 

@@ -180,7 +180,8 @@ class ScoreConfig:
             "classes": self.classes,
             "class_ids": self.class_ids,
             "categories": list(self.categories),
-            "gt_instances": self.gt_instances,
+            # Only when given: reports without instance maps keep their earlier form.
+            **({"gt_instances": True} if self.gt_instances else {}),
         }
 
     @classmethod

@@ -16,6 +16,11 @@ one ignored in evaluation (caravan, trailer), is a true positive of the
 category's instance, and such predictions on other categories' ground truth are
 its false positives. Per-image rows are summed with :func:`math.fsum`, so the
 result does not depend on the order images are counted in.
+
+The average instance sizes come from the class definition; the ``cityscapes``
+preset carries the official table, ``args.avgClassSize`` of cityscapesScripts
+2.3.0's ``evaluation/evalPixelLevelSemanticLabeling.py`` (docs/metrics.md,
+"Instance-level IoU").
 """
 
 from __future__ import annotations
