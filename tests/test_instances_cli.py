@@ -268,6 +268,8 @@ def test_every_format_shows_iiou(folders: tuple[Path, Path]) -> None:
             )
         elif output_format == "json":
             assert json.loads(text)["summary"]["category_miiou"] is not None
+        elif output_format == "markdown":
+            assert "miIoU 0.7297 · Category miIoU 0.8221" in text.splitlines()[0]
         elif output_format in ("junit",):
             continue  # the gate's checks only
         else:

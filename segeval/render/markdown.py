@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from segeval.core.metrics import REGISTRY
 from segeval.render.layout import (
+    CATEGORY_AND_INSTANCE_METRICS,
     RenderOptions,
     Section,
     format_interval,
@@ -87,6 +88,7 @@ def gate_markdown(gate: GateResult | None) -> str:
 
 def _headline(report: Report) -> str:
     names = ["miou", "mdice", "pixel_accuracy"]
+    names += [name for name in CATEGORY_AND_INSTANCE_METRICS if name in report.summary]
     if report.config.per_image:
         names += ["image_miou", "image_mdice"]
     if report.boundary is not None:
