@@ -444,6 +444,7 @@ class ScoreOptions:
 
         Examples
         --------
+        >>> from segeval.core.boundary import BoundaryOptions
         >>> ScoreOptions(boundary=BoundaryOptions(surface=True)).computed_options()
         ['--surface-distances']
         """
