@@ -886,21 +886,45 @@ def render(
     )
     batch, separate = batch_result
     speedup = separate / batch.seconds
+    n = args.submissions
     # Separate runs decode 2N masks per image, a batch N + 1: the ideal speed-up.
-    ideal = 2 * args.submissions / (args.submissions + 1)
+    ideal = 2 * n / (n + 1)
+    # Both still count N pairs per image: with one mask's decode d and one pair's
+    # count c (one worker, measured above), the best a batch can do is
+    # N (2d + c) / ((N + 1) d + N c), below the ideal by the share of counting.
+    decode_one = city_single_floor.ms_per_pair / 2
+    count_one = counting["Cityscapes-like", "count-pairs"].ms_per_pair
+    bound = n * (2 * decode_one + count_one) / ((n + 1) * decode_one + n * count_one)
     batching = [
         "| run | seconds | |",
         "|---|--:|--:|",
-        f"| {args.submissions} separate `score` runs, one per submission | {separate:.2f} | |",
-        f"| one `segeval batch` of the {args.submissions} submissions | {batch.seconds:.2f} | "
-        f"{speedup:.2f} x faster (ideal {ideal:.2f} x) |",
+        f"| {n} separate `score` runs, one per submission | {separate:.2f} | |",
+        f"| one `segeval batch` of the {n} submissions | {batch.seconds:.2f} | "
+        f"{speedup:.2f} x faster (ideal {ideal:.2f} x; {bound:.2f} x with counting) |",
+        "",
+        f"The ideal 2N/(N+1) counts decodes only. Batch and separate runs both count "
+        f"{n} pairs per image: with a mask's decode at {decode_one:.2f} ms and a pair's count "
+        f"at {count_one:.2f} ms (one worker, above), the most a batch can gain is "
+        f"N (2d + c) / ((N + 1) d + N c) = {bound:.2f} x. A test counts the decodes "
+        "(tests/test_batch.py: N + 1 per image).",
     ]
     checks.append(
         (
-            f"batch of {args.submissions} ({args.submissions + 1} decodes per image): speed-up "
-            f"over separate runs at least 90 % of its ideal 2N/(N+1) = {ideal:.2f} x",
+            f"batch of {n} ({n + 1} decodes per image): speed-up over separate runs printed "
+            f"next to its ideal 2N/(N+1) = {ideal:.2f} x",
             f"{speedup:.2f} x ({speedup / ideal:.0%} of ideal)",
-            speedup >= 0.9 * ideal,
+            True,
+        )
+    )
+    checks.append(
+        (
+            f"batch of {n}: at least 90 % of the best its decodes and counting allow "
+            f"({bound:.2f} x; 90 % of 2N/(N+1) = {0.9 * ideal:.2f} x is above that bound)"
+            if 0.9 * ideal > bound
+            else f"batch of {n}: at least 90 % of the best its decodes and counting allow "
+            f"({bound:.2f} x)",
+            f"{speedup:.2f} x ({speedup / bound:.0%})",
+            speedup >= 0.9 * bound,
         )
     )
     plain = city_segeval
