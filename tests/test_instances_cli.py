@@ -23,6 +23,7 @@ from PIL import Image
 
 from segeval.cli import cli
 from segeval.compare import compare_reports, load_report
+from segeval.errors import ShapeMismatchError
 from segeval.inputs.classes import load_preset
 from segeval.inputs.pairing import InstanceSource, PairingOptions
 from segeval.render import score as score_formats
@@ -356,3 +357,63 @@ def test_instance_options_need_average_sizes_and_a_way_to_tell_files_apart(
     assert same_keys.exit_code == 2
     assert "pass --gt-suffix" in same_keys.stderr
     assert same_keys.stderr.count("\n") == 1
+
+
+def test_a_wrong_size_instance_map_stops_the_batch_without_blaming_submissions(
+    folders: tuple[Path, Path], tmp_path: Path
+) -> None:
+    pred, gt = folders
+    shutil.copytree(gt, tmp_path / "gt")
+    for name in ("alice", "bob"):
+        shutil.copytree(pred, tmp_path / "subs" / name)
+    stem = OFFICIAL["images"][1]
+    path = tmp_path / "gt" / f"{stem}{INSTANCE_SUFFIX}"
+    Image.fromarray(np.array(Image.open(path))[:20]).save(path)
+    for jobs in ("1", "2"):
+        result = run(
+            "batch", str(tmp_path / "subs"), str(tmp_path / "gt"), *CITYSCAPES,
+            "--gt-instances", str(tmp_path / "gt"), "--output-dir", str(tmp_path / "out"),
+            "--format", "json", "-q", "--jobs", jobs,
+        )  # fmt: skip
+        assert result.exit_code == 2, result.output
+        assert result.stdout == ""
+        assert result.stderr == (
+            f"segeval: error: {path}: instance map has shape (20, 96) but its ground truth "
+            f"{tmp_path / 'gt' / (stem + LABEL_SUFFIX)} has (48, 96); pair each ground truth "
+            "with its own instance map (--gt-instances, --gt-instance-suffix).\n"
+        )
+        # No submission was judged: no report, valid or invalid, was written for either.
+        assert not list((tmp_path / "out").rglob("*.json"))
+    options = BatchOptions(
+        score=ScoreOptions(
+            classes=load_preset("cityscapes"),
+            pairing=PairingOptions(gt_suffix=LABEL_SUFFIX),
+            gt_instances=InstanceSource(),
+        ),
+        execution=Execution(jobs=1),
+    )
+    with pytest.raises(ShapeMismatchError, match=r"instance map has shape \(20, 96\)"):
+        run_batch(tmp_path / "subs", tmp_path / "gt", options)
+
+
+def test_batch_reads_large_instance_maps_like_its_trusted_ground_truth(
+    folders: tuple[Path, Path], tmp_path: Path
+) -> None:
+    pred, gt = folders
+    shutil.copytree(pred, tmp_path / "subs" / "model")
+    shutil.copytree(gt, tmp_path / "gt")
+    for stem in OFFICIAL["images"]:  # uncompressed: 9 kB against the predictions' 2.3 kB
+        path = tmp_path / "gt" / f"{stem}{INSTANCE_SUFFIX}"
+        Image.open(path).save(path, compress_level=0)
+        assert path.stat().st_size > 4096
+    result = run(
+        "batch", str(tmp_path / "subs"), str(tmp_path / "gt"), *CITYSCAPES,
+        "--gt-instances", str(tmp_path / "gt"), "--max-mask-bytes", "4096",
+        "--rank-by", "miiou", "--format", "json", "-q", "--jobs", "1",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (entry,) = json.loads(result.stdout)["submissions"]
+    assert entry["status"] == "ok"
+    assert entry["metrics"]["miiou"] == pytest.approx(
+        OFFICIAL["averageScoreInstClasses"], abs=1e-12
+    )

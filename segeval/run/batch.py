@@ -33,6 +33,11 @@ workers read the masks from the store themselves, archive objects are read
 with ranged requests in the preparing workers, and results are uploaded one
 object each. A submission the store refuses (a denied listing or read) is
 invalid with the store's reason; a ground truth it refuses stops the batch.
+
+The ground truth, and its instance maps with ``--gt-instances``, are trusted
+and exempt from the size limits: a problem with them (an unreadable mask, a
+missing or wrong-size instance map) stops the batch with one error naming the
+file, since it would make every submission invalid for nothing they did.
 """
 
 from __future__ import annotations
@@ -344,8 +349,9 @@ def run_batch(
     ------
     SegevalError
         Only for problems of the batch itself (missing or overlapping folders,
-        a missing bucket, unreadable ground truth, bad options); a submission's
-        problems make it invalid.
+        a missing bucket, unreadable ground truth, a missing, unreadable or
+        wrong-size instance map, bad options); a submission's problems make it
+        invalid.
 
     Examples
     --------
@@ -407,7 +413,9 @@ def run_batch(
     setting = _Setting(ground_truth, gt_files, score.pairing, score, options.max_archive_bytes)
     runner = _Runner(score, options, setting, on_progress, started)
     runner.instance_paths = instance_paths(
-        score, gt_dir, [MaskPair(key, paths[0], None) for key, paths in ground_truth.by_key.items()]
+        score,
+        gt_dir,
+        [MaskPair(key, paths[0], None) for key, paths in ground_truth.by_key.items()],
     )
     with (
         tempfile.TemporaryDirectory(prefix="segeval-batch-") as temporary,
@@ -500,10 +508,15 @@ class _Runner:
         reader = score.pair_reader()
         # The ground truth is trusted: no pixel or byte limit on it.
         reader = replace(reader, gt_read=replace(reader.gt_read, max_pixels=None, max_bytes=None))
+        instances = score.instance_work()
+        if instances is not None:  # the ground truth's too
+            instances = replace(
+                instances, read=replace(instances.read, max_pixels=None, max_bytes=None)
+            )
         self.template = score.new_accumulator(options.execution.chunk_pixels)
         self.work = Work(
             reader, self.template, score.counts_per_image, record_errors=True,
-            boundary=score.boundary, instances=score.instance_work(),
+            boundary=score.boundary, instances=instances,
         )  # fmt: skip
         self.instance_paths: dict[str, Location] = {}
         self.total = 0

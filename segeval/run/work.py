@@ -391,6 +391,11 @@ def _count_each_pair(
         # on volumes distances are in millimetres (the header's spacing), on images pixels.
         references = _References(gt.labels, None if gt.geometry is None else gt.geometry.spacing)
         instances = _Instances(task, gt.labels)
+        if work.instances is not None and task.predictions:
+            # Read before any prediction, outside the per-pair guard: a missing, unreadable
+            # or wrong-size instance map is the ground truth's fault and stops the run, like
+            # an unreadable ground-truth mask; batch never blames a submission for it.
+            instances.ids(work.instances.read)
         for index, pred_path in task.predictions:
             pair = MaskPair(task.key, task.gt_path, pred_path)
             total = result.counts.setdefault(index, work.template.copy_empty())
