@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from segeval.errors import SegevalError
     from segeval.gate import GateResult, Threshold, check_regressions, check_thresholds
     from segeval.inputs.classes import ClassDefinition, load_class_definition, load_preset
-    from segeval.inputs.pairing import PairingOptions, pair_folders
+    from segeval.inputs.pairing import InstanceSource, PairingOptions, pair_folders
     from segeval.inspection import inspect_folder
     from segeval.intervals import IntervalOptions, with_intervals
     from segeval.io import ReadOptions, read_mask
@@ -63,6 +63,7 @@ _EXPORTS = {
     "ConfusionMatrix": "segeval.core.confusion",
     "Execution": "segeval.run.options",
     "GateResult": "segeval.gate",
+    "InstanceSource": "segeval.inputs.pairing",
     "IntervalOptions": "segeval.intervals",
     "LabelMapping": "segeval.core.labels",
     "Leaderboard": "segeval.leaderboard",
@@ -99,6 +100,7 @@ __all__ = [
     "ConfusionMatrix",
     "Execution",
     "GateResult",
+    "InstanceSource",
     "IntervalOptions",
     "LabelMapping",
     "Leaderboard",

@@ -417,3 +417,11 @@ def test_batch_reads_large_instance_maps_like_its_trusted_ground_truth(
     assert entry["metrics"]["miiou"] == pytest.approx(
         OFFICIAL["averageScoreInstClasses"], abs=1e-12
     )
+
+
+def test_instance_source_is_a_public_name() -> None:
+    import segeval
+    from segeval.inputs import pairing
+
+    assert "InstanceSource" in segeval.__all__
+    assert segeval.InstanceSource is pairing.InstanceSource

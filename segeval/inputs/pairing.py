@@ -387,6 +387,20 @@ class InstanceSource:
         ``--gt-suffix`` does for the ground truth; None: the extension (or, for
         Cityscapes, :data:`CITYSCAPES_INSTANCE_SUFFIX`, which
         ``ScoreOptions`` sets).
+
+    A URL folder is opened with the ``storage_options`` of the call that scores
+    (:func:`~segeval.run.evaluate.evaluate`, :func:`~segeval.run.batch.run_batch`).
+
+    Examples
+    --------
+    >>> import segeval
+    >>> options = segeval.ScoreOptions(
+    ...     classes=segeval.load_preset("cityscapes"),
+    ...     pairing=segeval.PairingOptions(gt_suffix="_gtFine_labelIds.png"),
+    ...     gt_instances=segeval.InstanceSource(),
+    ... )
+    >>> options.instance_suffix()
+    '_gtFine_instanceIds.png'
     """
 
     folder: str | None = None
