@@ -1285,6 +1285,7 @@ def score(
             report = evaluate(
                 pred_dir, gt_dir, options,
                 execution=execution, on_progress=progress, image_sink=sink,
+                storage_options=storage,
             )  # fmt: skip
         else:
             from segeval.run.shards import evaluate_shard
@@ -1968,7 +1969,9 @@ def batch(
         build_execution(ctx) as execution,
     ):
         options = replace(options, execution=execution)
-        board = run_batch(submissions, gt_dir, options, on_progress=progress)
+        board = run_batch(
+            submissions, gt_dir, options, on_progress=progress, storage_options=storage
+        )
     links = {}
     if output_format == "html" and output_dir is not None:
         links = _write_submission_pages(board, output_dir, None if _is_stdout(output) else output)

@@ -19,12 +19,13 @@ from click.testing import CliRunner, Result
 from PIL import Image
 
 from segeval.cli import cli
-from segeval.inputs.pairing import pair_folders
+from segeval.inputs.classes import load_preset
+from segeval.inputs.pairing import InstanceSource, PairingOptions, pair_folders
 from segeval.io.storage import RemotePath, location, parse_storage_options
 from segeval.outputs.atomic import AtomicWriter, read_text, write_text_atomic
 from segeval.run.evaluate import evaluate
 from segeval.run.options import Execution, ScoreOptions
-from tests.helpers import SAMPLE, SAMPLE_ARGS
+from tests.helpers import GOLDEN, SAMPLE, SAMPLE_ARGS
 
 pytest.importorskip("s3fs")
 
@@ -328,3 +329,48 @@ def test_loss_on_a_dask_cluster_reads_the_bucket_in_the_workers(
         document["elapsed_seconds"] = 0.0
         document["pred_dir"] = document["gt_dir"] = ""
     assert found == expected
+
+
+def test_instance_maps_in_a_bucket_are_read_with_the_storage_options(
+    s3_bucket: tuple[Any, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fs, bucket = s3_bucket
+    golden = GOLDEN / "cityscapes_instances"
+    official = json.loads((golden / "official.json").read_text())
+    label, instance = "_gtFine_labelIds.png", "_gtFine_instanceIds.png"
+    for side in ("gt", "subs/model"):
+        (tmp_path / side).mkdir(parents=True)
+    for stem in official["images"]:
+        shutil.copy(golden / f"{stem}{label}", tmp_path / "gt" / f"{stem}{label}")
+        shutil.copy(golden / f"{stem}_pred.png", tmp_path / "subs" / "model" / f"{stem}.png")
+        fs.pipe(f"{bucket}/inst/{stem}{instance}", (golden / f"{stem}{instance}").read_bytes())
+    # A client opened without the --storage-option endpoint meets a closed port on the
+    # loopback (never the real S3), so reading the bucket proves the options were used.
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")
+    _fresh_s3_clients()
+    cityscapes = ["--convention", "cityscapes", "--preset", "cityscapes", "--gt-suffix", label]
+    instances = ["--gt-instances", f"s3://{bucket}/inst", *_endpoint(fs)]
+    scored = _invoke(
+        "score", str(tmp_path / "subs" / "model"), str(tmp_path / "gt"), *cityscapes,
+        *instances, "--format", "json", "--jobs", "1",
+    )  # fmt: skip
+    assert scored.exit_code == 0, scored.output
+    expected = official["averageScoreInstClasses"]
+    assert json.loads(scored.stdout)["summary"]["miiou"] == pytest.approx(expected, abs=1e-12)
+    batch = _invoke(
+        "batch", str(tmp_path / "subs"), str(tmp_path / "gt"), *cityscapes, *instances,
+        "--rank-by", "miiou", "--format", "json", "-q", "--jobs", "1",
+    )  # fmt: skip
+    assert batch.exit_code == 0, batch.output
+    (entry,) = json.loads(batch.stdout)["submissions"]
+    assert entry["metrics"]["miiou"] == pytest.approx(expected, abs=1e-12)
+    options = ScoreOptions(
+        classes=load_preset("cityscapes"),
+        pairing=PairingOptions(gt_suffix=label),
+        gt_instances=InstanceSource(f"s3://{bucket}/inst"),
+    )
+    report = evaluate(
+        tmp_path / "subs" / "model", tmp_path / "gt", options,
+        storage_options={"endpoint_url": fs.storage_options["endpoint_url"]},
+    )  # fmt: skip
+    assert report.summary["miiou"] == pytest.approx(expected, abs=1e-12)

@@ -416,6 +416,7 @@ def run_batch(
         score,
         gt_dir,
         [MaskPair(key, paths[0], None) for key, paths in ground_truth.by_key.items()],
+        storage_options,
     )
     with (
         tempfile.TemporaryDirectory(prefix="segeval-batch-") as temporary,

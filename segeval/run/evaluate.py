@@ -92,8 +92,8 @@ def evaluate(
         are then counted one by one even without ``options.per_image``, which
         alone decides whether the report carries means over images).
     storage_options : mapping, optional
-        fsspec options for URLs (endpoint, credentials); see
-        :mod:`segeval.io.storage`.
+        fsspec options for URLs (endpoint, credentials): the folders' and the
+        instance maps' (``options.gt_instances``); see :mod:`segeval.io.storage`.
 
     Returns
     -------
@@ -130,6 +130,7 @@ def evaluate(
             execution=execution,
             on_progress=on_progress,
             image_counts=image_sink is not None,
+            storage_options=storage_options,
         )
         return finish_report(
             options, counted.accumulator, counted.checked, resized=counted.resized, spool=spool,
@@ -180,6 +181,7 @@ def count_folders(
     on_progress: ProgressCallback | None = None,
     select: PairSelector | None = None,
     image_counts: bool = False,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> Counted:
     """Pair two folders and count the pairs (per-image counts go to ``spool``).
 
@@ -197,6 +199,9 @@ def count_folders(
     image_counts : bool, default False
         Spool each image's counts even when the options do not need them (a
         sink of per-image rows does).
+    storage_options : mapping, optional
+        fsspec options for the instance maps' URL (``options.gt_instances``),
+        as the folders' URLs were opened with.
 
     Returns
     -------
@@ -208,7 +213,8 @@ def count_folders(
     if known is not None:
         # Known classes: check --exclude-class names now rather than after the run.
         options.final_metric_options(options.class_names_for(known))
-    _instance_folder(options, gt_dir)  # refused before pairing lists it as ground truth
+    # Refused before pairing lists it as ground truth.
+    _instance_folder(options, gt_dir, storage_options)
     checked = check_pairing(
         pair_folders(pred_dir, gt_dir, options.pairing),
         gt_dir=gt_dir,
@@ -223,7 +229,7 @@ def count_folders(
         instances=options.instance_work(),
     )  # fmt: skip
     executor = execution.executor or ThreadExecutor(execution.jobs or default_jobs())
-    instances = instance_paths(options, gt_dir, pairs)
+    instances = instance_paths(options, gt_dir, pairs, storage_options)
     tasks = [
         ImageTask(pair.key, pair.gt_path, ((0, pair.pred_path),), instances.get(pair.key))
         for pair in pairs
@@ -258,6 +264,16 @@ def instance_paths(
     storage_options: Mapping[str, Any] | None = None,
 ) -> dict[str, Location]:
     """Each ground truth's instance map, by key (empty without ``options.gt_instances``).
+
+    Parameters
+    ----------
+    options : ScoreOptions
+    gt_dir : Location
+        The ground truth (the instance maps' folder unless ``gt_instances.folder``).
+    pairs : sequence of MaskPair
+        The pairs whose ground truth needs its instance map.
+    storage_options : mapping, optional
+        fsspec options for a ``gt_instances.folder`` given as a URL.
 
     Raises
     ------
