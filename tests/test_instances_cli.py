@@ -425,3 +425,55 @@ def test_instance_source_is_a_public_name() -> None:
 
     assert "InstanceSource" in segeval.__all__
     assert segeval.InstanceSource is pairing.InstanceSource
+
+
+def test_per_image_rows_carry_each_image_s_own_iiou(
+    folders: tuple[Path, Path], tmp_path: Path
+) -> None:
+    pred, gt = folders
+    names = load_preset("cityscapes").names
+    # The oracle: each image scored alone, whose dataset iIoU is the image's own.
+    alone: dict[str, dict[str, Any]] = {}
+    for stem in OFFICIAL["images"]:
+        (tmp_path / stem / "gt").mkdir(parents=True)
+        (tmp_path / stem / "pred").mkdir()
+        for suffix in (LABEL_SUFFIX, INSTANCE_SUFFIX):
+            shutil.copy(gt / f"{stem}{suffix}", tmp_path / stem / "gt")
+        shutil.copy(pred / f"{stem}.png", tmp_path / stem / "pred")
+        document = score_json(tmp_path / stem / "pred", tmp_path / stem / "gt",
+                              "--gt-instances", str(tmp_path / stem / "gt"))  # fmt: skip
+        alone[stem] = {
+            "miiou": document["summary"]["miiou"],
+            "iiou": {entry["name"]: entry["iiou"] for entry in document["classes"]},
+        }
+    assert {stem: values["miiou"] for stem, values in alone.items()} == pytest.approx(
+        {
+            "synth_000000_000000": 0.36332102932343663,
+            "synth_000000_000001": 0.09186914771858408,
+            "synth_000000_000002": 0.28181812509244153,
+            "synth_000000_000003": 0.28358955359600374,
+        },
+        abs=1e-12,
+    )
+    rows_csv, rows_jsonl = tmp_path / "images.csv", tmp_path / "images.jsonl"
+    preset = ["--preset", "cityscapes", "--gt-suffix", LABEL_SUFFIX, "--gt-instances", str(gt)]
+    for target in (rows_csv, rows_jsonl):
+        result = run("score", str(pred), str(gt), *preset, "--per-image-output", str(target))
+        assert result.exit_code == 0, result.output
+    table = list(csv.DictReader(io.StringIO(rows_csv.read_text())))
+    assert list(table[0])[-len(names) - 1 :] == ["miiou", *(f"iiou[{n}]" for n in names)]
+    lines = [json.loads(line) for line in rows_jsonl.read_text().splitlines()]
+    validator = Draft202012Validator(load_schema("segeval/per-image/v1"))
+    for row, line in zip(table, lines, strict=True):
+        assert not list(validator.iter_errors(line))
+        expected = alone[line["image"]]
+        assert float(row["miiou"]) == line["miiou"] == expected["miiou"]
+        assert line["iiou"] == expected["iiou"]
+        assert {n: row[f"iiou[{n}]"] for n in names} == {
+            n: "" if v is None else repr(v) for n, v in expected["iiou"].items()
+        }
+    # Without instance maps the rows keep their columns.
+    plain = tmp_path / "plain.csv"
+    result = run("score", str(pred), str(gt), *preset[:4], "--per-image-output", str(plain))
+    assert result.exit_code == 0, result.output
+    assert "iiou" not in plain.read_text().splitlines()[0]

@@ -31,7 +31,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["InstanceRow", "InstanceRules", "InstanceScores", "instance_row", "instance_scores"]
+__all__ = [
+    "InstanceRow",
+    "InstanceRules",
+    "InstanceScores",
+    "image_iiou",
+    "instance_row",
+    "instance_scores",
+]
 
 
 @dataclass(frozen=True)
@@ -65,13 +72,18 @@ class InstanceRules:
 
 @dataclass(frozen=True)
 class InstanceRow:
-    """One image's weighted counts (floats) and extra category false positives."""
+    """One image's weighted counts (floats) and extra category false positives.
+
+    ``key`` is the image's pairing key (set by the worker, so per-image rows can
+    be checked to line up with the image's counts).
+    """
 
     class_tp: np.ndarray
     class_fn: np.ndarray
     category_tp: np.ndarray
     category_fn: np.ndarray
     category_extra_fp: np.ndarray
+    key: str = ""
 
 
 def instance_row(
@@ -212,16 +224,54 @@ def instance_scores(
     extra = np.array(
         [sum(int(row.category_extra_fp[k]) for row in rows) for k in range(len(names))]
     )
-    class_iiou = np.full(num_classes, math.nan)
-    for cls in range(num_classes):
-        if math.isnan(rules.average_sizes[cls]):
-            continue
-        denominator = class_tp[cls] + float(class_fp[cls]) + class_fn[cls]
-        if denominator > 0:
-            class_iiou[cls] = class_tp[cls] / denominator
+    class_iiou = _class_iiou(class_tp, class_fp, class_fn, rules)
     category_iiou = np.full(len(names), math.nan)
     for k, name in enumerate(names):
         denominator = category_tp[k] + float(category_fp[name] + extra[k]) + category_fn[k]
         if denominator > 0:
             category_iiou[k] = category_tp[k] / denominator
     return InstanceScores(class_iiou, names, category_iiou)
+
+
+def _class_iiou(
+    class_tp: np.ndarray, class_fp: np.ndarray, class_fn: np.ndarray, rules: InstanceRules
+) -> np.ndarray:
+    """w TP / (w TP + FP + w FN) per class; NaN without instances or with nothing to count."""
+    class_iiou = np.full(len(rules.average_sizes), math.nan)
+    for cls, size in enumerate(rules.average_sizes):
+        if math.isnan(size):
+            continue
+        denominator = float(class_tp[cls]) + float(class_fp[cls]) + float(class_fn[cls])
+        if denominator > 0:
+            class_iiou[cls] = float(class_tp[cls]) / denominator
+    return class_iiou
+
+
+def image_iiou(row: InstanceRow, class_fp: np.ndarray, rules: InstanceRules) -> InstanceScores:
+    """One image's iIoU per class and its mean, the image scored on its own.
+
+    The dataset formula over this image alone: per class, the image's weighted
+    TP / (weighted TP + its FP + weighted FN), NaN for a class without instances
+    or with none of the three in this image; the mean skips NaN (``miiou``).
+    Categories are left out (``category_names`` is empty): their false positives
+    need the image's category confusion, which per-image counts do not keep.
+
+    Parameters
+    ----------
+    row : InstanceRow
+        The image's weighted counts.
+    class_fp : numpy.ndarray
+        The image's FP per class (from its confusion counts).
+    rules : InstanceRules
+
+    Examples
+    --------
+    >>> rules = InstanceRules((float("nan"), 4.0, 2.0))
+    >>> row = InstanceRow(np.array([0.0, 6.0, 0.0]), np.array([0.0, 2.0, 0.0]),
+    ...                   np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64))
+    >>> scores = image_iiou(row, np.array([0, 2, 0]), rules)
+    >>> scores.class_iiou.tolist(), scores.miiou
+    ([nan, 0.6, nan], 0.6)
+    """
+    class_iiou = _class_iiou(row.class_tp, class_fp, row.class_fn, rules)
+    return InstanceScores(class_iiou, (), np.zeros(0))

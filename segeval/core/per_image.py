@@ -51,6 +51,11 @@ class ImageResult:
     tp, fp, fn : numpy.ndarray, optional
         This image's per-class counts (set by :func:`image_results`; sinks
         that write counts, such as nnU-Net's ``summary.json``, read them).
+    iiou : numpy.ndarray, optional
+        With instance maps: this image's iIoU per class, the image scored on its
+        own (:func:`~segeval.core.instances.image_iiou`; NaN where undefined).
+    miiou : float
+        With instance maps: the mean of ``iiou`` over its defined classes.
     """
 
     key: str
@@ -66,6 +71,8 @@ class ImageResult:
     tp: np.ndarray | None = None
     fp: np.ndarray | None = None
     fn: np.ndarray | None = None
+    iiou: np.ndarray | None = None
+    miiou: float = math.nan
 
 
 class ImageCountSpool:

@@ -11,9 +11,12 @@ any exception (:meth:`commit` and :meth:`abort` do the same by hand).
   With boundary metrics, the image's means over classes follow (``mean_biou``,
   ``mean_bf``, ``hd``, ``hd95``, ``assd``, ``nsd``, those computed), then
   ``biou[NAME]``, ``bf[NAME]``, ... per class; an infinite distance is ``inf``.
+  With instance maps (``--gt-instances``), ``miiou`` and ``iiou[NAME]`` per
+  class come last: the image's own iIoU
+  (:func:`~segeval.core.instances.image_iiou`).
 * JSON lines: one object per image with the same scalars and ``iou`` / ``dice``
-  objects keyed by class name; undefined values are ``null`` (JSON Schema
-  ``segeval/per-image/v1``).
+  (and ``iiou``) objects keyed by class name; undefined values are ``null``
+  (JSON Schema ``segeval/per-image/v1``).
 
 Written in place (stdout for ``-``, ``/dev/stdout``, a pipe), each row is
 flushed as it is written, so a reader down the pipe sees it while the run goes on.
@@ -107,6 +110,7 @@ class PerImageWriter:
         self._names: Sequence[str] = ()
         self._boundary: Sequence[str] = ()
         self._boundary_means: Sequence[str] = ()
+        self._iiou = False
         self._header_pending = False
 
     def _write_csv(self, cells: Sequence[object]) -> None:
@@ -130,12 +134,14 @@ class PerImageWriter:
     def _header(self, result: ImageResult | None) -> None:
         self._boundary = [] if result is None else list(result.boundary)
         self._boundary_means = [] if result is None else list(result.boundary_summary)
+        self._iiou = result is not None and result.iiou is not None
         self._write_csv(
             ["image", "scored_pixels", "pixel_accuracy", "miou", "mdice"]
             + [f"iou[{name}]" for name in self._names]
             + [f"dice[{name}]" for name in self._names]
             + list(self._boundary_means)
             + [f"{metric}[{name}]" for metric in self._boundary for name in self._names]
+            + (["miiou", *(f"iiou[{name}]" for name in self._names)] if self._iiou else [])
         )
         self._header_pending = False
 
@@ -147,9 +153,13 @@ class PerImageWriter:
                 self._header(result)
             if list(result.boundary) != list(self._boundary):
                 raise UsageError(f"per-image row {result.key}: other boundary metrics than row 1.")
+            if (result.iiou is not None) != self._iiou:
+                raise UsageError(f"per-image row {result.key}: iIoU in some rows only.")
             values = [*scalars, *result.iou.tolist(), *result.dice.tolist()]
             values += [result.boundary_summary[name] for name in self._boundary_means]
             values += [v for metric in self._boundary for v in result.boundary[metric].tolist()]
+            if result.iiou is not None:
+                values += [result.miiou, *result.iiou.tolist()]
             self._write_csv([result.key, result.scored_pixels, *values])
             return
         row: dict[str, Any] = {
@@ -169,6 +179,11 @@ class PerImageWriter:
         for metric, per_class in result.boundary.items():
             row[metric] = {
                 name: json_value(v) for name, v in zip(self._names, per_class.tolist(), strict=True)
+            }
+        if result.iiou is not None:
+            row["miiou"] = _number(result.miiou)
+            row["iiou"] = {
+                name: _number(v) for name, v in zip(self._names, result.iiou.tolist(), strict=True)
             }
         self._file.write(json.dumps(row, allow_nan=False) + "\n")
         self._written()

@@ -16,6 +16,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from segeval.core.confusion import ConfusionMatrix
+from segeval.core.instances import InstanceRow, image_iiou
 from segeval.core.metrics import MetricOptions, included_classes
 from segeval.core.per_image import ImageCountSpool, ImageMeans, ImageResult, image_results
 from segeval.errors import SegevalError, UsageError
@@ -415,9 +416,17 @@ def report_from_counts(
             boundary=rows.boundary, surface=rows.surface, band_widths=sorted(rows.band_widths),
             distance_units=rows.distance_units,
         )  # fmt: skip
+    rows = boundary_rows or BoundaryRows()
+    instances = (
+        None
+        if settings.instances is None
+        else InstanceResults(settings.instances.rules, rows.instances)
+    )
     image_means = None
     if settings.per_image or image_sink is not None:
-        image_means = _image_means(spool, class_names, metric_options, image_sink, boundary)
+        image_means = _image_means(
+            spool, class_names, metric_options, image_sink, boundary, instances
+        )
         if not settings.per_image:
             image_means = None  # the rows were for the sink only
     image_counts = None
@@ -434,12 +443,9 @@ def report_from_counts(
             )
         )
     all_warnings += diagnose_counts(accumulator, settings)
-    rows = boundary_rows or BoundaryRows()
     return build_report(
         accumulator,
-        instances=None
-        if settings.instances is None
-        else InstanceResults(settings.instances.rules, rows.instances),
+        instances=instances,
         class_names=class_names,
         metric_options=metric_options,
         image_means=image_means,
@@ -477,6 +483,7 @@ def _image_means(
     metric_options: MetricOptions,
     image_sink: ImageSink | None,
     boundary: BoundaryResults | None,
+    instances: InstanceResults | None = None,
 ) -> ImageMeans:
     means = ImageMeans(
         included_classes(len(class_names), metric_options), metric_options.empty_mean
@@ -487,6 +494,7 @@ def _image_means(
         return means
     image_sink.begin(class_names)
     boundary_images = iter(()) if boundary is None else boundary.images()
+    instance_rows = iter(()) if instances is None else iter(instances.rows)
     for result in image_results(spool, len(class_names), metric_options):
         means.add(result)
         image = next(boundary_images, None)
@@ -494,5 +502,18 @@ def _image_means(
             if image.key != result.key:  # both are in scoring order
                 raise AssertionError(f"per-image rows out of step: {image.key} vs {result.key}")
             result = replace(result, boundary=image.per_class, boundary_summary=image.summary)
+        if instances is not None:
+            result = _with_image_iiou(result, next(instance_rows, None), instances)
         image_sink.write(result)
     return means
+
+
+def _with_image_iiou(
+    result: ImageResult, row: InstanceRow | None, instances: InstanceResults
+) -> ImageResult:
+    """The image's row with its own iIoU (its weighted sums and its FP)."""
+    if row is None or row.key != result.key or result.fp is None:  # both in scoring order
+        found = None if row is None else row.key
+        raise AssertionError(f"per-image iIoU rows out of step: {found} vs {result.key}")
+    scores = image_iiou(row, result.fp, instances.rules)
+    return replace(result, iiou=scores.class_iiou, miiou=scores.miiou)

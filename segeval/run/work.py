@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -522,9 +522,10 @@ class _Instances:
         else:
             pred_classes = total.pred_mapping.encode(pred_mask)
         pred_raw = pred_mask if options.pred_raw else None
-        return instance_row(
+        row = instance_row(
             ids, gt_classes, pred_classes, pred_raw, options.rules, options.instance_class
         )
+        return replace(row, key=self.task.key)
 
 
 def _measure_boundaries(
