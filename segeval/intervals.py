@@ -139,6 +139,21 @@ def _few_units(result: BootstrapResult | PairedBootstrapResult) -> list[Notice]:
     return [Notice("few-resampled-units", message)]
 
 
+#: Why iIoU has no interval (the bootstrap resamples the count table alone).
+_IIOU_NOT_RESAMPLED = (
+    "miiou, category_miiou and iIoU per class and category have no confidence interval: "
+    "the bootstrap resamples each image's TP, FP and FN per class, and iIoU needs each "
+    "image's instance-weighted TP and FN too, which the per-image counts do not keep; they "
+    "are shown without one (docs/statistics.md)."
+)
+
+
+def _iiou_not_resampled(*reports: Report) -> list[Notice]:
+    if not any(report.config.gt_instances for report in reports):
+        return []
+    return [Notice("iiou-without-interval", _IIOU_NOT_RESAMPLED)]
+
+
 def with_intervals(report: Report, options: IntervalOptions, *, jobs: int = 1) -> Report:
     """The report with confidence intervals of every summary metric and per-class IoU / Dice.
 
@@ -155,7 +170,9 @@ def with_intervals(report: Report, options: IntervalOptions, *, jobs: int = 1) -
     -------
     Report
         With ``intervals`` set and, when fewer than
-        :data:`~segeval.stats.MIN_TRUSTED_UNITS` units were resampled, a warning.
+        :data:`~segeval.stats.MIN_TRUSTED_UNITS` units were resampled, a warning;
+        a report with iIoU (instance maps) also gets the warning
+        ``iiou-without-interval``: iIoU is not resampled.
 
     Raises
     ------
@@ -202,7 +219,8 @@ def with_intervals(report: Report, options: IntervalOptions, *, jobs: int = 1) -
         jobs=jobs,
     )
     result = replace(result, grouping=options.grouping)
-    return replace(report, intervals=result, warnings=(*report.warnings, *_few_units(result)))
+    notices = [*_few_units(result), *_iiou_not_resampled(report)]
+    return replace(report, intervals=result, warnings=(*report.warnings, *notices))
 
 
 def _counts(report: Report, name: str) -> ImageCountTable:
@@ -238,7 +256,8 @@ def paired_intervals(
     -------
     result : PairedBootstrapResult
     warnings : list of Notice
-        Images only one report has, and too few resampled units.
+        Images only one report has, too few resampled units, and iIoU left
+        without an interval (a report with instance maps).
 
     Raises
     ------
@@ -263,7 +282,7 @@ def paired_intervals(
         jobs=jobs,
     )
     result = replace(result, grouping=options.grouping)
-    warnings = _few_units(result)
+    warnings = [*_few_units(result), *_iiou_not_resampled(baseline, candidate)]
     left_out = len(result.only_baseline) + len(result.only_candidate)
     if left_out:
         message = (

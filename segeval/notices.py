@@ -29,6 +29,7 @@ NOTICE_CODES: Mapping[str, str] = {
     "mostly-ignore-predicted": "most scored pixels were predicted as an ignore value",
     "few-resampled-units": "--ci resampled fewer than 10 images or groups",
     "images-not-shared": "compare --ci resampled only the images both reports scored",
+    "iiou-without-interval": "--ci gives iIoU (miiou, iiou, category iIoU) no interval",
 }
 
 

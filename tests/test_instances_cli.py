@@ -477,3 +477,39 @@ def test_per_image_rows_carry_each_image_s_own_iiou(
     result = run("score", str(pred), str(gt), *preset[:4], "--per-image-output", str(plain))
     assert result.exit_code == 0, result.output
     assert "iiou" not in plain.read_text().splitlines()[0]
+
+
+def test_ci_says_plainly_that_iiou_has_no_interval(
+    folders: tuple[Path, Path], tmp_path: Path
+) -> None:
+    pred, gt = folders
+    saved = tmp_path / "report.json"
+    result = run(
+        "score", str(pred), str(gt), *CITYSCAPES, "--gt-instances", str(gt),
+        "--ci", "--seed", "1", "--bootstrap", "200", "--format", "json", "--output", str(saved),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    document = json.loads(saved.read_text())
+    message = (
+        "miiou, category_miiou and iIoU per class and category have no confidence interval: "
+        "the bootstrap resamples each image's TP, FP and FN per class, and iIoU needs each "
+        "image's instance-weighted TP and FN too, which the per-image counts do not keep; they "
+        "are shown without one (docs/statistics.md)."
+    )
+    assert {"code": "iiou-without-interval", "message": message} in document["warnings"]
+    assert f"{message} [iiou-without-interval]" in result.stderr
+    assert "miiou" not in document["intervals"]["summary"]
+    assert "miou" in document["intervals"]["summary"]
+    assert document["summary"]["miiou"] == pytest.approx(
+        OFFICIAL["averageScoreInstClasses"], abs=1e-12
+    )
+    compared = run("compare", str(saved), str(saved), "--ci", "--seed", "1", "--bootstrap", "200",
+                   "--format", "json")  # fmt: skip
+    assert compared.exit_code == 0, compared.output
+    codes = [item["code"] for item in json.loads(compared.stdout)["warnings"]]
+    assert "iiou-without-interval" in codes
+    # Without instance maps there is nothing to warn about.
+    plain = run("score", str(pred), str(gt), *CITYSCAPES, "--ci", "--seed", "1",
+                "--bootstrap", "200", "--format", "json")  # fmt: skip
+    assert plain.exit_code == 0, plain.output
+    assert "iiou-without-interval" not in plain.stdout
