@@ -1027,6 +1027,11 @@ def build_score_options(ctx: click.Context) -> ScoreOptions:
         if params[name] not in (None, ())
         and ctx.get_parameter_source(name) is not ParameterSource.DEFAULT
     }
+    # --per-image-output asks for the per-image rows as --per-image does (a convention
+    # without them keeps its dataset-level numbers and records the override).
+    per_image = bool(params["per_image"]) or params.get("per_image_output") is not None
+    if per_image:
+        given.add("per_image")
     metric_options = MetricOptions(
         empty=params["empty"] or "nan",
         zero_division=params["zero_division"] or "nan",
@@ -1049,7 +1054,7 @@ def build_score_options(ctx: click.Context) -> ScoreOptions:
         out_of_range=params["out_of_range"] or "error",
         pred_ignore=params["pred_ignore"] or "miss",
         reduce_zero_label=bool(params["reduce_zero_label"]),
-        per_image=bool(params["per_image"]),
+        per_image=per_image,
         pairing=PairingOptions(
             pred_suffix=params["pred_suffix"],
             gt_suffix=params["gt_suffix"],
@@ -1231,8 +1236,6 @@ def score(
     thresholds = _thresholds(fail_under, fail_over, thresholds_file)
     intervals = build_interval_options(ctx.params)
     options = build_score_options(ctx)
-    if per_image_output is not None:
-        options = replace(options, per_image=True)
     if intervals is not None:
         options = replace(options, image_counts=True)
     if thresholds:  # the gate's code loads only when there is something to check

@@ -134,6 +134,26 @@ def test_explicit_options_win_over_the_convention(make_dataset: MaskWriter) -> N
     assert document["classes"][1]["iou"] is None
 
 
+@pytest.mark.parametrize("name", ["cityscapes", "mmseg", "ade20k"])
+def test_per_image_output_works_under_a_dataset_level_convention(
+    make_dataset: MaskWriter, tmp_path: Path, name: str
+) -> None:
+    # These conventions score at the dataset level only; --per-image-output asks for
+    # the rows as --per-image does, and the dataset-level numbers stay the convention's.
+    pred, gt = make_dataset(
+        {"a": np.array([[1, 1, 2]]), "b": np.array([[1, 2, 2]])},
+        {"a": np.array([[1, 2, 2]]), "b": np.array([[1, 2, 2]])},
+    )
+    rows = tmp_path / "rows.csv"
+    plain = score(pred, gt, "--convention", name, "--num-classes", "3")
+    with_rows = score(
+        pred, gt, "--convention", name, "--num-classes", "3", "--per-image-output", str(rows)
+    )
+    assert with_rows["summary"]["miou"] == plain["summary"]["miou"]
+    assert with_rows["config"]["convention"] == name
+    assert [line.split(",")[0] for line in rows.read_text().splitlines()[1:]] == ["a", "b"]
+
+
 @pytest.mark.parametrize("name", list(CONVENTIONS))
 def test_every_convention_is_documented(name: str) -> None:
     assert f"`--convention {name}`" in (REPO / "docs" / "metrics.md").read_text()
