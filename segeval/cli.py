@@ -1296,10 +1296,11 @@ def score(
 
             report, state = evaluate_shard(
                 pred_dir, gt_dir, options, shard_spec,
-                execution=execution, on_progress=progress, image_sink=sink,
+                execution=execution, on_progress=progress, image_sink=sink, intervals=intervals,
             )  # fmt: skip
             save_state_file(state, save_state)
-    if intervals is not None:
+    # A shard's bootstrap would resample its own images only: merge adds the run's.
+    if intervals is not None and (shard is None or shard_spec.count == 1):
         from segeval.intervals import with_intervals
 
         report = with_intervals(report, intervals, jobs=execution.jobs or default_jobs())
@@ -1461,7 +1462,9 @@ def merge(
     run: the same settings, folders and segeval version, every shard once,
     every image once; anything else is refused, naming the file. The report
     is exactly the one a single run prints (every --format of score; the
-    per-image rows too when the run had --per-image).
+    boundary metrics of --boundary and --surface-distances; the per-image
+    rows too when the run had --per-image; the confidence intervals of the
+    whole run when the shards were scored with --ci).
 
     \b
     Example:
@@ -1472,6 +1475,7 @@ def merge(
     from segeval.render import RenderOptions
     from segeval.render import score as score_formats
     from segeval.render.tables import render_with
+    from segeval.run.engine import default_jobs
     from segeval.run.shards import load_state, merge_states
 
     storage = _storage(ctx)
@@ -1487,7 +1491,7 @@ def merge(
             "no per-image counts; score them again with --per-image."
         )
     with _per_image_writer(per_image_output) as writer:
-        report = merge_states(parts, image_sink=writer)
+        report = merge_states(parts, image_sink=writer, jobs=default_jobs())
     gate = check_thresholds(report, thresholds) if thresholds else None
     report = replace(report, gate=gate)
     render_options = RenderOptions(confusion_matrix=confusion_matrix, normalize=normalize)

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from segeval.cli import cli
+from segeval.core.boundary import BoundaryOptions
+from segeval.core.per_image import ImageResult
 from segeval.render import RenderOptions
 from segeval.render import score as score_formats
 from segeval.render.tables import render_with
@@ -17,10 +23,29 @@ from segeval.report import Report
 from segeval.run.evaluate import evaluate
 from segeval.run.options import ScoreOptions
 from segeval.run.shards import Shard, ShardState, StateError, evaluate_shard, merge_states
-from tests.helpers import CAMVID, CAMVID_OPTIONS, SAMPLE, SAMPLE_ARGS, RowSink
+from tests.helpers import CAMVID, CAMVID_OPTIONS, SAMPLE, SAMPLE_ARGS, RowSink, save_mask
 
 NAMES = tuple((SAMPLE / "class_names.txt").read_text().split())
 VIEW = RenderOptions(confusion_matrix=True, normalize="gt")
+VOLUMES = SAMPLE / "volumes"
+
+
+class BoundaryRowSink:
+    """Keeps each per-image row with its boundary values, as JSON text (exact, NaN-safe)."""
+
+    def __init__(self) -> None:
+        self.rows: list[str] = []
+
+    def begin(self, class_names: Sequence[str]) -> None:
+        """Nothing to do before the rows."""
+
+    def write(self, result: ImageResult) -> None:
+        """Keep one row."""
+        boundary: dict[str, Any] = {
+            name: values.tolist() for name, values in result.boundary.items()
+        }
+        row = [result.key, result.iou.tolist(), boundary, dict(result.boundary_summary)]
+        self.rows.append(json.dumps(row))
 
 
 def _every_format(report: Report) -> dict[str, str]:
@@ -70,12 +95,14 @@ def _cli(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def _save_parts(folder: Path, count: int, *extra: str) -> list[str]:
+def _save_parts(
+    folder: Path, count: int, *extra: str, inputs: Sequence[str] = SAMPLE_ARGS
+) -> list[str]:
     paths = []
     for index in range(1, count + 1):
         path = folder / f"part-{index}.segeval"
         code, _, err = _cli(
-            "score", *SAMPLE_ARGS, "--shard", f"{index}/{count}", "--save-state", str(path),
+            "score", *inputs, "--shard", f"{index}/{count}", "--save-state", str(path),
             "--format", "json", *extra,
         )  # fmt: skip
         assert code == 0, err
@@ -151,8 +178,8 @@ def test_a_damaged_part_is_named(tmp_path: Path) -> None:
     code, _, err = _cli("merge", *parts)
     assert code == 2
     assert f"{parts[1]}: the checksum does not match the content" in err
-    with pytest.raises(StateError, match="expected a segeval/state/v1 state file"):
-        ShardState.from_text('{"format": "segeval/state/v0"}', "old.segeval")
+    with pytest.raises(StateError, match="expected a segeval/state/v2 state file"):
+        ShardState.from_text('{"format": "something/else"}', "other.segeval")
 
 
 @pytest.mark.parametrize(
@@ -169,11 +196,147 @@ def test_bad_shard_options_are_usage_errors(args: list[str], message: str) -> No
     assert message in err
 
 
-def test_boundary_metrics_are_refused_with_a_state(tmp_path: Path) -> None:
-    code, _, err = _cli(
-        "score", *SAMPLE_ARGS, "--boundary", "--shard", "1/2",
-        "--save-state", str(tmp_path / "part-1.segeval"),
+def _boundary_set(root: Path) -> tuple[Path, Path]:
+    """15 generated pairs whose classes come and go, so some distances are infinite."""
+    rng = np.random.default_rng(16)
+    for index in range(15):
+        gt_mask = np.zeros((24, 32), dtype=np.uint8)
+        pred_mask = np.zeros_like(gt_mask)
+        for label in (1, 2, 3):
+            for mask, shift in ((gt_mask, 0), (pred_mask, int(rng.integers(-2, 3)))):
+                if rng.random() < 0.75:  # absent from one side now and then: missed or spurious
+                    top, left = int(rng.integers(2, 14)), int(rng.integers(2, 20)) + shift
+                    mask[top : top + 8, max(left, 0) : left + 9] = label
+        save_mask(root / "gt" / f"img_{index:02d}.png", gt_mask)
+        save_mask(root / "pred" / f"img_{index:02d}.png", pred_mask)
+    return root / "pred", root / "gt"
+
+
+BOUNDARY_RUNS = {
+    "boundary": ScoreOptions(per_image=True, boundary=BoundaryOptions(boundary=True)),
+    "surface": ScoreOptions(
+        num_classes=4, boundary=BoundaryOptions(surface=True, nsd_tolerance=1.5)
+    ),
+    "both-replace-inf": ScoreOptions(
+        num_classes=4,
+        per_image=True,
+        boundary=BoundaryOptions(boundary=True, surface=True, replace_inf=True, hd95="medpy"),
+    ),
+}
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 7])
+@pytest.mark.parametrize("name", list(BOUNDARY_RUNS))
+def test_merged_boundary_shards_equal_the_single_run(tmp_path: Path, count: int, name: str) -> None:
+    pred, gt = _boundary_set(tmp_path)
+    options = BOUNDARY_RUNS[name]
+    # A state holds per-image rows of runs with per-image scoring only (merge refuses a sink).
+    single_rows = BoundaryRowSink() if options.per_image else None
+    merged_rows = BoundaryRowSink() if options.per_image else None
+    single = evaluate(pred, gt, options, image_sink=single_rows)
+    merged = merge_states(_parts(pred, gt, options, count), image_sink=merged_rows)
+    assert _every_format(merged) == _every_format(single)
+    if single_rows is not None and merged_rows is not None:
+        assert len(single_rows.rows) == 15
+        assert merged_rows.rows == single_rows.rows
+    assert merged.boundary is not None
+    assert merged.boundary == single.boundary
+    if options.boundary is not None and options.boundary.surface:
+        # The set has one-sided cases, so the rows carried infinite distances through JSON.
+        assert merged.boundary.missed + merged.boundary.spurious > 0
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 7])
+def test_merged_volume_shards_equal_the_single_run_in_json(tmp_path: Path, count: int) -> None:
+    """Surface distances in millimetres on the sample volumes, through the CLI (7 > 3 cases)."""
+    args = [str(VOLUMES / "pred"), str(VOLUMES / "gt"), "--num-classes", "3",
+            "--surface-distances", "--nsd-tolerance", "2", "--per-image", "-q"]  # fmt: skip
+    parts = _save_parts(tmp_path, count, *args[2:], inputs=args[:2])
+    code, merged, err = _cli(
+        "merge", *parts, "--format", "json", "--per-image-output", str(tmp_path / "merged.jsonl")
+    )
+    assert code == 0, err
+    code, single, err = _cli(
+        "score", *args, "--format", "json", "--per-image-output", str(tmp_path / "single.jsonl")
+    )
+    assert code == 0, err
+    assert _timeless(merged) == _timeless(single)
+    assert json.loads(single)["boundary"]["distance_unit"] == "mm"
+    merged_rows = (tmp_path / "merged.jsonl").read_text()
+    assert merged_rows == (tmp_path / "single.jsonl").read_text()
+
+
+def _timeless(document: str) -> str:
+    """The JSON text with the one field that differs (the run time) zeroed, bytes otherwise."""
+    return re.sub(r'"elapsed_seconds": [^,}]+', '"elapsed_seconds": 0', document)
+
+
+@pytest.mark.parametrize("count", [2, 7])
+def test_merged_shards_carry_the_single_runs_intervals(tmp_path: Path, count: int) -> None:
+    ci = ["--ci", "0.9", "--bootstrap", "300", "--seed", "5", "--group-by", r"^(\w)"]
+    parts = _save_parts(tmp_path, count, *ci)
+    code, merged, err = _cli("merge", *parts, "--format", "json")
+    assert code == 0, err
+    code, single, err = _cli("score", *SAMPLE_ARGS, *ci, "--format", "json")
+    assert code == 0, err
+    assert _timeless(merged) == _timeless(single)
+    assert json.loads(merged)["intervals"]["summary"]["miou"]["high"] is not None
+
+
+def test_a_shard_report_leaves_the_intervals_to_merge(tmp_path: Path) -> None:
+    code, shard_report, err = _cli(
+        "score", *SAMPLE_ARGS, "--ci", "--seed", "1", "--shard", "1/2",
+        "--save-state", str(tmp_path / "part-1.segeval"), "--format", "json",
     )  # fmt: skip
+    assert code == 0, err
+    assert "intervals" not in json.loads(shard_report)
+    code, _, err = _cli(
+        "score", *SAMPLE_ARGS, "--ci", "--seed", "2", "--shard", "2/2",
+        "--save-state", str(tmp_path / "part-2.segeval"),
+    )  # fmt: skip
+    assert code == 0, err
+    code, _, err = _cli("merge", str(tmp_path / "part-1.segeval"), str(tmp_path / "part-2.segeval"))
     assert code == 2
-    assert "--save-state keeps counts, not boundary statistics" in err
-    assert not (tmp_path / "part-1.segeval").exists()
+    assert err == (
+        f"segeval: error: {tmp_path / 'part-2.segeval'}: made with other --ci settings than "
+        f"{tmp_path / 'part-1.segeval'}; score every shard with the same --ci, --bootstrap, "
+        "--seed, --ci-method and grouping.\n"
+    )
+
+
+def test_a_part_with_other_boundary_options_is_named(tmp_path: Path) -> None:
+    parts = _save_parts(tmp_path, 2, "--boundary")
+    foreign = tmp_path / "foreign.segeval"
+    code, _, err = _cli(
+        "score", *SAMPLE_ARGS, "--boundary", "--boundary-width", "3", "--shard", "2/2",
+        "--save-state", str(foreign),
+    )  # fmt: skip
+    assert code == 0, err
+    code, _, err = _cli("merge", parts[0], str(foreign))
+    assert code == 2
+    assert err.startswith(f"segeval: error: {foreign}: made with other settings than {parts[0]}")
+
+
+def test_a_damaged_boundary_row_is_named(tmp_path: Path) -> None:
+    parts = _save_parts(tmp_path, 2, "--surface-distances")
+    document = json.loads(Path(parts[0]).read_text())
+    values = document["state"]["boundary"]["surface"]["values"]
+    values[0] = 1.0 if values[0] != 1.0 else 2.0
+    Path(parts[0]).write_text(json.dumps(document))
+    code, _, err = _cli("merge", *parts)
+    assert code == 2
+    assert err == (
+        f"segeval: error: {parts[0]}: the checksum does not match the content; the file is "
+        "damaged or was edited, so score this shard again.\n"
+    )
+
+
+def test_a_state_of_an_older_version_is_refused(tmp_path: Path) -> None:
+    old = tmp_path / "old.segeval"
+    old.write_text('{"format": "segeval/state/v1", "checksum": "sha256:0", "state": {}}')
+    code, _, err = _cli("merge", str(old))
+    assert code == 2
+    assert err == (
+        f"segeval: error: {old}: a segeval/state/v1 state file, written by another segeval "
+        "version; this one reads segeval/state/v2 only, so score this shard again with it.\n"
+    )

@@ -512,9 +512,12 @@ class ReportSettings:
     (('a', 'b'), frozenset({1}))
     >>> ReportSettings.from_dict(settings.to_dict()) == settings
     True
+    >>> from segeval.core.boundary import BoundaryOptions
+    >>> with_boundary = replace(settings, boundary=BoundaryOptions(surface=True, replace_inf=True))
+    >>> ReportSettings.from_dict(with_boundary.to_dict()) == with_boundary
+    True
 
-    ``boundary`` and ``instances`` are not read back by :meth:`from_dict`: shard
-    states, which use it, refuse boundary metrics and iIoU.
+    ``instances`` is not read back by :meth:`from_dict`: shard states refuse iIoU.
     """
 
     class_names: tuple[str, ...] | None = None
@@ -570,7 +573,29 @@ class ReportSettings:
             per_image=bool(data["per_image"]),
             image_counts=bool(data["image_counts"]),
             missing_policy=data["missing_policy"],
+            boundary=_boundary_from_dict(data["boundary"]),
         )
+
+
+def _boundary_from_dict(data: Mapping[str, Any] | None) -> BoundaryOptions | None:
+    """Inverse of the ``boundary`` entry of :meth:`ReportSettings.to_dict` (its field names)."""
+    if data is None:
+        return None
+    from segeval.core.boundary import BoundaryOptions  # loaded by boundary runs only
+
+    width = data["width"]
+    if width is not None and (isinstance(width, bool) or not isinstance(width, int)):
+        raise ValueError(f"boundary width must be an integer or null, got {width!r}")
+    return BoundaryOptions(
+        boundary=bool(data["boundary"]),
+        surface=bool(data["surface"]),
+        width=width,
+        ratio=float(data["ratio"]),
+        bf_fraction=float(data["bf_fraction"]),
+        nsd_tolerance=float(data["nsd_tolerance"]),
+        hd95=data["hd95"],
+        replace_inf=bool(data["replace_inf"]),
+    )
 
 
 @dataclass(frozen=True)

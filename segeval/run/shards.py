@@ -3,28 +3,36 @@
 ``segeval score ... --shard I/N --save-state part-I.segeval`` scores the I-th
 of N slices of the sorted pairing (contiguous, sizes within one image of each
 other, the same on every machine that lists the same folders) and saves its
-*state*: the exact integer counts, per-image counts with ``--per-image``, and
-what the report needs besides counts. ``segeval merge part-*.segeval`` adds the
-states up. Counts are integers, so the merged report is the one a single run
-gives, bit for bit (only ``elapsed_seconds`` differs: the parts' sum).
+*state*: the exact integer counts, per-image counts with ``--per-image`` or
+``--ci``, each image's boundary statistics with ``--boundary`` or
+``--surface-distances``, and what the report needs besides. ``segeval merge
+part-*.segeval`` adds the counts up and puts the per-image rows back in
+scoring order. Counts are integers and every float of a row is written with
+its shortest exact repr (``"inf"`` and ``null`` for infinite and undefined
+distances), so the merged report is the one a single run gives, bit for bit
+(only ``elapsed_seconds`` differs: the parts' sum).
 
 A state file is JSON: ``{"format", "checksum", "state"}``, where ``checksum``
 is the SHA-256 of the canonical JSON of ``state``. Merging refuses a damaged
 file, a part made with other settings, folders or segeval version (the
-settings fingerprint, :meth:`ScoreOptions.fingerprint`), a missing or
-duplicated shard, and an image covered twice, naming the file.
+settings fingerprint, :meth:`ScoreOptions.fingerprint`, which covers the
+boundary options), other ``--ci`` settings, a missing or duplicated shard, an
+image covered twice, and a state file of another format version, naming the
+file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,6 +42,7 @@ from segeval.core.per_image import ImageCountSpool
 from segeval.errors import SegevalError, UsageError
 from segeval.io.storage import Location, RemotePath, location
 from segeval.notices import Notice
+from segeval.numbers import json_value, value_from_json
 from segeval.outputs.atomic import read_text, write_text_atomic
 from segeval.report import PairingSummary, Report
 from segeval.run.evaluate import (
@@ -45,7 +54,11 @@ from segeval.run.evaluate import (
     report_from_counts,
 )
 from segeval.run.options import Execution, ReportSettings, ScoreOptions
+from segeval.run.work import BoundaryRows
 from segeval.wording import counted
+
+if TYPE_CHECKING:  # boundary kernels and the bootstrap load only for runs that use them
+    from segeval.intervals import IntervalOptions
 
 __all__ = [
     "STATE_FORMAT",
@@ -58,8 +71,9 @@ __all__ = [
     "save_state",
 ]
 
-#: The ``format`` of a state file; a new version changes the name.
-STATE_FORMAT = "segeval/state/v1"
+#: The ``format`` of a state file; a new version changes the name. v2 added
+#: each image's boundary statistics and the ``--ci`` settings.
+STATE_FORMAT = "segeval/state/v2"
 
 
 class StateError(SegevalError):
@@ -129,8 +143,12 @@ class ShardState:
         The pairing's warnings and the findings about the folders.
     counts : ConfusionMatrix
     images : list of (key, tp, fp, fn)
-        Per-image counts, with ``settings.per_image``.
+        Per-image counts, with ``settings.per_image`` or ``settings.image_counts``.
     elapsed_seconds : float
+    boundary_rows : BoundaryRows
+        Each image's boundary statistics, in scoring order (with ``settings.boundary``).
+    intervals : IntervalOptions, optional
+        The run's ``--ci`` settings: :func:`merge_states` adds the intervals.
     """
 
     shard: Shard
@@ -145,6 +163,8 @@ class ShardState:
     counts: ConfusionMatrix
     images: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]
     elapsed_seconds: float
+    boundary_rows: BoundaryRows = field(default_factory=BoundaryRows)
+    intervals: IntervalOptions | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The ``state`` object of the file."""
@@ -175,6 +195,8 @@ class ShardState:
                 [key, tp.tolist(), fp.tolist(), fn.tolist()] for key, tp, fp, fn in self.images
             ],
             "elapsed_seconds": self.elapsed_seconds,
+            "boundary": _rows_to_dict(self.boundary_rows, self.settings, counts.num_classes),
+            "intervals": None if self.intervals is None else _intervals_to_dict(self.intervals),
         }
 
     @classmethod
@@ -193,14 +215,16 @@ class ShardState:
         counts.pred_ignore_pixels = int(saved["pred_ignore_pixels"])
         counts.out_of_range_pixels = int(saved["out_of_range_pixels"])
         counts.num_images = int(saved["num_images"])
+        keys = tuple(str(key) for key in data["keys"])
+        settings = ReportSettings.from_dict(data["settings"])
         return cls(
             shard=Shard(int(data["shard"]["index"]), int(data["shard"]["count"])),
             fingerprint=str(data["fingerprint"]),
             inputs={str(k): str(v) for k, v in data["inputs"].items()},
             all_images=int(data["all_images"]),
             all_images_digest=str(data["all_images_digest"]),
-            keys=tuple(str(key) for key in data["keys"]),
-            settings=ReportSettings.from_dict(data["settings"]),
+            keys=keys,
+            settings=settings,
             pairing=PairingSummary.from_dict(data["pairing"]),
             warnings=tuple(Notice.from_dict(notice) for notice in data["warnings"]),
             counts=counts,
@@ -209,6 +233,8 @@ class ShardState:
                 for key, tp, fp, fn in data["images"]
             ],
             elapsed_seconds=float(data["elapsed_seconds"]),
+            boundary_rows=_rows_from_dict(data["boundary"], settings, keys),
+            intervals=_intervals_from_dict(data["intervals"]),
         )
 
     def to_text(self) -> str:
@@ -232,8 +258,13 @@ class ShardState:
             document = json.loads(text)
         except ValueError as err:
             raise StateError(f"{name}: not a segeval state file ({err}).") from err
-        if not isinstance(document, dict) or document.get("format") != STATE_FORMAT:
-            found = document.get("format") if isinstance(document, dict) else None
+        found = document.get("format") if isinstance(document, dict) else None
+        if found != STATE_FORMAT:
+            if isinstance(found, str) and re.fullmatch(r"segeval/state/v\d+", found):
+                raise StateError(
+                    f"{name}: a {found} state file, written by another segeval version; this "
+                    f"one reads {STATE_FORMAT} only, so score this shard again with it."
+                )
             raise StateError(
                 f"{name}: expected a {STATE_FORMAT} state file, found format {found!r}; "
                 "write it with 'segeval score --save-state' of this version."
@@ -254,6 +285,129 @@ def _counts(values: Sequence[int]) -> np.ndarray:
     return np.array(values, dtype=np.uint64)
 
 
+def _floats_to_json(values: np.ndarray) -> list[float | str | None]:
+    """Every value exactly (JSON numbers are Python's round-tripping repr), inf as "inf"."""
+    return [json_value(value) for value in values.ravel().tolist()]
+
+
+def _floats_from_json(values: Sequence[Any], shape: tuple[int, ...]) -> np.ndarray:
+    return np.array([value_from_json(value) for value in values], dtype=np.float64).reshape(shape)
+
+
+def _ints(values: Any, shape: tuple[int, ...], dtype: type[np.integer[Any]]) -> np.ndarray:
+    array = np.array(values, dtype=np.int64)
+    if array.size != math.prod(shape):
+        raise ValueError(f"expected {math.prod(shape)} counts, found {array.size}")
+    return array.reshape(shape).astype(dtype)
+
+
+def _rows_to_dict(
+    rows: BoundaryRows, settings: ReportSettings, num_classes: int
+) -> dict[str, Any] | None:
+    """A shard's boundary rows, padded to its class count (as a run pads them)."""
+    options = settings.boundary
+    if options is None:
+        return None
+    from segeval.core.boundary import BoundaryStats, SurfaceStats
+
+    saved: dict[str, Any] = {
+        "band_widths": sorted(rows.band_widths),
+        "distance_units": sorted(rows.distance_units),
+        "classes": num_classes,
+    }
+    if options.boundary:
+        stats = BoundaryStats.concatenate(rows.boundary, num_classes)
+        saved["boundary"] = {
+            "intersection": stats.intersection.ravel().tolist(),
+            "union": stats.union.ravel().tolist(),
+            "bf_counts": stats.bf_counts.ravel().tolist(),
+        }
+    if options.surface:
+        surface = (
+            SurfaceStats.concatenate(rows.surface, num_classes)
+            if rows.surface  # an empty shard's rows still carry the run's tolerance
+            else SurfaceStats.empty(num_classes, options.nsd_tolerance)
+        )
+        saved["surface"] = {
+            "nsd_tolerance": surface.nsd_tolerance,
+            "values": _floats_to_json(surface.values),
+            "status": surface.status.ravel().tolist(),
+            "diagonal": _floats_to_json(surface.diagonal),
+        }
+    return saved
+
+
+def _rows_from_dict(
+    data: Mapping[str, Any] | None, settings: ReportSettings, keys: tuple[str, ...]
+) -> BoundaryRows:
+    """Inverse of :func:`_rows_to_dict`: one row per key of the shard."""
+    options = settings.boundary
+    if options is None or data is None:
+        if (options is None) != (data is None):
+            raise ValueError("boundary statistics do not match the boundary settings")
+        return BoundaryRows()
+    from segeval.core.boundary import BoundaryStats, SurfaceStats
+
+    num_classes, count = int(data["classes"]), len(keys)
+    rows = BoundaryRows(
+        band_widths={int(width) for width in data["band_widths"]},
+        distance_units={str(unit) for unit in data["distance_units"]},
+    )
+    if options.boundary:
+        saved = data["boundary"]
+        rows.boundary.append(
+            BoundaryStats(
+                num_classes,
+                keys,
+                _ints(saved["intersection"], (count, num_classes), np.int64),
+                _ints(saved["union"], (count, num_classes), np.int64),
+                _ints(saved["bf_counts"], (count, num_classes, 4), np.int64),
+            )
+        )
+    if options.surface:
+        saved = data["surface"]
+        values = saved["values"]
+        columns = SurfaceStats.empty(1, 1.0).values.shape[2]  # HD, both HD95s, ASSD, NSD
+        rows.surface.append(
+            SurfaceStats(
+                num_classes,
+                float(saved["nsd_tolerance"]),
+                keys,
+                _floats_from_json(values, (count, num_classes, columns)),
+                _ints(saved["status"], (count, num_classes), np.int8),
+                _floats_from_json(saved["diagonal"], (count,)),
+            )
+        )
+    return rows
+
+
+def _intervals_to_dict(options: IntervalOptions) -> dict[str, Any]:
+    return {
+        "confidence": options.confidence,
+        "n_resamples": options.n_resamples,
+        "method": options.method,
+        "seed": options.seed,
+        "group_by": options.group_by,
+        "groups_csv": None if options.groups_csv is None else str(options.groups_csv),
+    }
+
+
+def _intervals_from_dict(data: Mapping[str, Any] | None) -> IntervalOptions | None:
+    if data is None:
+        return None
+    from segeval.intervals import IntervalOptions
+
+    seed, groups_csv = data["seed"], data["groups_csv"]
+    return IntervalOptions(
+        confidence=float(data["confidence"]),
+        n_resamples=int(data["n_resamples"]),
+        method=data["method"],
+        seed=None if seed is None else int(seed),
+        group_by=None if data["group_by"] is None else str(data["group_by"]),
+        groups_csv=None if groups_csv is None else Path(groups_csv),
+    )
+
+
 def _checksum(state: Mapping[str, Any]) -> str:
     canonical = json.dumps(state, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
@@ -269,37 +423,36 @@ def evaluate_shard(
     on_progress: ProgressCallback | None = None,
     image_sink: ImageSink | None = None,
     storage_options: Mapping[str, Any] | None = None,
+    intervals: IntervalOptions | None = None,
 ) -> tuple[Report, ShardState]:
     """Score one shard of two folders: its own report, and its state to merge.
 
     Parameters are those of :func:`~segeval.run.evaluate.evaluate`, plus the
-    shard. The report covers the shard's images only. Boundary metrics are
-    refused: their per-image statistics are not part of a state (yet).
+    shard and the ``--ci`` settings, which the state records so that
+    :func:`merge_states` adds the intervals of the whole run. The report
+    covers the shard's images only and carries no intervals.
 
     Examples
     --------
     >>> import tempfile, pathlib
     >>> from PIL import Image
+    >>> from segeval.core.boundary import BoundaryOptions
     >>> root = pathlib.Path(tempfile.mkdtemp())
     >>> for side in ("gt", "pred"):
     ...     (root / side).mkdir()
     ...     for name, value in (("a", 0), ("b", 1), ("c", 1)):
-    ...         mask = np.full((2, 2), value, dtype=np.uint8)
+    ...         mask = np.zeros((4, 4), dtype=np.uint8); mask[1:3, 1:3] = value
     ...         Image.fromarray(mask).save(root / side / f"{name}.png")
+    >>> options = ScoreOptions(num_classes=2, boundary=BoundaryOptions(surface=True))
     >>> parts = [
-    ...     evaluate_shard(root / "pred", root / "gt", ScoreOptions(num_classes=2), Shard(i, 2))[1]
-    ...     for i in (1, 2)
+    ...     evaluate_shard(root / "pred", root / "gt", options, Shard(i, 2))[1] for i in (1, 2)
     ... ]
     >>> [part.keys for part in parts]
     [('a',), ('b', 'c')]
-    >>> merge_states([("1", parts[0]), ("2", parts[1])]).confusion_matrix.tolist()
-    [[4, 0], [0, 8]]
+    >>> merged = merge_states([("1", parts[0]), ("2", parts[1])])
+    >>> merged.confusion_matrix.tolist(), merged.boundary.values["hd95"]
+    ([[40, 0], [0, 8]], 0.0)
     """
-    if options.boundary is not None:
-        raise UsageError(
-            "--save-state keeps counts, not boundary statistics: score --boundary and "
-            "--surface-distances in one run (any executor), or shard without them."
-        )
     if options.gt_instances is not None:
         raise UsageError(
             "--save-state keeps counts, not iIoU rows: score --gt-instances in one run (any "
@@ -323,6 +476,7 @@ def evaluate_shard(
         report = report_from_counts(
             settings, counted.accumulator, pairing=own, warnings=warnings,
             spool=spool, image_sink=image_sink, elapsed_seconds=elapsed,
+            boundary_rows=counted.boundary_rows,
         )  # fmt: skip
     state = ShardState(
         shard=shard,
@@ -337,6 +491,8 @@ def evaluate_shard(
         counts=counted.accumulator,
         images=images,
         elapsed_seconds=elapsed,
+        boundary_rows=counted.boundary_rows,
+        intervals=intervals,
     )
     return report, state
 
@@ -357,7 +513,10 @@ def load_state(path: Location) -> ShardState:
 
 
 def merge_states(
-    parts: Sequence[tuple[str, ShardState]], image_sink: ImageSink | None = None
+    parts: Sequence[tuple[str, ShardState]],
+    image_sink: ImageSink | None = None,
+    *,
+    jobs: int = 1,
 ) -> Report:
     """The report of a whole run from the states of all its shards.
 
@@ -367,6 +526,16 @@ def merge_states(
         Every shard's state, in any order; names are used in errors.
     image_sink : ImageSink, optional
         Receives the per-image rows (runs with per-image scoring).
+    jobs : int, default 1
+        Threads for the bootstrap of runs scored with ``--ci``; the intervals
+        do not depend on it.
+
+    Returns
+    -------
+    Report
+        The report one run gives: counts summed, per-image counts and
+        boundary rows in scoring order, intervals when the parts record
+        ``--ci`` settings.
 
     Raises
     ------
@@ -405,14 +574,19 @@ def merge_states(
             f"they were made from ({first_name}); score the shards again with one listing."
         )
     total = first.counts.copy_empty()
+    rows = BoundaryRows()
     for _, state in ordered:
         total += state.counts
+        rows.boundary += state.boundary_rows.boundary
+        rows.surface += state.boundary_rows.surface
+        rows.band_widths |= state.boundary_rows.band_widths
+        rows.distance_units |= state.boundary_rows.distance_units
     resized = sum(state.pairing.resized for _, state in ordered)
     with ImageCountSpool() as spool:
         for _, state in ordered:
             for image in state.images:
                 spool.append(*image)
-        return report_from_counts(
+        report = report_from_counts(
             first.settings,
             total,
             pairing=replace(first.pairing, resized=resized),
@@ -420,7 +594,13 @@ def merge_states(
             spool=spool,
             image_sink=image_sink,
             elapsed_seconds=sum(state.elapsed_seconds for _, state in ordered),
+            boundary_rows=rows,
         )
+    if first.intervals is not None:
+        from segeval.intervals import with_intervals
+
+        report = with_intervals(report, first.intervals, jobs=jobs)
+    return report
 
 
 def _check_same_run(name: str, state: ShardState, first_name: str, first: ShardState) -> None:
@@ -429,6 +609,11 @@ def _check_same_run(name: str, state: ShardState, first_name: str, first: ShardS
             f"{name}: made with other settings than {first_name} (settings digest "
             f"{state.fingerprint[:12]} vs {first.fingerprint[:12]}: options or segeval "
             "version differ); merge parts of one run only."
+        )
+    if state.intervals != first.intervals:
+        raise StateError(
+            f"{name}: made with other --ci settings than {first_name}; score every shard "
+            "with the same --ci, --bootstrap, --seed, --ci-method and grouping."
         )
     if state.inputs != first.inputs or state.all_images_digest != first.all_images_digest:
         raise StateError(
