@@ -340,3 +340,24 @@ def test_a_state_of_an_older_version_is_refused(tmp_path: Path) -> None:
         f"segeval: error: {old}: a segeval/state/v1 state file, written by another segeval "
         "version; this one reads segeval/state/v2 only, so score this shard again with it.\n"
     )
+
+
+def test_surface_rows_survive_the_state_file_bit_for_bit(tmp_path: Path) -> None:
+    """Floats come back as the same bits: odd fractions, tiny values, -0.0, inf and NaN."""
+    from segeval.core.boundary import SurfaceStats
+    from segeval.run.work import BoundaryRows
+
+    pred, gt = _boundary_set(tmp_path)
+    options = ScoreOptions(num_classes=4, boundary=BoundaryOptions(surface=True))
+    _, state = evaluate_shard(pred, gt, options, Shard(1, 5))
+    odd = [0.1 + 0.2, 5e-324, -0.0, np.inf, np.nan, 1 / 3, 2.0**0.5, 1e308, np.pi, 7.0]
+    values = np.array(odd * 2).reshape(1, 4, 5)
+    status = np.array([[0, 2, 3, 1]], np.int8)
+    diagonal = np.array([np.e])
+    surface = SurfaceStats(4, 1.0, state.keys[:1], values, status, diagonal)
+    rows = BoundaryRows(surface=[surface], distance_units={"pixels"})
+    crafted = replace(state, keys=state.keys[:1], boundary_rows=rows)
+    back = ShardState.from_text(crafted.to_text(), "crafted.segeval").boundary_rows.surface[0]
+    assert back.values.tobytes() == values.tobytes()
+    assert back.diagonal.tobytes() == diagonal.tobytes()
+    assert back.status.tolist() == status.tolist()
