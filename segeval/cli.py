@@ -1017,7 +1017,6 @@ def build_score_options(ctx: click.Context) -> ScoreOptions:
     from segeval.core.metrics import MetricOptions
     from segeval.inputs.classes import load_class_names, load_definition
     from segeval.inputs.pairing import PairingOptions
-    from segeval.run.conventions import apply_convention
     from segeval.run.options import ScoreOptions
 
     params = ctx.params
@@ -1079,6 +1078,8 @@ def build_score_options(ctx: click.Context) -> ScoreOptions:
         gt_instances=_instance_source(params),
     )
     if params["convention"]:
+        from segeval.run.conventions import apply_convention
+
         options = apply_convention(options, params["convention"], explicit=given)
     return options
 
@@ -1349,10 +1350,10 @@ def _per_image_writer(
     path: Location | None, row_format: str | None = None
 ) -> PerImageWriter | nullcontext[None]:
     """The --per-image-output file (- is stdout), or nothing."""
-    from segeval.outputs.per_image_file import PerImageWriter
-
     if path is None:
         return nullcontext()
+    from segeval.outputs.per_image_file import PerImageWriter
+
     if path == STDOUT:
         return PerImageWriter(path, stream=sys.stdout, row_format=row_format)
     return PerImageWriter(path, row_format=row_format)

@@ -27,9 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from segeval._version import __version__
-from segeval.core.categories import category_scores
 from segeval.core.confusion import ConfusionMatrix
-from segeval.core.instances import InstanceRow, InstanceRules, instance_scores
 from segeval.core.metrics import (
     PER_CLASS_METRICS,
     REGISTRY,
@@ -46,6 +44,7 @@ from segeval.wording import counted
 if TYPE_CHECKING:  # imported where a report carries them: only --ci runs resample
     from segeval.boundary_report import BoundaryResults, BoundarySummary
     from segeval.checks import GateResult
+    from segeval.core.instances import InstanceRow, InstanceRules
     from segeval.stats.bootstrap import BootstrapResult
     from segeval.stats.table import ImageCountTable
 
@@ -420,6 +419,7 @@ class InstanceResults:
 
     Examples
     --------
+    >>> from segeval.core.instances import InstanceRules
     >>> rules = InstanceRules((float("nan"), 4.0))
     >>> InstanceResults(rules, []).rules.average_sizes
     (nan, 4.0)
@@ -440,6 +440,8 @@ def _with_instances(
     category_fp = {result.name: result.fp for result in categories}
     for name in instances.rules.instance_categories:
         category_fp.setdefault(name, 0)
+    from segeval.core.instances import instance_scores  # iIoU runs only
+
     scores = instance_scores(instances.rows, class_fp, category_fp, instances.rules)
     summary["miiou"] = scores.miiou
     classes = tuple(
@@ -460,6 +462,8 @@ def _category_results(
 ) -> tuple[tuple[CategoryResult, ...], float]:
     if not config.categories:
         return (), math.nan
+    from segeval.core.categories import category_scores  # class definitions with categories
+
     scores = category_scores(counts, missed, config.categories, config.metric_options)
     results = tuple(
         CategoryResult(name, float(scores.iou[i]), int(scores.tp[i]), int(scores.fp[i]),

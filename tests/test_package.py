@@ -49,8 +49,9 @@ def test_importing_segeval_loads_no_boundary_dependency() -> None:
 def test_start_up_imports_only_what_a_command_uses() -> None:
     """`--version` needs click alone; a JSON `score` no renderer but its own, no rich.
 
-    Nor what only other options use: boundary kernels, shards, process workers,
-    the TOML parser, temporary files (the per-image spool), NPZ archives.
+    Nor what only other options or formats use: boundary and iIoU kernels,
+    categories, shards, process workers, the TOML parser, temporary files (the
+    per-image spool), gzip, the other formats' renderers.
     """
     code = (
         "import sys\n"
@@ -66,7 +67,12 @@ def test_start_up_imports_only_what_a_command_uses() -> None:
         "                              'segeval.boundary_report', 'segeval.run.shards',\n"
         "                              'segeval.outputs.nnunet_summary', 'segeval.checks',\n"
         "                              'segeval.stats.table', 'multiprocessing', 'tomllib',\n"
-        "                              'concurrent.futures', 'tempfile', 'zipfile')\n"
+        "                              'concurrent.futures', 'tempfile', 'zipfile',\n"
+        "                              'segeval.core.instances', 'segeval.core.categories',\n"
+        "                              'segeval.render.csv_format',\n"
+        "                              'segeval.render.markdown', 'segeval.render.text',\n"
+        "                              'segeval.outputs.per_image_file', 'csv', 'difflib',\n"
+        "                              'gzip', 'segeval.run.conventions')\n"
         "                   if m in sys.modules)\n"
         "print('loaded:' + ','.join(loaded(['--version'])), file=sys.stderr)\n"
         f"arguments = ['score', *{[str(a) for a in SAMPLE_ARGS]!r}, '--format', 'json']\n"

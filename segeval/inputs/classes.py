@@ -15,7 +15,6 @@ use for colour masks.
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import os
@@ -188,6 +187,8 @@ def did_you_mean(word: str, choices: Sequence[str]) -> str:
     >>> did_you_mean("xyz", ["miou"])
     ''
     """
+    import difflib  # only a misspelt name pays for it
+
     close = difflib.get_close_matches(word.casefold(), [c.casefold() for c in choices], n=1)
     if not close:
         return ""

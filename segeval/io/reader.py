@@ -11,7 +11,6 @@ import numpy as np
 
 from segeval.defaults import DEFAULT_MAX_PIXELS, DEFAULT_MAX_VOXELS
 from segeval.errors import MaskReadError
-from segeval.io.arrays import read_npy, read_npz
 from segeval.io.colors import ColorTable
 from segeval.io.files import DEFAULT_MAX_MASK_BYTES, read_regular_file, require_regular_file
 from segeval.io.image import read_image
@@ -348,10 +347,14 @@ def decode_mask(data: bytes, path: Location, options: ReadOptions) -> np.ndarray
     if file_format in _IMAGE_FORMATS:
         labels = read_image(path, file_format, options, data)
     elif file_format == "npy":
+        from segeval.io.arrays import read_npy  # array files only: start-up skips it
+
         labels = read_npy(
             path, options.max_pixels, data, volumes=True, max_voxels=options.max_voxels
         )
     elif file_format == "npz":
+        from segeval.io.arrays import read_npz
+
         labels = read_npz(path, options.npz_key, options.max_pixels, data)
     elif file_format == "empty":
         raise MaskReadError(f"{path}: the file is empty; write the mask again.")

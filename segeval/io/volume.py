@@ -22,7 +22,6 @@ The readers import nibabel or SimpleITK only when such a file is read (the
 
 from __future__ import annotations
 
-import gzip
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -361,6 +360,8 @@ def is_gzipped_nifti(head: bytes, path: Path) -> bool:
     """True for a gzip stream whose content starts with a NIfTI header."""
     if not head.startswith(b"\x1f\x8b"):
         return False
+    import gzip  # gzip files only
+
     try:
         with gzip.open(path, "rb") as stream:
             return nifti_header(stream.read(4))

@@ -16,7 +16,6 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from segeval.core.confusion import ConfusionMatrix
-from segeval.core.instances import InstanceRow, image_iiou
 from segeval.core.metrics import MetricOptions, included_classes
 from segeval.core.per_image import ImageCountSpool, ImageMeans, ImageResult, image_results
 from segeval.errors import SegevalError, UsageError
@@ -37,6 +36,7 @@ from segeval.run.work import BoundaryRows, ImageTask, Work, count_tasks
 
 if TYPE_CHECKING:  # loaded by the runs that use them (start-up: a plain score does not)
     from segeval.boundary_report import BoundaryResults
+    from segeval.core.instances import InstanceRow
 
 __all__ = [
     "Counted",
@@ -515,5 +515,7 @@ def _with_image_iiou(
     if row is None or row.key != result.key or result.fp is None:  # both in scoring order
         found = None if row is None else row.key
         raise AssertionError(f"per-image iIoU rows out of step: {found} vs {result.key}")
+    from segeval.core.instances import image_iiou
+
     scores = image_iiou(row, result.fp, instances.rules)
     return replace(result, iiou=scores.class_iiou, miiou=scores.miiou)

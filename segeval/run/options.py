@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from segeval._version import __version__
 from segeval.core.confusion import DEFAULT_CHUNK_PIXELS, ConfusionMatrix, OutOfRange, PredIgnore
-from segeval.core.instances import InstanceRules
 from segeval.core.labels import (
     DEFAULT_IGNORE,
     DEFAULT_MAX_CLASSES,
@@ -36,12 +35,6 @@ from segeval.inputs.pairing import (
 )
 from segeval.io import DEFAULT_MAX_MASK_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_VOXELS, ReadOptions
 from segeval.io.volume import DEFAULT_GEOMETRY_TOLERANCE
-from segeval.run.conventions import (
-    METRIC_FIELDS,
-    apply_convention,
-    convention_conflicts,
-    convention_named,
-)
 from segeval.run.work import InstanceWork, PairReader
 from segeval.wording import counted
 
@@ -289,6 +282,8 @@ class ScoreOptions:
         >>> ScoreOptions.for_convention("torchmetrics", per_image=False).per_image
         False
         """
+        from segeval.run.conventions import METRIC_FIELDS, apply_convention, convention_named
+
         convention_named(name)
         known = {f.name for f in dataclasses.fields(cls)} - {"convention", "convention_overrides"}
         unknown = sorted(set(fields) - known - METRIC_FIELDS)
@@ -314,6 +309,8 @@ class ScoreOptions:
             if self.convention_overrides:
                 raise UsageError("convention_overrides needs a convention.")
             return
+        from segeval.run.conventions import convention_conflicts, convention_named
+
         convention = convention_named(self.convention)
         for field_name, wanted, found in convention_conflicts(self, convention):
             if field_name not in self.convention_overrides:
@@ -431,6 +428,8 @@ class ScoreOptions:
             if definition.value_to_class is not None
             else {index + definition.offset: index for index in range(definition.num_classes)}
         )
+        from segeval.core.instances import InstanceRules
+
         read = self._read_options("gt")
         return InstanceWork(
             rules=InstanceRules(sizes, definition.categories, definition.category_values),

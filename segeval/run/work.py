@@ -18,7 +18,6 @@ import numpy as np
 
 from segeval.core.confusion import ConfusionMatrix
 from segeval.core.histogram import RawPairCounts
-from segeval.core.instances import InstanceRow, InstanceRules, instance_row
 from segeval.errors import (
     ClassCountError,
     LabelRangeError,
@@ -32,8 +31,9 @@ from segeval.io.resize import resize_nearest
 from segeval.io.storage import Location
 from segeval.io.volume import DEFAULT_GEOMETRY_TOLERANCE, geometry_mismatch
 
-if TYPE_CHECKING:  # the boundary kernels load with the first pair that measures them
+if TYPE_CHECKING:  # the boundary and iIoU kernels load with the first pair that needs them
     from segeval.core.boundary import BoundaryOptions, BoundaryStats, Reference, SurfaceStats
+    from segeval.core.instances import InstanceRow, InstanceRules
 
 __all__ = [
     "BoundaryRows",
@@ -521,6 +521,8 @@ class _Instances:
             pred_classes = np.full(ids.shape, total.num_classes, dtype=np.int64)
         else:
             pred_classes = total.pred_mapping.encode(pred_mask)
+        from segeval.core.instances import instance_row
+
         pred_raw = pred_mask if options.pred_raw else None
         row = instance_row(
             ids, gt_classes, pred_classes, pred_raw, options.rules, options.instance_class
