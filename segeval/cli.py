@@ -1298,6 +1298,7 @@ def score(
             report, state = evaluate_shard(
                 pred_dir, gt_dir, options, shard_spec,
                 execution=execution, on_progress=progress, image_sink=sink, intervals=intervals,
+                storage_options=storage,
             )  # fmt: skip
             save_state_file(state, save_state)
     # A shard's bootstrap would resample its own images only: merge adds the run's.
@@ -1463,9 +1464,10 @@ def merge(
     run: the same settings, folders and segeval version, every shard once,
     every image once; anything else is refused, naming the file. The report
     is exactly the one a single run prints (every --format of score; the
-    boundary metrics of --boundary and --surface-distances; the per-image
-    rows too when the run had --per-image; the confidence intervals of the
-    whole run when the shards were scored with --ci).
+    boundary metrics of --boundary and --surface-distances; iIoU of
+    --gt-instances; the per-image rows too when the run had --per-image; the
+    confidence intervals of the whole run when the shards were scored with
+    --ci).
 
     \b
     Example:

@@ -178,7 +178,7 @@ def test_a_damaged_part_is_named(tmp_path: Path) -> None:
     code, _, err = _cli("merge", *parts)
     assert code == 2
     assert f"{parts[1]}: the checksum does not match the content" in err
-    with pytest.raises(StateError, match="expected a segeval/state/v2 state file"):
+    with pytest.raises(StateError, match="expected a segeval/state/v3 state file"):
         ShardState.from_text('{"format": "something/else"}', "other.segeval")
 
 
@@ -338,7 +338,7 @@ def test_a_state_of_an_older_version_is_refused(tmp_path: Path) -> None:
     assert code == 2
     assert err == (
         f"segeval: error: {old}: a segeval/state/v1 state file, written by another segeval "
-        "version; this one reads segeval/state/v2 only, so score this shard again with it.\n"
+        "version; this one reads segeval/state/v3 only, so score this shard again with it.\n"
     )
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -59,6 +60,39 @@ class InstanceRules:
     average_sizes: tuple[float, ...]
     categories: tuple[str, ...] = ()
     category_values: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (a class without instances has ``null`` as its size).
+
+        Examples
+        --------
+        >>> rules = InstanceRules((float("nan"), 4.5), ("flat", "vehicle"), {"vehicle": (29,)})
+        >>> rules.to_dict()["average_sizes"], rules.to_dict()["category_values"]
+        ([None, 4.5], {'vehicle': [29]})
+        >>> InstanceRules.from_dict(rules.to_dict()).to_dict() == rules.to_dict()
+        True
+        """
+        return {
+            "average_sizes": [None if math.isnan(size) else size for size in self.average_sizes],
+            "categories": list(self.categories),
+            "category_values": {
+                name: list(values) for name, values in self.category_values.items()
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> InstanceRules:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            average_sizes=tuple(
+                math.nan if size is None else float(size) for size in data["average_sizes"]
+            ),
+            categories=tuple(str(name) for name in data["categories"]),
+            category_values={
+                str(name): tuple(int(value) for value in values)
+                for name, values in data["category_values"].items()
+            },
+        )
 
     @property
     def instance_categories(self) -> tuple[str, ...]:

@@ -418,9 +418,7 @@ def report_from_counts(
         )  # fmt: skip
     rows = boundary_rows or BoundaryRows()
     instances = (
-        None
-        if settings.instances is None
-        else InstanceResults(settings.instances.rules, rows.instances)
+        None if settings.instances is None else InstanceResults(settings.instances, rows.instances)
     )
     image_means = None
     if settings.per_image or image_sink is not None:

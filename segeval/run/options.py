@@ -478,6 +478,7 @@ class ScoreOptions:
     def report_settings(self) -> ReportSettings:
         """What turns counts into a report (kept in saved shard state)."""
         known = self.resolved_num_classes()
+        work = self.instance_work()
         return ReportSettings(
             class_names=None if known is None else self.class_names_for(known),
             exclude_classes=tuple(str(ref) for ref in self.exclude_classes),
@@ -493,7 +494,7 @@ class ScoreOptions:
             image_counts=self.image_counts,
             missing_policy=self.missing,
             boundary=self.boundary,
-            instances=None if self.gt_instances is None else self.instance_work(),
+            instances=None if work is None else work.rules,
         )
 
 
@@ -503,6 +504,8 @@ class ReportSettings:
 
     Everything a report needs besides the counts, in a form that is saved with
     a shard's statistics (:mod:`segeval.run.shards`) and read back to merge.
+    ``instances`` holds iIoU's class rules (average instance sizes,
+    categories) when the run has instance maps.
 
     Examples
     --------
@@ -515,8 +518,10 @@ class ReportSettings:
     >>> with_boundary = replace(settings, boundary=BoundaryOptions(surface=True, replace_inf=True))
     >>> ReportSettings.from_dict(with_boundary.to_dict()) == with_boundary
     True
-
-    ``instances`` is not read back by :meth:`from_dict`: shard states refuse iIoU.
+    >>> from segeval.core.instances import InstanceRules
+    >>> with_instances = replace(settings, instances=InstanceRules((2.5, 4.0), ("a", "a")))
+    >>> ReportSettings.from_dict(with_instances.to_dict()) == with_instances
+    True
     """
 
     class_names: tuple[str, ...] | None = None
@@ -532,7 +537,7 @@ class ReportSettings:
     image_counts: bool = False
     missing_policy: MissingPolicy = "error"
     boundary: BoundaryOptions | None = None
-    instances: InstanceWork | None = None
+    instances: InstanceRules | None = None
 
     def names_for(self, num_classes: int) -> tuple[str, ...]:
         """The class names (defaults for a count inferred from the labels)."""
@@ -573,6 +578,9 @@ class ReportSettings:
             image_counts=bool(data["image_counts"]),
             missing_policy=data["missing_policy"],
             boundary=_boundary_from_dict(data["boundary"]),
+            instances=None
+            if data["instances"] is None
+            else InstanceRules.from_dict(data["instances"]),
         )
 
 

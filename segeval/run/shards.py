@@ -5,20 +5,22 @@ of N slices of the sorted pairing (contiguous, sizes within one image of each
 other, the same on every machine that lists the same folders) and saves its
 *state*: the exact integer counts, per-image counts with ``--per-image`` or
 ``--ci``, each image's boundary statistics with ``--boundary`` or
-``--surface-distances``, and what the report needs besides. ``segeval merge
-part-*.segeval`` adds the counts up and puts the per-image rows back in
-scoring order. Counts are integers and every float of a row is written with
-its shortest exact repr (``"inf"`` and ``null`` for infinite and undefined
-distances), so the merged report is the one a single run gives, bit for bit
-(only ``elapsed_seconds`` differs: the parts' sum).
+``--surface-distances``, each image's iIoU row with ``--gt-instances``, and
+what the report needs besides. ``segeval merge part-*.segeval`` adds the
+counts up and puts the per-image rows back in scoring order. Counts are
+integers and every float of a row is written with its shortest exact repr
+(``"inf"`` and ``null`` for infinite and undefined distances); iIoU's weighted
+sums are taken with :func:`math.fsum`, exactly rounded in any order. So the
+merged report is the one a single run gives, bit for bit (only
+``elapsed_seconds`` differs: the parts' sum).
 
 A state file is JSON: ``{"format", "checksum", "state"}``, where ``checksum``
 is the SHA-256 of the canonical JSON of ``state``. Merging refuses a damaged
 file, a part made with other settings, folders or segeval version (the
 settings fingerprint, :meth:`ScoreOptions.fingerprint`, which covers the
-boundary options), other ``--ci`` settings, a missing or duplicated shard, an
-image covered twice, and a state file of another format version, naming the
-file.
+boundary options), other ``--ci`` settings, other instance maps (or none), a
+missing or duplicated shard, an image covered twice, and a state file of
+another format version, naming the file.
 """
 
 from __future__ import annotations
@@ -38,8 +40,10 @@ import numpy as np
 
 from segeval._version import __version__
 from segeval.core.confusion import ConfusionMatrix
+from segeval.core.instances import InstanceRow
 from segeval.core.per_image import ImageCountSpool
 from segeval.errors import SegevalError, UsageError
+from segeval.inputs.pairing import InstanceSource
 from segeval.io.storage import Location, RemotePath, location
 from segeval.notices import Notice
 from segeval.numbers import json_value, value_from_json
@@ -72,8 +76,9 @@ __all__ = [
 ]
 
 #: The ``format`` of a state file; a new version changes the name. v2 added
-#: each image's boundary statistics and the ``--ci`` settings.
-STATE_FORMAT = "segeval/state/v2"
+#: each image's boundary statistics and the ``--ci`` settings, v3 each image's
+#: iIoU row and the instance maps' folder and suffix.
+STATE_FORMAT = "segeval/state/v3"
 
 
 class StateError(SegevalError):
@@ -146,9 +151,13 @@ class ShardState:
         Per-image counts, with ``settings.per_image`` or ``settings.image_counts``.
     elapsed_seconds : float
     boundary_rows : BoundaryRows
-        Each image's boundary statistics, in scoring order (with ``settings.boundary``).
+        Each image's boundary statistics, in scoring order (with ``settings.boundary``),
+        and its iIoU row (with ``settings.instances``).
     intervals : IntervalOptions, optional
         The run's ``--ci`` settings: :func:`merge_states` adds the intervals.
+    instance_maps : InstanceSource, optional
+        Where the run's instance maps were (``--gt-instances``: the folder as
+        opened, the suffix that keyed them); None without them.
     """
 
     shard: Shard
@@ -165,6 +174,7 @@ class ShardState:
     elapsed_seconds: float
     boundary_rows: BoundaryRows = field(default_factory=BoundaryRows)
     intervals: IntervalOptions | None = None
+    instance_maps: InstanceSource | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The ``state`` object of the file."""
@@ -197,6 +207,7 @@ class ShardState:
             "elapsed_seconds": self.elapsed_seconds,
             "boundary": _rows_to_dict(self.boundary_rows, self.settings, counts.num_classes),
             "intervals": None if self.intervals is None else _intervals_to_dict(self.intervals),
+            "instances": _instances_to_dict(self.instance_maps, self.boundary_rows.instances),
         }
 
     @classmethod
@@ -217,6 +228,9 @@ class ShardState:
         counts.num_images = int(saved["num_images"])
         keys = tuple(str(key) for key in data["keys"])
         settings = ReportSettings.from_dict(data["settings"])
+        instance_maps, instance_rows = _instances_from_dict(data["instances"], settings, keys)
+        boundary_rows = _rows_from_dict(data["boundary"], settings, keys)
+        boundary_rows.instances = instance_rows
         return cls(
             shard=Shard(int(data["shard"]["index"]), int(data["shard"]["count"])),
             fingerprint=str(data["fingerprint"]),
@@ -233,8 +247,9 @@ class ShardState:
                 for key, tp, fp, fn in data["images"]
             ],
             elapsed_seconds=float(data["elapsed_seconds"]),
-            boundary_rows=_rows_from_dict(data["boundary"], settings, keys),
+            boundary_rows=boundary_rows,
             intervals=_intervals_from_dict(data["intervals"]),
+            instance_maps=instance_maps,
         )
 
     def to_text(self) -> str:
@@ -381,6 +396,61 @@ def _rows_from_dict(
     return rows
 
 
+def _instances_to_dict(
+    source: InstanceSource | None, rows: Sequence[InstanceRow]
+) -> dict[str, Any] | None:
+    """The instance maps' folder and suffix, and one iIoU row per image (floats exactly)."""
+    if source is None:
+        return None
+    return {
+        "folder": source.folder,
+        "suffix": source.suffix,
+        "rows": [
+            [
+                row.key,
+                _floats_to_json(row.class_tp),
+                _floats_to_json(row.class_fn),
+                _floats_to_json(row.category_tp),
+                _floats_to_json(row.category_fn),
+                row.category_extra_fp.tolist(),
+            ]
+            for row in rows
+        ],
+    }
+
+
+def _instances_from_dict(
+    data: Mapping[str, Any] | None, settings: ReportSettings, keys: tuple[str, ...]
+) -> tuple[InstanceSource | None, list[InstanceRow]]:
+    """Inverse of :func:`_instances_to_dict`: one row per key of the shard, in its order."""
+    rules = settings.instances
+    if rules is None or data is None:
+        if (rules is None) != (data is None):
+            raise ValueError("iIoU rows do not match the instance settings")
+        return None, []
+    num_classes, num_categories = len(rules.average_sizes), len(rules.instance_categories)
+    rows = []
+    for key, class_tp, class_fn, category_tp, category_fn, extra_fp in data["rows"]:
+        rows.append(
+            InstanceRow(
+                class_tp=_floats_from_json(class_tp, (num_classes,)),
+                class_fn=_floats_from_json(class_fn, (num_classes,)),
+                category_tp=_floats_from_json(category_tp, (num_categories,)),
+                category_fn=_floats_from_json(category_fn, (num_categories,)),
+                category_extra_fp=_ints(extra_fp, (num_categories,), np.int64),
+                key=str(key),
+            )
+        )
+    if tuple(row.key for row in rows) != keys:
+        raise ValueError("the iIoU rows are not one per image of the shard")
+    folder, suffix = data["folder"], data["suffix"]
+    source = InstanceSource(
+        folder=None if folder is None else str(folder),
+        suffix=None if suffix is None else str(suffix),
+    )
+    return source, rows
+
+
 def _intervals_to_dict(options: IntervalOptions) -> dict[str, Any]:
     return {
         "confidence": options.confidence,
@@ -453,17 +523,13 @@ def evaluate_shard(
     >>> merged.confusion_matrix.tolist(), merged.boundary.values["hd95"]
     ([[40, 0], [0, 8]], 0.0)
     """
-    if options.gt_instances is not None:
-        raise UsageError(
-            "--save-state keeps counts, not iIoU rows: score --gt-instances in one run (any "
-            "executor), or shard without it."
-        )
     started = time.perf_counter()
     pred, gt = location(pred_dir, storage_options), location(gt_dir, storage_options)
     with ImageCountSpool() as spool:
         counted = count_folders(
             pred, gt, options, spool, execution=execution, on_progress=on_progress,
             select=shard.select, image_counts=image_sink is not None,
+            storage_options=storage_options,
         )  # fmt: skip
         whole = pairing_summary(options, counted.checked, counted.resized)
         own = replace(whole, images_digest=images_digest(pair.key for pair in counted.pairs))
@@ -493,8 +559,20 @@ def evaluate_shard(
         elapsed_seconds=elapsed,
         boundary_rows=counted.boundary_rows,
         intervals=intervals,
+        instance_maps=_instance_maps(options, gt, storage_options),
     )
     return report, state
+
+
+def _instance_maps(
+    options: ScoreOptions, gt: Location, storage_options: Mapping[str, Any] | None
+) -> InstanceSource | None:
+    """The folder the instance maps were read from and the suffix that keyed them."""
+    source = options.gt_instances
+    if source is None:
+        return None
+    folder = gt if source.folder is None else location(source.folder, storage_options)
+    return InstanceSource(folder=str(folder), suffix=options.instance_suffix())
 
 
 def load_state(path: Location) -> ShardState:
@@ -533,15 +611,15 @@ def merge_states(
     Returns
     -------
     Report
-        The report one run gives: counts summed, per-image counts and
-        boundary rows in scoring order, intervals when the parts record
+        The report one run gives: counts summed, per-image counts, boundary
+        and iIoU rows in scoring order, intervals when the parts record
         ``--ci`` settings.
 
     Raises
     ------
     StateError
-        Parts made with other settings or inputs, a missing or duplicated
-        shard, an image covered twice or not at all.
+        Parts made with other settings, inputs or instance maps, a missing or
+        duplicated shard, an image covered twice or not at all.
     """
     if not parts:
         raise UsageError("merge needs at least one state file.")
@@ -579,6 +657,7 @@ def merge_states(
         total += state.counts
         rows.boundary += state.boundary_rows.boundary
         rows.surface += state.boundary_rows.surface
+        rows.instances += state.boundary_rows.instances
         rows.band_widths |= state.boundary_rows.band_widths
         rows.distance_units |= state.boundary_rows.distance_units
     resized = sum(state.pairing.resized for _, state in ordered)
@@ -604,6 +683,13 @@ def merge_states(
 
 
 def _check_same_run(name: str, state: ShardState, first_name: str, first: ShardState) -> None:
+    # Before the fingerprint (which covers them too), to say what differs.
+    if state.instance_maps != first.instance_maps:
+        raise StateError(
+            f"{name}: scored {_described(state.instance_maps)}, but {first_name} "
+            f"{_described(first.instance_maps)}; score every shard with the same "
+            "--gt-instances and --gt-instance-suffix."
+        )
     if state.fingerprint != first.fingerprint:
         raise StateError(
             f"{name}: made with other settings than {first_name} (settings digest "
@@ -626,6 +712,13 @@ def _check_same_run(name: str, state: ShardState, first_name: str, first: ShardS
             f"{name}: shard {state.shard} of a run cut in {state.shard.count}, but "
             f"{first_name} is one of {first.shard.count}; merge parts of one run only."
         )
+
+
+def _described(source: InstanceSource | None) -> str:
+    if source is None:
+        return "without instance maps (no --gt-instances)"
+    keyed = "their extension" if source.suffix is None else repr(source.suffix)
+    return f"with the instance maps of {source.folder} keyed by {keyed}"
 
 
 def save_state(state: ShardState, path: Location) -> None:
