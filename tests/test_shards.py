@@ -15,7 +15,10 @@ from click.testing import CliRunner
 
 from segeval.cli import cli
 from segeval.core.boundary import BoundaryOptions
+from segeval.core.instances import InstanceRow
 from segeval.core.per_image import ImageResult
+from segeval.inputs.classes import load_preset
+from segeval.inputs.pairing import InstanceSource, PairingOptions
 from segeval.render import RenderOptions
 from segeval.render import score as score_formats
 from segeval.render.tables import render_with
@@ -23,7 +26,15 @@ from segeval.report import Report
 from segeval.run.evaluate import evaluate
 from segeval.run.options import ScoreOptions
 from segeval.run.shards import Shard, ShardState, StateError, evaluate_shard, merge_states
-from tests.helpers import CAMVID, CAMVID_OPTIONS, SAMPLE, SAMPLE_ARGS, RowSink, save_mask
+from tests.helpers import (
+    CAMVID,
+    CAMVID_OPTIONS,
+    GOLDEN,
+    SAMPLE,
+    SAMPLE_ARGS,
+    RowSink,
+    save_mask,
+)
 
 NAMES = tuple((SAMPLE / "class_names.txt").read_text().split())
 VIEW = RenderOptions(confusion_matrix=True, normalize="gt")
@@ -361,3 +372,139 @@ def test_surface_rows_survive_the_state_file_bit_for_bit(tmp_path: Path) -> None
     assert back.values.tobytes() == values.tobytes()
     assert back.diagonal.tobytes() == diagonal.tobytes()
     assert back.status.tolist() == status.tolist()
+
+
+CITYSCAPES_GOLDEN = GOLDEN / "cityscapes_instances"
+CITYSCAPES_OFFICIAL: dict[str, Any] = json.loads((CITYSCAPES_GOLDEN / "official.json").read_text())
+LABEL_SUFFIX, INSTANCE_SUFFIX = "_gtFine_labelIds.png", "_gtFine_instanceIds.png"
+
+
+@pytest.fixture(scope="module")
+def cityscapes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """``pred/`` and ``gt/`` (labelIds and instanceIds side by side) of the golden iIoU set."""
+    root = tmp_path_factory.mktemp("cityscapes")
+    for stem in CITYSCAPES_OFFICIAL["images"]:
+        for suffix in (LABEL_SUFFIX, INSTANCE_SUFFIX):
+            _copy(CITYSCAPES_GOLDEN / f"{stem}{suffix}", root / "gt" / f"{stem}{suffix}")
+        _copy(CITYSCAPES_GOLDEN / f"{stem}_pred.png", root / "pred" / f"{stem}.png")
+    return root / "pred", root / "gt"
+
+
+def _copy(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(source.read_bytes())
+
+
+def _instance_args(gt: Path, *extra: str) -> list[str]:
+    return ["--preset", "cityscapes", "--gt-suffix", LABEL_SUFFIX, "--gt-instances", str(gt),
+            "--per-image", "-q", *extra]  # fmt: skip
+
+
+class InstanceRowSink:
+    """Keeps each per-image row with its own iIoU, as JSON text (exact, NaN-safe)."""
+
+    def __init__(self) -> None:
+        self.rows: list[str] = []
+
+    def begin(self, class_names: Sequence[str]) -> None:
+        """Nothing to do before the rows."""
+
+    def write(self, result: ImageResult) -> None:
+        """Keep one row."""
+        assert result.iiou is not None
+        row = [result.key, result.iou.tolist(), result.iiou.tolist(), result.miiou]
+        self.rows.append(json.dumps(row))
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 7])
+def test_merged_iiou_shards_equal_the_single_run(
+    cityscapes: tuple[Path, Path], tmp_path: Path, count: int
+) -> None:
+    """Every format, the per-image rows and the official miIoU, through the state files."""
+    pred, gt = cityscapes
+    options = ScoreOptions(
+        classes=load_preset("cityscapes"),
+        pairing=PairingOptions(gt_suffix=LABEL_SUFFIX),
+        gt_instances=InstanceSource(str(gt)),
+        per_image=True,
+    )
+    single_rows, merged_rows = InstanceRowSink(), InstanceRowSink()
+    single = evaluate(pred, gt, options, image_sink=single_rows)
+    parts = _parts(pred, gt, options, count)
+    assert sorted(len(state.keys) for _, state in parts)[0] == (4 // count)  # 7: empty shards
+    merged = merge_states(list(reversed(parts)), image_sink=merged_rows)
+    assert _every_format(merged) == _every_format(single)
+    assert len(single_rows.rows) == 4
+    assert merged_rows.rows == single_rows.rows
+    official = CITYSCAPES_OFFICIAL["averageScoreInstClasses"]
+    assert merged.summary["miiou"] == pytest.approx(official, abs=1e-12)
+
+    # The same through the command line, per-image rows written to a file.
+    args = _instance_args(gt)
+    files = _save_parts(tmp_path, count, *args, inputs=[str(pred), str(gt)])
+    code, merged_json, err = _cli(
+        "merge", *files, "--format", "json", "--per-image-output", str(tmp_path / "merged.csv")
+    )
+    assert code == 0, err
+    code, single_json, err = _cli(
+        "score", str(pred), str(gt), *args, "--format", "json",
+        "--per-image-output", str(tmp_path / "single.csv"),
+    )  # fmt: skip
+    assert code == 0, err
+    assert _timeless(merged_json) == _timeless(single_json)
+    assert json.loads(merged_json)["summary"]["miiou"] == pytest.approx(official, abs=1e-12)
+    merged_csv = (tmp_path / "merged.csv").read_text()
+    assert "iiou[car]" in merged_csv.splitlines()[0]
+    assert merged_csv == (tmp_path / "single.csv").read_text()
+
+
+@pytest.mark.parametrize("foreign_run", ["without-instances", "other-suffix"])
+def test_a_part_with_other_instance_maps_is_named(
+    cityscapes: tuple[Path, Path], tmp_path: Path, foreign_run: str
+) -> None:
+    pred, gt = cityscapes
+    inputs = [str(pred), str(gt)]
+    parts = _save_parts(tmp_path, 2, *_instance_args(gt), inputs=inputs)
+    if foreign_run == "without-instances":
+        extra = ["--preset", "cityscapes", "--gt-suffix", LABEL_SUFFIX, "--per-image", "-q"]
+        described = "without instance maps (no --gt-instances)"
+    else:  # the same maps under other names, in their own folder
+        for stem in CITYSCAPES_OFFICIAL["images"]:
+            _copy(gt / f"{stem}{INSTANCE_SUFFIX}", tmp_path / "ids" / f"{stem}.ids.png")
+        extra = _instance_args(tmp_path / "ids", "--gt-instance-suffix", ".ids.png")
+        described = f"with the instance maps of {tmp_path / 'ids'} keyed by '.ids.png'"
+    foreign = tmp_path / "foreign.segeval"
+    code, _, err = _cli("score", *inputs, *extra, "--shard", "2/2", "--save-state", str(foreign))
+    assert code == 0, err
+    code, out, err = _cli("merge", parts[0], str(foreign))
+    assert (code, out) == (2, "")
+    assert err == (
+        f"segeval: error: {foreign}: scored {described}, but {parts[0]} with the instance maps "
+        f"of {gt} keyed by '{INSTANCE_SUFFIX}'; score every shard with the same --gt-instances "
+        "and --gt-instance-suffix.\n"
+    )
+
+
+def test_iiou_rows_survive_the_state_file_bit_for_bit(cityscapes: tuple[Path, Path]) -> None:
+    """Weighted sums come back as the same float bits; a row for another image is malformed."""
+
+    pred, gt = cityscapes
+    options = ScoreOptions(
+        classes=load_preset("cityscapes"),
+        pairing=PairingOptions(gt_suffix=LABEL_SUFFIX),
+        gt_instances=InstanceSource(),
+    )
+    _, state = evaluate_shard(pred, gt, options, Shard(1, 4))
+    (row,) = state.boundary_rows.instances
+    odd = np.array([0.1 + 0.2, 5e-324, 1 / 3, 2.0**0.5, 1e308, np.pi, 7.0])
+    class_tp = np.resize(odd, row.class_tp.shape)
+    crafted_row = replace(row, class_tp=class_tp, category_fn=np.resize(odd[::-1], 2))
+    crafted = replace(state, boundary_rows=replace(state.boundary_rows, instances=[crafted_row]))
+    back = ShardState.from_text(crafted.to_text(), "crafted.segeval").boundary_rows.instances
+    assert back[0].class_tp.tobytes() == class_tp.tobytes()
+    assert back[0].category_fn.tobytes() == crafted_row.category_fn.tobytes()
+    assert back[0].key == state.keys[0]
+    wrong: InstanceRow = replace(crafted_row, key="another image")
+    shifted = replace(state, boundary_rows=replace(state.boundary_rows, instances=[wrong]))
+    with pytest.raises(StateError, match=r"malformed state.*not one per image of the shard"):
+        ShardState.from_text(shifted.to_text(), "shifted.segeval")
