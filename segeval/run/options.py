@@ -40,6 +40,7 @@ from segeval.wording import counted
 
 if TYPE_CHECKING:
     from segeval.core.boundary import BoundaryOptions
+    from segeval.core.instances import InstanceRules
     from segeval.run.engine import Executor
 
 __all__ = ["ClassIds", "Execution", "ReportSettings", "ScoreOptions"]
@@ -578,10 +579,17 @@ class ReportSettings:
             image_counts=bool(data["image_counts"]),
             missing_policy=data["missing_policy"],
             boundary=_boundary_from_dict(data["boundary"]),
-            instances=None
-            if data["instances"] is None
-            else InstanceRules.from_dict(data["instances"]),
+            instances=_instances_from_dict(data["instances"]),
         )
+
+
+def _instances_from_dict(data: Mapping[str, Any] | None) -> InstanceRules | None:
+    """Inverse of the ``instances`` entry of :meth:`ReportSettings.to_dict`."""
+    if data is None:
+        return None
+    from segeval.core.instances import InstanceRules  # loaded by iIoU runs only
+
+    return InstanceRules.from_dict(data)
 
 
 def _boundary_from_dict(data: Mapping[str, Any] | None) -> BoundaryOptions | None:

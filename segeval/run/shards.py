@@ -40,7 +40,6 @@ import numpy as np
 
 from segeval._version import __version__
 from segeval.core.confusion import ConfusionMatrix
-from segeval.core.instances import InstanceRow
 from segeval.core.per_image import ImageCountSpool
 from segeval.errors import SegevalError, UsageError
 from segeval.inputs.pairing import InstanceSource
@@ -61,7 +60,8 @@ from segeval.run.options import Execution, ReportSettings, ScoreOptions
 from segeval.run.work import BoundaryRows
 from segeval.wording import counted
 
-if TYPE_CHECKING:  # boundary kernels and the bootstrap load only for runs that use them
+if TYPE_CHECKING:  # boundary and iIoU kernels, the bootstrap load only for runs that use them
+    from segeval.core.instances import InstanceRow
     from segeval.intervals import IntervalOptions
 
 __all__ = [
@@ -428,6 +428,8 @@ def _instances_from_dict(
         if (rules is None) != (data is None):
             raise ValueError("iIoU rows do not match the instance settings")
         return None, []
+    from segeval.core.instances import InstanceRow
+
     num_classes, num_categories = len(rules.average_sizes), len(rules.instance_categories)
     rows = []
     for key, class_tp, class_fn, category_tp, category_fn, extra_fp in data["rows"]:
