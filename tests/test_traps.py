@@ -143,3 +143,19 @@ def test_batch_warns_per_submission(tmp_path: Path) -> None:
     (entry,) = json.loads(binary.stdout)["submissions"]
     assert entry["warnings"] == []
     assert entry["metrics"]["miou"] == 0.6
+
+
+def test_a_run_without_pixels_says_no_image_was_scored_not_check_the_ignore_index() -> None:
+    # An empty shard counts nothing at all: blaming --ignore-index would mislead.
+    from segeval.core.confusion import ConfusionMatrix
+    from segeval.run.diagnostics import diagnose_counts
+    from segeval.run.options import ReportSettings
+
+    notices = diagnose_counts(ConfusionMatrix(3), ReportSettings())
+    assert [(notice.code, notice.message) for notice in notices] == [
+        (
+            "nothing-scored",
+            "no pixel was counted: no image was scored (an empty shard, or every pair "
+            "skipped), so every metric is undefined.",
+        )
+    ]

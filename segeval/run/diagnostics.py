@@ -70,6 +70,15 @@ def diagnose_counts(matrix: ConfusionMatrix, settings: ReportSettings) -> list[N
     """
     notices: list[Notice] = []
     scored = matrix.scored_pixels
+    if scored == 0 and matrix.ignored_pixels == 0:
+        notices.append(
+            Notice(
+                "nothing-scored",
+                "no pixel was counted: no image was scored (an empty shard, or every pair "
+                "skipped), so every metric is undefined.",
+            )
+        )
+        return notices
     if scored == 0:
         notices.append(
             Notice(
