@@ -221,7 +221,7 @@ def _idle_cpu(workers: int, settings: dict[str, Any]) -> float:
 
     size = {"n_workers": workers, "threads_per_worker": 1}
     with dask.config.set(settings):
-        cluster = distributed.LocalCluster(
+        cluster = distributed.LocalCluster(  # on 127.0.0.1 only, the dashboard too
             host="127.0.0.1", dashboard_address="127.0.0.1:0", **size
         )
     client = distributed.Client(cluster)
