@@ -629,6 +629,13 @@ def _boundary_options(params: dict[str, Any]) -> BoundaryOptions | None:
     )
 
 
+def limit_option(flag: str, default: int, help: str) -> Callable[[F], F]:
+    """A positive integer limit (``--max-...``) with its default shown in ``--help``."""
+    return click.option(
+        flag, type=click.IntRange(min=1), default=default, show_default=True, help=help
+    )
+
+
 def scoring_options(function: F) -> F:
     """The options that shape how masks are scored (shared by score and batch)."""
     decorators = [
@@ -801,33 +808,25 @@ def scoring_options(function: F) -> F:
             help="Binary masks: 0 is the background, any other value (1, 255) the "
             "foreground; no ignore value unless --ignore-index is given.",
         ),
-        click.option(
+        limit_option(
             "--max-pixels",
-            type=click.IntRange(min=1),
-            default=DEFAULT_MAX_PIXELS,
-            show_default=True,
-            help="Refuse masks with more pixels than this (read from the header, before decoding).",
+            DEFAULT_MAX_PIXELS,
+            "Refuse masks with more pixels than this (read from the header, before decoding).",
         ),
-        click.option(
+        limit_option(
             "--max-mask-bytes",
-            type=click.IntRange(min=1),
-            default=DEFAULT_MAX_MASK_BYTES,
-            show_default=True,
-            help="Refuse mask files larger than this (before reading them).",
+            DEFAULT_MAX_MASK_BYTES,
+            "Refuse mask files larger than this (before reading them).",
         ),
-        click.option(
+        limit_option(
             "--max-voxels",
-            type=click.IntRange(min=1),
-            default=DEFAULT_MAX_VOXELS,
-            show_default=True,
-            help="Refuse volumes with more voxels than this (read from the header).",
+            DEFAULT_MAX_VOXELS,
+            "Refuse volumes with more voxels than this (read from the header).",
         ),
-        click.option(
+        limit_option(
             "--max-classes",
-            type=click.IntRange(min=1),
-            default=DEFAULT_MAX_CLASSES,
-            show_default=True,
-            help="Refuse more classes than this, given or inferred (a C x C matrix costs "
+            DEFAULT_MAX_CLASSES,
+            "Refuse more classes than this, given or inferred (a C x C matrix costs "
             "8 C^2 bytes per worker and per submission).",
         ),
         *_BOUNDARY_OPTIONS,
@@ -1769,26 +1768,20 @@ def presets(name: str | None, output_format: str) -> None:
 )
 @click.option("--class-ids", is_flag=True, help="The masks hold class ids, not label-map values.")
 @click.option("--npz-key", help="Array to read from NPZ files that hold several.")
-@click.option(
+@limit_option(
     "--max-pixels",
-    type=click.IntRange(min=1),
-    default=DEFAULT_MAX_PIXELS,
-    show_default=True,
-    help="List masks with more pixels than this as unreadable (from the header).",
+    DEFAULT_MAX_PIXELS,
+    "List masks with more pixels than this as unreadable (from the header).",
 )
-@click.option(
+@limit_option(
     "--max-mask-bytes",
-    type=click.IntRange(min=1),
-    default=DEFAULT_MAX_MASK_BYTES,
-    show_default=True,
-    help="List mask files larger than this as unreadable (before reading them).",
+    DEFAULT_MAX_MASK_BYTES,
+    "List mask files larger than this as unreadable (before reading them).",
 )
-@click.option(
+@limit_option(
     "--max-voxels",
-    type=click.IntRange(min=1),
-    default=DEFAULT_MAX_VOXELS,
-    show_default=True,
-    help="List volumes with more voxels than this as unreadable (from the header).",
+    DEFAULT_MAX_VOXELS,
+    "List volumes with more voxels than this as unreadable (from the header).",
 )
 @click.option(
     "--against",
@@ -1876,19 +1869,15 @@ def inspect(
     is_flag=True,
     help="Skip submissions whose report in --output-dir has the same settings and content.",
 )
-@click.option(
+@limit_option(
     "--max-archive-bytes",
-    type=click.IntRange(min=1),
-    default=DEFAULT_MAX_ARCHIVE_BYTES,
-    show_default=True,
-    help="Refuse archives whose members declare more bytes than this, uncompressed.",
+    DEFAULT_MAX_ARCHIVE_BYTES,
+    "Refuse archives whose members declare more bytes than this, uncompressed.",
 )
-@click.option(
+@limit_option(
     "--max-extract-bytes",
-    type=click.IntRange(min=1),
-    default=DEFAULT_MAX_EXTRACT_BYTES,
-    show_default=True,
-    help="Most bytes of extracted submissions in the temporary folder at once (archives "
+    DEFAULT_MAX_EXTRACT_BYTES,
+    "Most bytes of extracted submissions in the temporary folder at once (archives "
     "are unpacked as they are scored, then deleted).",
 )
 @click.option(
